@@ -1,0 +1,121 @@
+"""Times the keras-lt ResNet-32 train step against a plain-PyTorch step of the same network.
+
+Both steps see the same uint8 batch already on the device, normalise it, run forward + backward,
+and take an SGD step with momentum and weight decay. The ratio (keras-lt / PyTorch throughput) is
+what the README quotes; run it with the command and log committed under benchmarks/results/.
+
+    python benchmarks/train_step.py --batch-size 128 --steps 20
+"""
+
+import argparse
+import os
+import platform
+import time
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+import keras  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import keras_lt  # noqa: E402
+from keras_lt.trainers import ERMTrainer  # noqa: E402
+from keras_lt.trainers import SGD  # noqa: E402
+
+
+class TorchBlock(torch.nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(cout)
+        self.conv2 = torch.nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(cout)
+        self.pad = cout - cin
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        if self.pad:
+            x = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad // 2, self.pad - self.pad // 2))
+        return F.relu(y + x)
+
+
+class TorchResNet32(torch.nn.Module):
+    """The LDAM-DRW ResNet-32 in plain PyTorch: the reference the ratio is taken against."""
+
+    def __init__(self, num_classes):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn = torch.nn.BatchNorm2d(16)
+        layers, cin = [], 16
+        for cout in (16, 32, 64):
+            for block in range(5):
+                layers.append(TorchBlock(cin, cout, 2 if cout != 16 and block == 0 else 1))
+                cin = cout
+        self.layers = torch.nn.Sequential(*layers)
+        self.fc = torch.nn.Linear(64, num_classes)
+        self.register_buffer("mean", 255 * torch.tensor([0.4914, 0.4822, 0.4465]).view(1, 3, 1, 1))
+        self.register_buffer("std", 255 * torch.tensor([0.2023, 0.1994, 0.2010]).view(1, 3, 1, 1))
+
+    def forward(self, images):
+        x = (images.permute(0, 3, 1, 2).float() - self.mean) / self.std
+        x = self.layers(F.relu(self.bn(self.conv(x))))
+        return self.fc(x.mean((2, 3)))
+
+
+def time_steps(step, steps, warmup=3):
+    for _ in range(warmup):
+        step()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    return time.perf_counter() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--num-classes", type=int, default=10)
+    args = parser.parse_args()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(0)
+    images = torch.randint(0, 256, (args.batch_size, 32, 32, 3), dtype=torch.uint8, device=device)
+    labels = torch.randint(0, args.num_classes, (args.batch_size,), device=device)
+
+    reference = TorchResNet32(args.num_classes).to(device)
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1, momentum=0.9, weight_decay=2e-4)
+
+    def torch_step():
+        optimizer.zero_grad(set_to_none=True)
+        F.cross_entropy(reference(images), labels).backward()
+        optimizer.step()
+
+    trainer = ERMTrainer(keras_lt.models.resnet32(args.num_classes))
+    trainer.compile(
+        optimizer=SGD(0.1, momentum=0.9, weight_decay=2e-4),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    trainer.make_train_function()
+    batch = (images, labels)
+
+    def keras_step():
+        trainer.train_step(batch)
+
+    seconds_torch = time_steps(torch_step, args.steps)
+    seconds_keras = time_steps(keras_step, args.steps)
+    n = args.steps * args.batch_size
+    print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads), torch {torch.__version__}, keras {keras.__version__}")
+    print(f"batch {args.batch_size}, {args.steps} timed steps after 3 warm-up steps")
+    print(f"plain PyTorch : {n / seconds_torch:8.1f} img/s")
+    print(f"keras-lt      : {n / seconds_keras:8.1f} img/s")
+    print(f"ratio keras-lt / PyTorch: {seconds_torch / seconds_keras:.3f}")
+
+
+if __name__ == "__main__":
+    main()

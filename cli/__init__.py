@@ -1,0 +1,1 @@
+"""The `keras-lt` command line (installed as `keras_lt.cli`)."""

@@ -1,0 +1,18 @@
+"""keras-lt: long-tailed image classification with Keras 3 on PyTorch.
+
+    import keras_lt
+    model = keras_lt.from_pretrained("ce-resnet32-cifar10lt")
+    logits = model.predict(images)  # uint8 NHWC, 0..255
+"""
+
+from keras_lt.backend import select_torch_backend
+
+select_torch_backend()
+
+from keras_lt import data  # noqa: E402
+from keras_lt import layers  # noqa: E402
+from keras_lt import losses  # noqa: E402
+from keras_lt import models  # noqa: E402
+from keras_lt import trainers  # noqa: E402
+
+__version__ = "0.1.0"

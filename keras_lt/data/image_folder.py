@@ -1,0 +1,88 @@
+"""The image-folder layout: `<root>/<split>/<class>/<image files>`."""
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from keras_lt.errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def list_image_folder(root, split):
+    """Lists `(paths, labels, class_names)` of `<root>/<split>/<class>/*`, classes sorted by name.
+
+    Args:
+        root: the dataset directory.
+        split: the sub-directory to read, e.g. "train" or "test".
+
+    Returns:
+        Paths sorted by file name within each class, their integer labels, and the class names.
+    """
+    split_dir = os.path.join(root, split)
+    if not os.path.isdir(split_dir):
+        raise DataError(f"no '{split}' folder in {root}; an image folder needs {split}/<class>/<images>.")
+    class_names = sorted(
+        d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d))
+    )
+    paths, labels = [], []
+    for label, name in enumerate(class_names):
+        class_dir = os.path.join(split_dir, name)
+        files = sorted(f for f in os.listdir(class_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
+        paths += [os.path.join(class_dir, f) for f in files]
+        labels += [label] * len(files)
+    if not paths:
+        raise DataError(f"no images under {split_dir}; expected {split}/<class>/<image files>.")
+    return paths, np.asarray(labels, dtype=np.int64), class_names
+
+
+def read_image(path, size=None):
+    """Reads one image file as an RGB uint8 array (H, W, 3), resized to `size=(h, w)` if given.
+
+    Any mode is accepted (grey, palette, RGBA, CMYK); transparency is composited on white.
+
+    Raises:
+        DataError: the file is missing, truncated or not an image.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("RGBA", "LA") or "transparency" in image.info:
+                rgba = image.convert("RGBA")
+                image = Image.new("RGB", rgba.size, (255, 255, 255))
+                image.paste(rgba, mask=rgba.getchannel("A"))
+            else:
+                image = image.convert("RGB")
+            if size is not None and image.size != (size[1], size[0]):
+                image = image.resize((size[1], size[0]), Image.BILINEAR)
+            return np.asarray(image, dtype=np.uint8)
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+        raise DataError(f"cannot read image {path}: {error}") from None
+
+
+def load_image_folder(root, split, size=None):
+    """Decodes every image of `<root>/<split>/<class>/*` into one uint8 NHWC array.
+
+    Args:
+        root: the dataset directory.
+        split: "train" or "test" (any sub-directory name).
+        size: `(h, w)` to resize to; None keeps the size of the images, which must then agree.
+
+    Returns:
+        `(images, labels, class_names)`.
+
+    Example:
+    >>> images, labels, names = load_image_folder("~/.cache/keras-lt/cifar10-jpeg-q75", "test")
+    """
+    paths, labels, class_names = list_image_folder(os.path.expanduser(root), split)
+    with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+        images = list(pool.map(lambda p: read_image(p, size), paths, chunksize=256))
+    shapes = {image.shape for image in images}
+    if len(shapes) > 1:
+        raise DataError(
+            f"images under {root}/{split} differ in size ({len(shapes)} sizes); pass an image size to resize them."
+        )
+    return np.stack(images), labels, class_names

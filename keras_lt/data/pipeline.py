@@ -1,0 +1,95 @@
+"""The device-resident training pipeline: uint8 images stay on the device, batches are built there."""
+
+import math
+
+import keras
+import numpy as np
+import torch
+
+from keras_lt.data.augment import pad
+from keras_lt.data.augment import random_crop_flip
+from keras_lt.data.samplers import ClassSampler
+from keras_lt.data.samplers import class_probabilities
+
+
+def training_device():
+    """The device Keras' torch backend computes on ("cuda" when a GPU is present)."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class DeviceBatches(keras.utils.PyDataset):
+    """Training batches gathered and augmented on the device, one epoch at a time.
+
+    The whole training set is moved once to the device as uint8 NHWC; each batch is an index gather
+    plus one vectorised crop-and-flip. The epoch's order is drawn in `set_epoch(epoch)` from a
+    generator seeded by `(seed, epoch)`, so a resumed run sees the same batches as an uninterrupted
+    one. Pass it to `fit` directly; `EpochSeeder` (or the trainer's `fit`) calls `set_epoch`.
+
+    Args:
+        images: uint8 array `(N, H, W, C)`.
+        labels: integer labels `(N,)`.
+        num_classes: number of classes.
+        batch_size: images per batch; the last batch of an epoch may be smaller.
+        sampler: "instance" (shuffle without replacement), "class_balanced" or "inverse_frequency"
+            (class-first sampling with replacement, `N` draws per epoch).
+        augment: pad + random crop + horizontal flip when True.
+        padding: pixels of zero padding before the random crop.
+        seed: seed of the order and the augmentation.
+        device: torch device; defaults to `training_device()`.
+
+    Example:
+    >>> batches = DeviceBatches(images, labels, 10, batch_size=128)
+    >>> trainer.fit(batches, epochs=30)
+    """
+
+    def __init__(
+        self,
+        images,
+        labels,
+        num_classes,
+        batch_size=128,
+        sampler="instance",
+        augment=True,
+        padding=4,
+        seed=0,
+        device=None,
+    ):
+        super().__init__()
+        self.device = torch.device(device) if device else training_device()
+        self.images = torch.as_tensor(np.asarray(images)).to(self.device)
+        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(self.device)
+        self.num_classes = num_classes
+        self.batch_size = batch_size
+        self.sampler = sampler
+        self.augment = augment
+        self.padding = padding
+        self.seed = seed
+        self.class_sampler = ClassSampler(self.labels, num_classes)
+        self.class_counts = self.class_sampler.class_counts.cpu().numpy()
+        self.set_epoch(0)
+
+    def __len__(self):
+        return math.ceil(len(self.labels) / self.batch_size)
+
+    def set_epoch(self, epoch):
+        """Draws the order of `epoch` (and re-seeds the augmentation) deterministically."""
+        self.generator = torch.Generator(device=self.device)
+        self.generator.manual_seed(self.seed * 100_003 + epoch)
+        n = len(self.labels)
+        if self.sampler == "instance":
+            self.order = torch.randperm(n, device=self.device, generator=self.generator)
+        else:
+            probabilities = class_probabilities(self.class_counts, self.sampler)
+            self.order = self.class_sampler.sample(probabilities, n, self.generator)
+
+    def augment_batch(self, images):
+        """Pad + random crop + flip of a uint8 NHWC batch on the device."""
+        size = images.shape[1:3]
+        return random_crop_flip(pad(images, self.padding), size, self.generator)
+
+    def __getitem__(self, index):
+        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        images = self.images[idx]
+        if self.augment:
+            images = self.augment_batch(images)
+        return images, self.labels[idx]

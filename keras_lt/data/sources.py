@@ -1,0 +1,76 @@
+"""`load_dataset`: one entry point over the data sources, with decoded arrays cached on disk."""
+
+import hashlib
+import os
+
+import numpy as np
+
+from keras_lt.data.cifar_archive import find_cifar_archive
+from keras_lt.data.cifar_archive import load_cifar_archive
+from keras_lt.data.image_folder import load_image_folder
+from keras_lt.data.tfds_source import TFDS_NAMES
+from keras_lt.data.tfds_source import load_tfds
+from keras_lt.errors import DataError
+
+
+def cache_dir():
+    """The keras-lt cache directory: `$KERAS_LT_CACHE` or `~/.cache/keras-lt`."""
+    return os.path.expanduser(os.environ.get("KERAS_LT_CACHE", "~/.cache/keras-lt"))
+
+
+def _cached(key, loader):
+    """Returns `loader()`'s `(images, labels, class_names)`, memoised in an `.npz` under the cache."""
+    digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+    path = os.path.join(cache_dir(), "arrays", f"{digest}.npz")
+    if os.path.exists(path):
+        with np.load(path) as arrays:
+            return arrays["images"], arrays["labels"], [str(n) for n in arrays["class_names"]]
+    images, labels, class_names = loader()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, images=images, labels=labels, class_names=np.asarray(class_names))
+    os.replace(tmp, path)
+    return images, labels, class_names
+
+
+def _is_image_folder(data_dir, split):
+    return data_dir is not None and os.path.isdir(os.path.join(data_dir, split))
+
+
+def load_dataset(name, split, data_dir=None, image_size=None):
+    """Loads a whole split as `(images uint8 NHWC, labels int64, class_names)`.
+
+    The source is chosen from what `data_dir` holds: the official CIFAR python archive
+    (`cifar-10-batches-py/`, `cifar-100-python/` or their `.tar.gz`), else an image folder
+    (`<split>/<class>/<images>`); else cifar10 / cifar100 come from tensorflow-datasets, with
+    `data_dir` as its data directory.
+    Decoded arrays are cached under `cache_dir()`, keyed by source, split and file modification
+    time, so a second load is a single `np.load`.
+
+    Args:
+        name: dataset name ("cifar10", "cifar100", or "folder" for your own image folder).
+        split: "train" or "test".
+        data_dir: directory holding the data.
+        image_size: `(h, w)` to resize image-folder images to; None keeps their size.
+
+    Returns:
+        `(images, labels, class_names)` in the dataset's original order.
+
+    Example:
+    >>> images, labels, names = load_dataset("cifar10", "test", "~/.cache/keras-lt/cifar10-jpeg-q75")
+    """
+    data_dir = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None
+    archive = find_cifar_archive(name, data_dir)
+    if archive is not None:
+        key = ("cifar_archive", archive, os.path.getmtime(archive), split)
+        return _cached(key, lambda: load_cifar_archive(name, split, data_dir))
+    if _is_image_folder(data_dir, split):
+        split_dir = os.path.join(data_dir, split)
+        key = ("folder", split_dir, os.path.getmtime(split_dir), image_size)
+        return _cached(key, lambda: load_image_folder(data_dir, split, image_size))
+    if name in TFDS_NAMES:
+        return _cached(("tfds", name, split, data_dir), lambda: load_tfds(name, split, data_dir))
+    raise DataError(
+        f"cannot find {name} '{split}' data in {data_dir}; pass --data-dir with an image folder "
+        f"({split}/<class>/<images>)."
+    )

@@ -1,0 +1,338 @@
+"""Checkpoints as Hugging Face Hub model repos: `config.json`, `model.safetensors`, `README.md`.
+
+`from_pretrained` resolves a zoo name, a local directory or `hf://org/name[@revision]`;
+`save_pretrained` writes the three files; `push` publishes a directory with `huggingface_hub`.
+"""
+
+import json
+import os
+
+import numpy as np
+
+from keras_lt import models
+from keras_lt.errors import CheckpointError
+from keras_lt.errors import KerasLTError
+from keras_lt.errors import UnknownModelError
+from keras_lt.recipes import zoo_root
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+CARD_FILE = "README.md"
+CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
+HF_PREFIX = "hf://"
+
+
+def local_checkpoints_dir():
+    """Where `keras-lt train` puts checkpoints that a zoo name loads: `<cache>/checkpoints`."""
+    from keras_lt.data.sources import cache_dir
+
+    return os.path.join(cache_dir(), "checkpoints")
+
+
+def _is_checkpoint(directory):
+    return all(os.path.isfile(os.path.join(directory, f)) for f in (CONFIG_FILE, WEIGHTS_FILE))
+
+
+def list_models():
+    """Names of the zoo's checkpoints (recipes whose weights are not published yet included).
+
+    Example:
+    >>> "ce-resnet32-cifar10lt" in list_models()
+    True
+    """
+    from keras_lt.recipes import zoo_names
+
+    return zoo_names()
+
+
+def model_info(name):
+    """Where a zoo name's weights are and its config, or why they are missing.
+
+    Returns:
+        A dict with `name`, `status` ("bundled", "trained locally" or "not published"),
+        `path` and `config` (None when not published).
+    """
+    for status, directory in (
+        ("bundled", os.path.join(zoo_root(), name)),
+        ("trained locally", os.path.join(local_checkpoints_dir(), name)),
+    ):
+        if _is_checkpoint(directory):
+            with open(os.path.join(directory, CONFIG_FILE)) as f:
+                return {"name": name, "status": status, "path": directory, "config": json.load(f)}
+    if name in list_models():
+        return {"name": name, "status": "not published", "path": None, "config": None}
+    raise _unknown_model(name)
+
+
+def _unknown_model(name):
+    return UnknownModelError(
+        f"unknown model '{name}'; give a zoo name ({', '.join(list_models())}), a checkpoint "
+        f"directory, or hf://ORG/NAME[@REVISION]."
+    )
+
+
+def resolve(name_or_path, revision=None):
+    """The local directory holding the checkpoint `name_or_path` refers to (downloading if hf://)."""
+    if name_or_path.startswith(HF_PREFIX):
+        return _download(name_or_path[len(HF_PREFIX):], revision)
+    if os.path.isdir(name_or_path):
+        if not _is_checkpoint(name_or_path):
+            raise CheckpointError(
+                f"{name_or_path} is not a keras-lt checkpoint: it needs {CONFIG_FILE} and {WEIGHTS_FILE}."
+            )
+        return name_or_path
+    info = model_info(name_or_path)
+    if info["path"] is None:
+        raise KerasLTError(
+            f"the weights of '{name_or_path}' are not published yet; train them with: "
+            f"keras-lt train --recipe {name_or_path} --data-dir DIR"
+        )
+    return info["path"]
+
+
+def _download(repo_id, revision):
+    from huggingface_hub import errors, snapshot_download
+
+    if "@" in repo_id:
+        repo_id, revision = repo_id.split("@", 1)
+    try:
+        return snapshot_download(repo_id, revision=revision, allow_patterns=list(CHECKPOINT_FILES))
+    except errors.LocalEntryNotFoundError:
+        raise KerasLTError(
+            f"hf://{repo_id} is not in the local Hugging Face cache and the Hub cannot be reached "
+            "(HF_HUB_OFFLINE is set or there is no network); download it once online."
+        ) from None
+    except (errors.RepositoryNotFoundError, errors.RevisionNotFoundError, errors.HFValidationError) as e:
+        first_line = str(e).splitlines()[0]
+        raise KerasLTError(f"cannot load hf://{repo_id}: {first_line}") from None
+
+
+def from_pretrained(name_or_path, revision=None):
+    """Loads a checkpoint as a `keras.Model` that takes images (0..255, NHWC) and returns logits.
+
+    Args:
+        name_or_path: a zoo name (`keras_lt.list_models()`), a local checkpoint directory, or
+            `hf://ORG/NAME` (optionally `@REVISION`), fetched with `huggingface_hub` (which honours
+            `HF_HUB_OFFLINE` and its cache).
+        revision: a branch, tag or commit of an `hf://` repo.
+
+    Returns:
+        The model, with its `config.json` content in `model.keras_lt_config`.
+
+    Example:
+    >>> model = keras_lt.from_pretrained("ce-resnet32-cifar10lt")
+    >>> logits = model.predict(images)  # uint8 (N, 32, 32, 3)
+    """
+    directory = resolve(name_or_path, revision)
+    config = read_config(directory)
+    try:
+        model = models.build(config["architecture"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{directory}/{CONFIG_FILE} has an unusable architecture: {e}") from None
+    load_weights(model, os.path.join(directory, WEIGHTS_FILE))
+    model.keras_lt_config = config
+    return model
+
+
+def read_config(directory):
+    path = os.path.join(directory, CONFIG_FILE)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from None
+
+
+def load_weights(model, path):
+    """Assigns every weight of `model` from a safetensors file keyed by `variable.path`.
+
+    Raises:
+        CheckpointError: missing or unexpected tensors, or shapes that differ.
+    """
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        tensors = load_file(path)
+    except (OSError, SafetensorError) as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from None
+    expected = {v.path: v for v in model.weights}
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path} does not match the architecture in its config: {len(missing)} weights missing "
+            f"(e.g. {missing[:2]}), {len(unexpected)} unexpected (e.g. {unexpected[:2]})."
+        )
+    for key, variable in expected.items():
+        if tuple(tensors[key].shape) != tuple(variable.shape):
+            raise CheckpointError(
+                f"{path}: weight {key} has shape {tensors[key].shape}, the model expects {variable.shape}."
+            )
+        variable.assign(tensors[key])
+
+
+def save_pretrained(
+    model,
+    directory,
+    class_names=None,
+    train_class_counts=None,
+    dataset=None,
+    recipe=None,
+    metrics=None,
+    model_name=None,
+):
+    """Writes a checkpoint as a Hub model repo: `config.json`, `model.safetensors`, `README.md`.
+
+    Args:
+        model: a keras-lt model (it carries its architecture in `model.keras_lt_config`).
+        directory: output directory (created).
+        class_names: names of the classes, in label order.
+        train_class_counts: training images per class (defines many/medium/few).
+        dataset: e.g. `{"name": "cifar10", "imbalance_factor": 100, "data_dir": ...}`.
+        recipe: the recipe dict the model was trained with.
+        metrics: the evaluation report (`keras_lt.evaluation.evaluate_predictions`).
+        model_name: the checkpoint's name; defaults to the directory name.
+
+    Returns:
+        The config dict written.
+
+    Example:
+    >>> keras_lt.save_pretrained(model, "out/my-model", class_names=names, train_class_counts=counts)
+    """
+    from safetensors.numpy import save_file
+
+    previous = dict(getattr(model, "keras_lt_config", None) or {})
+    if "architecture" not in previous:
+        raise CheckpointError(
+            "this model has no keras-lt architecture; build it with keras_lt.models (e.g. resnet32)."
+        )
+    os.makedirs(directory, exist_ok=True)
+    name = model_name or previous.get("name") or os.path.basename(os.path.abspath(directory))
+    architecture = dict(previous["architecture"])
+    config = {
+        "name": name,
+        "library": "keras-lt",
+        "architecture": architecture,
+        "num_classes": architecture["num_classes"],
+        "class_names": list(class_names or previous.get("class_names") or []),
+        "train_class_counts": [int(n) for n in (train_class_counts if train_class_counts is not None else previous.get("train_class_counts", []))],
+        "preprocessing": {
+            "input": "RGB images, uint8 or float in 0..255, NHWC; normalised inside the model",
+            "image_size": architecture.get("input_shape", [None, None, 3])[:2],
+            "mean": architecture.get("mean"),
+            "std": architecture.get("std"),
+        },
+        "dataset": dataset or previous.get("dataset"),
+        "recipe": recipe or previous.get("recipe"),
+        "metrics": _headline_metrics(metrics) if metrics else previous.get("metrics"),
+    }
+    tensors = {v.path: np.ascontiguousarray(np.asarray(v.numpy())) for v in model.weights}
+    save_file(tensors, os.path.join(directory, WEIGHTS_FILE), metadata={"format": "keras-lt"})
+    with open(os.path.join(directory, CONFIG_FILE), "w") as f:
+        json.dump(config, f, indent=2)
+    with open(os.path.join(directory, CARD_FILE), "w") as f:
+        f.write(model_card(config))
+    return config
+
+
+HEADLINE = ("top1", "top5", "many", "medium", "few", "macro_f1", "balanced_accuracy", "g_mean", "ece")
+
+
+def _headline_metrics(report):
+    return {k: report[k] for k in HEADLINE + ("num_samples", "group_sizes") if k in report}
+
+
+def model_card(config):
+    """The README.md model card: Hub YAML (`library_name`, datasets, model-index) and a summary."""
+    from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+    dataset = config.get("dataset") or {}
+    dataset_id = dataset.get("name", "custom")
+    dataset_title = dataset.get("title", dataset_id)
+    metrics = config.get("metrics") or {}
+    names = {"top1": "Top-1 accuracy", "top5": "Top-5 accuracy", "many": "Many-shot accuracy",
+             "medium": "Medium-shot accuracy", "few": "Few-shot accuracy"}
+    results = [
+        EvalResult(
+            task_type="image-classification",
+            task_name="Image Classification",
+            dataset_type=dataset_id,
+            dataset_name=dataset_title,
+            dataset_split="test",
+            metric_type="accuracy",
+            metric_name=label,
+            metric_value=round(float(metrics[key]), 2),
+        )
+        for key, label in names.items()
+        if metrics.get(key) is not None
+    ]
+    data = ModelCardData(
+        library_name="keras-lt",
+        model_name=config["name"],
+        datasets=[dataset_id],
+        metrics=["accuracy"],
+        tags=["image-classification", "long-tailed", "keras", "pytorch"],
+        pipeline_tag="image-classification",
+        eval_results=results or None,
+    )
+    recipe = config.get("recipe") or {}
+    rows = "\n".join(
+        f"| {label} | {metrics[key]:.2f} |" for key, label in names.items() if metrics.get(key) is not None
+    )
+    body = f"""
+# {config['name']}
+
+A {config['architecture']['name']} trained with keras-lt
+(method `{recipe.get('method', '?')}`, loss `{recipe.get('loss', '?')}`, schedule `{recipe.get('schedule', '?')}`,
+{recipe.get('epochs', '?')} epochs) on {dataset_title}.
+
+```python
+import keras_lt
+model = keras_lt.from_pretrained("{config['name']}")
+logits = model.predict(images)  # RGB uint8 (N, H, W, 3), 0..255
+```
+
+## Test metrics (final epoch, balanced test split)
+
+| metric | value |
+| --- | --- |
+{rows or '| (not evaluated) | |'}
+
+Many/medium/few: classes with more than 100 / 20..100 / fewer than 20 training images.
+The recipe, command and training log sit next to this card in the keras-lt repository
+(`zoo/{config['name']}/`).
+"""
+    return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body))
+
+
+def push(directory, repo_id, private=False, dry_run=False, token=None, commit_message=None):
+    """Publishes a checkpoint directory to the Hub: `create_repo` + one `upload_folder`.
+
+    Args:
+        directory: a checkpoint directory written by `save_pretrained`.
+        repo_id: "ORG/NAME".
+        private: create the repo private.
+        dry_run: only return the files that would be uploaded.
+        token: a Hub token (default: the logged-in one).
+        commit_message: the commit message.
+
+    Returns:
+        The list of files (dry run) or the commit URL.
+    """
+    if not _is_checkpoint(directory):
+        raise CheckpointError(f"{directory} is not a keras-lt checkpoint ({CONFIG_FILE} + {WEIGHTS_FILE}).")
+    files = [f for f in CHECKPOINT_FILES if os.path.isfile(os.path.join(directory, f))]
+    if dry_run:
+        return files
+    from huggingface_hub import HfApi
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, private=private, exist_ok=True)
+    commit = api.upload_folder(
+        folder_path=directory,
+        repo_id=repo_id,
+        allow_patterns=files,
+        commit_message=commit_message or f"Upload {os.path.basename(os.path.abspath(directory))} with keras-lt",
+    )
+    return str(getattr(commit, "commit_url", commit))

@@ -1,0 +1,45 @@
+"""BatchNorm with PyTorch's semantics that calls the backend's fused kernel on torch."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="keras_lt")
+class BatchNorm(keras.layers.BatchNormalization):
+    """`keras.layers.BatchNormalization` with torch's defaults and, on torch, its fused kernel.
+
+    Keras' torch-backend BatchNormalization is unfused (moments plus elementwise arithmetic), a
+    visible part of the step time. On the torch backend this layer calls
+    `torch.nn.functional.batch_norm` in training and inference, which is also exactly the reference
+    semantics: epsilon 1e-5, momentum 0.1 (Keras `momentum=0.9`), and the running variance updated
+    with the unbiased batch variance. On other backends it is the Keras layer.
+
+    Args:
+        axis: the channel axis (1 for channels_first).
+        momentum: Keras-style momentum of the moving statistics (`1 - torch momentum`).
+        epsilon: added to the variance.
+        **kwargs: forwarded to `keras.layers.BatchNormalization`.
+
+    Example:
+    >>> bn = BatchNorm(axis=1)
+    >>> y = bn(np.ones((2, 16, 8, 8), "float32"), training=True)
+    """
+
+    def __init__(self, axis=1, momentum=0.9, epsilon=1e-5, **kwargs):
+        super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
+
+    def call(self, inputs, training=None, mask=None):
+        if keras.backend.backend() != "torch" or mask is not None or self.axis != 1:
+            return super().call(inputs, training=training, mask=mask)
+        import torch.nn.functional as F
+
+        training = bool(training) and self.trainable
+        return F.batch_norm(
+            inputs,
+            self.moving_mean.value,
+            self.moving_variance.value,
+            self.gamma.value if self.scale else None,
+            self.beta.value if self.center else None,
+            training=training,
+            momentum=1.0 - self.momentum,
+            eps=self.epsilon,
+        )

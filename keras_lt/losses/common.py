@@ -1,0 +1,48 @@
+"""Helpers shared by the losses: count validation, integer labels, torch-style class weights."""
+
+import numpy as np
+from keras import ops
+
+
+def validated_counts(class_counts):
+    """`class_counts` as a float64 NumPy vector; raises unless it is 1-D and positive."""
+    counts = np.asarray(class_counts, dtype="float64")
+    if counts.ndim != 1 or np.any(counts <= 0):
+        raise ValueError("class_counts must be a 1-D list of positive training counts per class.")
+    return counts
+
+
+def sparse_labels(y_true):
+    """Integer class ids as a flat int32 vector (accepts shape `(B,)` or `(B, 1)`, any dtype)."""
+    return ops.cast(ops.reshape(y_true, (-1,)), "int32")
+
+
+def class_weighted(losses, y_true, class_weight):
+    """Re-weights per-sample losses so the batch mean is PyTorch's weighted mean.
+
+    `torch.nn.functional.cross_entropy(z, y, weight=w)` returns `sum_i w[y_i] l_i / sum_i w[y_i]`,
+    not `mean_i w[y_i] l_i`. Returning `w[y_i] l_i / mean_batch(w[y])` makes Keras' default
+    "sum_over_batch_size" reduction give exactly that value, so a loss reads the same in both
+    frameworks and the DRW phase keeps the loss scale of the reference code. (Only that default
+    reduction reproduces torch; `reduction="sum"` gives B times the weighted mean.)
+
+    Args:
+        losses: per-sample losses, shape `(B,)`.
+        y_true: integer labels, shape `(B,)` or `(B, 1)`.
+        class_weight: `None` (returns `losses` unchanged) or C per-class weights.
+
+    Returns:
+        Per-sample losses, shape `(B,)`.
+
+    Example:
+    >>> class_weighted(ops.ones((2,)), np.array([0, 1]), [1.0, 3.0])  # [0.5, 1.5], mean 1.0
+    """
+    if class_weight is None:
+        return losses
+    weights = ops.take(ops.convert_to_tensor(class_weight, dtype=losses.dtype), sparse_labels(y_true))
+    return losses * weights / ops.mean(weights)
+
+
+def class_weight_config(class_weight):
+    """`class_weight` as a JSON-friendly list of floats (or `None`) for `get_config`."""
+    return None if class_weight is None else [float(w) for w in class_weight]

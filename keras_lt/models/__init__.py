@@ -1,0 +1,13 @@
+"""Backbones with their classifier heads; normalisation is built into every model.
+
+Every model remembers its architecture (`model.keras_lt_config`), and `build(architecture)` makes a
+model from that dict, as stored in a checkpoint's `config.json`.
+"""
+
+from keras_lt.models.registry import ARCHITECTURES
+from keras_lt.models.registry import build
+from keras_lt.models.resnet import resnet50
+from keras_lt.models.resnet_cifar import cifar_resnet
+from keras_lt.models.resnet_cifar import resnet32
+
+__all__ = ["ARCHITECTURES", "build", "cifar_resnet", "resnet32", "resnet50"]

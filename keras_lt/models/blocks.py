@@ -1,0 +1,67 @@
+"""Shared building blocks of the ResNets: conv + BN with the reference PyTorch conventions."""
+
+import keras
+
+from keras_lt.layers import BatchNorm
+from keras_lt.layers import NormedLinear
+
+DATA_FORMAT = "channels_first"  # torch's native layout: no transposes around every conv
+CHANNEL_AXIS = 1
+
+
+def kaiming_normal():
+    """Kaiming-normal, fan-in, ReLU gain, untruncated: `torch.nn.init.kaiming_normal_`."""
+    return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+
+
+def conv(x, filters, kernel_size, strides=1, name=None):
+    return keras.layers.Conv2D(
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same" if strides == 1 else "valid",
+        use_bias=False,
+        data_format=DATA_FORMAT,
+        kernel_initializer=kaiming_normal(),
+        name=name,
+    )(_pad_for_stride(x, kernel_size, strides))
+
+
+def _pad_for_stride(x, kernel_size, strides):
+    """Symmetric `kernel_size // 2` padding for strided convs, as PyTorch's `padding=k // 2`."""
+    if strides == 1:
+        return x
+    p = kernel_size // 2
+    return keras.layers.ZeroPadding2D(p, data_format=DATA_FORMAT)(x) if p else x
+
+
+def batch_norm(x, name=None, gamma_initializer="ones"):
+    """BatchNorm with torch's epsilon 1e-5 and momentum 0.1 (Keras momentum 0.9)."""
+    return BatchNorm(axis=CHANNEL_AXIS, gamma_initializer=gamma_initializer, name=name)(x)
+
+
+def relu(x):
+    return keras.layers.ReLU()(x)
+
+
+def preprocess(inputs, mean, std):
+    """Float cast + per-channel normalisation (inputs in 0..255, NHWC), then NCHW for the convs."""
+    x = keras.layers.Normalization(
+        axis=-1,
+        mean=[255.0 * m for m in mean],
+        variance=[(255.0 * s) ** 2 for s in std],
+        name="normalize",
+    )(inputs)
+    return keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
+
+
+def classifier_head(x, num_classes, classifier):
+    """Global average pooling and a "linear" (Dense) or "cosine" (NormedLinear) classifier."""
+    x = keras.layers.GlobalAveragePooling2D(data_format=DATA_FORMAT, name="pool")(x)
+    if classifier == "linear":
+        return keras.layers.Dense(
+            num_classes, kernel_initializer=kaiming_normal(), name="classifier"
+        )(x)
+    if classifier == "cosine":
+        return NormedLinear(num_classes, name="classifier")(x)
+    raise ValueError(f"classifier must be 'linear' or 'cosine', got '{classifier}'.")

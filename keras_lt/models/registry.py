@@ -1,0 +1,49 @@
+"""The architecture registry: every model remembers the arguments that rebuild it."""
+
+import functools
+import inspect
+
+ARCHITECTURES = {}
+
+
+def register_architecture(name):
+    """Registers a model function under `name` and records its arguments on the models it returns.
+
+    The returned model carries `model.keras_lt_config = {"architecture": {"name": name, **args}}`,
+    which `keras_lt.save_pretrained` writes to `config.json` and `build` reads back.
+
+    Example:
+    >>> @register_architecture("tiny")
+    ... def tiny(num_classes): ...
+    """
+
+    def decorator(function):
+        signature = inspect.signature(function)
+
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
+            arguments.update(arguments.pop("kwargs", {}))
+            model = function(*args, **kwargs)
+            model.keras_lt_config = {"architecture": {"name": name, **arguments}}
+            return model
+
+        ARCHITECTURES[name] = wrapper
+        return wrapper
+
+    return decorator
+
+
+def build(architecture):
+    """Builds the model an architecture dict describes (`name` plus that function's arguments).
+
+    Example:
+    >>> model = build({"name": "resnet32", "num_classes": 10, "classifier": "cosine"})
+    """
+    arguments = dict(architecture)
+    name = arguments.pop("name", None)
+    if name not in ARCHITECTURES:
+        raise ValueError(f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}.")
+    return ARCHITECTURES[name](**arguments)

@@ -1,0 +1,127 @@
+"""Recipes: everything a training run needs to be repeated, as one JSON-serialisable dataclass."""
+
+import dataclasses
+import json
+import os
+from importlib import resources
+
+from keras_lt.errors import KerasLTError
+
+RECIPE_FILE = "recipe.json"
+
+
+@dataclasses.dataclass
+class Recipe:
+    """A training recipe; the zoo's recipes live in `zoo/<name>/recipe.json`.
+
+    Attributes:
+        name: the checkpoint name this recipe produces, e.g. "ce-resnet32-cifar10lt".
+        dataset: "cifar10", "cifar100" or "folder".
+        imbalance_factor: exponential long-tail profile applied to the (balanced) training split with
+            the LDAM selection; None trains on the split as it is (your own long-tailed folder).
+        selection_seed: seed of the LDAM selection (0 is the split papers use).
+        architecture: a key of `keras_lt.models.ARCHITECTURES`.
+        classifier: "linear" or "cosine".
+        method: a key of `keras_lt.trainers.TRAINERS`.
+        loss: a key of `keras_lt.losses.LOSSES` (or an alias).
+        loss_config: the loss's hyperparameters.
+        epochs: training epochs.
+        batch_size: images per batch.
+        lr: peak learning rate.
+        momentum: SGD momentum.
+        weight_decay: coupled L2, as `torch.optim.SGD(weight_decay=...)`.
+        warmup_epochs: epochs of linear warmup.
+        milestones: epochs where the learning rate changes.
+        factors: the factor of `lr` from each milestone on.
+        sampler: "instance", "class_balanced" or "inverse_frequency".
+        drw_epoch: epoch at which deferred re-weighting starts (None: never).
+        ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
+        seed: seed of the initialisation, the order and the augmentation.
+        schedule: "full" or the name of the schedule this recipe was scaled to (e.g. "short30").
+    """
+
+    name: str
+    dataset: str = "cifar10"
+    imbalance_factor: float | None = 100
+    selection_seed: int = 0
+    architecture: str = "resnet32"
+    classifier: str = "linear"
+    method: str = "erm"
+    loss: str = "ce"
+    loss_config: dict = dataclasses.field(default_factory=dict)
+    epochs: int = 200
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 2e-4
+    warmup_epochs: int = 5
+    milestones: list = dataclasses.field(default_factory=lambda: [160, 180])
+    factors: list = dataclasses.field(default_factory=lambda: [0.01, 0.0001])
+    sampler: str = "instance"
+    drw_epoch: int | None = None
+    ga_epoch: int | None = None
+    seed: int = 0
+    schedule: str = "full"
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    def scaled(self, schedule):
+        """This recipe on a named short schedule, epoch switches scaled with it.
+
+        `short30` (METHODS.md): 30 epochs, batch 128, lr 0.1, wd 2e-4, warmup 2, x0.1 at 24,
+        x0.01 at 27; switches at `round(epoch * 30 / epochs)` (DRW 160 -> 24, GA 120 -> 18).
+        """
+        if schedule == "full":
+            return self
+        if schedule not in SCHEDULES:
+            raise KerasLTError(f"unknown schedule '{schedule}'; choose full or {', '.join(SCHEDULES)}.")
+        overrides = dict(SCHEDULES[schedule])
+        scale = overrides["epochs"] / self.epochs
+        for switch in ("drw_epoch", "ga_epoch"):
+            value = getattr(self, switch)
+            overrides[switch] = None if value is None else round(value * scale)
+        return dataclasses.replace(self, schedule=schedule, **overrides)
+
+
+SCHEDULES = {
+    "short30": dict(
+        epochs=30, batch_size=128, lr=0.1, weight_decay=2e-4, warmup_epochs=2,
+        milestones=[24, 27], factors=[0.1, 0.01],
+    ),
+}
+
+
+def zoo_root():
+    """The directory of the bundled zoo (`keras_lt.zoo` in an installed wheel)."""
+    return str(resources.files("keras_lt.zoo"))
+
+
+def zoo_names():
+    """Names of the zoo entries that have a recipe."""
+    root = zoo_root()
+    return sorted(
+        d for d in os.listdir(root) if os.path.isfile(os.path.join(root, d, RECIPE_FILE))
+    )
+
+
+def load_recipe(name_or_path):
+    """A zoo recipe by name, or a recipe JSON file by path.
+
+    Example:
+    >>> recipe = load_recipe("ce-resnet32-cifar10lt").scaled("short30")
+    """
+    path = name_or_path
+    if not os.path.isfile(path):
+        path = os.path.join(zoo_root(), name_or_path, RECIPE_FILE)
+    if not os.path.isfile(path):
+        raise KerasLTError(
+            f"unknown recipe '{name_or_path}'; give a recipe JSON file or one of: {', '.join(zoo_names())}."
+        )
+    with open(path) as f:
+        fields = json.load(f)
+    known = {field.name for field in dataclasses.fields(Recipe)}
+    unknown = set(fields) - known
+    if unknown:
+        raise KerasLTError(f"recipe {path} has unknown fields: {', '.join(sorted(unknown))}.")
+    return Recipe(**fields)

@@ -1,0 +1,188 @@
+"""Runs a recipe end to end: data -> device batches -> trainer -> checkpoint + evaluation."""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+
+from keras_lt import callbacks as lt_callbacks
+from keras_lt import hub
+from keras_lt import losses
+from keras_lt import models
+from keras_lt.data import long_tailed_counts
+from keras_lt.data import long_tailed_indices
+from keras_lt.data import load_dataset
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.evaluation import evaluate_predictions
+from keras_lt.recipes import RECIPE_FILE
+from keras_lt.recipes import Recipe
+from keras_lt.trainers import SGD
+from keras_lt.trainers import TRAINERS
+from keras_lt.trainers import WarmupMultiStep
+
+BACKUP_DIR = "backup"
+LOG_FILE = "train_log.csv"
+METRICS_FILE = "metrics.json"
+DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+
+
+@dataclasses.dataclass
+class TrainingData:
+    """The arrays of a run: the (long-tailed) training set and the balanced test set."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray
+    test_labels: np.ndarray
+    class_names: list
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    @property
+    def class_counts(self):
+        return np.bincount(self.train_labels, minlength=self.num_classes)
+
+
+def prepare_data(recipe, data_dir=None):
+    """Loads the recipe's dataset and applies its long-tail profile with the LDAM selection."""
+    images, labels, class_names = load_dataset(recipe.dataset, "train", data_dir)
+    if recipe.imbalance_factor:
+        max_count = int(np.bincount(labels).max())
+        counts = long_tailed_counts(len(class_names), max_count, recipe.imbalance_factor)
+        keep = long_tailed_indices(labels, counts, recipe.selection_seed)
+        images, labels = images[keep], labels[keep]
+    test_images, test_labels, _ = load_dataset(recipe.dataset, "test", data_dir)
+    return TrainingData(images, labels, test_images, test_labels, class_names)
+
+
+def build_trainer(recipe, data, steps_per_epoch):
+    """The network, trainer, compiled loss/optimizer and the recipe's epoch-driven callbacks."""
+    keras.utils.set_random_seed(recipe.seed)
+    mean = (data.train_images.reshape(-1, data.train_images.shape[-1]).mean(0) / 255.0).tolist()
+    std = (data.train_images.reshape(-1, data.train_images.shape[-1]).std(0) / 255.0).tolist()
+    network = models.build(
+        {
+            "name": recipe.architecture,
+            "num_classes": data.num_classes,
+            "classifier": recipe.classifier,
+            "input_shape": list(data.train_images.shape[1:]),
+            "mean": mean,
+            "std": std,
+        }
+    )
+    if recipe.method not in TRAINERS:
+        raise KerasLTError(f"unknown method '{recipe.method}'; choose one of {', '.join(TRAINERS)}.")
+    trainer = TRAINERS[recipe.method](network)
+    loss = losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
+    schedule = WarmupMultiStep(
+        recipe.lr, steps_per_epoch, recipe.warmup_epochs, recipe.milestones, recipe.factors
+    )
+    trainer.compile(
+        optimizer=SGD(schedule, momentum=recipe.momentum, weight_decay=recipe.weight_decay),
+        loss=loss,
+        metrics=["accuracy"],
+    )
+    switches = []
+    if recipe.drw_epoch is not None:
+        switches.append(lt_callbacks.DeferredReweighting(loss, recipe.drw_epoch))
+    if recipe.ga_epoch is not None:
+        switches.append(lt_callbacks.GradientAdjustment(loss, recipe.ga_epoch))
+    return trainer, [lt_callbacks.EpochLog(schedule), *switches]
+
+
+def _check_output(output_dir, recipe, resume):
+    """Refuses to overwrite an interrupted run, and to resume one with a different recipe."""
+    backup = os.path.join(output_dir, BACKUP_DIR)
+    recipe_path = os.path.join(output_dir, RECIPE_FILE)
+    if os.path.isdir(backup) and not resume:
+        raise KerasLTError(
+            f"{output_dir} holds an interrupted run; pass --resume to continue it or choose another --output."
+        )
+    if resume:
+        if not os.path.isdir(backup):
+            raise KerasLTError(f"nothing to resume in {output_dir}: it has no {BACKUP_DIR}/ checkpoint.")
+        with open(recipe_path) as f:
+            saved = json.load(f)
+        if saved != recipe.to_dict():
+            changed = sorted(k for k in saved if saved[k] != recipe.to_dict().get(k))
+            raise KerasLTError(
+                f"--resume with a different recipe than the interrupted run ({', '.join(changed)}); "
+                "resume with the same options or choose another --output."
+            )
+    os.makedirs(output_dir, exist_ok=True)
+    with open(recipe_path, "w") as f:
+        json.dump(recipe.to_dict(), f, indent=2)
+
+
+def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto", data=None):
+    """Trains `recipe`, evaluates the final epoch on the test split, and saves the checkpoint.
+
+    A per-epoch backup (`keras.callbacks.BackupAndRestore`: weights, optimizer, epoch) lives in
+    `output_dir/backup` until the run finishes; `resume=True` continues from it exactly.
+
+    Args:
+        recipe: the recipe to run.
+        output_dir: where the checkpoint, `train_log.csv`, `metrics.json` and the recipe go.
+        data_dir: directory of the data (see `keras_lt.data.load_dataset`).
+        resume: continue the interrupted run in `output_dir`.
+        verbose: Keras' fit verbosity.
+        data: a `TrainingData` to use instead of loading the recipe's dataset.
+
+    Returns:
+        The evaluation report of the final model.
+
+    Example:
+    >>> report = train(load_recipe("ce-resnet32-cifar10lt").scaled("short30"), "runs/ce")
+    """
+    _check_output(output_dir, recipe, resume)
+    data = data or prepare_data(recipe, data_dir)
+    batches = DeviceBatches(
+        data.train_images, data.train_labels, data.num_classes, recipe.batch_size,
+        sampler=recipe.sampler, seed=recipe.seed,
+    )
+    trainer, callbacks = build_trainer(recipe, data, len(batches))
+    trainer(batches[0][0][:1])
+    trainer.optimizer.build(trainer.trainable_variables)
+    callbacks = [
+        lt_callbacks.EpochSeeder(batches),
+        *callbacks,
+        keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE), append=resume),
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, BACKUP_DIR)),
+    ]
+    trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
+    return finish(trainer.network, recipe, data, output_dir, data_dir)
+
+
+def finish(network, recipe, data, output_dir, data_dir=None):
+    """Evaluates `network` on the test split and writes the checkpoint and `metrics.json`."""
+    logits = network.predict(data.test_images, batch_size=500, verbose=0)
+    report = evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
+    with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
+        json.dump(report, f, indent=2)
+    title = DATASET_TITLES.get(recipe.dataset, recipe.dataset)
+    if recipe.imbalance_factor:
+        title = f"{title}-LT (imbalance factor {recipe.imbalance_factor:g})"
+    hub.save_pretrained(
+        network,
+        output_dir,
+        class_names=data.class_names,
+        train_class_counts=data.class_counts,
+        dataset={
+            "name": recipe.dataset,
+            "title": title,
+            "imbalance_factor": recipe.imbalance_factor,
+            "selection_seed": recipe.selection_seed,
+            "train_images": int(len(data.train_labels)),
+            "test_images": int(len(data.test_labels)),
+            "data_dir": data_dir,
+        },
+        recipe=recipe.to_dict(),
+        metrics=report,
+        model_name=recipe.name,
+    )
+    return report
