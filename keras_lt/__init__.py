@@ -14,5 +14,12 @@ from keras_lt import layers  # noqa: E402
 from keras_lt import losses  # noqa: E402
 from keras_lt import models  # noqa: E402
 from keras_lt import trainers  # noqa: E402
+from keras_lt.hub import from_pretrained  # noqa: E402
+from keras_lt.hub import list_models  # noqa: E402
+from keras_lt.hub import save_pretrained  # noqa: E402
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "data", "from_pretrained", "layers", "list_models", "losses", "models", "save_pretrained", "trainers",
+]

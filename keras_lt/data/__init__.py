@@ -5,3 +5,4 @@ from keras_lt.data.profiles import long_tailed_counts
 from keras_lt.data.profiles import long_tailed_indices
 from keras_lt.data.profiles import shot_groups
 from keras_lt.data.sources import load_dataset
+from keras_lt.data.pipeline import DeviceBatches

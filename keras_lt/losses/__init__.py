@@ -5,6 +5,7 @@
 
 import keras
 
+from keras_lt.errors import KerasLTError
 from keras_lt.losses.balanced_softmax import BalancedSoftmax
 from keras_lt.losses.class_balanced import ClassBalanced
 from keras_lt.losses.class_balanced import effective_number_weights
@@ -57,7 +58,7 @@ def get(name, class_counts, **kwargs):
     key = ALIASES.get(name, name)
     if key not in LOSSES:
         names = ", ".join(sorted(set(LOSSES) | set(ALIASES)))
-        raise ValueError(f"unknown loss '{name}'; choose one of: {names}.")
+        raise KerasLTError(f"unknown loss '{name}'; choose one of: {names}.")
     return LOSSES[key](class_counts, **kwargs)
 
 

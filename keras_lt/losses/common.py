@@ -17,6 +17,17 @@ def sparse_labels(y_true):
     return ops.cast(ops.reshape(y_true, (-1,)), "int32")
 
 
+def log_prior(class_counts):
+    """`log(n_c / sum(n))` as a float32 NumPy vector; validates the counts."""
+    counts = validated_counts(class_counts)
+    return np.log(counts / counts.sum()).astype("float32")
+
+
+def sparse_softmax_cross_entropy(labels, logits):
+    """Per-sample `-log softmax(logits)[label]` for integer labels."""
+    return ops.sparse_categorical_crossentropy(sparse_labels(labels), logits, from_logits=True)
+
+
 def class_weighted(losses, y_true, class_weight):
     """Re-weights per-sample losses so the batch mean is PyTorch's weighted mean.
 

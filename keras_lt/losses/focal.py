@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from keras_lt.losses.balanced_softmax import sparse_softmax_cross_entropy
+from keras_lt.losses.common import sparse_softmax_cross_entropy
 from keras_lt.losses.common import class_weight_config
 from keras_lt.losses.common import class_weighted
 

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lt.losses.balanced_softmax import sparse_softmax_cross_entropy
+from keras_lt.losses.common import sparse_softmax_cross_entropy
 from keras_lt.losses.common import class_weight_config
 from keras_lt.losses.common import class_weighted
 from keras_lt.losses.common import sparse_labels

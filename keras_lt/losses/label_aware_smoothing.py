@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lt.losses.balanced_softmax import sparse_softmax_cross_entropy
+from keras_lt.losses.common import sparse_softmax_cross_entropy
 from keras_lt.losses.common import sparse_labels
 from keras_lt.losses.common import validated_counts
 

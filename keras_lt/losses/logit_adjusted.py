@@ -4,8 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lt.losses.balanced_softmax import log_prior
-from keras_lt.losses.balanced_softmax import sparse_softmax_cross_entropy
+from keras_lt.losses.common import log_prior
+from keras_lt.losses.common import sparse_softmax_cross_entropy
 
 
 def posthoc_logit_adjustment(logits, class_counts, tau=1.0):

@@ -1,0 +1,125 @@
+"""`keras-lt predict`: the top-k classes of image files, folders, or the bundled sample images."""
+
+import csv
+import io
+import json
+import os
+from importlib import resources
+
+import click
+import numpy as np
+
+from keras_lt.cli.checkpoint import load_model
+from keras_lt.cli.errors import one_line_errors
+from keras_lt.data.image_folder import IMAGE_EXTENSIONS
+from keras_lt.data.image_folder import read_image
+from keras_lt.errors import DataError
+
+
+def sample_images_dir():
+    """The folder of sample images shipped in the package (one CIFAR-10 test image per class)."""
+    return str(resources.files("keras_lt.data") / "samples")
+
+
+def image_files(paths):
+    """Files as given, and the image files under folders (recursively, by extension), in order."""
+    files = []
+    for path in paths:
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        for folder, subfolders, names in os.walk(path):
+            subfolders.sort()
+            files += [os.path.join(folder, n) for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS)]
+    return files
+
+
+def read_images(files, size):
+    """Decodes `files` into one uint8 NHWC batch resized to `size`; says which files it skips.
+
+    Returns:
+        The files read and their images.
+
+    Raises:
+        DataError: not one file could be read.
+    """
+    read, images = [], []
+    for path in files:
+        try:
+            images.append(read_image(path, size))
+        except DataError as error:
+            click.echo(f"skipped: {error}", err=True)
+            continue
+        read.append(path)
+    if not images:
+        raise DataError("no image to predict: give image files or folders holding images (jpg, png, ...).")
+    return read, np.stack(images)
+
+
+def softmax(logits):
+    """Row-wise softmax, with the row maximum subtracted first."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def top_k_predictions(paths, probabilities, class_names, k):
+    """`[{"path", "predictions": [{"class", "probability"}, ...]}]`, most probable class first."""
+    order = np.argsort(-probabilities, axis=1, kind="stable")[:, :k]
+    return [
+        {
+            "path": path,
+            "predictions": [{"class": class_names[c], "probability": float(row[c])} for c in classes],
+        }
+        for path, row, classes in zip(paths, probabilities, order)
+    ]
+
+
+def format_csv(results):
+    """One row per image and rank: `path,rank,class,probability`."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "rank", "class", "probability"])
+    for result in results:
+        for rank, p in enumerate(result["predictions"], 1):
+            writer.writerow([result["path"], rank, p["class"], f"{p['probability']:.6f}"])
+    return buffer.getvalue().rstrip("\n")
+
+
+def format_table(results):
+    """One line per image: its path, then the top-k classes with their probabilities."""
+    path_width = max(5, *(len(r["path"]) for r in results))
+    name_width = max(len(p["class"]) for r in results for p in r["predictions"])
+    k = len(results[0]["predictions"])
+    lines = [f"{'image':<{path_width}}  " + "  ".join(f"{f'top-{rank}':<{name_width + 8}}" for rank in range(1, k + 1))]
+    for result in results:
+        cells = [f"{p['class']:<{name_width}} {100 * p['probability']:6.2f}%" for p in result["predictions"]]
+        lines.append(f"{result['path']:<{path_width}}  " + "  ".join(cells))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+FORMATS = {"table": format_table, "json": lambda results: json.dumps(results, indent=2), "csv": format_csv}
+
+
+@click.command()
+@click.argument("model")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes to show per image.")
+@click.option("--format", "output_format", type=click.Choice(list(FORMATS)), default="table", show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Images per forward pass.")
+@one_line_errors
+def predict(model, paths, top_k, output_format, batch_size):
+    """Top-k classes of images: files and folders (searched recursively) in any size or mode.
+
+    MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. With no PATHS, the
+    sample images bundled with keras-lt are used. Unreadable files are skipped with a line on stderr.
+    """
+    if not paths:
+        paths = (sample_images_dir(),)
+        click.echo(f"no PATHS given: predicting the bundled sample images in {paths[0]}", err=True)
+    network, class_names, image_size = load_model(model)
+    files, images = read_images(image_files(paths), image_size)
+    logits = network.predict(images, batch_size=batch_size, verbose=0)
+    probabilities = softmax(np.asarray(logits, dtype=np.float64))
+    results = top_k_predictions(files, probabilities, class_names, min(top_k, len(class_names)))
+    click.echo(FORMATS[output_format](results))

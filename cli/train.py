@@ -1,0 +1,35 @@
+"""`keras-lt train`: a recipe in, a checkpoint and its metrics out."""
+
+import dataclasses
+import os
+import sys
+
+import click
+
+from keras_lt import hub
+from keras_lt.cli.errors import one_line_errors
+from keras_lt.evaluation import format_table
+from keras_lt.recipes import load_recipe
+from keras_lt.training import train as run
+
+
+@click.command()
+@click.option("--recipe", "recipe_name", required=True, help="Zoo recipe name or a recipe JSON file.")
+@click.option("--schedule", default="full", show_default=True, help="'full' or 'short30' (CPU evidence schedule).")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data: image folder, CIFAR archive dir or tfds dir.")
+@click.option("--output", type=click.Path(file_okay=False), help="Run directory [default: the local checkpoint of the recipe's name].")
+@click.option("--epochs", type=int, help="Override the recipe's epochs.")
+@click.option("--loss", help="Override the recipe's loss (ce, bs, ldam, kps, ...).")
+@click.option("--seed", type=int, help="Override the recipe's seed.")
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
+@one_line_errors
+def train(recipe_name, schedule, data_dir, output, epochs, loss, seed, resume):
+    """Train a model from a recipe; prints progress, writes a checkpoint and metrics."""
+    recipe = load_recipe(recipe_name).scaled(schedule)
+    overrides = {k: v for k, v in (("epochs", epochs), ("loss", loss), ("seed", seed)) if v is not None}
+    recipe = dataclasses.replace(recipe, **overrides)
+    output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
+    click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
+    report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
+    click.echo(format_table(report))
+    click.echo(f"checkpoint: {output}")

@@ -1,0 +1,146 @@
+"""ERMTrainer: its step against a hand-written torch step, learning, and exact resume."""
+
+import json
+import os
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from keras_lt.callbacks import EpochSeeder
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.models import cifar_resnet
+from keras_lt.trainers import SGD
+from keras_lt.trainers import ERMTrainer
+from keras_lt.trainers import WarmupMultiStep
+
+NUM_CLASSES = 3
+
+
+def tiny_network(seed=0):
+    keras.utils.set_random_seed(seed)
+    return cifar_resnet(8, NUM_CLASSES, input_shape=(8, 8, 3))
+
+
+def toy_data(n=24, seed=0):
+    """Images whose dominant colour channel is the label, plus noise: learnable in a few steps."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % NUM_CLASSES
+    images = rng.integers(0, 60, size=(n, 8, 8, 3))
+    images[np.arange(n), :, :, labels] += 180
+    return images.astype("uint8"), labels.astype("int64")
+
+
+def compiled_trainer(network, learning_rate, weight_decay=5e-3):
+    trainer = ERMTrainer(network)
+    trainer.compile(
+        optimizer=SGD(learning_rate, momentum=0.9, weight_decay=weight_decay),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return trainer
+
+
+def test_train_steps_equal_a_manual_torch_step():
+    """Two steps (lr 0.05 then 0.1): torch cross-entropy, autograd, torch.optim.SGD by hand."""
+    images, labels = toy_data(12)
+    x, y = torch.tensor(images, dtype=torch.float32), torch.tensor(labels)
+    network, reference = tiny_network(), tiny_network(1)
+    reference.set_weights(network.get_weights())
+    schedule = WarmupMultiStep(0.1, steps_per_epoch=1, warmup_epochs=2)
+    trainer = compiled_trainer(network, schedule)
+
+    params = [v.value for v in reference.trainable_weights]
+    optimizer = torch.optim.SGD(params, lr=0.05, momentum=0.9, weight_decay=5e-3)
+    for lr in (0.05, 0.1):
+        logs = trainer.train_on_batch(images, labels, return_dict=True)
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.zero_grad()
+        loss = F.cross_entropy(reference(x, training=True), y)
+        loss.backward()
+        optimizer.step()
+        if lr == 0.05:
+            assert logs["loss"] == pytest.approx(loss.item(), rel=1e-5)
+
+    assert len(network.weights) == len(reference.weights)
+    for actual, expected in zip(network.weights, reference.weights):  # BN moving stats included
+        assert actual.path == expected.path
+        np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_fit_reduces_the_loss():
+    images, labels = toy_data(24)
+    trainer = compiled_trainer(tiny_network(), 0.05)
+    batches = DeviceBatches(images, labels, NUM_CLASSES, batch_size=8, augment=False)
+    history = trainer.fit(batches, epochs=4, callbacks=[EpochSeeder(batches)], verbose=0)
+    losses = history.history["loss"]
+    assert losses[-1] < 0.7 * losses[0]
+    assert history.history["accuracy"][-1] > 0.5
+
+
+class Interrupt(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def run(backup_dir, epochs, interrupt_at=None):
+    """A fresh, seeded trainer fit with deterministic batches and a per-epoch backup."""
+    images, labels = toy_data(24)
+    keras.utils.set_random_seed(0)
+    batches = DeviceBatches(images, labels, NUM_CLASSES, batch_size=8, seed=3)
+    schedule = WarmupMultiStep(0.1, len(batches), warmup_epochs=1, milestones=[3], factors=[0.1])
+    trainer = compiled_trainer(tiny_network(), schedule)
+    trainer(batches[0][0][:1])  # BackupAndRestore needs a built model and optimizer
+    trainer.optimizer.build(trainer.trainable_variables)
+    callbacks = [EpochSeeder(batches), keras.callbacks.BackupAndRestore(backup_dir)]
+    if interrupt_at is not None:
+        callbacks.append(Interrupt(interrupt_at))  # after BackupAndRestore: the backup is saved
+    try:
+        trainer.fit(batches, epochs=epochs, callbacks=callbacks, verbose=0)
+    except KeyboardInterrupt:
+        pass
+    return trainer
+
+
+def momentum_buffers(trainer):
+    return [v.numpy() for v in trainer.optimizer.variables if "momentum" in v.path]
+
+
+def test_resume_from_backup_equals_an_uninterrupted_run(tmp_path):
+    straight = run(str(tmp_path / "straight"), epochs=4)
+    interrupted = run(str(tmp_path / "resumed"), epochs=4, interrupt_at=1)  # stops after epoch 2 of 4
+    backup = tmp_path / "resumed"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    assert int(interrupted.optimizer.iterations.numpy()) == 2 * 3
+
+    # The backup carries the optimizer: loading it into a fresh trainer gives the momentum back.
+    fresh = compiled_trainer(tiny_network(7), WarmupMultiStep(0.1, 3))
+    fresh(np.zeros((1, 8, 8, 3), "float32"))
+    fresh.optimizer.build(fresh.trainable_variables)
+    fresh.load_weights(os.path.join(backup, "latest.weights.h5"))
+    assert int(fresh.optimizer.iterations.numpy()) == 6
+    expected_buffers = momentum_buffers(interrupted)
+    assert expected_buffers and any(np.abs(b).max() > 0 for b in expected_buffers)
+    for restored, expected in zip(momentum_buffers(fresh), expected_buffers):
+        np.testing.assert_array_equal(restored, expected)
+
+    resumed = run(str(backup), epochs=4)
+    assert not backup.exists()  # deleted once the run completes
+    assert int(resumed.optimizer.iterations.numpy()) == int(straight.optimizer.iterations.numpy()) == 12
+    for a, b in zip(resumed.network.weights, straight.network.weights):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=a.path)
+
+
+def test_config_round_trip():
+    trainer = ERMTrainer(tiny_network())
+    rebuilt = ERMTrainer.from_config(json.loads(json.dumps(trainer.get_config())))
+    assert isinstance(rebuilt.network, keras.Model)
+    assert [w.shape for w in rebuilt.network.weights] == [w.shape for w in trainer.network.weights]
