@@ -53,7 +53,7 @@ def format_pairs(pairs):
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Images per forward pass.")
 @one_line_errors
 def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, confusion_pairs, batch_size):
-    """Top-1/5, many/medium/few, per-class and calibration metrics of MODEL on a dataset split.
+    """Evaluate MODEL on a split: top-1/5, many/medium/few, per-class, calibration.
 
     MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. Shot groups use the
     training counts stored in the checkpoint.

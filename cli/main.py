@@ -1,64 +1,25 @@
-"""`keras-lt`: train, evaluate and predict with long-tailed classification models."""
-
-import functools
-import os
-import sys
+"""`keras-lt`: list, inspect, train, evaluate, predict with and publish long-tailed classifiers."""
 
 import click
 
-from keras_lt.errors import KerasLTError
-
-
-def one_line_errors(command):
-    """Prints a `KerasLTError` (bad input) as one `Error: ...` line and exits 1, no traceback."""
-
-    @functools.wraps(command)
-    def wrapper(*args, **kwargs):
-        try:
-            return command(*args, **kwargs)
-        except KerasLTError as error:
-            raise click.ClickException(str(error)) from None
-
-    return wrapper
+from keras_lt.cli.data import data
+from keras_lt.cli.decouple import decouple
+from keras_lt.cli.evaluate import evaluate
+from keras_lt.cli.models import info
+from keras_lt.cli.models import list_command
+from keras_lt.cli.models import push
+from keras_lt.cli.predict import predict
+from keras_lt.cli.train import train
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="keras-lt")
 def cli():
     """Long-tailed image classification with Keras 3 on PyTorch."""
-    try:
-        import keras_lt  # noqa: F401  (selects the torch backend, or says why it cannot)
-    except KerasLTError as error:
-        raise click.ClickException(str(error)) from None
 
 
-@cli.command()
-@click.option("--recipe", "recipe_name", required=True, help="Zoo recipe name or a recipe JSON file.")
-@click.option("--schedule", default="full", show_default=True, help="'full' or 'short30' (CPU evidence schedule).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Data: image folder, CIFAR archive dir or tfds dir.")
-@click.option("--output", type=click.Path(file_okay=False), help="Run directory [default: the local checkpoint of the recipe's name].")
-@click.option("--epochs", type=int, help="Override the recipe's epochs.")
-@click.option("--loss", help="Override the recipe's loss (ce, bs, ldam, kps, ...).")
-@click.option("--seed", type=int, help="Override the recipe's seed.")
-@click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
-@one_line_errors
-def train(recipe_name, schedule, data_dir, output, epochs, loss, seed, resume):
-    """Train a model from a recipe; prints progress, writes a checkpoint and metrics."""
-    import dataclasses
-
-    from keras_lt import hub
-    from keras_lt.evaluation import format_table
-    from keras_lt.recipes import load_recipe
-    from keras_lt.training import train as run
-
-    recipe = load_recipe(recipe_name).scaled(schedule)
-    overrides = {k: v for k, v in (("epochs", epochs), ("loss", loss), ("seed", seed)) if v is not None}
-    recipe = dataclasses.replace(recipe, **overrides)
-    output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
-    click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
-    report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
-    click.echo(format_table(report))
-    click.echo(f"checkpoint: {output}")
+for command in (list_command, info, train, evaluate, predict, decouple, push, data):
+    cli.add_command(command)
 
 
 if __name__ == "__main__":

@@ -109,15 +109,16 @@ FORMATS = {"table": format_table, "json": lambda results: json.dumps(results, in
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Images per forward pass.")
 @one_line_errors
 def predict(model, paths, top_k, output_format, batch_size):
-    """Top-k classes of images: files and folders (searched recursively) in any size or mode.
+    """Predict the top-k classes of images: files, folders or the bundled samples.
 
-    MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. With no PATHS, the
-    sample images bundled with keras-lt are used. Unreadable files are skipped with a line on stderr.
+    MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. PATHS are image files
+    in any size or mode, and folders, searched recursively; with none, the sample images bundled
+    with keras-lt are used. Unreadable files are skipped with a line on stderr.
     """
+    network, class_names, image_size = load_model(model)
     if not paths:
         paths = (sample_images_dir(),)
         click.echo(f"no PATHS given: predicting the bundled sample images in {paths[0]}", err=True)
-    network, class_names, image_size = load_model(model)
     files, images = read_images(image_files(paths), image_size)
     logits = network.predict(images, batch_size=batch_size, verbose=0)
     probabilities = softmax(np.asarray(logits, dtype=np.float64))

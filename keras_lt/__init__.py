@@ -5,9 +5,18 @@
     logits = model.predict(images)  # uint8 NHWC, 0..255
 """
 
-from keras_lt.backend import select_torch_backend
+import os as _os
+import sys as _sys
 
-select_torch_backend()
+from keras_lt.backend import select_torch_backend
+from keras_lt.errors import KerasLTError
+
+try:
+    select_torch_backend()
+except KerasLTError as _error:
+    if _os.path.basename(_sys.argv[0]) == "keras-lt":  # the CLI: one line, no traceback
+        raise SystemExit(f"Error: {_error}") from None
+    raise
 
 from keras_lt import data  # noqa: E402
 from keras_lt import layers  # noqa: E402

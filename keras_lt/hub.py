@@ -280,6 +280,12 @@ def model_card(config):
     rows = "\n".join(
         f"| {label} | {metrics[key]:.2f} |" for key, label in names.items() if metrics.get(key) is not None
     )
+    zoo_note = (
+        "The recipe, command and training log sit next to this card in the keras-lt repository\n"
+        f"(`zoo/{config['name']}/`).\n"
+        if config["name"] in list_models()
+        else ""
+    )
     body = f"""
 # {config['name']}
 
@@ -300,9 +306,7 @@ logits = model.predict(images)  # RGB uint8 (N, H, W, 3), 0..255
 {rows or '| (not evaluated) | |'}
 
 Many/medium/few: classes with more than 100 / 20..100 / fewer than 20 training images.
-The recipe, command and training log sit next to this card in the keras-lt repository
-(`zoo/{config['name']}/`).
-"""
+{zoo_note}"""
     return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body))
 
 

@@ -23,6 +23,8 @@ class Recipe:
         architecture: a key of `keras_lt.models.ARCHITECTURES`.
         classifier: "linear" or "cosine".
         method: a key of `keras_lt.trainers.TRAINERS`.
+        method_config: the trainer's hyperparameters (keyword arguments of its constructor), e.g.
+            CP-Mix's `{"alpha": 1.0, "rho": 0.5, "eta": 1.0}`.
         loss: a key of `keras_lt.losses.LOSSES` (or an alias).
         loss_config: the loss's hyperparameters.
         epochs: training epochs.
@@ -36,6 +38,10 @@ class Recipe:
         sampler: "instance", "class_balanced" or "inverse_frequency".
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
+        cpmix_epoch: epoch at which CP-Mix's stage 2 (its mixup regulariser) starts (None: never).
+        finetune: a classifier re-training run after the main training, as keyword arguments of
+            `keras_lt.trainers.decouple`, e.g. `{"method": "crt", "epochs": 10, "lr": 0.01}`
+            (None: none); batch size and seed default to the recipe's.
         seed: seed of the initialisation, the order and the augmentation.
         schedule: "full" or the name of the schedule this recipe was scaled to (e.g. "short30").
     """
@@ -47,6 +53,7 @@ class Recipe:
     architecture: str = "resnet32"
     classifier: str = "linear"
     method: str = "erm"
+    method_config: dict = dataclasses.field(default_factory=dict)
     loss: str = "ce"
     loss_config: dict = dataclasses.field(default_factory=dict)
     epochs: int = 200
@@ -60,6 +67,8 @@ class Recipe:
     sampler: str = "instance"
     drw_epoch: int | None = None
     ga_epoch: int | None = None
+    cpmix_epoch: int | None = None
+    finetune: dict | None = None
     seed: int = 0
     schedule: str = "full"
 
@@ -70,24 +79,27 @@ class Recipe:
         """This recipe on a named short schedule, epoch switches scaled with it.
 
         `short30` (METHODS.md): 30 epochs, batch 128, lr 0.1, wd 2e-4, warmup 2, x0.1 at 24,
-        x0.01 at 27; switches at `round(epoch * 30 / epochs)` (DRW 160 -> 24, GA 120 -> 18).
+        x0.01 at 27; switches at `round(epoch * 30 / epochs)` (DRW 160 -> 24, GA 120 -> 18,
+        CP-Mix 200 of 300 -> 20); a fine-tune phase runs 3 epochs.
         """
         if schedule == "full":
             return self
         if schedule not in SCHEDULES:
             raise KerasLTError(f"unknown schedule '{schedule}'; choose full or {', '.join(SCHEDULES)}.")
         overrides = dict(SCHEDULES[schedule])
+        finetune_epochs = overrides.pop("finetune_epochs")
         scale = overrides["epochs"] / self.epochs
-        for switch in ("drw_epoch", "ga_epoch"):
+        for switch in ("drw_epoch", "ga_epoch", "cpmix_epoch"):
             value = getattr(self, switch)
             overrides[switch] = None if value is None else round(value * scale)
+        overrides["finetune"] = None if self.finetune is None else {**self.finetune, "epochs": finetune_epochs}
         return dataclasses.replace(self, schedule=schedule, **overrides)
 
 
 SCHEDULES = {
     "short30": dict(
         epochs=30, batch_size=128, lr=0.1, weight_decay=2e-4, warmup_epochs=2,
-        milestones=[24, 27], factors=[0.1, 0.01],
+        milestones=[24, 27], factors=[0.1, 0.01], finetune_epochs=3,
     ),
 }
 
@@ -118,8 +130,13 @@ def load_recipe(name_or_path):
         raise KerasLTError(
             f"unknown recipe '{name_or_path}'; give a recipe JSON file or one of: {', '.join(zoo_names())}."
         )
-    with open(path) as f:
-        fields = json.load(f)
+    try:
+        with open(path) as f:
+            fields = json.load(f)
+    except (OSError, json.JSONDecodeError) as e:
+        raise KerasLTError(f"cannot read recipe {path}: {e}") from None
+    if not isinstance(fields, dict) or "name" not in fields:
+        raise KerasLTError(f"recipe {path} must be a JSON object with at least a \"name\" field.")
     known = {field.name for field in dataclasses.fields(Recipe)}
     unknown = set(fields) - known
     if unknown:

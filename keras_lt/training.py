@@ -15,6 +15,7 @@ from keras_lt.data import long_tailed_counts
 from keras_lt.data import long_tailed_indices
 from keras_lt.data import load_dataset
 from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.data.samplers import SAMPLERS
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import evaluate_predictions
 from keras_lt.recipes import RECIPE_FILE
@@ -60,8 +61,25 @@ def prepare_data(recipe, data_dir=None):
     return TrainingData(images, labels, test_images, test_labels, class_names)
 
 
+def check_recipe(recipe):
+    """Raises one `KerasLTError` line if the recipe names an unknown method, loss, architecture or sampler."""
+    choices = {
+        "method": TRAINERS,
+        "loss": {**losses.LOSSES, **losses.ALIASES},
+        "architecture": models.ARCHITECTURES,
+        "sampler": SAMPLERS,
+    }
+    for field, known in choices.items():
+        value = getattr(recipe, field)
+        if value not in known:
+            raise KerasLTError(
+                f"recipe {recipe.name}: unknown {field} '{value}'; choose one of {', '.join(sorted(known))}."
+            )
+
+
 def build_trainer(recipe, data, steps_per_epoch):
     """The network, trainer, compiled loss/optimizer and the recipe's epoch-driven callbacks."""
+    check_recipe(recipe)
     keras.utils.set_random_seed(recipe.seed)
     mean = (data.train_images.reshape(-1, data.train_images.shape[-1]).mean(0) / 255.0).tolist()
     std = (data.train_images.reshape(-1, data.train_images.shape[-1]).std(0) / 255.0).tolist()
@@ -75,8 +93,6 @@ def build_trainer(recipe, data, steps_per_epoch):
             "std": std,
         }
     )
-    if recipe.method not in TRAINERS:
-        raise KerasLTError(f"unknown method '{recipe.method}'; choose one of {', '.join(TRAINERS)}.")
     trainer = TRAINERS[recipe.method](network)
     loss = losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
     schedule = WarmupMultiStep(
@@ -139,6 +155,7 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     Example:
     >>> report = train(load_recipe("ce-resnet32-cifar10lt").scaled("short30"), "runs/ce")
     """
+    check_recipe(recipe)
     _check_output(output_dir, recipe, resume)
     data = data or prepare_data(recipe, data_dir)
     batches = DeviceBatches(
@@ -154,7 +171,9 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE), append=resume),
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, BACKUP_DIR)),
     ]
-    trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, verbose=verbose)
+    # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
+    # would draw from Python's global `random`, which a resumed run does not replay.
+    trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=verbose)
     return finish(trainer.network, recipe, data, output_dir, data_dir)
 
 

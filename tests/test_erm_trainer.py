@@ -71,6 +71,27 @@ def test_train_steps_equal_a_manual_torch_step():
         np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
 
 
+def test_sample_weights_reach_the_loss():
+    """`fit(class_weight=...)` / weighted batches: loss = sum(w * ce) / N, as written here in torch."""
+    images, labels = toy_data(12)
+    weights = np.array([2.0, 0.0, 1.0], "float32")[labels]
+    network, reference = tiny_network(), tiny_network(1)
+    reference.set_weights(network.get_weights())
+    trainer = compiled_trainer(network, 0.1)
+    logs = trainer.train_on_batch(images, labels, sample_weight=weights, return_dict=True)
+
+    params = [v.value for v in reference.trainable_weights]
+    optimizer = torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=5e-3)
+    logits = reference(torch.tensor(images, dtype=torch.float32), training=True)
+    per_sample = F.cross_entropy(logits, torch.tensor(labels), reduction="none")
+    loss = (torch.tensor(weights) * per_sample).sum() / len(labels)
+    loss.backward()
+    optimizer.step()
+    assert logs["loss"] == pytest.approx(loss.item(), rel=1e-5)
+    for actual, expected in zip(network.trainable_weights, reference.trainable_weights):
+        np.testing.assert_allclose(actual.numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
+
+
 def test_fit_reduces_the_loss():
     images, labels = toy_data(24)
     trainer = compiled_trainer(tiny_network(), 0.05)
@@ -103,8 +124,8 @@ def run(backup_dir, epochs, interrupt_at=None):
     callbacks = [EpochSeeder(batches), keras.callbacks.BackupAndRestore(backup_dir)]
     if interrupt_at is not None:
         callbacks.append(Interrupt(interrupt_at))  # after BackupAndRestore: the backup is saved
-    try:
-        trainer.fit(batches, epochs=epochs, callbacks=callbacks, verbose=0)
+    try:  # shuffle=False: Keras would reorder the batches from Python's `random`, not resumable
+        trainer.fit(batches, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
     except KeyboardInterrupt:
         pass
     return trainer

@@ -69,6 +69,19 @@ def test_set_epoch_is_deterministic():
     assert not np.array_equal(reseeded[0][1].numpy(), first[0][1])
 
 
+def test_a_batch_does_not_depend_on_the_fetch_order():
+    images, labels = tagged_set([50, 30, 20])
+    batches = DeviceBatches(images, labels, 3, batch_size=16, device="cpu")
+    batches.set_epoch(2)
+    forward = collect(batches)
+    batches.set_epoch(2)
+    backward = [batches[i] for i in reversed(range(len(batches)))][::-1]
+    for (x, y), (x2, y2) in zip(forward, backward):
+        np.testing.assert_array_equal(x, x2.numpy())
+        np.testing.assert_array_equal(y, y2.numpy())
+    np.testing.assert_array_equal(batches[3][0].numpy(), forward[3][0])  # fetched again
+
+
 @pytest.mark.parametrize("sampler", ["class_balanced", "inverse_frequency"])
 def test_class_first_samplers(sampler):
     counts = np.array([900, 90, 10])

@@ -11,6 +11,10 @@ from keras_lt.trainers import CosineToZero
 from keras_lt.trainers import WarmupMultiStep
 
 
+def lr_at(schedule, step):
+    return float(keras.ops.convert_to_numpy(schedule(step)))
+
+
 def reference_epoch_lr(epoch, lr, warmup, milestones, factors):
     """METHODS.md: `lr * (epoch + 1) / warmup` while warming up, then lr x the last factor reached."""
     epoch = np.asarray(epoch, dtype=np.float64)
@@ -30,21 +34,25 @@ def reference_epoch_lr(epoch, lr, warmup, milestones, factors):
         (0.05, 1, 5, [5], [0.01], 7),  # decay right after warmup
     ],
 )
-def test_warmup_multistep_matches_formula_at_every_step(lr, steps_per_epoch, warmup, milestones, factors, epochs):
+def test_warmup_multistep_matches_formula_at_every_step(
+    lr, steps_per_epoch, warmup, milestones, factors, epochs
+):
     schedule = WarmupMultiStep(lr, steps_per_epoch, warmup, milestones, factors)
     steps = np.arange(epochs * steps_per_epoch)
     expected = reference_epoch_lr(steps // steps_per_epoch, lr, warmup, milestones, factors)
-    actual = np.array([float(keras.ops.convert_to_numpy(schedule(step))) for step in steps])
+    actual = np.array([lr_at(schedule, step) for step in steps])
     np.testing.assert_allclose(actual, expected, rtol=1e-6)
     per_epoch = np.array([schedule.epoch_lr(e) for e in range(epochs)])
-    np.testing.assert_allclose(per_epoch, reference_epoch_lr(np.arange(epochs), lr, warmup, milestones, factors), rtol=1e-12)
-    np.testing.assert_allclose(actual, per_epoch[steps // steps_per_epoch], rtol=1e-6)  # epoch_lr == __call__
+    expected_per_epoch = reference_epoch_lr(np.arange(epochs), lr, warmup, milestones, factors)
+    np.testing.assert_allclose(per_epoch, expected_per_epoch, rtol=1e-12)
+    # epoch_lr agrees with __call__ at every step of the epoch
+    np.testing.assert_allclose(actual, per_epoch[steps // steps_per_epoch], rtol=1e-6)
 
 
 def test_warmup_multistep_accepts_a_variable_step():
     schedule = WarmupMultiStep(0.1, 10, 2, [3], [0.1])
     step = keras.Variable(35, dtype="int32", trainable=False)  # epoch 3: decayed
-    np.testing.assert_allclose(float(keras.ops.convert_to_numpy(schedule(step))), 0.01, rtol=1e-6)
+    np.testing.assert_allclose(lr_at(schedule, step), 0.01, rtol=1e-6)
 
 
 def test_warmup_multistep_rejects_mismatched_factors():
@@ -57,7 +65,7 @@ def test_cosine_to_zero_matches_formula():
     schedule = CosineToZero(base, total)
     steps = np.arange(total + 4)  # past the end it stays at 0
     expected = 0.5 * base * (1 + np.cos(np.pi * np.minimum(steps / total, 1.0)))
-    actual = np.array([float(keras.ops.convert_to_numpy(schedule(s))) for s in steps])
+    actual = np.array([lr_at(schedule, s) for s in steps])
     np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-9)
     assert actual[0] == pytest.approx(base) and actual[-1] == pytest.approx(0.0, abs=1e-9)
 
@@ -73,4 +81,4 @@ def test_config_round_trip(schedule):
     rebuilt = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(schedule))
     assert type(rebuilt) is type(schedule) and rebuilt.get_config() == config
     for step in (0, 150, 2400, 2650):
-        assert float(keras.ops.convert_to_numpy(rebuilt(step))) == float(keras.ops.convert_to_numpy(schedule(step)))
+        assert lr_at(rebuilt, step) == lr_at(schedule, step)

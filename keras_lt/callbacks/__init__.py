@@ -5,3 +5,4 @@ from keras_lt.callbacks.epoch_switch import EpochSwitch
 from keras_lt.callbacks.gradient_adjustment import GradientAdjustment
 from keras_lt.callbacks.epoch_log import EpochLog
 from keras_lt.callbacks.epoch_seeder import EpochSeeder
+from keras_lt.callbacks.cpmix_stage import CPMixStage

@@ -40,7 +40,8 @@ def list_image_folder(root, split):
 def read_image(path, size=None):
     """Reads one image file as an RGB uint8 array (H, W, 3), resized to `size=(h, w)` if given.
 
-    Any mode is accepted (grey, palette, RGBA, CMYK); transparency is composited on white.
+    Any mode is accepted (grey, 16-bit grey, palette, RGBA, CMYK); 16-bit values keep their high
+    byte (as torchvision converts them) and transparency is composited on white.
 
     Raises:
         DataError: the file is missing, truncated or not an image.
@@ -50,6 +51,8 @@ def read_image(path, size=None):
     try:
         with Image.open(path) as image:
             image.load()
+            if image.mode.startswith("I"):  # 16-bit grey ("I;16*", or "I" on older Pillow)
+                image = Image.fromarray((np.asarray(image).clip(0, 65535) >> 8).astype(np.uint8))
             if image.mode in ("RGBA", "LA") or "transparency" in image.info:
                 rgba = image.convert("RGBA")
                 image = Image.new("RGB", rgba.size, (255, 255, 255))

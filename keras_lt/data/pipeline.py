@@ -22,8 +22,11 @@ class DeviceBatches(keras.utils.PyDataset):
 
     The whole training set is moved once to the device as uint8 NHWC; each batch is an index gather
     plus one vectorised crop-and-flip. The epoch's order is drawn in `set_epoch(epoch)` from a
-    generator seeded by `(seed, epoch)`, so a resumed run sees the same batches as an uninterrupted
-    one. Pass it to `fit` directly; `EpochSeeder` (or the trainer's `fit`) calls `set_epoch`.
+    generator seeded by `(seed, epoch)`, and batch `i`'s augmentation from one seeded by
+    `(seed, epoch, i)`, so batch `i` of epoch `e` is the same whatever was fetched before it (a
+    peek, a resumed run, Keras' batch shuffling). Pass it to `fit(..., shuffle=False)`: the order is
+    already random, and Keras' shuffle of the batches uses Python's `random`, which a resumed run
+    does not restore. `EpochSeeder` (or the trainer's `fit`) calls `set_epoch`.
 
     Args:
         images: uint8 array `(N, H, W, C)`.
@@ -71,25 +74,31 @@ class DeviceBatches(keras.utils.PyDataset):
     def __len__(self):
         return math.ceil(len(self.labels) / self.batch_size)
 
+    def _generator(self, *key):
+        """A device generator seeded by `seed` with `key` as spawn key: distinct keys, distinct streams."""
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(np.random.SeedSequence(self.seed, spawn_key=key).generate_state(1)[0]))
+        return generator
+
     def set_epoch(self, epoch):
-        """Draws the order of `epoch` (and re-seeds the augmentation) deterministically."""
-        self.generator = torch.Generator(device=self.device)
-        self.generator.manual_seed(self.seed * 100_003 + epoch)
+        """Draws the order of `epoch` deterministically; the batches' augmentation follows it."""
+        self.epoch = epoch
+        generator = self._generator(epoch)
         n = len(self.labels)
         if self.sampler == "instance":
-            self.order = torch.randperm(n, device=self.device, generator=self.generator)
+            self.order = torch.randperm(n, device=self.device, generator=generator)
         else:
             probabilities = class_probabilities(self.class_counts, self.sampler)
-            self.order = self.class_sampler.sample(probabilities, n, self.generator)
+            self.order = self.class_sampler.sample(probabilities, n, generator)
 
-    def augment_batch(self, images):
+    def augment_batch(self, images, generator):
         """Pad + random crop + flip of a uint8 NHWC batch on the device."""
         size = images.shape[1:3]
-        return random_crop_flip(pad(images, self.padding), size, self.generator)
+        return random_crop_flip(pad(images, self.padding), size, generator)
 
     def __getitem__(self, index):
         idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
         images = self.images[idx]
         if self.augment:
-            images = self.augment_batch(images)
+            images = self.augment_batch(images, self._generator(self.epoch, index))
         return images, self.labels[idx]

@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_lt.data.cifar_archive import find_cifar_archive
 from keras_lt.data.cifar_archive import load_cifar_archive
+from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.image_folder import load_image_folder
 from keras_lt.data.tfds_source import TFDS_NAMES
 from keras_lt.data.tfds_source import load_tfds
@@ -37,6 +38,16 @@ def _is_image_folder(data_dir, split):
     return data_dir is not None and os.path.isdir(os.path.join(data_dir, split))
 
 
+def _folder_fingerprint(data_dir, split):
+    """A digest of every image's path, size and modification time under `<data_dir>/<split>`."""
+    paths, _, _ = list_image_folder(data_dir, split)
+    digest = hashlib.sha1()
+    for path in paths:
+        stat = os.stat(path)
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 def load_dataset(name, split, data_dir=None, image_size=None):
     """Loads a whole split as `(images uint8 NHWC, labels int64, class_names)`.
 
@@ -45,7 +56,8 @@ def load_dataset(name, split, data_dir=None, image_size=None):
     (`<split>/<class>/<images>`); else cifar10 / cifar100 come from tensorflow-datasets, with
     `data_dir` as its data directory.
     Decoded arrays are cached under `cache_dir()`, keyed by source, split and file modification
-    time, so a second load is a single `np.load`.
+    time (for an image folder: every image's path, size and time), so a second load is a single
+    `np.load` plus, for a folder, a listing.
 
     Args:
         name: dataset name ("cifar10", "cifar100", or "folder" for your own image folder).
@@ -65,8 +77,7 @@ def load_dataset(name, split, data_dir=None, image_size=None):
         key = ("cifar_archive", archive, os.path.getmtime(archive), split)
         return _cached(key, lambda: load_cifar_archive(name, split, data_dir))
     if _is_image_folder(data_dir, split):
-        split_dir = os.path.join(data_dir, split)
-        key = ("folder", split_dir, os.path.getmtime(split_dir), image_size)
+        key = ("folder", data_dir, split, _folder_fingerprint(data_dir, split), image_size)
         return _cached(key, lambda: load_image_folder(data_dir, split, image_size))
     if name in TFDS_NAMES:
         return _cached(("tfds", name, split, data_dir), lambda: load_tfds(name, split, data_dir))

@@ -28,18 +28,19 @@ class BatchNorm(keras.layers.BatchNormalization):
         super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
 
     def call(self, inputs, training=None, mask=None):
-        if keras.backend.backend() != "torch" or mask is not None or self.axis != 1:
+        if keras.backend.backend() != "torch" or mask is not None:
             return super().call(inputs, training=training, mask=mask)
         import torch.nn.functional as F
 
-        training = bool(training) and self.trainable
-        return F.batch_norm(
-            inputs,
+        axis = self.axis % inputs.ndim
+        outputs = F.batch_norm(
+            inputs.movedim(axis, 1),  # torch's kernel wants the channels on axis 1
             self.moving_mean.value,
             self.moving_variance.value,
             self.gamma.value if self.scale else None,
             self.beta.value if self.center else None,
-            training=training,
+            training=bool(training) and self.trainable,
             momentum=1.0 - self.momentum,
             eps=self.epsilon,
         )
+        return outputs.movedim(1, axis)

@@ -4,12 +4,21 @@ import keras
 from keras import ops
 
 
+def _unit_columns(shape, dtype=None):
+    """Uniform(-1, 1) draws with every column (class weight) scaled to unit L2 norm."""
+    weights = keras.random.uniform(shape, -1.0, 1.0, dtype=dtype)
+    return weights / ops.norm(weights, axis=0, keepdims=True)
+
+
 @keras.saving.register_keras_serializable(package="keras_lt")
 class NormedLinear(keras.layers.Layer):
     """Cosine classifier: `cos_j = <x / |x|, w_j / |w_j|>`, no bias.
 
     The output is the cosine similarity between features and class weights, in [-1, 1]; losses that
-    use it (LDAM, KPS) apply their own scale. Initialised like the LDAM-DRW code: uniform(-1, 1).
+    use it (LDAM, KPS) apply their own scale. Initialised like the LDAM-DRW code
+    (`uniform_(-1, 1).renorm_(2, 1, 1e-5).mul_(1e5)`): uniform(-1, 1) columns scaled to unit norm.
+    The norm matters for training even though the output ignores it: the gradient on a class
+    weight scales as `1 / |w_j|`, and weight decay acts on `|w_j|`.
 
     Args:
         units: number of classes.
@@ -30,7 +39,7 @@ class NormedLinear(keras.layers.Layer):
         self.kernel = self.add_weight(
             name="kernel",
             shape=(input_shape[-1], self.units),
-            initializer=keras.initializers.RandomUniform(-1.0, 1.0),
+            initializer=_unit_columns,
         )
 
     def call(self, inputs):

@@ -2,7 +2,9 @@
 
 import keras
 
+from keras_lt.errors import UnknownModelError
 from keras_lt.layers import BatchNorm
+from keras_lt.layers import LogitScale
 from keras_lt.layers import NormedLinear
 
 DATA_FORMAT = "channels_first"  # torch's native layout: no transposes around every conv
@@ -55,13 +57,19 @@ def preprocess(inputs, mean, std):
     return keras.layers.Permute((3, 1, 2), name="to_channels_first")(x)
 
 
-def classifier_head(x, num_classes, classifier):
-    """Global average pooling and a "linear" (Dense) or "cosine" (NormedLinear) classifier."""
+def classifier_head(x, num_classes, classifier, logit_scale=False):
+    """Global average pooling and a "linear" (Dense) or "cosine" (NormedLinear) classifier.
+
+    With `logit_scale`, a learnable per-class scale (LWS, a `LogitScale` named "logit_scale")
+    multiplies the classifier's logits.
+    """
     x = keras.layers.GlobalAveragePooling2D(data_format=DATA_FORMAT, name="pool")(x)
     if classifier == "linear":
-        return keras.layers.Dense(
+        logits = keras.layers.Dense(
             num_classes, kernel_initializer=kaiming_normal(), name="classifier"
         )(x)
-    if classifier == "cosine":
-        return NormedLinear(num_classes, name="classifier")(x)
-    raise ValueError(f"classifier must be 'linear' or 'cosine', got '{classifier}'.")
+    elif classifier == "cosine":
+        logits = NormedLinear(num_classes, name="classifier")(x)
+    else:
+        raise UnknownModelError(f"classifier must be 'linear' or 'cosine', got '{classifier}'.")
+    return LogitScale(num_classes, name="logit_scale")(logits) if logit_scale else logits

@@ -3,6 +3,8 @@
 import functools
 import inspect
 
+from keras_lt.errors import UnknownModelError
+
 ARCHITECTURES = {}
 
 
@@ -10,7 +12,8 @@ def register_architecture(name):
     """Registers a model function under `name` and records its arguments on the models it returns.
 
     The returned model carries `model.keras_lt_config = {"architecture": {"name": name, **args}}`,
-    which `keras_lt.save_pretrained` writes to `config.json` and `build` reads back.
+    which `keras_lt.save_pretrained` writes to `config.json` and `build` reads back; so the function
+    may not take an argument called `name`.
 
     Example:
     >>> @register_architecture("tiny")
@@ -19,13 +22,22 @@ def register_architecture(name):
 
     def decorator(function):
         signature = inspect.signature(function)
+        if "name" in signature.parameters:
+            raise TypeError(f"architecture '{name}': its function may not take a 'name' argument.")
+        var_keyword = next(
+            (p.name for p in signature.parameters.values() if p.kind is inspect.Parameter.VAR_KEYWORD), None
+        )
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
-            arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in bound.arguments.items()}
-            arguments.update(arguments.pop("kwargs", {}))
+            arguments = dict(bound.arguments)
+            if var_keyword:
+                arguments.update(arguments.pop(var_keyword))
+            arguments = {k: list(v) if isinstance(v, tuple) else v for k, v in arguments.items()}
+            if "name" in arguments:
+                raise TypeError(f"architecture '{name}' takes no 'name' argument.")
             model = function(*args, **kwargs)
             model.keras_lt_config = {"architecture": {"name": name, **arguments}}
             return model
@@ -45,5 +57,5 @@ def build(architecture):
     arguments = dict(architecture)
     name = arguments.pop("name", None)
     if name not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}.")
+        raise UnknownModelError(f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}.")
     return ARCHITECTURES[name](**arguments)

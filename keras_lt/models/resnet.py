@@ -29,7 +29,7 @@ def resnet50(
     input_shape=(224, 224, 3),
     mean=IMAGENET_MEAN,
     std=IMAGENET_STD,
-    name="resnet50",
+    logit_scale=False,
 ):
     """ResNet-50 (ImageNet-LT, iNaturalist) taking uint8 or float images in 0..255, NHWC.
 
@@ -39,7 +39,7 @@ def resnet50(
         input_shape: `(height, width, channels)`.
         mean: per-channel mean in 0..1.
         std: per-channel standard deviation in 0..1.
-        name: model name.
+        logit_scale: append a learnable per-class logit scale (LWS) after the classifier.
 
     Example:
     >>> model = resnet50(1000)
@@ -53,5 +53,5 @@ def resnet50(
         for block in range(count):
             strides = 2 if stage > 0 and block == 0 else 1
             x = _bottleneck(x, filters, strides, name=f"stage{stage + 1}_block{block + 1}")
-    outputs = blocks.classifier_head(x, num_classes, classifier)
-    return keras.Model(inputs, outputs, name=name)
+    outputs = blocks.classifier_head(x, num_classes, classifier, logit_scale)
+    return keras.Model(inputs, outputs, name="resnet50")

@@ -29,6 +29,7 @@ def cifar_resnet(
     mean=CIFAR10_MEAN,
     std=CIFAR10_STD,
     name=None,
+    logit_scale=False,
 ):
     """A CIFAR ResNet of `depth = 6n + 2` layers with the option-A shortcut.
 
@@ -42,6 +43,7 @@ def cifar_resnet(
         mean: per-channel mean of the training images, in 0..1.
         std: per-channel standard deviation of the training images, in 0..1.
         name: model name; defaults to `resnet{depth}`.
+        logit_scale: append a learnable per-class logit scale (LWS) after the classifier.
 
     Returns:
         A functional `keras.Model` mapping images to logits (cosines for "cosine").
@@ -60,12 +62,19 @@ def cifar_resnet(
         for block in range(blocks_per_stage):
             strides = 2 if stage > 0 and block == 0 else 1
             x = _basic_block(x, filters, strides, name=f"stage{stage + 1}_block{block + 1}")
-    outputs = blocks.classifier_head(x, num_classes, classifier)
+    outputs = blocks.classifier_head(x, num_classes, classifier, logit_scale)
     return keras.Model(inputs, outputs, name=name or f"resnet{depth}")
 
 
 @register_architecture("resnet32")
-def resnet32(num_classes, classifier="linear", input_shape=(32, 32, 3), mean=CIFAR10_MEAN, std=CIFAR10_STD):
+def resnet32(
+    num_classes,
+    classifier="linear",
+    input_shape=(32, 32, 3),
+    mean=CIFAR10_MEAN,
+    std=CIFAR10_STD,
+    logit_scale=False,
+):
     """ResNet-32 for CIFAR (~0.46M parameters with a 10-way head).
 
     Args:
@@ -74,8 +83,9 @@ def resnet32(num_classes, classifier="linear", input_shape=(32, 32, 3), mean=CIF
         input_shape: `(height, width, channels)`.
         mean: per-channel mean of the training images, in 0..1.
         std: per-channel standard deviation of the training images, in 0..1.
+        logit_scale: append a learnable per-class logit scale (LWS) after the classifier.
 
     Example:
     >>> model = resnet32(100, classifier="cosine")
     """
-    return cifar_resnet(32, num_classes, classifier, input_shape, mean, std)
+    return cifar_resnet(32, num_classes, classifier, input_shape, mean, std, logit_scale=logit_scale)

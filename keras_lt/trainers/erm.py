@@ -10,9 +10,11 @@ class ERMTrainer(keras.Model):
 
     The trainer wraps the network it trains (`trainer.network` is what gets published). Compile it
     with a loss from `keras_lt.losses` and `keras_lt.trainers.SGD`, then `fit` it on
-    `keras_lt.data.DeviceBatches`. Methods subclass it and override `training_loss(x, y)`, which
-    returns the scalar to minimise and the logits the metrics see; the step itself (zero grad,
-    backward, optimizer update, metrics) stays here.
+    `keras_lt.data.DeviceBatches` with an `EpochSeeder` and `shuffle=False` (the batches draw each
+    epoch's order; Keras' shuffle would reorder them from Python's global `random`, which a resumed
+    run does not replay). Methods subclass it and override `training_loss(x, y, sample_weight)`,
+    which returns the scalar to minimise and the logits the metrics see; the step itself (zero
+    grad, backward, optimizer update, metrics) stays here.
 
     Method state that must survive a checkpoint (a confusion matrix, covariances, a stage) is a
     non-trainable variable of the trainer, so `BackupAndRestore` and `--resume` carry it.
@@ -25,7 +27,8 @@ class ERMTrainer(keras.Model):
     >>> trainer = ERMTrainer(keras_lt.models.resnet32(10))
     >>> trainer.compile(optimizer=SGD(0.1, weight_decay=2e-4), loss=BalancedSoftmax(counts),
     ...                 metrics=["accuracy"])
-    >>> trainer.fit(DeviceBatches(images, labels, 10), epochs=30)
+    >>> batches = DeviceBatches(images, labels, 10)
+    >>> trainer.fit(batches, epochs=30, callbacks=[EpochSeeder(batches)], shuffle=False)
     """
 
     def __init__(self, network, **kwargs):
@@ -35,21 +38,26 @@ class ERMTrainer(keras.Model):
     def call(self, inputs, training=False):
         return self.network(inputs, training=training)
 
-    def training_loss(self, x, y):
-        """Returns `(loss, logits)` for one batch; subclasses add their regularisers here."""
+    def training_loss(self, x, y, sample_weight=None):
+        """Returns `(loss, logits)` for one batch; subclasses add their regularisers here.
+
+        `sample_weight` is the batch's per-sample weight (`fit`'s `class_weight` or weighted data),
+        None when there is none.
+        """
         logits = self(x, training=True)
-        return self.compute_loss(x=x, y=y, y_pred=logits, training=True), logits
+        loss = self.compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight, training=True)
+        return loss, logits
 
     def train_step(self, data):
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         self.zero_grad()
-        loss, logits = self.training_loss(x, y)
+        loss, logits = self.training_loss(x, y, sample_weight)
         self._loss_tracker.update_state(loss, sample_weight=x.shape[0])
         loss.backward()
         variables = self.trainable_weights
         with torch.no_grad():
             self.optimizer.apply([v.value.grad for v in variables], variables)
-        return self.compute_metrics(x, y, logits)
+        return self.compute_metrics(x, y, logits, sample_weight)
 
     def get_config(self):
         return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network)}

@@ -1,0 +1,100 @@
+"""Runs decoupled stage 2 on a checkpoint end to end: checkpoint + its training split -> checkpoint."""
+
+import dataclasses
+import os
+
+import keras
+
+from keras_lt import hub
+from keras_lt.recipes import Recipe
+from keras_lt.trainers import decouple
+from keras_lt.training import LOG_FILE
+from keras_lt.training import finish
+from keras_lt.training import prepare_data
+
+
+@dataclasses.dataclass
+class _StageTwoRecipe(Recipe):
+    """The recipe of a stage-2 checkpoint: its own settings, and the checkpoint it started from.
+
+    `method` is "crt", "lws" or "tau-norm" (see `keras_lt.trainers.decouple`: cosine lr to 0, no
+    warmup, class-balanced CE; `epochs` 0 for tau-norm, which trains nothing).
+
+    Attributes:
+        base_model: the checkpoint stage 2 started from, as it was given.
+        base_recipe: that checkpoint's recipe (None when it has none).
+        tau: the tau-norm exponent (None for cRT and LWS).
+    """
+
+    base_model: str | None = None
+    base_recipe: dict | None = None
+    tau: float | None = None
+
+
+def decouple_checkpoint(
+    model, method, output_dir=None, data_dir=None, dataset=None, imbalance_factor=None, verbose="auto", **settings
+):
+    """Loads a checkpoint, runs cRT / LWS / tau-norm on its training split, evaluates and saves.
+
+    The training split is selected as at training time: the dataset, imbalance factor and LDAM
+    selection seed of the checkpoint's recipe, or of the options when it has none (or they are
+    given). The new checkpoint is named `<base name>-<method>`; its recipe records the stage-2
+    settings and the base checkpoint's recipe.
+
+    Args:
+        model: a zoo name, a checkpoint directory or `hf://ORG/NAME[@REVISION]`.
+        method: "crt", "lws" or "tau-norm".
+        output_dir: where the checkpoint, `train_log.csv` and `metrics.json` go; defaults to the
+            local checkpoint of the new name (so `from_pretrained(name)` loads it).
+        data_dir: directory of the data (see `keras_lt.data.load_dataset`).
+        dataset: the dataset name, overriding the checkpoint's recipe (default "cifar10" without one).
+        imbalance_factor: the long-tail profile, overriding the checkpoint's recipe (default 100
+            without one); 0 uses the training split as it is.
+        verbose: Keras' fit verbosity.
+        **settings: forwarded to `keras_lt.trainers.decouple` (epochs, lr, tau, seed, ...).
+
+    Returns:
+        `(report, output_dir)`: the evaluation report of the new model and where it was saved.
+
+    Example:
+    >>> report, path = decouple_checkpoint("ce-resnet32-cifar10lt", "crt", data_dir="data", epochs=3)
+    """
+    network = hub.from_pretrained(model)
+    config = network.keras_lt_config
+    name = f"{config.get('name') or os.path.basename(os.path.abspath(model))}-{method}"
+    base = _base_recipe(config.get("recipe"), name, dataset, imbalance_factor)
+    data = prepare_data(base, data_dir)
+    output_dir = output_dir or os.path.join(hub.local_checkpoints_dir(), name)
+    os.makedirs(output_dir, exist_ok=True)
+    log = keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE))
+    decoupled = decouple(
+        network, method, data.train_images, data.train_labels, callbacks=[log], verbose=verbose, **settings
+    )
+    stage_two = {
+        **dataclasses.asdict(base),
+        "name": name,
+        "architecture": config["architecture"]["name"],
+        "classifier": config["architecture"].get("classifier", "linear"),
+        "loss": "ce",
+        "loss_config": {},
+        "warmup_epochs": 0,
+        "milestones": [],
+        "factors": [],
+        "drw_epoch": None,
+        "ga_epoch": None,
+        **decoupled.keras_lt_config["decoupling"],
+    }
+    recipe = _StageTwoRecipe(**stage_two, base_model=model, base_recipe=config.get("recipe"))
+    return finish(decoupled, recipe, data, output_dir, data_dir), output_dir
+
+
+def _base_recipe(stored, name, dataset, imbalance_factor):
+    """The base checkpoint's recipe (its `Recipe` fields), or a default one, with the data options applied."""
+    known = {field.name for field in dataclasses.fields(Recipe)}
+    recipe = Recipe(**{k: v for k, v in (stored or {"name": name}).items() if k in known})
+    overrides = {}
+    if dataset is not None:
+        overrides["dataset"] = dataset
+    if imbalance_factor is not None:
+        overrides["imbalance_factor"] = imbalance_factor or None
+    return dataclasses.replace(recipe, **overrides)

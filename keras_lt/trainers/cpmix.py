@@ -1,0 +1,151 @@
+"""CP-Mix (confusion-pairing mixup): ERM plus mixup between the classes the model confuses."""
+
+import keras
+import numpy as np
+import torch
+
+from keras_lt.data.mixing import confusion_counts
+from keras_lt.data.mixing import label_weight
+from keras_lt.data.mixing import mix
+from keras_lt.data.mixing import sample_confusion_pairs
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.trainers.erm import ERMTrainer
+
+STREAM = 1  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' keys
+
+
+@keras.saving.register_keras_serializable(package="keras_lt")
+class CPMixTrainer(ERMTrainer):
+    """CP-Mix: counts the training confusions, and in stage 2 mixes confusion pairs and the batch.
+
+    Every step adds the misclassified `(true, predicted argmax)` pairs of the augmented batch to
+    `confusion` (`Q`, C x C float32 counts, exact up to 2**24 per cell; a non-trainable variable,
+    so `BackupAndRestore` and `--resume` carry it), from the first epoch on. Stage 1 minimises the
+    compiled loss (Balanced Softmax in the recipes; any ERM loss works). Stage 2, switched on by
+    `keras_lt.callbacks.CPMixStage`, minimises
+
+        L = ERM(batch) + eta * (CE(CP-mixed batch) + CE(mixup of the batch with a permutation of itself))
+
+    - CP-mixed batch (`mix_batch_size` pairs, B by default): anchor classes uniform over the classes,
+      partners drawn from the anchors' rows of `Q` (uniform over the other classes for an empty
+      row), one training image of each drawn class uniformly, augmented as the batch is.
+    - Both mixups: `lam ~ Beta(alpha, alpha)`, `x = lam x_i + (1 - lam) x_j` on the 0..255 images
+      (before the model's normalisation), soft label `lam_y onehot(y_i) + (1 - lam_y) onehot(y_j)`
+      with `lam_y = (1 - rho) lam + rho n_j / (n_i + n_j)`; `n` are the training counts; plain CE.
+
+    A per-sample weight (`fit`'s `class_weight`) weights the ERM term only.
+
+    Our reading of METHODS.md, with knobs: `lam` is drawn per pair (`lam_per_sample=False` draws one
+    per mixed batch); the clean batch and the two mixed batches go through the network in three
+    separate training-mode passes, so the ERM term is exactly stage 1's (each pass updates the
+    BatchNorm statistics, as separate forward passes do in PyTorch).
+
+    Randomness: the draws of step `s` of epoch `e` come from generators seeded by
+    `(seed of the batches, (e, s, STREAM))` (torch for classes, images, augmentation and the
+    permutation; NumPy for `lam`, as torch's Beta sampler takes no generator), so a resumed run
+    draws what an uninterrupted one does. `CPMixStage` sets the key before every step.
+
+    `fit` must get a `keras_lt.data.DeviceBatches`: the partner images come from its training set.
+    The classifier fine-tune that follows CP-Mix is `keras_lt.trainers.decouple(network, "crt")`.
+
+    Args:
+        network: a `keras.Model` mapping images (0..255, NHWC) to logits.
+        alpha: the Beta distribution's parameter.
+        rho: share of the count term in the label weight.
+        eta: weight of the two mixup terms.
+        mix_batch_size: number of confusion pairs per step; None for the batch size.
+        lam_per_sample: one `lam` per pair (True) or per mixed batch (False).
+        **kwargs: forwarded to `ERMTrainer`.
+
+    Example:
+    >>> trainer = CPMixTrainer(keras_lt.models.resnet32(100))
+    >>> trainer.compile(optimizer=SGD(schedule), loss=BalancedSoftmax(counts), metrics=["accuracy"])
+    >>> trainer.fit(batches, epochs=300, shuffle=False,
+    ...             callbacks=[EpochSeeder(batches), CPMixStage(trainer, start_epoch=200)])
+    >>> top_confusion_pairs(trainer.confusion.numpy(), k=10)
+    """
+
+    def __init__(self, network, alpha=1.0, rho=0.5, eta=1.0, mix_batch_size=None, lam_per_sample=True, **kwargs):
+        super().__init__(network, **kwargs)
+        if alpha <= 0:
+            raise ValueError(f"alpha must be > 0, got {alpha}.")
+        self.alpha = float(alpha)
+        self.rho = float(rho)
+        self.eta = float(eta)
+        self.mix_batch_size = mix_batch_size
+        self.lam_per_sample = bool(lam_per_sample)
+        num_classes = network.output_shape[-1]
+        self.confusion = self.add_weight(
+            shape=(num_classes, num_classes), initializer="zeros", trainable=False, name="confusion"
+        )
+        self.batches = None  # the DeviceBatches being fitted
+        self.stage2 = False  # set by CPMixStage
+        self.step_key = None  # (epoch, step), set by CPMixStage before every step
+
+    @property
+    def num_classes(self):
+        return self.confusion.shape[0]
+
+    def fit(self, x=None, *args, **kwargs):
+        if not isinstance(x, DeviceBatches):
+            raise KerasLTError(
+                "CP-Mix draws partner images from the training set: fit it on a keras_lt.data.DeviceBatches."
+            )
+        self.batches = x
+        return super().fit(x, *args, **kwargs)
+
+    def training_loss(self, x, y, sample_weight=None):
+        loss, logits = super().training_loss(x, y, sample_weight)
+        with torch.no_grad():
+            self.confusion.assign_add(confusion_counts(y, torch.argmax(logits, -1), self.num_classes))
+        if self.stage2:
+            if self.step_key is None or self.batches is None:
+                raise KerasLTError(
+                    "CP-Mix stage 2 runs inside fit on DeviceBatches with a CPMixStage callback, "
+                    "which keys its random draws; add keras_lt.callbacks.CPMixStage."
+                )
+            loss = loss + self.eta * self.mixing_loss(x, y, self.step_key)
+        return loss, logits
+
+    def mixing_loss(self, x, y, key):
+        """`CE(CP-mixed batch) + CE(mixup of the batch)`, drawn from the random key `key = (epoch, step)`."""
+        sequences = np.random.SeedSequence(self.batches.seed, spawn_key=(*key, STREAM)).spawn(2)
+        generator = torch.Generator(device=self.batches.device)
+        generator.manual_seed(int(sequences[0].generate_state(1)[0]))
+        rng = np.random.default_rng(sequences[1])
+        anchors, partners = sample_confusion_pairs(
+            self.confusion.value, self.batches.class_sampler.class_counts, self.mix_batch_size or len(y), generator
+        )
+        images_i, images_j = self._images_of(anchors, generator), self._images_of(partners, generator)
+        permutation = torch.randperm(len(y), device=y.device, generator=generator)
+        return self._mixup_loss(images_i, images_j, anchors, partners, rng) + self._mixup_loss(
+            x, x[permutation], y, y[permutation], rng
+        )
+
+    def _images_of(self, classes, generator):
+        """One training image of each class in `classes`, augmented as the batches are."""
+        batches = self.batches
+        images = batches.images[batches.class_sampler.sample_classes(classes, generator)]
+        return batches.augment_batch(images, generator) if batches.augment else images
+
+    def _mixup_loss(self, images_i, images_j, labels_i, labels_j, rng):
+        """Soft-label CE of the network on the imbalance-aware mixup of two aligned batches."""
+        size = len(labels_i)
+        lam = rng.beta(self.alpha, self.alpha, size if self.lam_per_sample else 1)
+        lam = torch.as_tensor(lam, dtype=torch.float32, device=labels_i.device).expand(size)
+        counts = self.batches.class_sampler.class_counts
+        lam_y = label_weight(lam, counts[labels_i], counts[labels_j], self.rho)
+        images, soft_labels = mix(images_i, images_j, labels_i, labels_j, lam, lam_y, self.num_classes)
+        logits = self(images, training=True)
+        return keras.ops.mean(keras.ops.categorical_crossentropy(soft_labels, logits, from_logits=True))
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "alpha": self.alpha,
+            "rho": self.rho,
+            "eta": self.eta,
+            "mix_batch_size": self.mix_batch_size,
+            "lam_per_sample": self.lam_per_sample,
+        }

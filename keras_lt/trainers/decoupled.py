@@ -1,0 +1,222 @@
+"""Decoupled classifier re-training (Kang et al., ICLR 2020): cRT, LWS and tau-normalisation.
+
+Stage 2 of the decoupling recipe, for any trained keras-lt model: the backbone is kept as it is
+and only the classifier is re-balanced.
+
+- cRT: the classifier (and a logit scale, if the model has one) is re-initialised and re-trained.
+- LWS: the whole model is frozen; a learnable per-class logit scale (init 1) is appended and trained.
+- tau-norm: no training; each class's weight vector becomes `w_j / ||w_j|| ** tau`, bias dropped.
+
+Defaults, from Kang et al.'s code (facebookresearch/classifier-balancing,
+`config/ImageNet_LT/cls_crt.yaml`, `cls_lws.yaml`, `tau_norm.py`):
+- cRT 10 epochs (also METHODS.md), LWS 5 epochs; METHODS.md's short30 runs them for 3.
+- CE; SGD momentum 0.9, weight decay 5e-4 on the trained variables only; cosine lr to 0.
+- lr 0.2 at batch 512 there; 0.05 at batch 128 here (linear scaling: our reading).
+- Class-balanced sampling, N draws per epoch (their `ClassAwareSampler`, N / batch steps per
+  epoch), with the stage-1 augmentation (pad + crop + flip).
+- tau-norm: logits `features @ W_tau` without the bias (`tau_norm.py`); tau = 1 by default here,
+  theirs is chosen on a validation set.
+Where we differ, on purpose: the cosine decays per step (theirs per epoch), classes are drawn
+with replacement (theirs cycles through them), and BatchNorm statistics stay frozen (their
+feature model stays in train mode, so its running statistics follow the class-balanced batches).
+"""
+
+import keras
+import numpy as np
+
+from keras_lt import losses
+from keras_lt import models
+from keras_lt.callbacks import EpochSeeder
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.layers import NormedLinear
+from keras_lt.models.tau_norm import tau_normalize
+from keras_lt.trainers.erm import ERMTrainer
+from keras_lt.trainers.schedules import CosineToZero
+from keras_lt.trainers.sgd import SGD
+
+METHODS = ("crt", "lws", "tau-norm")
+DEFAULT_EPOCHS = {"crt": 10, "lws": 5}
+HEAD_LAYERS = ("classifier", "logit_scale")
+CARRIED_CONFIG = ("class_names", "train_class_counts", "dataset")  # name, recipe, metrics describe the input
+
+
+@keras.saving.register_keras_serializable(package="keras_lt")
+class ClassifierRetrainer(ERMTrainer):
+    """An `ERMTrainer` that trains only the named layers of the network (its classifier head).
+
+    Every other layer is frozen (`trainable = False`). A frozen BatchNorm normalises with its
+    running statistics and leaves them alone, so the backbone is a fixed function and its weights
+    stay bit-identical.
+
+    Args:
+        network: a `keras.Model` mapping images to logits.
+        trainable_layers: names of the layers to train.
+        **kwargs: forwarded to `ERMTrainer`.
+
+    Example:
+    >>> trainer = ClassifierRetrainer(network, ["classifier"])
+    >>> trainer.compile(optimizer=SGD(CosineToZero(0.05, 10 * len(batches))), loss=ce)
+    """
+
+    def __init__(self, network, trainable_layers=("classifier",), **kwargs):
+        super().__init__(network, **kwargs)
+        self.trainable_layers = tuple(trainable_layers)
+        missing = set(self.trainable_layers) - {layer.name for layer in network.layers}
+        if missing:
+            raise KerasLTError(
+                f"the model has no layer {', '.join(sorted(missing))} to train; build it with "
+                "keras_lt.models, whose heads name their classifier 'classifier'."
+            )
+        for layer in network.layers:
+            layer.trainable = layer.name in self.trainable_layers
+
+    def get_config(self):
+        return {**super().get_config(), "trainable_layers": list(self.trainable_layers)}
+
+
+def decouple(
+    network,
+    method,
+    images=None,
+    labels=None,
+    epochs=None,
+    lr=0.05,
+    batch_size=128,
+    momentum=0.9,
+    weight_decay=5e-4,
+    tau=1.0,
+    seed=0,
+    callbacks=(),
+    verbose="auto",
+):
+    """Stage 2 of decoupled training: a new model with a re-balanced classifier.
+
+    The input model is left untouched. The new one has the input's architecture (plus
+    `logit_scale=True` for LWS), so `keras_lt.save_pretrained` / `from_pretrained` round-trip it.
+    Its `keras_lt_config` keeps the input's class names, training counts and dataset, and records
+    the stage-2 settings under "decoupling"; pass `recipe=` to `save_pretrained` to publish them.
+    LWS on a model that already has a logit scale continues from it; cRT re-initialises it.
+
+    A cosine classifier (NormedLinear) already normalises its weights, so tau-norm would change
+    nothing and is refused; cRT re-initialises it, and its CE sees the unscaled cosines.
+
+    Args:
+        network: a trained keras-lt model (as `keras_lt.from_pretrained` returns).
+        method: "crt", "lws" or "tau-norm".
+        images: uint8 `(N, H, W, C)` training images (cRT, LWS); the stage-1 training set.
+        labels: their integer labels.
+        epochs: training epochs; None for the method's default (cRT 10, LWS 5).
+        lr: initial learning rate of the cosine schedule.
+        batch_size: images per batch.
+        momentum: SGD momentum.
+        weight_decay: L2 coefficient on the trained variables (coupled, as torch's SGD).
+        tau: the tau-norm exponent.
+        seed: seed of the re-initialisation, the sampling and the augmentation.
+        callbacks: extra Keras callbacks for the training stage (e.g. a `CSVLogger`).
+        verbose: Keras' fit verbosity.
+
+    Returns:
+        The new `keras.Model`.
+
+    Example:
+    >>> model = keras_lt.from_pretrained("ce-resnet32-cifar10lt")
+    >>> crt = decouple(model, "crt", images, labels, epochs=10)
+    >>> normalised = decouple(model, "tau-norm", tau=1.0)
+    """
+    if method not in METHODS:
+        raise KerasLTError(f"unknown decoupling method '{method}'; choose one of {', '.join(METHODS)}.")
+    if method == "tau-norm":
+        model = _tau_normalized(network, tau)
+        settings = {"epochs": 0, "tau": tau}
+    else:
+        if images is None or labels is None:
+            raise KerasLTError(f"{method} re-trains the classifier: pass the training images and labels.")
+        epochs = DEFAULT_EPOCHS[method] if epochs is None else epochs
+        if epochs < 1:
+            raise KerasLTError(f"{method} needs at least 1 epoch, got {epochs}.")
+        keras.utils.set_random_seed(seed)
+        if method == "crt":
+            model = _rebuild(network, fresh=HEAD_LAYERS)
+            head = [layer.name for layer in model.layers if layer.name in HEAD_LAYERS]
+        else:
+            model = _rebuild(network, logit_scale=True)
+            head = ["logit_scale"]
+        settings = dict(
+            epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
+            weight_decay=weight_decay, sampler="class_balanced", seed=seed,
+        )
+        _train_head(model, head, images, labels, settings, callbacks, verbose)
+    model.keras_lt_config["decoupling"] = {"method": method, **settings}
+    return model
+
+
+def _rebuild(network, fresh=(), **architecture):
+    """A new model of `network`'s architecture (updated with `architecture`) holding its weights.
+
+    Layers named in `fresh`, and layers `network` does not have, keep their new initialisation.
+    """
+    config = getattr(network, "keras_lt_config", None) or {}
+    if "architecture" not in config:
+        raise KerasLTError(
+            "this model has no keras-lt architecture; load it with keras_lt.from_pretrained "
+            "or build it with keras_lt.models."
+        )
+    try:
+        model = models.build({**config["architecture"], **architecture})
+    except TypeError as error:
+        raise KerasLTError(
+            f"cannot rebuild architecture '{config['architecture'].get('name')}' with {architecture} "
+            f"({error}); its model function needs that argument."
+        ) from None
+    source = {layer.name: layer for layer in network.layers}
+    for layer in model.layers:
+        if layer.name in source and layer.name not in fresh:
+            layer.set_weights(source[layer.name].get_weights())
+    model.keras_lt_config = {**{k: config[k] for k in CARRIED_CONFIG if k in config}, **model.keras_lt_config}
+    return model
+
+
+def _tau_normalized(network, tau):
+    """A copy of `network` whose Dense classifier is tau-normalised and has a zero bias."""
+    classifier = next((layer for layer in network.layers if layer.name == "classifier"), None)
+    if isinstance(classifier, NormedLinear):
+        raise KerasLTError(
+            "tau-norm is a no-op on a cosine classifier, which already normalises its weights; use crt or lws."
+        )
+    if not isinstance(classifier, keras.layers.Dense):
+        raise KerasLTError(
+            "tau-norm needs a linear (Dense) layer named 'classifier'; build the model with keras_lt.models."
+        )
+    model = _rebuild(network)
+    head = model.get_layer("classifier")
+    head.kernel.assign(tau_normalize(head.kernel, tau))
+    if head.use_bias:
+        head.bias.assign(keras.ops.zeros_like(head.bias))
+    return model
+
+
+def _train_head(model, head, images, labels, settings, callbacks, verbose):
+    """Trains the layers `head` of `model` with class-balanced batches, CE and a cosine lr."""
+    num_classes = model.output_shape[-1]
+    if int(np.max(labels)) >= num_classes:
+        raise KerasLTError(
+            f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
+            "re-train it on the dataset it was trained on."
+        )
+    batches = DeviceBatches(
+        images, labels, num_classes, settings["batch_size"], sampler=settings["sampler"], seed=settings["seed"]
+    )
+    schedule = CosineToZero(settings["lr"], settings["epochs"] * len(batches))
+    trainer = ClassifierRetrainer(model, head)
+    trainer.compile(
+        optimizer=SGD(schedule, momentum=settings["momentum"], weight_decay=settings["weight_decay"]),
+        loss=losses.get("ce", batches.class_counts),
+        metrics=["accuracy"],
+    )
+    trainer.fit(
+        batches, epochs=settings["epochs"], shuffle=False,
+        callbacks=[EpochSeeder(batches), *callbacks], verbose=verbose,
+    )
+    for layer in model.layers:  # a plain, fully trainable model again, as from_pretrained gives
+        layer.trainable = True

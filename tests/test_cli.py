@@ -1,0 +1,299 @@
+"""The `keras-lt` commands, run in-process on a tiny ResNet-32 checkpoint and images written here."""
+
+import csv
+import io
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+import keras_lt
+from keras_lt import hub
+from keras_lt import recipes
+from keras_lt.cli.main import cli
+
+CLASSES = ["ant", "bee", "cat"]
+TRAIN_COUNTS = [200, 50, 5]  # many, medium, few
+SIZE = 8  # the tiny model's input is 8x8
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SAMPLE_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A ResNet-32 with an 8x8 input saved as a checkpoint; returns (model, directory)."""
+    model = keras_lt.models.resnet32(len(CLASSES), input_shape=(SIZE, SIZE, 3))
+    directory = str(tmp_path_factory.mktemp("checkpoints") / "tiny")
+    keras_lt.save_pretrained(
+        model,
+        directory,
+        class_names=CLASSES,
+        train_class_counts=TRAIN_COUNTS,
+        dataset={"name": "folder", "title": "Tiny-LT"},
+        metrics={"top1": 42.5, "top5": 100.0, "many": 50.0, "medium": 40.0, "few": 30.0},
+    )
+    return model, directory
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    """A private keras-lt cache (decoded arrays, locally trained checkpoints)."""
+    monkeypatch.setenv("KERAS_LT_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert "Traceback" not in result.output + result.stderr
+    return result
+
+
+def assert_one_line_error(result):
+    assert result.exit_code != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+
+
+def write_image(path, mode, size, seed=0):
+    """A random image of `mode` ("RGB", "L", "RGBA", "P") and `size` (w, h), format from the suffix."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    rgb = Image.fromarray(rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8))
+    rgb.convert(mode).save(path)
+    return str(path)
+
+
+def expected_probabilities(model, path):
+    """Softmax of the model's logits for one image, read and resized here with PIL directly."""
+    with Image.open(path) as image:
+        if image.mode == "RGBA":
+            background = Image.new("RGB", image.size, (255, 255, 255))
+            background.paste(image, mask=image.getchannel("A"))
+            image = background
+        pixels = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR))
+    logits = np.asarray(model.predict(pixels[None], verbose=0), dtype=np.float64)[0]
+    exp = np.exp(logits - logits.max())
+    return exp / exp.sum()
+
+
+# ------------------------------------------------------------------------------------ list and info
+
+
+@pytest.fixture
+def fake_zoo(tmp_path, monkeypatch, tiny, cache):
+    """A zoo of three recipes: `alpha` bundled, `beta` trained locally, `gamma` not published."""
+    root = tmp_path / "zoo"
+    for name in ("alpha", "beta", "gamma"):
+        os.makedirs(root / name)
+        (root / name / "recipe.json").write_text(json.dumps({"name": name, "loss": "ldam"}))
+    shutil.copytree(tiny[1], root / "alpha", dirs_exist_ok=True)
+    shutil.copytree(tiny[1], cache / "checkpoints" / "beta")
+    monkeypatch.setattr(recipes, "zoo_root", lambda: str(root))
+    monkeypatch.setattr(hub, "zoo_root", lambda: str(root))
+    return root
+
+
+def test_list_shows_status_top1_and_dataset(fake_zoo):
+    result = run("list")
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines()[1:]}
+    assert sorted(rows) == ["alpha", "beta", "gamma"]
+    assert "bundled" in rows["alpha"] and "42.50%" in rows["alpha"] and "Tiny-LT" in rows["alpha"]
+    assert "trained locally" in rows["beta"] and "42.50%" in rows["beta"]
+    assert "not published" in rows["gamma"]
+    listed = json.loads(run("list", "--json").output)
+    assert [(m["name"], m["status"], m["top1"]) for m in listed] == [
+        ("alpha", "bundled", 42.5), ("beta", "trained locally", 42.5), ("gamma", "not published", None)
+    ]
+
+
+def test_info_of_a_directory_readable_and_json(tiny):
+    result = run("info", tiny[1])
+    assert result.exit_code == 0, result.output
+    assert "resnet32" in result.output and "ant, bee, cat" in result.output
+    assert "255 images" in result.output and "imbalance factor 40.0" in result.output
+    assert "many 1, medium 1, few 1" in result.output and "top-1 42.50%" in result.output
+    with open(os.path.join(tiny[1], "config.json")) as f:
+        assert json.loads(run("info", tiny[1], "--json").output) == json.load(f)
+
+
+def test_info_of_an_unpublished_zoo_name_shows_its_recipe(fake_zoo):
+    result = run("info", "gamma")
+    assert result.exit_code == 0, result.output
+    assert "not published" in result.output and "loss ldam" in result.output
+    assert json.loads(run("info", "gamma", "--json").output)["recipe"]["loss"] == "ldam"
+
+
+@pytest.mark.parametrize("command", [["info"], ["predict"], ["evaluate", "--dataset", "folder"]])
+def test_unknown_model_is_one_error_line(command):
+    assert_one_line_error(run(*command, "no-such-model"))
+
+
+# ------------------------------------------------------------------------------------------ predict
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Images in several modes and sizes, a corrupt file, and a folder with a nested image."""
+    paths = {
+        "rgb": write_image(tmp_path / "rgb.jpg", "RGB", (30, 20), seed=1),
+        "grey": write_image(tmp_path / "grey.png", "L", (8, 8), seed=2),
+        "rgba": write_image(tmp_path / "rgba.png", "RGBA", (16, 16), seed=3),
+        "palette": write_image(tmp_path / "palette.png", "P", (12, 9), seed=4),
+        "nested": write_image(tmp_path / "folder" / "sub" / "deep.JPG", "RGB", (40, 40), seed=5),
+    }
+    (tmp_path / "folder" / "notes.txt").write_text("not an image")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8 this is not a JPEG")
+    paths["corrupt"] = str(tmp_path / "corrupt.jpg")
+    paths["folder"] = str(tmp_path / "folder")
+    return paths
+
+
+def test_predict_any_mode_and_size_skips_a_corrupt_file(tiny, images):
+    model, directory = tiny
+    args = [images[k] for k in ("rgb", "grey", "corrupt", "rgba", "palette", "folder")]
+    result = run("predict", directory, *args, "--top-k", 3, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and "corrupt.jpg" in skipped[0]
+    predictions = json.loads(result.stdout)
+    expected_paths = [images[k] for k in ("rgb", "grey", "rgba", "palette", "nested")]
+    assert [p["path"] for p in predictions] == expected_paths
+    for entry in predictions:
+        probabilities = [p["probability"] for p in entry["predictions"]]
+        assert sorted(p["class"] for p in entry["predictions"]) == CLASSES  # k = 3 = all classes
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert sum(probabilities) == pytest.approx(1.0, abs=1e-6)
+        by_class = {p["class"]: p["probability"] for p in entry["predictions"]}
+        reference = expected_probabilities(model, entry["path"])
+        np.testing.assert_allclose([by_class[c] for c in CLASSES], reference, rtol=1e-4, atol=1e-6)
+
+
+def test_predict_csv_and_table(tiny, images):
+    paths = [images["rgb"], images["grey"]]
+    result = run("predict", tiny[1], *paths, "--top-k", 2, "--format", "csv", "--batch-size", 1)
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["path"], r["rank"]) for r in rows] == [(p, r) for p in paths for r in ("1", "2")]
+    assert all(r["class"] in CLASSES and 0 <= float(r["probability"]) <= 1 for r in rows)
+    table = run("predict", tiny[1], *paths, "--top-k", 2).stdout.splitlines()
+    assert table[0].split() == ["image", "top-1", "top-2"]
+    assert [line.split()[0] for line in table[1:]] == paths
+
+
+def test_predict_without_paths_uses_the_bundled_samples(tiny):
+    result = run("predict", tiny[1], "--format", "json", "--top-k", 1)
+    assert result.exit_code == 0, result.stderr
+    names = [os.path.splitext(os.path.basename(p["path"]))[0] for p in json.loads(result.stdout)]
+    assert names == SAMPLE_CLASSES
+
+
+def test_predict_with_no_readable_image_fails(tiny, images):
+    result = run("predict", tiny[1], images["corrupt"], os.path.join(images["folder"], "missing.png"))
+    assert result.exit_code != 0
+    assert [line.split()[0] for line in result.stderr.splitlines()] == ["skipped:", "skipped:", "Error:"]
+
+
+# ----------------------------------------------------------------------------------------- evaluate
+
+
+@pytest.fixture
+def test_folder(tmp_path):
+    """`test/<class>/` with 2, 3 and 2 RGB PNGs of 10x10 (resized to the model's 8x8)."""
+    root = tmp_path / "data"
+    for label, (name, count) in enumerate(zip(CLASSES, (2, 3, 2))):
+        for i in range(count):
+            write_image(root / "test" / name / f"{i}.png", "RGB", (10, 10), seed=10 * label + i)
+    return root
+
+
+def test_evaluate_json_plots_and_confusion_pairs(tiny, test_folder, tmp_path):
+    model, directory = tiny
+    plots = tmp_path / "plots"
+    result = run(
+        "evaluate", directory, "--data-dir", test_folder, "--format", "json", "--plots", plots,
+        "--confusion-pairs", 2,
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    labels, predictions = [], []
+    for label, name in enumerate(CLASSES):  # the reference: predictions on images read here
+        for file in sorted(os.listdir(test_folder / "test" / name)):
+            probabilities = expected_probabilities(model, test_folder / "test" / name / file)
+            labels.append(label)
+            predictions.append(int(np.argmax(probabilities)))
+    labels, predictions = np.array(labels), np.array(predictions)
+    assert report["num_samples"] == 7
+    assert report["top1"] == pytest.approx(100 * np.mean(predictions == labels))
+    for group, c in (("many", 0), ("medium", 1), ("few", 2)):
+        assert report[group] == pytest.approx(100 * np.mean(predictions[labels == c] == c))
+    assert report["train_counts"] == TRAIN_COUNTS
+    errors = {(CLASSES[t], CLASSES[p]) for t, p in zip(labels, predictions) if t != p}
+    assert len(report["confusion_pairs"]) == min(2, len(errors))
+    assert all((pair["true"], pair["predicted"]) in errors for pair in report["confusion_pairs"])
+    for name in ("per_class_accuracy.png", "confusion_matrix.png"):
+        assert (plots / name).read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_evaluate_table_to_a_file_with_pairs(tiny, test_folder, tmp_path):
+    output = tmp_path / "report.txt"
+    result = run("evaluate", tiny[1], "--data-dir", test_folder, "--output", output, "--confusion-pairs", 3)
+    assert result.exit_code == 0, result.stderr
+    text = output.read_text()
+    assert text.startswith("samples 7  top-1 ") and "most frequent confusions" in text
+
+
+def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
+    shutil.rmtree(test_folder / "test" / "cat")
+    assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
+
+
+# ---------------------------------------------------------------------------------------------- push
+
+
+def test_push_dry_run_lists_the_files(tiny):
+    result = run("push", tiny[1], "--repo-id", "someone/tiny", "--private", "--dry-run")
+    assert result.exit_code == 0, result.stderr
+    assert "huggingface.co/someone/tiny (private)" in result.output
+    for name in ("config.json", "model.safetensors", "README.md"):
+        assert os.path.join(tiny[1], name) in result.output
+
+
+@pytest.mark.parametrize("repo_id", ["no-slash", "a/b/c", "a b/c"])
+def test_push_rejects_a_bad_repo_id(tiny, repo_id):
+    assert_one_line_error(run("push", tiny[1], "--repo-id", repo_id, "--dry-run"))
+
+
+def test_push_rejects_a_directory_without_checkpoint(tmp_path):
+    assert_one_line_error(run("push", tmp_path, "--repo-id", "someone/tiny", "--dry-run"))
+
+
+# --------------------------------------------------------------------------------------- data profile
+
+
+def test_data_profile_counts_without_decoding(tmp_path):
+    root = tmp_path / "lt"
+    for name, count in (("bee", 30), ("ant", 120), ("cat", 4)):
+        os.makedirs(root / "train" / name)
+        for i in range(count):  # empty files: counted by name, never decoded
+            (root / "train" / name / f"{i}.jpg").touch()
+    (root / "train" / "cat" / "readme.txt").touch()
+    profile = json.loads(run("data", "profile", root, "--format", "json").output)
+    assert [(c["name"], c["count"], c["group"]) for c in profile["classes"]] == [
+        ("ant", 120, "many"), ("bee", 30, "medium"), ("cat", 4, "few")
+    ]
+    assert profile["num_images"] == 154 and profile["imbalance_factor"] == pytest.approx(30.0)
+    plot = tmp_path / "classes.png"
+    result = run("data", "profile", root, "--plot", plot)
+    assert result.exit_code == 0, result.stderr
+    assert "154 images, 3 classes, imbalance factor 30.00" in result.stdout
+    assert [line.split()[1] for line in result.stdout.splitlines()[4:]] == ["ant", "bee", "cat"]
+    assert plot.read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_data_profile_of_a_folder_without_the_split(tmp_path):
+    assert_one_line_error(run("data", "profile", tmp_path, "--split", "train"))

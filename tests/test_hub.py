@@ -1,0 +1,274 @@
+"""Hub checkpoints: save/load round trip, model card, name resolution, hf:// offline cache, push."""
+
+import json
+import os
+import shutil
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+import pytest
+from huggingface_hub import ModelCard
+from huggingface_hub import constants as hf_constants
+from safetensors.numpy import load_file
+from safetensors.numpy import save_file
+
+from keras_lt import hub
+from keras_lt import recipes
+from keras_lt.errors import CheckpointError
+from keras_lt.errors import KerasLTError
+from keras_lt.errors import UnknownModelError
+from keras_lt.evaluation import evaluate_predictions
+from keras_lt.models import resnet32
+
+CLASS_NAMES = ["plane", "car", "bird"]
+COUNTS = [200, 50, 5]
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def one_line(error):
+    message = str(error.value)
+    assert message and "\n" not in message
+    return message
+
+
+def images(n=4, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 8, 8, 3)).astype("uint8")
+
+
+def predict(model, x):
+    return keras.ops.convert_to_numpy(model.predict(x, verbose=0))
+
+
+@pytest.fixture(scope="module")
+def model():
+    keras.utils.set_random_seed(0)
+    network = resnet32(3, input_shape=(8, 8, 3), mean=[0.5, 0.4, 0.3], std=[0.2, 0.25, 0.3])
+    for v in network.non_trainable_weights:  # non-default BN statistics, so loading them is checked
+        v.assign(np.random.default_rng(1).uniform(0.5, 1.5, size=v.shape).astype("float32"))
+    return network
+
+
+@pytest.fixture(scope="module")
+def report():
+    logits = np.random.default_rng(0).normal(size=(9, 3))
+    return evaluate_predictions(logits, np.arange(9) % 3, COUNTS, CLASS_NAMES)
+
+
+def save(model, directory, report=None, **kwargs):
+    return hub.save_pretrained(
+        model, str(directory), class_names=CLASS_NAMES, train_class_counts=COUNTS,
+        dataset={"name": "cifar10", "title": "CIFAR-10-LT"}, recipe={"method": "erm", "loss": "ce"},
+        metrics=report, **kwargs,
+    )
+
+
+@pytest.fixture
+def checkpoint(model, report, tmp_path):
+    directory = tmp_path / "tiny-ce"
+    save(model, directory, report)
+    return directory
+
+
+def test_save_pretrained_writes_a_hub_repo(checkpoint, report):
+    assert sorted(os.listdir(checkpoint)) == ["README.md", "config.json", "model.safetensors"]
+    config = json.loads((checkpoint / "config.json").read_text())
+    assert config["name"] == "tiny-ce" and config["library"] == "keras-lt"
+    assert config["architecture"]["name"] == "resnet32" and config["num_classes"] == 3
+    assert config["class_names"] == CLASS_NAMES and config["train_class_counts"] == COUNTS
+    assert config["metrics"]["top1"] == pytest.approx(report["top1"])
+
+    card = ModelCard.load(checkpoint / "README.md")
+    data = card.data.to_dict()
+    assert data["library_name"] == "keras-lt"
+    assert data["datasets"] == ["cifar10"]
+    (entry,) = data["model-index"]
+    assert entry["name"] == "tiny-ce"
+    (result,) = entry["results"]
+    assert result["dataset"]["type"] == "cifar10" and result["dataset"]["split"] == "test"
+    values = {m["name"]: m["value"] for m in result["metrics"]}
+    assert values["Top-1 accuracy"] == pytest.approx(report["top1"], abs=0.01)
+    assert values["Few-shot accuracy"] == pytest.approx(report["few"], abs=0.01)
+    assert "keras_lt.from_pretrained" in card.text
+    assert "zoo/" not in card.text  # not a zoo model: no pointer to a zoo entry
+
+
+def test_from_pretrained_round_trip(model, checkpoint):
+    loaded = hub.from_pretrained(str(checkpoint))
+    x = images()
+    np.testing.assert_array_equal(predict(loaded, x), predict(model, x))
+    for a, b in zip(loaded.weights, model.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert loaded.keras_lt_config["class_names"] == CLASS_NAMES
+    # A loaded model saves again with its metadata, without passing it anew.
+    config = hub.save_pretrained(loaded, str(checkpoint.parent / "again"))
+    assert config["name"] == "tiny-ce" and config["train_class_counts"] == COUNTS
+
+
+def test_weights_for_another_architecture_are_refused(checkpoint):
+    config = json.loads((checkpoint / "config.json").read_text())
+    config["architecture"]["num_classes"] = 5  # the safetensors hold a 3-way head
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError) as error:
+        hub.from_pretrained(str(checkpoint))
+    assert "shape" in one_line(error)
+
+
+def test_missing_tensor_is_refused(checkpoint):
+    tensors = load_file(checkpoint / "model.safetensors")
+    dropped = sorted(tensors)[0]
+    del tensors[dropped]
+    save_file(tensors, checkpoint / "model.safetensors")
+    with pytest.raises(CheckpointError) as error:
+        hub.from_pretrained(str(checkpoint))
+    assert "1 weights missing" in one_line(error) and dropped in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "damage, expected",
+    [
+        (lambda d: (d / "model.safetensors").unlink(), "not a keras-lt checkpoint"),
+        (lambda d: (d / "config.json").write_text("{not json"), "cannot read"),
+        (lambda d: (d / "model.safetensors").write_bytes(b"garbage"), "cannot read"),
+        (lambda d: (d / "config.json").write_text('{"architecture": {"name": "x"}}'), "unusable architecture"),
+    ],
+)
+def test_broken_checkpoints_raise_one_line(checkpoint, damage, expected):
+    damage(checkpoint)
+    with pytest.raises(CheckpointError) as error:
+        hub.from_pretrained(str(checkpoint))
+    assert expected in one_line(error)
+
+
+def test_unknown_name_lists_accepted_forms_and_zoo_names():
+    with pytest.raises(UnknownModelError) as error:
+        hub.from_pretrained("no-such-model")
+    message = one_line(error)
+    assert "no-such-model" in message and "hf://" in message and "directory" in message
+    for name in recipes.zoo_names():
+        assert name in message
+    assert "ce-resnet32-cifar10lt" in message
+
+
+@pytest.fixture
+def fake_zoo(tmp_path, monkeypatch):
+    """A zoo with 'alpha' (recipe only) and 'beta' (recipe and bundled weights)."""
+    root = tmp_path / "zoo"
+    for name in ("alpha", "beta"):
+        (root / name).mkdir(parents=True)
+        (root / name / recipes.RECIPE_FILE).write_text(json.dumps({"name": name}))
+    monkeypatch.setattr(recipes, "zoo_root", lambda: str(root))
+    monkeypatch.setattr(hub, "zoo_root", lambda: str(root))
+    monkeypatch.setenv("KERAS_LT_CACHE", str(tmp_path / "cache"))
+    return root
+
+
+def test_zoo_name_without_weights_says_how_to_train(fake_zoo):
+    assert hub.list_models() == ["alpha", "beta"]
+    assert hub.model_info("alpha")["status"] == "not published"
+    with pytest.raises(KerasLTError) as error:
+        hub.from_pretrained("alpha")
+    assert "keras-lt train --recipe alpha" in one_line(error)
+
+
+def test_zoo_name_loads_bundled_then_locally_trained_weights(fake_zoo, model):
+    save(model, fake_zoo / "beta")
+    info = hub.model_info("beta")
+    assert (info["status"], info["path"]) == ("bundled", str(fake_zoo / "beta"))
+    np.testing.assert_array_equal(predict(hub.from_pretrained("beta"), images()), predict(model, images()))
+
+    local = os.path.join(hub.local_checkpoints_dir(), "alpha")  # where `keras-lt train` writes
+    assert local.startswith(os.environ["KERAS_LT_CACHE"])
+    save(model, local)
+    assert "(`zoo/alpha/`)" in ModelCard.load(os.path.join(local, "README.md")).text
+    info = hub.model_info("alpha")
+    assert (info["status"], info["path"]) == ("trained locally", local)
+    np.testing.assert_array_equal(predict(hub.from_pretrained("alpha"), images()), predict(model, images()))
+
+
+@pytest.fixture
+def offline_hf_cache(tmp_path, monkeypatch):
+    """An offline huggingface_hub with an empty cache (constants are read at import, so patched)."""
+    cache = tmp_path / "hf"
+    cache.mkdir()
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    return cache
+
+
+def cache_repo(cache, checkpoint, repo_id, ref="main", commit=COMMIT):
+    """Lays out a repo as huggingface_hub caches it: refs/<ref> -> snapshots/<commit>/files."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / ref).write_text(commit)
+    shutil.copytree(checkpoint, repo / "snapshots" / commit)
+
+
+def test_hf_uri_loads_from_the_offline_cache(offline_hf_cache, checkpoint, model):
+    cache_repo(offline_hf_cache, checkpoint, "someorg/tiny-ce")
+    cache_repo(offline_hf_cache, checkpoint, "someorg/tiny-ce", ref="v1", commit="f" * 40)
+    expected = predict(model, images())
+    for uri, revision in (("hf://someorg/tiny-ce", None), ("hf://someorg/tiny-ce@v1", None),
+                          ("hf://someorg/tiny-ce", "v1"), (f"hf://someorg/tiny-ce@{COMMIT}", None)):
+        loaded = hub.from_pretrained(uri, revision=revision)
+        np.testing.assert_array_equal(predict(loaded, images()), expected)
+    assert hub.resolve("hf://someorg/tiny-ce@v1").endswith("f" * 40)
+
+
+def test_hf_uri_offline_and_not_cached_is_one_line(offline_hf_cache):
+    with pytest.raises(KerasLTError) as error:
+        hub.from_pretrained("hf://someorg/absent")
+    message = one_line(error)
+    assert "hf://someorg/absent" in message and "HF_HUB_OFFLINE" in message
+
+
+def test_hf_uri_with_an_invalid_repo_id_is_one_line(offline_hf_cache):
+    with pytest.raises(KerasLTError) as error:
+        hub.from_pretrained("hf://a/b/c")
+    assert "hf://a/b/c" in one_line(error)
+
+
+def test_push_dry_run_lists_the_files(checkpoint):
+    assert hub.push(str(checkpoint), "someorg/tiny-ce", dry_run=True) == list(hub.CHECKPOINT_FILES)
+
+
+def test_push_creates_the_repo_and_uploads_once(checkpoint, monkeypatch):
+    calls = []
+
+    class RecordingApi:
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, **kwargs):
+            calls.append(("create_repo", repo_id, kwargs))
+
+        def upload_folder(self, **kwargs):
+            calls.append(("upload_folder", kwargs))
+            return type("Commit", (), {"commit_url": "https://hub/commit/1"})()
+
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", RecordingApi)
+    url = hub.push(str(checkpoint), "someorg/tiny-ce", private=True, token="tok")
+    assert url == "https://hub/commit/1"
+    assert [c[0] for c in calls] == ["init", "create_repo", "upload_folder"]
+    assert calls[0] == ("init", "tok")
+    assert calls[1][1] == "someorg/tiny-ce" and calls[1][2]["exist_ok"] is True and calls[1][2]["private"]
+    upload = calls[2][1]
+    assert upload["folder_path"] == str(checkpoint) and upload["repo_id"] == "someorg/tiny-ce"
+    assert sorted(upload["allow_patterns"]) == sorted(hub.CHECKPOINT_FILES)
+    assert "tiny-ce" in upload["commit_message"]
+
+
+def test_push_refuses_a_directory_that_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError) as error:
+        hub.push(str(tmp_path), "someorg/x", dry_run=True)
+    one_line(error)
+
+
+def test_save_pretrained_needs_a_keras_lt_model(tmp_path):
+    inputs = keras.Input((3,))
+    plain = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    with pytest.raises(CheckpointError) as error:
+        hub.save_pretrained(plain, str(tmp_path / "x"))
+    assert "keras_lt.models" in one_line(error)

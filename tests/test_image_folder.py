@@ -1,0 +1,140 @@
+"""Image-folder decoding: every PIL mode to RGB uint8, ordering, labels, and one-line errors."""
+
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from keras_lt.data.image_folder import list_image_folder
+from keras_lt.data.image_folder import load_image_folder
+from keras_lt.data.image_folder import read_image
+from keras_lt.errors import DataError
+
+RNG = np.random.default_rng(0)
+
+
+def rgb(h=6, w=5):
+    return RNG.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
+
+
+def test_rgb_and_grey(tmp_path):
+    pixels = rgb()
+    Image.fromarray(pixels).save(tmp_path / "rgb.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.png"), pixels)
+    grey = pixels[..., 0]
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    image = read_image(tmp_path / "grey.png")
+    assert image.dtype == np.uint8 and image.shape == (6, 5, 3)
+    np.testing.assert_array_equal(image, np.repeat(grey[..., None], 3, axis=-1))
+
+
+def test_rgba_is_composited_on_white(tmp_path):
+    pixels = rgb()
+    alpha = RNG.integers(0, 256, size=(6, 5), dtype=np.uint8)
+    alpha[0, 0], alpha[0, 1] = 0, 255
+    Image.fromarray(np.dstack([pixels, alpha]), "RGBA").save(tmp_path / "rgba.png")
+    a = alpha[..., None].astype(np.float64) / 255.0
+    expected = pixels * a + 255.0 * (1.0 - a)
+    image = read_image(tmp_path / "rgba.png")
+    assert image.dtype == np.uint8
+    assert np.abs(image.astype(np.float64) - expected).max() <= 1.0  # PIL rounds the blend
+    np.testing.assert_array_equal(image[0, 0], [255, 255, 255])
+    np.testing.assert_array_equal(image[0, 1], pixels[0, 1])
+
+
+def test_palette_with_and_without_transparency(tmp_path):
+    palette = RNG.integers(0, 256, size=(16, 3), dtype=np.uint8)
+    indices = RNG.integers(0, 16, size=(6, 5), dtype=np.uint8)
+    indices[0, 0] = 3
+    image = Image.fromarray(indices, "P")
+    image.putpalette(palette.ravel().tolist())
+    image.save(tmp_path / "palette.png")
+    np.testing.assert_array_equal(read_image(tmp_path / "palette.png"), palette[indices])
+    image.info["transparency"] = 3  # palette entry 3 fully transparent
+    image.save(tmp_path / "palette_t.png", transparency=3)
+    expected = palette[indices]
+    expected[indices == 3] = 255
+    np.testing.assert_array_equal(read_image(tmp_path / "palette_t.png"), expected)
+
+
+def test_sixteen_bit_grey_keeps_the_high_byte(tmp_path):
+    values = RNG.integers(0, 65536, size=(6, 5)).astype(np.uint16)
+    values[0, :2] = (0, 65535)
+    Image.fromarray(values).save(tmp_path / "grey16.png")
+    image = read_image(tmp_path / "grey16.png")
+    np.testing.assert_array_equal(image, np.repeat((values >> 8).astype(np.uint8)[..., None], 3, axis=-1))
+
+
+def test_resize(tmp_path):
+    Image.fromarray(np.full((20, 10, 3), 77, np.uint8)).save(tmp_path / "flat.png")
+    image = read_image(tmp_path / "flat.png", size=(8, 4))
+    assert image.shape == (8, 4, 3)
+    np.testing.assert_array_equal(image, 77)  # any interpolation keeps a flat image flat
+
+
+@pytest.mark.parametrize("content", [b"", b"not an image at all", b"\x89PNG\r\n\x1a\n\x00\x00"])
+def test_unreadable_files_are_one_line_data_errors(tmp_path, content):
+    path = tmp_path / "broken.png"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="cannot read image .*broken.png") as error:
+        read_image(path)
+    assert "\n" not in str(error.value)
+    with pytest.raises(DataError, match="missing.png"):
+        read_image(tmp_path / "missing.png")
+
+
+def test_truncated_file(tmp_path):
+    Image.fromarray(rgb(32, 32)).save(tmp_path / "full.png")
+    (tmp_path / "cut.png").write_bytes((tmp_path / "full.png").read_bytes()[:200])
+    with pytest.raises(DataError, match="cannot read image") as error:
+        read_image(tmp_path / "cut.png")
+    assert "\n" not in str(error.value)
+
+
+def write_folder(root, split, layout, size=(4, 4)):
+    """Writes `root/split/<class>/<file>` for {class: [file names]}; returns {path: pixels}."""
+    written = {}
+    for name, files in layout.items():
+        os.makedirs(root / split / name, exist_ok=True)
+        for file in files:
+            pixels = RNG.integers(0, 256, size=(*size, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / split / name / file)
+            written[str(root / split / name / file)] = pixels
+    return written
+
+
+def test_order_labels_and_class_names(tmp_path):
+    layout = {"zebra": ["b.png", "a.png"], "ant": ["10.png", "2.png", "1.bmp"], "moth": ["x.png"]}
+    written = write_folder(tmp_path, "train", layout)
+    (tmp_path / "train" / "ant" / "notes.txt").write_text("not an image")
+    (tmp_path / "train" / "README").write_text("a file, not a class")
+    images, labels, names = load_image_folder(str(tmp_path), "train")
+    assert names == ["ant", "moth", "zebra"]
+    order = [("ant", "1.bmp"), ("ant", "10.png"), ("ant", "2.png"), ("moth", "x.png"), ("zebra", "a.png"),
+             ("zebra", "b.png")]
+    assert labels.dtype == np.int64
+    np.testing.assert_array_equal(labels, [0, 0, 0, 1, 2, 2])
+    assert images.dtype == np.uint8 and images.shape == (6, 4, 4, 3)
+    for image, (name, file) in zip(images, order):
+        np.testing.assert_array_equal(image, written[str(tmp_path / "train" / name / file)])
+    paths, _, _ = list_image_folder(str(tmp_path), "train")
+    assert [tuple(p.split(os.sep)[-2:]) for p in paths] == order
+
+
+def test_sizes_must_agree_unless_resized(tmp_path):
+    write_folder(tmp_path, "train", {"a": ["1.png"]}, size=(4, 4))
+    write_folder(tmp_path, "train", {"b": ["1.png"]}, size=(5, 3))
+    with pytest.raises(DataError, match="differ in size .*pass an image size") as error:
+        load_image_folder(str(tmp_path), "train")
+    assert "\n" not in str(error.value)
+    images, labels, _ = load_image_folder(str(tmp_path), "train", size=(6, 6))
+    assert images.shape == (2, 6, 6, 3)
+
+
+def test_missing_split_or_images(tmp_path):
+    with pytest.raises(DataError, match="no 'test' folder in"):
+        load_image_folder(str(tmp_path), "test")
+    os.makedirs(tmp_path / "test" / "empty_class")
+    with pytest.raises(DataError, match="no images under"):
+        load_image_folder(str(tmp_path), "test")

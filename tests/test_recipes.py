@@ -1,0 +1,136 @@
+"""Recipes: every zoo recipe loads and builds; short30 scaling; one-line errors for bad input."""
+
+import json
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import numpy as np
+import pytest
+
+from keras_lt import callbacks as lt_callbacks
+from keras_lt import losses
+from keras_lt.errors import KerasLTError
+from keras_lt.recipes import Recipe
+from keras_lt.recipes import load_recipe
+from keras_lt.recipes import zoo_names
+from keras_lt.recipes import zoo_root
+from keras_lt.trainers import SGD
+from keras_lt.trainers import WarmupMultiStep
+from keras_lt.training import TrainingData
+from keras_lt.training import build_trainer
+
+NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
+ZOO = zoo_names()
+
+
+def test_the_zoo_has_recipes():
+    assert "ce-resnet32-cifar10lt" in ZOO
+    for name in ZOO:
+        with open(f"{zoo_root()}/{name}/recipe.json") as f:
+            assert json.load(f)["name"] == name
+
+
+def fake_data(num_classes):
+    """Two 8x8 images per class: enough for the loss's class counts and the normalisation."""
+    labels = np.repeat(np.arange(num_classes), 2)
+    images = np.random.default_rng(0).integers(0, 256, size=(len(labels), 8, 8, 3)).astype("uint8")
+    return TrainingData(images, labels, images, labels, [str(c) for c in range(num_classes)])
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_recipe_builds(name):
+    recipe = load_recipe(name)
+    assert isinstance(recipe, Recipe) and recipe.name == name and recipe.schedule == "full"
+    assert len(recipe.milestones) == len(recipe.factors)
+    data = fake_data(NUM_CLASSES[recipe.dataset])
+    trainer, callbacks = build_trainer(recipe, data, steps_per_epoch=7)
+
+    architecture = trainer.network.keras_lt_config["architecture"]
+    assert architecture["name"] == recipe.architecture and architecture["num_classes"] == data.num_classes
+    assert architecture["classifier"] == recipe.classifier
+    assert trainer.network.output_shape == (None, data.num_classes)
+    loss_class = type(losses.get(recipe.loss, data.class_counts, **recipe.loss_config))
+    assert isinstance(trainer.loss, loss_class)
+
+    optimizer = trainer.optimizer
+    assert isinstance(optimizer, SGD)
+    assert optimizer.momentum == recipe.momentum and optimizer.coupled_weight_decay == recipe.weight_decay
+    schedule = optimizer._learning_rate
+    assert isinstance(schedule, WarmupMultiStep)
+    assert schedule.get_config() == {
+        "base_lr": recipe.lr, "steps_per_epoch": 7, "warmup_epochs": recipe.warmup_epochs,
+        "milestones": recipe.milestones, "factors": recipe.factors,
+    }
+
+    assert isinstance(callbacks[0], lt_callbacks.EpochLog)
+    switches = {type(c).__name__: c.start_epoch for c in callbacks[1:]}
+    expected = {}
+    if recipe.drw_epoch is not None:
+        expected["DeferredReweighting"] = recipe.drw_epoch
+    if recipe.ga_epoch is not None:
+        expected["GradientAdjustment"] = recipe.ga_epoch
+    assert switches == expected
+
+
+@pytest.mark.parametrize("name", ZOO)
+def test_short30(name):
+    full = load_recipe(name)
+    short = full.scaled("short30")
+    assert (short.epochs, short.batch_size, short.lr, short.weight_decay) == (30, 128, 0.1, 2e-4)
+    assert (short.warmup_epochs, short.milestones, short.factors) == (2, [24, 27], [0.1, 0.01])
+    assert short.schedule == "short30"
+    assert (short.loss, short.loss_config, short.seed) == (full.loss, full.loss_config, full.seed)
+    assert full.scaled("full") == full
+
+
+def test_short30_scales_the_switches():
+    short = Recipe(name="x", epochs=200, drw_epoch=160, ga_epoch=120).scaled("short30")
+    assert (short.drw_epoch, short.ga_epoch) == (24, 18)
+    assert Recipe(name="x", epochs=200).scaled("short30").drw_epoch is None
+    assert load_recipe("ldam-drw-resnet32-cifar10lt").scaled("short30").drw_epoch == 24
+
+
+def test_recipe_file_by_path(tmp_path):
+    path = tmp_path / "mine.json"
+    fields = {"name": "mine", "dataset": "folder", "imbalance_factor": None, "epochs": 3}
+    path.write_text(json.dumps(fields))
+    recipe = load_recipe(str(path))
+    assert {k: getattr(recipe, k) for k in fields} == fields
+    assert Recipe(**json.loads(json.dumps(recipe.to_dict()))) == recipe
+
+
+def one_line(error):
+    assert "\n" not in str(error.value)
+    return str(error.value)
+
+
+def test_unknown_recipe():
+    with pytest.raises(KerasLTError) as error:
+        load_recipe("no-such-recipe")
+    message = one_line(error)
+    assert "no-such-recipe" in message and "ce-resnet32-cifar10lt" in message
+
+
+def test_unknown_schedule():
+    with pytest.raises(KerasLTError) as error:
+        load_recipe("ce-resnet32-cifar10lt").scaled("short10")
+    assert "short10" in one_line(error) and "short30" in str(error.value)
+
+
+def test_unknown_field(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"name": "bad", "epoch": 3, "lr_decay": 0.1}))
+    with pytest.raises(KerasLTError) as error:
+        load_recipe(str(path))
+    assert "epoch, lr_decay" in one_line(error)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [("{not json", "cannot read recipe"), ('["name"]', '"name" field'), ('{"epochs": 3}', '"name" field')],
+)
+def test_unreadable_recipe_file(tmp_path, text, expected):
+    path = tmp_path / "bad.json"
+    path.write_text(text)
+    with pytest.raises(KerasLTError) as error:
+        load_recipe(str(path))
+    assert expected in one_line(error)

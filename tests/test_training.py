@@ -1,0 +1,190 @@
+"""`keras_lt.training`: a recipe end to end, refusal to clobber or mix runs, exact resume, data prep."""
+
+import csv
+import dataclasses
+import json
+import os
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from keras_lt import hub
+from keras_lt import training
+from keras_lt.errors import KerasLTError
+from keras_lt.models import ARCHITECTURES
+from keras_lt.models import cifar_resnet
+from keras_lt.models.registry import register_architecture
+from keras_lt.recipes import load_recipe
+from keras_lt.training import TrainingData
+
+NUM_CLASSES = 3
+TINY = "test_resnet8"
+
+
+@pytest.fixture(autouse=True)
+def tiny_architecture(monkeypatch):
+    """Registers ResNet-8 for the duration of a test: a recipe's network, 4x faster than ResNet-32."""
+    monkeypatch.setitem(ARCHITECTURES, TINY, None)  # removed again when the test ends
+
+    @register_architecture(TINY)
+    def resnet8(num_classes, classifier="linear", input_shape=(8, 8, 3), mean=(0.5,) * 3, std=(0.25,) * 3):
+        return cifar_resnet(8, num_classes, classifier, input_shape, mean, std)
+
+
+def tiny_data(seed=0):
+    """24 training and 9 test 8x8 images whose dominant colour channel is the label."""
+    rng = np.random.default_rng(seed)
+
+    def split(n):
+        labels = np.arange(n) % NUM_CLASSES
+        images = rng.integers(0, 60, size=(n, 8, 8, 3))
+        images[np.arange(n), :, :, labels] += 180
+        return images.astype("uint8"), labels.astype("int64")
+
+    return TrainingData(*split(24), *split(9), class_names=["r", "g", "b"])
+
+
+def tiny_recipe(**overrides):
+    recipe = load_recipe("ce-resnet32-cifar10lt")
+    fields = dict(
+        name="tiny-ce", architecture=TINY, epochs=2, batch_size=8, warmup_epochs=1, milestones=[1], factors=[0.1]
+    )
+    return dataclasses.replace(recipe, **{**fields, **overrides})
+
+
+def read_log(output_dir):
+    with open(os.path.join(output_dir, training.LOG_FILE)) as f:
+        return list(csv.DictReader(f))
+
+
+def test_train_end_to_end(tmp_path):
+    out = str(tmp_path / "run")
+    recipe = tiny_recipe()
+    data = tiny_data()
+    report = training.train(recipe, out, data=data, verbose=0)
+    written = ("config.json", "model.safetensors", "README.md", "train_log.csv", "metrics.json", "recipe.json")
+    for name in written:
+        assert os.path.isfile(os.path.join(out, name)), name
+    assert not os.path.exists(os.path.join(out, training.BACKUP_DIR))  # removed once finished
+
+    rows = read_log(out)
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    np.testing.assert_allclose([float(r["lr"]) for r in rows], [0.1, 0.01])  # warmup 1, x0.1 at 1
+    assert all(float(r["seconds"]) >= 0 and np.isfinite(float(r["loss"])) for r in rows)
+
+    with open(os.path.join(out, training.METRICS_FILE)) as f:
+        assert json.load(f) == report
+    with open(os.path.join(out, "recipe.json")) as f:
+        assert json.load(f) == recipe.to_dict()
+
+    model = hub.from_pretrained(out)
+    assert model.keras_lt_config["name"] == "tiny-ce"
+    assert model.keras_lt_config["train_class_counts"] == [8, 8, 8]
+    logits = keras.ops.convert_to_numpy(model.predict(data.test_images, verbose=0))
+    top1 = 100.0 * np.mean(logits.argmax(1) == data.test_labels)
+    assert report["top1"] == pytest.approx(top1)
+
+
+class InterruptingBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that dies right after saving the end of epoch `STOP_AFTER` (0-based)."""
+
+    STOP_AFTER = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if epoch == self.STOP_AFTER:
+            raise KeyboardInterrupt
+
+
+def interrupted_run(monkeypatch, out, recipe):
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "BackupAndRestore", InterruptingBackup)
+        with pytest.raises(KeyboardInterrupt):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert os.path.isdir(os.path.join(out, training.BACKUP_DIR))
+
+
+def test_refuses_to_overwrite_an_interrupted_run(tmp_path, monkeypatch):
+    out = str(tmp_path / "run")
+    recipe = tiny_recipe(epochs=3)
+    interrupted_run(monkeypatch, out, recipe)
+    with pytest.raises(KerasLTError, match="interrupted run; pass --resume") as error:
+        training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert "\n" not in str(error.value)
+    with pytest.raises(KerasLTError, match=r"different recipe.*\(lr\)") as error:
+        training.train(dataclasses.replace(recipe, lr=0.2), out, data=tiny_data(), resume=True, verbose=0)
+    assert "\n" not in str(error.value)
+
+
+def test_resume_without_backup_is_refused(tmp_path):
+    with pytest.raises(KerasLTError, match="nothing to resume"):
+        training.train(tiny_recipe(), str(tmp_path / "empty"), data=tiny_data(), resume=True, verbose=0)
+
+
+def test_resume_completes_the_run_exactly(tmp_path, monkeypatch):
+    recipe = tiny_recipe(epochs=3)
+    straight = str(tmp_path / "straight")
+    training.train(recipe, straight, data=tiny_data(), verbose=0)
+
+    out = str(tmp_path / "resumed")
+    interrupted_run(monkeypatch, out, recipe)
+    assert [int(r["epoch"]) for r in read_log(out)] == [0]
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+
+    rows = read_log(out)
+    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]  # every epoch once, one header
+    assert not os.path.exists(os.path.join(out, training.BACKUP_DIR))
+    expected = load_file(os.path.join(straight, hub.WEIGHTS_FILE))
+    actual = load_file(os.path.join(out, hub.WEIGHTS_FILE))
+    assert sorted(actual) == sorted(expected)
+    for key in expected:
+        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+
+
+def test_prepare_data_applies_the_ldam_selection(monkeypatch):
+    """Balanced 3 x 20 set, imbalance 10: counts 20, 6, 2 drawn as the LDAM-DRW code draws them."""
+    labels = np.tile(np.arange(NUM_CLASSES), 20)  # interleaved, as CIFAR's order is
+    images = np.zeros((60, 8, 8, 3), "uint8")
+    images[:, 0, 0, 0] = np.arange(60)  # pixel (0, 0, 0) identifies the image
+    test_images, test_labels = images[:9], labels[:9]
+
+    def fake_load_dataset(name, split, data_dir=None):
+        assert (name, data_dir) == ("cifar10", "/data")
+        if split == "train":
+            return images, labels, ["a", "b", "c"]
+        return test_images, test_labels, ["a", "b", "c"]
+
+    monkeypatch.setattr(training, "load_dataset", fake_load_dataset)
+    recipe = tiny_recipe(imbalance_factor=10, selection_seed=0)
+    data = training.prepare_data(recipe, "/data")
+
+    counts = [int(20 * 0.1 ** (c / 2)) for c in range(NUM_CLASSES)]  # Cao et al.'s profile
+    assert counts == [20, 6, 2]
+    np.random.seed(0)  # IMBALANCECIFAR10.gen_imbalanced_data, written out
+    expected = []
+    for c, n in enumerate(counts):
+        idx = np.where(labels == c)[0]
+        np.random.shuffle(idx)
+        expected.extend(idx[:n])
+    np.testing.assert_array_equal(data.train_images[:, 0, 0, 0], expected)
+    np.testing.assert_array_equal(data.train_labels, labels[expected])
+    assert data.class_counts.tolist() == counts
+    np.testing.assert_array_equal(data.test_labels, test_labels)  # the test split is left balanced
+    assert data.class_names == ["a", "b", "c"]
+
+    untouched = training.prepare_data(tiny_recipe(imbalance_factor=None), "/data")
+    assert len(untouched.train_labels) == 60
+
+
+@pytest.mark.parametrize(
+    "field, value", [("loss", "nope"), ("method", "nope"), ("architecture", "nope"), ("sampler", "nope")]
+)
+def test_unknown_names_fail_before_anything_is_written(tmp_path, field, value):
+    out = tmp_path / "run"
+    with pytest.raises(KerasLTError, match=f"unknown {field} 'nope'; choose one of") as error:
+        training.train(tiny_recipe(**{field: value}), str(out), data=tiny_data(), verbose=0)
+    assert "\n" not in str(error.value)
+    assert not out.exists()
