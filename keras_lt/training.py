@@ -18,15 +18,22 @@ from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import evaluate_predictions
+from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.trainers import SGD
 from keras_lt.trainers import TRAINERS
 from keras_lt.trainers import WarmupMultiStep
+from keras_lt.trainers import decouple
+from keras_lt.trainers.decoupled import METHODS as FINETUNE_METHODS
 
 BACKUP_DIR = "backup"
 LOG_FILE = "train_log.csv"
 METRICS_FILE = "metrics.json"
+FINETUNE_LOG_FILE = "finetune_log.csv"
+PRE_FINETUNE_METRICS_FILE = "metrics_before_finetune.json"
+TRAINING_CONFUSION_FILE = "training_confusion.json"
+TRAINING_CONFUSION_PAIRS = 20
 DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
 
 
@@ -75,6 +82,10 @@ def check_recipe(recipe):
             raise KerasLTError(
                 f"recipe {recipe.name}: unknown {field} '{value}'; choose one of {', '.join(sorted(known))}."
             )
+    if recipe.finetune is not None and recipe.finetune.get("method") not in FINETUNE_METHODS:
+        raise KerasLTError(
+            f"recipe {recipe.name}: finetune needs a \"method\", one of {', '.join(FINETUNE_METHODS)}."
+        )
 
 
 def build_trainer(recipe, data, steps_per_epoch):
@@ -93,7 +104,10 @@ def build_trainer(recipe, data, steps_per_epoch):
             "std": std,
         }
     )
-    trainer = TRAINERS[recipe.method](network)
+    try:
+        trainer = TRAINERS[recipe.method](network, **recipe.method_config)
+    except TypeError as error:
+        raise KerasLTError(f"recipe {recipe.name}: bad method_config for {recipe.method} ({error}).") from None
     loss = losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
     schedule = WarmupMultiStep(
         recipe.lr, steps_per_epoch, recipe.warmup_epochs, recipe.milestones, recipe.factors
@@ -108,6 +122,8 @@ def build_trainer(recipe, data, steps_per_epoch):
         switches.append(lt_callbacks.DeferredReweighting(loss, recipe.drw_epoch))
     if recipe.ga_epoch is not None:
         switches.append(lt_callbacks.GradientAdjustment(loss, recipe.ga_epoch))
+    if recipe.cpmix_epoch is not None:
+        switches.append(lt_callbacks.CPMixStage(trainer, recipe.cpmix_epoch))
     return trainer, [lt_callbacks.EpochLog(schedule), *switches]
 
 
@@ -122,8 +138,8 @@ def _check_output(output_dir, recipe, resume):
     if resume:
         if not os.path.isdir(backup):
             raise KerasLTError(f"nothing to resume in {output_dir}: it has no {BACKUP_DIR}/ checkpoint.")
-        with open(recipe_path) as f:
-            saved = json.load(f)
+        with open(recipe_path) as f:  # fields added since the run started take their defaults
+            saved = {**Recipe(name=recipe.name).to_dict(), **json.load(f)}
         if saved != recipe.to_dict():
             changed = sorted(k for k in saved if saved[k] != recipe.to_dict().get(k))
             raise KerasLTError(
@@ -139,7 +155,11 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     """Trains `recipe`, evaluates the final epoch on the test split, and saves the checkpoint.
 
     A per-epoch backup (`keras.callbacks.BackupAndRestore`: weights, optimizer, epoch) lives in
-    `output_dir/backup` until the run finishes; `resume=True` continues from it exactly.
+    `output_dir/backup` until the run finishes; `resume=True` continues from it exactly. A recipe
+    with `finetune` then re-trains the classifier (`keras_lt.trainers.decouple`), logged to
+    `finetune_log.csv`, with the test metrics before it in `metrics_before_finetune.json`; this phase
+    has no backup (an interruption there means training again). A trainer that counts training
+    confusions (CP-Mix) leaves them, and their top pairs, in `training_confusion.json`.
 
     Args:
         recipe: the recipe to run.
@@ -174,13 +194,44 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
     # would draw from Python's global `random`, which a resumed run does not replay.
     trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=verbose)
-    return finish(trainer.network, recipe, data, output_dir, data_dir)
+    _save_training_confusion(trainer, data, output_dir)
+    network = trainer.network
+    if recipe.finetune is not None:
+        network = _finetune(network, recipe, data, output_dir, verbose)
+    return finish(network, recipe, data, output_dir, data_dir)
+
+
+def _save_training_confusion(trainer, data, output_dir):
+    """Writes the training confusion counts of a trainer that keeps them (CP-Mix) and their top pairs."""
+    confusion = getattr(trainer, "confusion", None)
+    if confusion is None:
+        return
+    matrix = keras.ops.convert_to_numpy(confusion).astype("int64")
+    pairs = top_confusion_pairs(matrix, TRAINING_CONFUSION_PAIRS, data.class_names)
+    with open(os.path.join(output_dir, TRAINING_CONFUSION_FILE), "w") as f:
+        json.dump({"top_pairs": pairs, "matrix": matrix.tolist()}, f, indent=2)
+
+
+def _finetune(network, recipe, data, output_dir, verbose):
+    """The recipe's classifier re-training of `network`; the test metrics before it go to a file."""
+    with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
+        json.dump(evaluate(network, data), f, indent=2)
+    log = keras.callbacks.CSVLogger(os.path.join(output_dir, FINETUNE_LOG_FILE))
+    settings = {"batch_size": recipe.batch_size, "seed": recipe.seed, **recipe.finetune}
+    return decouple(
+        network, images=data.train_images, labels=data.train_labels, callbacks=[log], verbose=verbose, **settings
+    )
+
+
+def evaluate(network, data):
+    """The evaluation report of `network` on the test split of `data`."""
+    logits = network.predict(data.test_images, batch_size=500, verbose=0)
+    return evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
 
 
 def finish(network, recipe, data, output_dir, data_dir=None):
     """Evaluates `network` on the test split and writes the checkpoint and `metrics.json`."""
-    logits = network.predict(data.test_images, batch_size=500, verbose=0)
-    report = evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
+    report = evaluate(network, data)
     with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
         json.dump(report, f, indent=2)
     title = DATASET_TITLES.get(recipe.dataset, recipe.dataset)

@@ -68,6 +68,8 @@ def test_zoo_recipe_builds(name):
         expected["DeferredReweighting"] = recipe.drw_epoch
     if recipe.ga_epoch is not None:
         expected["GradientAdjustment"] = recipe.ga_epoch
+    if recipe.cpmix_epoch is not None:
+        expected["CPMixStage"] = recipe.cpmix_epoch
     assert switches == expected
 
 

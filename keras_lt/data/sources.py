@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import tempfile
 
 import numpy as np
 
@@ -28,9 +29,10 @@ def _cached(key, loader):
             return arrays["images"], arrays["labels"], [str(n) for n in arrays["class_names"]]
     images, labels, class_names = loader()
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp.npz"
-    np.savez(tmp, images=images, labels=labels, class_names=np.asarray(class_names))
-    os.replace(tmp, path)
+    # A private temporary name, then an atomic rename: concurrent runs never see a partial file.
+    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), suffix=".npz", delete=False) as tmp:
+        np.savez(tmp, images=images, labels=labels, class_names=np.asarray(class_names))
+    os.replace(tmp.name, path)
     return images, labels, class_names
 
 

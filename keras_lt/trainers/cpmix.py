@@ -27,8 +27,8 @@ class CPMixTrainer(ERMTrainer):
 
         L = ERM(batch) + eta * (CE(CP-mixed batch) + CE(mixup of the batch with a permutation of itself))
 
-    - CP-mixed batch (`mix_batch_size` pairs, B by default): anchor classes uniform over the classes,
-      partners drawn from the anchors' rows of `Q` (uniform over the other classes for an empty
+    - CP-mixed batch (`mix_batch_size` pairs, B by default): anchor classes uniform over the classes
+      (those with training images), partners drawn from the anchors' rows of `Q` (uniform over the other classes for an empty
       row), one training image of each drawn class uniformly, augmented as the batch is.
     - Both mixups: `lam ~ Beta(alpha, alpha)`, `x = lam x_i + (1 - lam) x_j` on the 0..255 images
       (before the model's normalisation), soft label `lam_y onehot(y_i) + (1 - lam_y) onehot(y_j)`
@@ -47,7 +47,8 @@ class CPMixTrainer(ERMTrainer):
     draws what an uninterrupted one does. `CPMixStage` sets the key before every step.
 
     `fit` must get a `keras_lt.data.DeviceBatches`: the partner images come from its training set.
-    The classifier fine-tune that follows CP-Mix is `keras_lt.trainers.decouple(network, "crt")`.
+    The classifier fine-tune that follows CP-Mix ("following cRT") is
+    `keras_lt.trainers.decouple(network, "crt", ...)`, which re-initialises the classifier (our reading).
 
     Args:
         network: a `keras.Model` mapping images (0..255, NHWC) to logits.
@@ -63,7 +64,7 @@ class CPMixTrainer(ERMTrainer):
     >>> trainer.compile(optimizer=SGD(schedule), loss=BalancedSoftmax(counts), metrics=["accuracy"])
     >>> trainer.fit(batches, epochs=300, shuffle=False,
     ...             callbacks=[EpochSeeder(batches), CPMixStage(trainer, start_epoch=200)])
-    >>> top_confusion_pairs(trainer.confusion.numpy(), k=10)
+    >>> top_confusion_pairs(trainer.confusion, k=10)  # the most frequent training confusions
     """
 
     def __init__(self, network, alpha=1.0, rho=0.5, eta=1.0, mix_batch_size=None, lam_per_sample=True, **kwargs):

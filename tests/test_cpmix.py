@@ -1,0 +1,302 @@
+"""CP-Mix trainer: confusion counting, the stage-2 objective, the stage switch, resume, the recipes."""
+
+import csv
+import dataclasses
+import json
+import os
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+import pytest
+import torch
+
+from keras_lt import hub
+from keras_lt import training
+from keras_lt.callbacks import CPMixStage
+from keras_lt.callbacks import EpochSeeder
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.evaluation import top_confusion_pairs
+from keras_lt.losses import BalancedSoftmax
+from keras_lt.models import ARCHITECTURES
+from keras_lt.models import cifar_resnet
+from keras_lt.models.registry import register_architecture
+from keras_lt.recipes import load_recipe
+from keras_lt.trainers import SGD
+from keras_lt.trainers import CPMixTrainer
+from keras_lt.trainers import cpmix
+from keras_lt.training import TrainingData
+from keras_lt.training import build_trainer
+
+COUNTS = (14, 7, 3)
+TINY = "test_cpmix_resnet8"
+
+
+@pytest.fixture(autouse=True)
+def tiny_architecture(monkeypatch):
+    """ResNet-8 on 8x8 images as a recipe architecture, registered for the duration of a test."""
+    monkeypatch.setitem(ARCHITECTURES, TINY, None)  # removed again when the test ends
+
+    @register_architecture(TINY)
+    def resnet8(num_classes, classifier="linear", input_shape=(8, 8, 3), mean=(0.5,) * 3, std=(0.25,) * 3):
+        return cifar_resnet(8, num_classes, classifier, input_shape, mean, std)
+
+
+def tiny_network(seed=0, num_classes=3):
+    keras.utils.set_random_seed(seed)
+    return cifar_resnet(8, num_classes, input_shape=(8, 8, 3))
+
+
+def noise_data(counts=COUNTS, seed=0):
+    """Random images (nothing to learn, so confusions keep coming) with a long-tailed label profile."""
+    labels = np.repeat(np.arange(len(counts)), counts)
+    images = np.random.default_rng(seed).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
+    return images, labels
+
+
+def compiled(trainer, counts=COUNTS):
+    trainer.compile(optimizer=SGD(0.05, momentum=0.9), loss=BalancedSoftmax(counts), metrics=["accuracy"])
+    return trainer
+
+
+def log_softmax(z):
+    z = z - z.max(1, keepdims=True)
+    return z - np.log(np.exp(z).sum(1, keepdims=True))
+
+
+def test_counts_the_misclassified_pairs_of_each_batch():
+    """A parameter-free stub network: the logits are the mean of each colour channel."""
+    inputs = keras.Input((2, 2, 3))
+    stub = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    trainer = CPMixTrainer(stub)
+    trainer.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    predicted = np.array([0, 1, 2, 2, 0, 1, 1])
+    labels = np.array([0, 2, 2, 1, 1, 1, 2])
+    x = np.zeros((7, 2, 2, 3), "float32")
+    x[np.arange(7), :, :, predicted] = 9.0
+    expected = np.zeros((3, 3))
+    expected[[2, 1, 1, 2], [1, 2, 0, 1]] = 1  # (true, predicted) of the four mistakes
+    expected[2, 1] = 2
+
+    loss, logits = trainer.training_loss(torch.tensor(x), torch.tensor(labels))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(trainer.confusion), expected)
+    np.testing.assert_allclose(  # stage 1: the compiled loss alone
+        float(loss.detach()), -np.mean(log_softmax(np.eye(3)[predicted] * 9.0)[np.arange(7), labels]), rtol=1e-5
+    )
+    trainer.training_loss(torch.tensor(x), torch.tensor(labels))
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(trainer.confusion), 2 * expected)  # accumulates
+    pairs = top_confusion_pairs(keras.ops.convert_to_numpy(trainer.confusion), k=2, class_names=["a", "b", "c"])
+    assert pairs == [{"true": "c", "predicted": "b", "count": 4}, {"true": "b", "predicted": "a", "count": 2}]
+
+
+def recorded_mixes(monkeypatch):
+    """Makes the trainer's `mix` record its inputs `(x_i, x_j, y_i, y_j, lam, lam_y)` as NumPy arrays."""
+    calls = []
+    original = cpmix.mix
+
+    def recording_mix(*args):
+        calls.append([keras.ops.convert_to_numpy(a) for a in args[:6]])
+        return original(*args)
+
+    monkeypatch.setattr(cpmix, "mix", recording_mix)
+    return calls
+
+
+def test_stage2_loss_is_erm_plus_eta_times_the_two_mixup_terms(monkeypatch):
+    images, labels = noise_data()
+    batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
+    trainer = compiled(CPMixTrainer(tiny_network(), rho=0.3, eta=0.5, mix_batch_size=5))
+    trainer.confusion.assign(np.array([[0, 5, 1], [2, 0, 0], [0, 0, 0]], "float32"))
+    trainer.batches, trainer.stage2, trainer.step_key = batches, True, (3, 1)
+    calls = recorded_mixes(monkeypatch)
+    x, y = batches[0]
+    loss, _ = trainer.training_loss(x, y)
+
+    x, y = x.numpy(), y.numpy()
+    (cp_i, cp_j, anchors, partners, cp_lam, cp_lam_y), (mx_i, mx_j, my_i, my_j, mx_lam, mx_lam_y) = calls
+    assert len(anchors) == 5 and len(my_i) == len(y) == 8
+    assert np.all(anchors != partners)
+    for image, c in zip(cp_i, anchors):  # one training image of the anchor's class (augment=False)
+        assert np.any(np.all(images[labels == c] == image, axis=(1, 2, 3)))
+    for image, c in zip(cp_j, partners):
+        assert np.any(np.all(images[labels == c] == image, axis=(1, 2, 3)))
+    np.testing.assert_array_equal(mx_i, x)
+    np.testing.assert_array_equal(my_i, y)
+    order = [int(np.flatnonzero(np.all(x == image, axis=(1, 2, 3)))[0]) for image in mx_j]
+    assert sorted(order) == list(range(8))  # the batch paired with a permutation of itself
+    np.testing.assert_array_equal(my_j, y[order])
+
+    counts = np.array(COUNTS, "float64")
+    reference = []
+    for x_i, x_j, y_i, y_j, lam in ((cp_i, cp_j, anchors, partners, cp_lam), (mx_i, mx_j, my_i, my_j, mx_lam)):
+        assert np.all((lam >= 0) & (lam <= 1)) and np.ptp(lam) > 0  # Beta(1, 1), one lam per pair
+        lam_y = 0.7 * lam + 0.3 * counts[y_j] / (counts[y_i] + counts[y_j])
+        w = lam[:, None, None, None]
+        mixed = (w * x_i + (1 - w) * x_j).astype("float32")
+        soft = lam_y[:, None] * np.eye(3)[y_i] + (1 - lam_y[:, None]) * np.eye(3)[y_j]
+        reference.append((mixed, soft, lam_y))
+    np.testing.assert_allclose(cp_lam_y, reference[0][2], rtol=1e-6)
+    np.testing.assert_allclose(mx_lam_y, reference[1][2], rtol=1e-6)
+
+    def logits_of(inputs):
+        return keras.ops.convert_to_numpy(trainer.network(torch.tensor(inputs, dtype=torch.float32), training=True))
+
+    erm = -np.mean(log_softmax(logits_of(x) + np.log(counts / counts.sum()))[np.arange(8), y])
+    mixups = [-np.mean(np.sum(soft * log_softmax(logits_of(mixed)), 1)) for mixed, soft, _ in reference]
+    np.testing.assert_allclose(float(loss.detach()), erm + 0.5 * sum(mixups), rtol=1e-5)
+
+
+def test_one_lam_per_mixed_batch_knob_and_reproducible_draws(monkeypatch):
+    images, labels = noise_data()
+    batches = DeviceBatches(images, labels, 3, batch_size=8)
+    trainer = compiled(CPMixTrainer(tiny_network(), lam_per_sample=False))
+    trainer.batches = batches
+    calls = recorded_mixes(monkeypatch)
+    x, y = batches[0]
+    for key in ((0, 0), (0, 0), (0, 1)):
+        trainer.mixing_loss(x, y, key)
+    lams = [call[4] for call in calls]
+    assert all(np.ptp(lam) == 0 for lam in lams)  # one lam for every pair of a mixed batch
+    for first, again in zip(calls[0:2], calls[2:4]):  # the same key draws the same pairs and lam
+        for a, b in zip(first, again):
+            np.testing.assert_array_equal(a, b)
+    assert lams[4][0] != lams[0][0]  # another step, other draws
+
+
+def fit(trainer, batches, epochs, start_epoch, *more_callbacks):
+    stage = CPMixStage(trainer, start_epoch)
+    return trainer.fit(
+        batches, epochs=epochs, shuffle=False, verbose=0,
+        callbacks=[EpochSeeder(batches), stage, *more_callbacks],
+    )
+
+
+def test_stage_switches_at_the_configured_epoch_and_is_logged(monkeypatch):
+    images, labels = noise_data()
+    batches = DeviceBatches(images, labels, 3, batch_size=8)
+    trainer = compiled(CPMixTrainer(tiny_network()))
+    mixed_steps = []
+    original = CPMixTrainer.mixing_loss
+
+    def recording(self, x, y, key):
+        mixed_steps.append(key)
+        return original(self, x, y, key)
+
+    monkeypatch.setattr(CPMixTrainer, "mixing_loss", recording)
+    history = fit(trainer, batches, 3, 2).history
+    assert history["cpmix"] == [0.0, 0.0, 1.0]
+    assert mixed_steps == [(2, 0), (2, 1), (2, 2)]  # every step of stage 2, keyed by (epoch, step)
+    assert history["confusions"] == sorted(history["confusions"]) and history["confusions"][0] > 0
+    assert history["confusions"][-1] == float(keras.ops.sum(trainer.confusion))
+
+
+def test_fit_needs_device_batches():
+    trainer = compiled(CPMixTrainer(tiny_network()))
+    images, labels = noise_data()
+    with pytest.raises(KerasLTError, match="DeviceBatches") as error:
+        trainer.fit(images, labels, epochs=1, verbose=0)
+    assert "\n" not in str(error.value)
+
+
+class InterruptingBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that dies right after saving the end of epoch 1 (the first stage-2 epoch)."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+class ConfusionAtStart(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.confusion = keras.ops.convert_to_numpy(self.model.confusion).copy()
+
+
+def built_trainer(batches, seed):
+    trainer = compiled(CPMixTrainer(tiny_network(seed)))
+    trainer(batches[0][0][:1])
+    trainer.optimizer.build(trainer.trainable_variables)
+    return trainer
+
+
+def test_resume_in_stage2_restores_the_confusions_and_continues_exactly(tmp_path):
+    images, labels = noise_data()
+    straight_batches = DeviceBatches(images, labels, 3, batch_size=8)
+    straight = built_trainer(straight_batches, seed=0)
+    fit(straight, straight_batches, 3, 1)
+
+    backup = str(tmp_path / "backup")
+    batches = DeviceBatches(images, labels, 3, batch_size=8)
+    interrupted = built_trainer(batches, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        fit(interrupted, batches, 3, 1, InterruptingBackup(backup))
+    saved = keras.ops.convert_to_numpy(interrupted.confusion).copy()
+    assert saved.sum() > 0
+
+    batches = DeviceBatches(images, labels, 3, batch_size=8)
+    resumed = built_trainer(batches, seed=7)  # other initial weights: everything comes from the backup
+    assert float(keras.ops.sum(resumed.confusion)) == 0
+    at_start = ConfusionAtStart()
+    history = fit(resumed, batches, 3, 1, keras.callbacks.BackupAndRestore(backup), at_start).history
+    np.testing.assert_array_equal(at_start.confusion, saved)  # the round trip keeps Q
+    assert history["cpmix"] == [1.0]  # only epoch 2 ran, in stage 2
+    final = keras.ops.convert_to_numpy(resumed.confusion)
+    assert final.sum() > saved.sum() and np.all(final >= saved)  # and Q kept growing
+    np.testing.assert_array_equal(final, keras.ops.convert_to_numpy(straight.confusion))
+    for mine, theirs in zip(resumed.network.weights, straight.network.weights):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=mine.path)
+
+
+def test_zoo_recipes_and_short30():
+    for name, num_classes in (("cpmix-resnet32-cifar10lt", 10), ("cpmix-resnet32-cifar100lt", 100)):
+        recipe = load_recipe(name)
+        assert (recipe.method, recipe.loss, recipe.epochs, recipe.cpmix_epoch) == ("cpmix", "balanced_softmax", 300, 200)
+        assert (recipe.milestones, recipe.factors, recipe.batch_size) == ([240, 270], [0.1, 0.01], 128)
+        assert recipe.finetune["method"] == "crt" and recipe.finetune["epochs"] == 10 and recipe.finetune["lr"] == 0.01
+        short = recipe.scaled("short30")
+        assert (short.epochs, short.cpmix_epoch, short.finetune["epochs"], short.finetune["lr"]) == (30, 20, 3, 0.01)
+        assert recipe.finetune["epochs"] == 10  # scaling leaves the full recipe alone
+        labels = np.repeat(np.arange(num_classes), 2)
+        images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
+        data = TrainingData(images, labels, images, labels, [str(c) for c in range(num_classes)])
+        trainer, callbacks = build_trainer(dataclasses.replace(recipe, architecture=TINY), data, 7)
+        assert isinstance(trainer, CPMixTrainer)
+        assert (trainer.alpha, trainer.rho, trainer.eta, trainer.mix_batch_size) == (1.0, 0.5, 1.0, None)
+        stages = [c for c in callbacks if isinstance(c, CPMixStage)]
+        assert len(stages) == 1 and stages[0].start_epoch == 200 and stages[0].trainer is trainer
+
+
+def test_cifar100_recipe_runs_end_to_end_with_its_finetune(tmp_path):
+    rng = np.random.default_rng(0)
+    train_labels = np.concatenate([np.arange(100), np.arange(20)])  # 2 images of classes 0..19, 1 of the rest
+    test_labels = np.arange(100)
+    data = TrainingData(
+        rng.integers(0, 256, (len(train_labels), 8, 8, 3), dtype=np.uint8), train_labels,
+        rng.integers(0, 256, (100, 8, 8, 3), dtype=np.uint8), test_labels, [f"c{c}" for c in range(100)],
+    )
+    recipe = dataclasses.replace(
+        load_recipe("cpmix-resnet32-cifar100lt"), architecture=TINY, epochs=2, batch_size=64,
+        warmup_epochs=1, milestones=[1], factors=[0.1], cpmix_epoch=1,
+    )
+    recipe = dataclasses.replace(recipe, finetune={**recipe.finetune, "epochs": 1})
+    out = str(tmp_path / "run")
+    report = training.train(recipe, out, data=data, verbose=0)
+
+    with open(os.path.join(out, training.LOG_FILE)) as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["cpmix"]) for r in rows] == [0.0, 1.0]
+    assert all(np.isfinite(float(r["loss"])) for r in rows)
+    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+        assert len(list(csv.DictReader(f))) == 1
+    with open(os.path.join(out, training.TRAINING_CONFUSION_FILE)) as f:
+        confusion = json.load(f)
+    matrix = np.array(confusion["matrix"])
+    assert matrix.shape == (100, 100) and matrix.sum() == float(rows[-1]["confusions"])
+    assert confusion["top_pairs"] == top_confusion_pairs(matrix, training.TRAINING_CONFUSION_PAIRS, data.class_names)
+    with open(os.path.join(out, training.PRE_FINETUNE_METRICS_FILE)) as f:
+        assert json.load(f)["num_samples"] == 100
+    model = hub.from_pretrained(out)
+    assert model.keras_lt_config["recipe"]["finetune"] == recipe.finetune
+    logits = keras.ops.convert_to_numpy(model.predict(data.test_images, verbose=0))
+    assert report["top1"] == pytest.approx(100.0 * np.mean(logits.argmax(1) == test_labels))
