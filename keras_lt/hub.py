@@ -181,6 +181,7 @@ def save_pretrained(
     recipe=None,
     metrics=None,
     model_name=None,
+    run=None,
 ):
     """Writes a checkpoint as a Hub model repo: `config.json`, `model.safetensors`, `README.md`.
 
@@ -193,6 +194,8 @@ def save_pretrained(
         recipe: the recipe dict the model was trained with.
         metrics: the evaluation report (`keras_lt.evaluation.evaluate_predictions`).
         model_name: the checkpoint's name; defaults to the directory name.
+        run: where and how long it trained, e.g. `keras_lt.training.run_info(...)`: the machine the
+            card's numbers come from.
 
     Returns:
         The config dict written.
@@ -226,6 +229,7 @@ def save_pretrained(
         "dataset": dataset or previous.get("dataset"),
         "recipe": recipe or previous.get("recipe"),
         "metrics": _headline_metrics(metrics) if metrics else previous.get("metrics"),
+        "run": run or previous.get("run"),
     }
     tensors = {v.path: np.ascontiguousarray(np.asarray(v.numpy())) for v in model.weights}
     save_file(tensors, os.path.join(directory, WEIGHTS_FILE), metadata={"format": "keras-lt"})
@@ -306,8 +310,19 @@ logits = model.predict(images)  # RGB uint8 (N, H, W, 3), 0..255
 {rows or '| (not evaluated) | |'}
 
 Many/medium/few: classes with more than 100 / 20..100 / fewer than 20 training images.
-{zoo_note}"""
+{_run_note(config.get("run"))}{zoo_note}"""
     return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body))
+
+
+def _run_note(run):
+    """The card's line naming the machine and time the numbers come from."""
+    if not run:
+        return ""
+    minutes = run.get("train_seconds", 0) / 60
+    return (
+        f"Trained on {run.get('device', '?')} (torch {run.get('torch', '?')}, keras {run.get('keras', '?')}, "
+        f"keras-lt {run.get('keras_lt', '?')}) in {minutes:.1f} minutes of training epochs.\n"
+    )
 
 
 def push(directory, repo_id, private=False, dry_run=False, token=None, commit_message=None):

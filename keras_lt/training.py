@@ -1,5 +1,6 @@
 """Runs a recipe end to end: data -> device batches -> trainer -> checkpoint + evaluation."""
 
+import csv
 import dataclasses
 import json
 import os
@@ -254,5 +255,33 @@ def finish(network, recipe, data, output_dir, data_dir=None):
         recipe=recipe.to_dict(),
         metrics=report,
         model_name=recipe.name,
+        run=run_info(output_dir),
     )
     return report
+
+
+def run_info(output_dir):
+    """The machine, library versions and total epoch time (from `train_log.csv`) of a run."""
+    import platform
+
+    import torch
+
+    from keras_lt import __version__
+
+    if torch.cuda.is_available():
+        device = f"GPU {torch.cuda.get_device_name()}"
+    else:
+        device = f"CPU {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+    seconds = 0.0
+    for log in (LOG_FILE, FINETUNE_LOG_FILE):
+        path = os.path.join(output_dir, log)
+        if os.path.isfile(path):
+            with open(path) as f:
+                seconds += sum(float(row.get("seconds") or 0) for row in csv.DictReader(f))
+    return {
+        "device": device,
+        "torch": torch.__version__,
+        "keras": keras.__version__,
+        "keras_lt": __version__,
+        "train_seconds": round(seconds, 1),
+    }

@@ -83,6 +83,11 @@ def test_train_end_to_end(tmp_path):
     model = hub.from_pretrained(out)
     assert model.keras_lt_config["name"] == "tiny-ce"
     assert model.keras_lt_config["train_class_counts"] == [8, 8, 8]
+    run = model.keras_lt_config["run"]  # the machine and time the card's numbers come from
+    assert run["device"].startswith(("CPU", "GPU"))
+    assert run["train_seconds"] == pytest.approx(sum(float(r["seconds"]) for r in rows), abs=0.2)
+    with open(os.path.join(out, "README.md")) as f:
+        assert "Trained on " + run["device"] in f.read()
     logits = keras.ops.convert_to_numpy(model.predict(data.test_images, verbose=0))
     top1 = 100.0 * np.mean(logits.argmax(1) == data.test_labels)
     assert report["top1"] == pytest.approx(top1)
