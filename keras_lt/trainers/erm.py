@@ -52,12 +52,13 @@ class ERMTrainer(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         self.zero_grad()
         loss, logits = self.training_loss(x, y, sample_weight)
-        self._loss_tracker.update_state(loss, sample_weight=x.shape[0])
         loss.backward()
         variables = self.trainable_weights
         with torch.no_grad():
             self.optimizer.apply([v.value.grad for v in variables], variables)
-        return self.compute_metrics(x, y, logits, sample_weight)
+        # Metrics see detached tensors: they must not keep the step's autograd graph alive.
+        self._loss_tracker.update_state(loss.detach(), sample_weight=x.shape[0])
+        return self.compute_metrics(x, y, logits.detach(), sample_weight)
 
     def get_config(self):
         return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network)}
