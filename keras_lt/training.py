@@ -271,7 +271,7 @@ def run_info(output_dir):
     if torch.cuda.is_available():
         device = f"GPU {torch.cuda.get_device_name()}"
     else:
-        device = f"CPU {platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+        device = f"CPU {platform.machine()}, {os.cpu_count()} cores, torch threads: {torch.get_num_threads()}"
     seconds = 0.0
     for log in (LOG_FILE, FINETUNE_LOG_FILE):
         path = os.path.join(output_dir, log)
