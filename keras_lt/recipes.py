@@ -33,7 +33,8 @@ class Recipe:
         momentum: SGD momentum.
         weight_decay: coupled L2, as `torch.optim.SGD(weight_decay=...)`.
         warmup_epochs: epochs of linear warmup.
-        milestones: epochs where the learning rate changes.
+        lr_decay: "step" (the milestones and factors below) or "cosine" (to 0 at the last epoch).
+        milestones: epochs where the learning rate changes ("step" decay).
         factors: the factor of `lr` from each milestone on.
         sampler: "instance", "class_balanced" or "inverse_frequency".
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
@@ -62,6 +63,7 @@ class Recipe:
     momentum: float = 0.9
     weight_decay: float = 2e-4
     warmup_epochs: int = 5
+    lr_decay: str = "step"
     milestones: list = dataclasses.field(default_factory=lambda: [160, 180])
     factors: list = dataclasses.field(default_factory=lambda: [0.01, 0.0001])
     sampler: str = "instance"

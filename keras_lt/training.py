@@ -24,6 +24,7 @@ from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.trainers import SGD
 from keras_lt.trainers import TRAINERS
+from keras_lt.trainers import WarmupCosine
 from keras_lt.trainers import WarmupMultiStep
 from keras_lt.trainers import decouple
 from keras_lt.trainers.decoupled import METHODS as FINETUNE_METHODS
@@ -76,6 +77,7 @@ def check_recipe(recipe):
         "loss": {**losses.LOSSES, **losses.ALIASES},
         "architecture": models.ARCHITECTURES,
         "sampler": SAMPLERS,
+        "lr_decay": ("step", "cosine"),
     }
     for field, known in choices.items():
         value = getattr(recipe, field)
@@ -110,9 +112,12 @@ def build_trainer(recipe, data, steps_per_epoch):
     except TypeError as error:
         raise KerasLTError(f"recipe {recipe.name}: bad method_config for {recipe.method} ({error}).") from None
     loss = losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
-    schedule = WarmupMultiStep(
-        recipe.lr, steps_per_epoch, recipe.warmup_epochs, recipe.milestones, recipe.factors
-    )
+    if recipe.lr_decay == "cosine":
+        schedule = WarmupCosine(recipe.lr, steps_per_epoch, recipe.warmup_epochs, recipe.epochs)
+    else:
+        schedule = WarmupMultiStep(
+            recipe.lr, steps_per_epoch, recipe.warmup_epochs, recipe.milestones, recipe.factors
+        )
     trainer.compile(
         optimizer=SGD(schedule, momentum=recipe.momentum, weight_decay=recipe.weight_decay),
         loss=loss,

@@ -1,4 +1,4 @@
-"""WarmupMultiStep and CosineToZero against their formulas, written here in NumPy."""
+"""WarmupMultiStep, WarmupCosine and CosineToZero against their formulas, written here in NumPy."""
 
 import copy
 
@@ -82,3 +82,36 @@ def test_config_round_trip(schedule):
     assert type(rebuilt) is type(schedule) and rebuilt.get_config() == config
     for step in (0, 150, 2400, 2650):
         assert lr_at(rebuilt, step) == lr_at(schedule, step)
+
+
+def numpy_warmup_cosine(step, base, steps_per_epoch, warmup, epochs):
+    epoch = step // steps_per_epoch
+    if epoch < warmup:
+        return base * (epoch + 1) / warmup
+    t = (step - warmup * steps_per_epoch) / ((epochs - warmup) * steps_per_epoch)
+    return base / 2 * (1 + np.cos(np.pi * min(t, 1.0)))
+
+
+@pytest.mark.parametrize("warmup", [0, 2])
+def test_warmup_cosine_matches_the_formula_at_every_step(warmup):
+    from keras_lt.trainers import WarmupCosine
+
+    schedule = WarmupCosine(0.1, steps_per_epoch=3, warmup_epochs=warmup, epochs=6)
+    for step in range(6 * 3 + 2):
+        expected = numpy_warmup_cosine(step, 0.1, 3, warmup, 6)
+        assert float(schedule(step)) == pytest.approx(expected, abs=1e-7)
+    assert schedule.epoch_lr(warmup) == pytest.approx(0.1)
+    assert WarmupCosine.from_config(schedule.get_config()).get_config() == schedule.get_config()
+
+
+def test_recipes_select_the_cosine_decay():
+    from keras_lt.recipes import Recipe
+    from keras_lt.trainers import WarmupCosine
+    from keras_lt.training import TrainingData, build_trainer
+
+    data = TrainingData(
+        np.zeros((6, 32, 32, 3), "uint8"), np.array([0, 0, 0, 1, 1, 2]),
+        np.zeros((3, 32, 32, 3), "uint8"), np.array([0, 1, 2]), ["a", "b", "c"],
+    )
+    trainer, _ = build_trainer(Recipe(name="c", lr_decay="cosine", epochs=4, warmup_epochs=1), data, 2)
+    assert isinstance(trainer.optimizer._learning_rate, WarmupCosine)

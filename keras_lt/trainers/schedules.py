@@ -87,3 +87,51 @@ class CosineToZero(keras.optimizers.schedules.LearningRateSchedule):
 
     def get_config(self):
         return {"base_lr": self.base_lr, "total_steps": self.total_steps}
+
+
+@keras.saving.register_keras_serializable(package="keras_lt")
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warmup per epoch (as `WarmupMultiStep`), then a per-step cosine decay to 0.
+
+    `lr = base * (epoch + 1) / warmup_epochs` during warmup; afterwards
+    `lr = base / 2 * (1 + cos(pi * t))` with `t` the fraction of the post-warmup steps done.
+
+    Args:
+        base_lr: peak learning rate.
+        steps_per_epoch: optimizer steps in one epoch.
+        warmup_epochs: epochs of linear warmup (0 for none).
+        epochs: total epochs of the run (warmup included).
+
+    Example:
+    >>> schedule = WarmupCosine(0.1, 97, warmup_epochs=5, epochs=200)
+    """
+
+    def __init__(self, base_lr, steps_per_epoch, warmup_epochs, epochs):
+        self.base_lr = float(base_lr)
+        self.steps_per_epoch = int(steps_per_epoch)
+        self.warmup_epochs = int(warmup_epochs)
+        self.epochs = int(epochs)
+
+    def epoch_lr(self, epoch):
+        """The learning rate at the first step of a (0-based) epoch, as a Python float."""
+        return float(self(epoch * self.steps_per_epoch))
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32")
+        warmup_steps = self.warmup_epochs * self.steps_per_epoch
+        decay_steps = max((self.epochs - self.warmup_epochs) * self.steps_per_epoch, 1)
+        progress = ops.clip((step - warmup_steps) / decay_steps, 0.0, 1.0)
+        cosine = 0.5 * self.base_lr * (1.0 + ops.cos(math.pi * progress))
+        if not self.warmup_epochs:
+            return cosine
+        epoch = ops.floor(step / self.steps_per_epoch)
+        warm = self.base_lr * (epoch + 1.0) / self.warmup_epochs
+        return ops.where(step < warmup_steps, warm, cosine)
+
+    def get_config(self):
+        return {
+            "base_lr": self.base_lr,
+            "steps_per_epoch": self.steps_per_epoch,
+            "warmup_epochs": self.warmup_epochs,
+            "epochs": self.epochs,
+        }
