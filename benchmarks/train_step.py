@@ -3,9 +3,13 @@
 Both steps see the same uint8 batch already on the device, normalise it, run forward + backward,
 and take an SGD step with momentum and weight decay. The ratio (keras-lt / PyTorch throughput) is
 what the README quotes; run it with the command and log committed under benchmarks/results/.
+`--keras-batchnorm` also times the same network built with Keras' own (unfused)
+BatchNormalization, the "before" of keras-lt's fused `BatchNorm`, in the same run.
 
-    python benchmarks/train_step.py --batch-size 128 --steps 20
+    python benchmarks/train_step.py --batch-size 128 --steps 20 --keras-batchnorm
 """
+
+import functools
 
 import argparse
 import os
@@ -19,6 +23,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import keras_lt  # noqa: E402
+from keras_lt.models import blocks  # noqa: E402
 from keras_lt.trainers import ERMTrainer  # noqa: E402
 from keras_lt.trainers import SGD  # noqa: E402
 
@@ -81,6 +86,7 @@ def main():
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--num-classes", type=int, default=10)
+    parser.add_argument("--keras-batchnorm", action="store_true", help="Also time Keras' own BatchNormalization.")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
@@ -95,19 +101,16 @@ def main():
         F.cross_entropy(reference(images), labels).backward()
         optimizer.step()
 
-    trainer = ERMTrainer(keras_lt.models.resnet32(args.num_classes))
-    trainer.compile(
-        optimizer=SGD(0.1, momentum=0.9, weight_decay=2e-4),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-    )
-    trainer.make_train_function()
-    batch = (images, labels)
-
-    def keras_step():
-        trainer.train_step(batch)
+    def keras_step_of(network):
+        trainer = ERMTrainer(network)
+        trainer.compile(
+            optimizer=SGD(0.1, momentum=0.9, weight_decay=2e-4),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        return lambda: trainer.train_step((images, labels))
 
     seconds_torch = time_steps(torch_step, args.steps)
-    seconds_keras = time_steps(keras_step, args.steps)
+    seconds_keras = time_steps(keras_step_of(keras_lt.models.resnet32(args.num_classes)), args.steps)
     n = args.steps * args.batch_size
     print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads), torch {torch.__version__}, keras {keras.__version__}")
@@ -115,6 +118,16 @@ def main():
     print(f"plain PyTorch : {n / seconds_torch:8.1f} img/s")
     print(f"keras-lt      : {n / seconds_keras:8.1f} img/s")
     print(f"ratio keras-lt / PyTorch: {seconds_torch / seconds_keras:.3f}")
+    if args.keras_batchnorm:
+        # Same network, same momentum/epsilon, but Keras' unfused BatchNormalization.
+        unfused = functools.partial(keras.layers.BatchNormalization, momentum=0.9, epsilon=1e-5)
+        blocks.BatchNorm, fused = unfused, blocks.BatchNorm
+        try:
+            seconds_unfused = time_steps(keras_step_of(keras_lt.models.resnet32(args.num_classes)), args.steps)
+        finally:
+            blocks.BatchNorm = fused
+        print(f"keras-lt with Keras' BatchNormalization: {n / seconds_unfused:8.1f} img/s")
+        print(f"ratio (Keras' BatchNormalization) / PyTorch: {seconds_torch / seconds_unfused:.3f}")
 
 
 if __name__ == "__main__":
