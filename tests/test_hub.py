@@ -272,3 +272,12 @@ def test_save_pretrained_needs_a_keras_lt_model(tmp_path):
     with pytest.raises(CheckpointError) as error:
         hub.save_pretrained(plain, str(tmp_path / "x"))
     assert "keras_lt.models" in one_line(error)
+
+
+def test_headline_cifar100_checkpoint_says_how_to_train_it():
+    # No CIFAR-100 pixels exist where the zoo is built: the name must fail in one line with the command.
+    with pytest.raises(KerasLTError) as error:
+        keras_lt.from_pretrained("cpmix-resnet32-cifar100lt")
+    message = str(error.value)
+    assert "\n" not in message and "not published yet" in message
+    assert "keras-lt train --recipe cpmix-resnet32-cifar100lt" in message
