@@ -19,9 +19,7 @@ from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.losses import BalancedSoftmax
-from keras_lt.models import ARCHITECTURES
 from keras_lt.models import cifar_resnet
-from keras_lt.models.registry import register_architecture
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
 from keras_lt.trainers import CPMixTrainer
@@ -30,17 +28,8 @@ from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
 
 COUNTS = (14, 7, 3)
-TINY = "test_cpmix_resnet8"
-
-
-@pytest.fixture(autouse=True)
-def tiny_architecture(monkeypatch):
-    """ResNet-8 on 8x8 images as a recipe architecture, registered for the duration of a test."""
-    monkeypatch.setitem(ARCHITECTURES, TINY, None)  # removed again when the test ends
-
-    @register_architecture(TINY)
-    def resnet8(num_classes, classifier="linear", input_shape=(8, 8, 3), mean=(0.5,) * 3, std=(0.25,) * 3):
-        return cifar_resnet(8, num_classes, classifier, input_shape, mean, std)
+TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 
 def tiny_network(seed=0, num_classes=3):

@@ -12,25 +12,12 @@ from PIL import Image
 import keras_lt
 from keras_lt.cli.decouple import decouple as decouple_command
 from keras_lt.errors import KerasLTError
-from keras_lt.models import registry
 from keras_lt.trainers import ClassifierRetrainer
 from keras_lt.trainers import decouple
 
 COUNTS = (48, 15, 5)
-TINY = "test_decoupled_resnet8"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def tiny_architecture():
-    """A ResNet-8 on 8x8 images, registered (so saved checkpoints rebuild) for this module only."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(registry, "ARCHITECTURES", dict(registry.ARCHITECTURES))
-
-        @registry.register_architecture(TINY)
-        def resnet8(num_classes, classifier="linear", logit_scale=False):
-            return keras_lt.models.cifar_resnet(8, num_classes, classifier, (8, 8, 3), logit_scale=logit_scale)
-
-        yield
+TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 
 def tiny_network(classifier="linear"):

@@ -14,24 +14,12 @@ from safetensors.numpy import load_file
 from keras_lt import hub
 from keras_lt import training
 from keras_lt.errors import KerasLTError
-from keras_lt.models import ARCHITECTURES
-from keras_lt.models import cifar_resnet
-from keras_lt.models.registry import register_architecture
 from keras_lt.recipes import load_recipe
 from keras_lt.training import TrainingData
 
 NUM_CLASSES = 3
-TINY = "test_resnet8"
-
-
-@pytest.fixture(autouse=True)
-def tiny_architecture(monkeypatch):
-    """Registers ResNet-8 for the duration of a test: a recipe's network, 4x faster than ResNet-32."""
-    monkeypatch.setitem(ARCHITECTURES, TINY, None)  # removed again when the test ends
-
-    @register_architecture(TINY)
-    def resnet8(num_classes, classifier="linear", input_shape=(8, 8, 3), mean=(0.5,) * 3, std=(0.25,) * 3):
-        return cifar_resnet(8, num_classes, classifier, input_shape, mean, std)
+TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 
 def tiny_data(seed=0):
