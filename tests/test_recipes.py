@@ -120,10 +120,10 @@ def test_unknown_schedule():
 
 def test_unknown_field(tmp_path):
     path = tmp_path / "bad.json"
-    path.write_text(json.dumps({"name": "bad", "epoch": 3, "lr_decay": 0.1}))
+    path.write_text(json.dumps({"name": "bad", "epoch": 3, "lr_step": 0.1}))
     with pytest.raises(KerasLTError) as error:
         load_recipe(str(path))
-    assert "epoch, lr_decay" in one_line(error)
+    assert "epoch, lr_step" in one_line(error)
 
 
 @pytest.mark.parametrize(
