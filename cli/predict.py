@@ -14,6 +14,7 @@ from keras_lt.cli.errors import one_line_errors
 from keras_lt.data.image_folder import IMAGE_EXTENSIONS
 from keras_lt.data.image_folder import read_image
 from keras_lt.errors import DataError
+from keras_lt.evaluation import log_softmax
 
 
 def sample_images_dir():
@@ -54,13 +55,6 @@ def read_images(files, size):
     if not images:
         raise DataError("no image to predict: give image files or folders holding images (jpg, png, ...).")
     return read, np.stack(images)
-
-
-def softmax(logits):
-    """Row-wise softmax, with the row maximum subtracted first."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
 
 
 def top_k_predictions(paths, probabilities, class_names, k):
@@ -121,6 +115,6 @@ def predict(model, paths, top_k, output_format, batch_size):
         click.echo(f"no PATHS given: predicting the bundled sample images in {paths[0]}", err=True)
     files, images = read_images(image_files(paths), image_size)
     logits = network.predict(images, batch_size=batch_size, verbose=0)
-    probabilities = softmax(np.asarray(logits, dtype=np.float64))
+    probabilities = np.exp(log_softmax(np.asarray(logits, dtype=np.float64)))
     results = top_k_predictions(files, probabilities, class_names, min(top_k, len(class_names)))
     click.echo(FORMATS[output_format](results))

@@ -172,14 +172,19 @@ def _class_names(class_names, num_classes):
     return [str(name) for name in class_names]
 
 
+def log_softmax(logits):
+    """Row-wise log-softmax of a NumPy array, with the row maximum subtracted first."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def _log_probabilities(scores, from_logits):
     """Log-probabilities from logits (stable log-softmax) or from probabilities."""
     if from_logits is None:
         from_logits = not (np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4))
     if not from_logits:
         return np.log(np.maximum(scores, np.finfo(np.float64).tiny))
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return log_softmax(scores)
 
 
 def _top_k_hits(scores, labels, k):

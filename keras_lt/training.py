@@ -95,8 +95,8 @@ def build_trainer(recipe, data, steps_per_epoch):
     """The network, trainer, compiled loss/optimizer and the recipe's epoch-driven callbacks."""
     check_recipe(recipe)
     keras.utils.set_random_seed(recipe.seed)
-    mean = (data.train_images.reshape(-1, data.train_images.shape[-1]).mean(0) / 255.0).tolist()
-    std = (data.train_images.reshape(-1, data.train_images.shape[-1]).std(0) / 255.0).tolist()
+    pixels = data.train_images.reshape(-1, data.train_images.shape[-1])
+    mean, std = (pixels.mean(0) / 255.0).tolist(), (pixels.std(0) / 255.0).tolist()
     network = models.build(
         {
             "name": recipe.architecture,
