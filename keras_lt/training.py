@@ -152,9 +152,26 @@ def _check_output(output_dir, recipe, resume):
                 f"--resume with a different recipe than the interrupted run ({', '.join(changed)}); "
                 "resume with the same options or choose another --output."
             )
+        _trim_log(output_dir)
     os.makedirs(output_dir, exist_ok=True)
     with open(recipe_path, "w") as f:
         json.dump(recipe.to_dict(), f, indent=2)
+
+
+def _trim_log(output_dir):
+    """Drops the log rows of epochs the backup does not hold (a stop between log and backup)."""
+    log_path = os.path.join(output_dir, LOG_FILE)
+    metadata_path = os.path.join(output_dir, BACKUP_DIR, "training_metadata.json")
+    if not (os.path.isfile(log_path) and os.path.isfile(metadata_path)):
+        return
+    with open(metadata_path) as f:
+        next_epoch = json.load(f)["epoch"]
+    with open(log_path, newline="") as f:
+        rows = list(csv.reader(f))
+    kept = rows[:1] + [row for row in rows[1:] if int(row[0]) < next_epoch]
+    if len(kept) < len(rows):
+        with open(log_path, "w", newline="") as f:
+            csv.writer(f).writerows(kept)
 
 
 def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto", data=None):
@@ -195,7 +212,8 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         lt_callbacks.EpochSeeder(batches),
         *callbacks,
         keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE), append=resume),
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, BACKUP_DIR)),
+        # double_checkpoint: a stop while the backup is written falls back to the previous epoch.
+        keras.callbacks.BackupAndRestore(os.path.join(output_dir, BACKUP_DIR), double_checkpoint=True),
     ]
     # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
     # would draw from Python's global `random`, which a resumed run does not replay.

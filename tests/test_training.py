@@ -137,6 +137,20 @@ def test_resume_completes_the_run_exactly(tmp_path, monkeypatch):
         np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
+def test_resume_drops_log_rows_the_backup_does_not_hold(tmp_path, monkeypatch):
+    """A stop between the CSV row of an epoch and its backup: the resumed log has that epoch once."""
+    recipe = tiny_recipe(epochs=3)
+    out = str(tmp_path / "run")
+    interrupted_run(monkeypatch, out, recipe)
+    log_path = os.path.join(out, training.LOG_FILE)
+    with open(log_path) as f:
+        rows = f.read().splitlines()
+    with open(log_path, "a") as f:
+        f.write("1" + rows[1][1:] + "\n")  # epoch 1 logged, its backup never written
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
+
+
 def test_prepare_data_applies_the_ldam_selection(monkeypatch):
     """Balanced 3 x 20 set, imbalance 10: counts 20, 6, 2 drawn as the LDAM-DRW code draws them."""
     labels = np.tile(np.arange(NUM_CLASSES), 20)  # interleaved, as CIFAR's order is

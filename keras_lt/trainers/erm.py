@@ -3,6 +3,8 @@
 import keras
 import torch
 
+from keras_lt.models.direct_call import direct_call
+
 
 @keras.saving.register_keras_serializable(package="keras_lt")
 class ERMTrainer(keras.Model):
@@ -36,7 +38,7 @@ class ERMTrainer(keras.Model):
         self.network = network
 
     def call(self, inputs, training=False):
-        return self.network(inputs, training=training)
+        return direct_call(self.network, inputs, training=training)
 
     def training_loss(self, x, y, sample_weight=None):
         """Returns `(loss, logits)` for one batch; subclasses add their regularisers here.
