@@ -26,8 +26,7 @@ from keras_lt.trainers import SGD
 from keras_lt.trainers import TRAINERS
 from keras_lt.trainers import WarmupCosine
 from keras_lt.trainers import WarmupMultiStep
-from keras_lt.trainers import decouple
-from keras_lt.trainers.decoupled import METHODS as FINETUNE_METHODS
+from keras_lt.trainers import STAGE2
 
 BACKUP_DIR = "backup"
 LOG_FILE = "train_log.csv"
@@ -85,9 +84,9 @@ def check_recipe(recipe):
             raise KerasLTError(
                 f"recipe {recipe.name}: unknown {field} '{value}'; choose one of {', '.join(sorted(known))}."
             )
-    if recipe.finetune is not None and recipe.finetune.get("method") not in FINETUNE_METHODS:
+    if recipe.finetune is not None and recipe.finetune.get("method") not in STAGE2:
         raise KerasLTError(
-            f"recipe {recipe.name}: finetune needs a \"method\", one of {', '.join(FINETUNE_METHODS)}."
+            f"recipe {recipe.name}: finetune needs a \"method\", one of {', '.join(STAGE2)}."
         )
 
 
@@ -130,7 +129,7 @@ def build_trainer(recipe, data, steps_per_epoch):
         switches.append(lt_callbacks.GradientAdjustment(loss, recipe.ga_epoch))
     if recipe.cpmix_epoch is not None:
         switches.append(lt_callbacks.CPMixStage(trainer, recipe.cpmix_epoch))
-    return trainer, [lt_callbacks.EpochLog(schedule), *switches]
+    return trainer, [lt_callbacks.EpochLog(schedule), *switches, *trainer.epoch_callbacks()]
 
 
 def _check_output(output_dir, recipe, resume):
@@ -242,7 +241,8 @@ def _finetune(network, recipe, data, output_dir, verbose):
         json.dump(evaluate(network, data), f, indent=2)
     log = keras.callbacks.CSVLogger(os.path.join(output_dir, FINETUNE_LOG_FILE))
     settings = {"batch_size": recipe.batch_size, "seed": recipe.seed, **recipe.finetune}
-    return decouple(
+    stage2 = STAGE2[settings.pop("method")]
+    return stage2(
         network, images=data.train_images, labels=data.train_labels, callbacks=[log], verbose=verbose, **settings
     )
 

@@ -1,5 +1,7 @@
 """Trainers: `keras.Model` subclasses with a custom torch `train_step`, one per method."""
 
+import functools
+
 from keras_lt.trainers.decoupled import ClassifierRetrainer
 from keras_lt.trainers.decoupled import decouple
 from keras_lt.trainers.erm import ERMTrainer
@@ -9,6 +11,11 @@ from keras_lt.trainers.schedules import WarmupMultiStep
 from keras_lt.trainers.sgd import SGD
 
 TRAINERS = {"erm": ERMTrainer}
+
+# Stage-2 pipelines a recipe's `finetune` can name: `fn(network, images=, labels=, **settings)`
+# returning the new network (settings: the recipe's `finetune` entries without "method", plus
+# batch_size, seed, callbacks, verbose).
+STAGE2 = {method: functools.partial(decouple, method=method) for method in ("crt", "lws", "tau-norm")}
 
 from keras_lt.trainers.cpmix import CPMixTrainer  # noqa: E402
 

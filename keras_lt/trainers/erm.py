@@ -50,6 +50,14 @@ class ERMTrainer(keras.Model):
         loss = self.compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight, training=True)
         return loss, logits
 
+    def epoch_callbacks(self):
+        """Callbacks that drive this trainer's epoch-dependent state (stages, windows, ramps).
+
+        `keras_lt.training` adds them to `fit`; state must be recomputed from the epoch number so
+        that `--resume` restores it. None for plain ERM.
+        """
+        return []
+
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         self.zero_grad()
