@@ -21,12 +21,14 @@ from keras_lt.training import train as run
 @click.option("--epochs", type=int, help="Override the recipe's epochs.")
 @click.option("--loss", help="Override the recipe's loss (ce, bs, ldam, kps, ...).")
 @click.option("--seed", type=int, help="Override the recipe's seed.")
+@click.option("--init-from", help="Override the checkpoint a stage-2 recipe starts from (name or directory).")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
 @one_line_errors
-def train(recipe_name, schedule, data_dir, output, epochs, loss, seed, resume):
+def train(recipe_name, schedule, data_dir, output, epochs, loss, seed, init_from, resume):
     """Train a model from a recipe; prints progress, writes a checkpoint and metrics."""
     recipe = load_recipe(recipe_name).scaled(schedule)
-    overrides = {k: v for k, v in (("epochs", epochs), ("loss", loss), ("seed", seed)) if v is not None}
+    given = (("epochs", epochs), ("loss", loss), ("seed", seed), ("init_from", init_from))
+    overrides = {k: v for k, v in given if v is not None}
     recipe = dataclasses.replace(recipe, **overrides)
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
     click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")

@@ -43,6 +43,8 @@ class Recipe:
         finetune: a classifier re-training run after the main training, as keyword arguments of
             `keras_lt.trainers.decouple`, e.g. `{"method": "crt", "epochs": 10, "lr": 0.01}`
             (None: none); batch size and seed default to the recipe's.
+        init_from: a trained checkpoint (zoo name, directory or `hf://` name) to start from instead
+            of training: the run then consists of `finetune` alone (e.g. AFR on a CMO checkpoint).
         seed: seed of the initialisation, the order and the augmentation.
         schedule: "full" or the name of the schedule this recipe was scaled to (e.g. "short30").
     """
@@ -71,6 +73,7 @@ class Recipe:
     ga_epoch: int | None = None
     cpmix_epoch: int | None = None
     finetune: dict | None = None
+    init_from: str | None = None
     seed: int = 0
     schedule: str = "full"
 

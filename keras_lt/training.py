@@ -84,6 +84,10 @@ def check_recipe(recipe):
             raise KerasLTError(
                 f"recipe {recipe.name}: unknown {field} '{value}'; choose one of {', '.join(sorted(known))}."
             )
+    if recipe.init_from is not None and recipe.finetune is None:
+        raise KerasLTError(
+            f"recipe {recipe.name}: init_from starts from a trained checkpoint, so it needs a finetune stage."
+        )
     if recipe.finetune is not None and recipe.finetune.get("method") not in STAGE2:
         raise KerasLTError(
             f"recipe {recipe.name}: finetune needs a \"method\", one of {', '.join(STAGE2)}."
@@ -181,7 +185,8 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     with `finetune` then re-trains the classifier (`keras_lt.trainers.decouple`), logged to
     `finetune_log.csv`, with the test metrics before it in `metrics_before_finetune.json`; this phase
     has no backup (an interruption there means training again). A trainer that counts training
-    confusions (CP-Mix) leaves them, and their top pairs, in `training_confusion.json`.
+    confusions (CP-Mix) leaves them, and their top pairs, in `training_confusion.json`. A recipe
+    with `init_from` skips the training: its `finetune` starts from that checkpoint.
 
     Args:
         recipe: the recipe to run.
@@ -200,6 +205,9 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     check_recipe(recipe)
     _check_output(output_dir, recipe, resume)
     data = data or prepare_data(recipe, data_dir)
+    if recipe.init_from is not None:
+        network = _finetune(_initial_network(recipe, data), recipe, data, output_dir, verbose)
+        return finish(network, recipe, data, output_dir, data_dir)
     batches = DeviceBatches(
         data.train_images, data.train_labels, data.num_classes, recipe.batch_size,
         sampler=recipe.sampler, seed=recipe.seed,
@@ -222,6 +230,18 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     if recipe.finetune is not None:
         network = _finetune(network, recipe, data, output_dir, verbose)
     return finish(network, recipe, data, output_dir, data_dir)
+
+
+def _initial_network(recipe, data):
+    """The checkpoint named by `recipe.init_from`, checked against the recipe's classes."""
+    network = hub.from_pretrained(recipe.init_from)
+    classes = network.keras_lt_config.get("class_names")
+    if network.output_shape[-1] != data.num_classes or (classes and list(classes) != list(data.class_names)):
+        raise KerasLTError(
+            f"recipe {recipe.name}: init_from {recipe.init_from} was trained on other classes than "
+            f"{recipe.dataset}; start from a checkpoint of the same dataset."
+        )
+    return network
 
 
 def _save_training_confusion(trainer, data, output_dir):

@@ -151,6 +151,35 @@ def test_resume_drops_log_rows_the_backup_does_not_hold(tmp_path, monkeypatch):
     assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
 
 
+def test_init_from_runs_only_the_stage_2_on_the_given_checkpoint(tmp_path):
+    base = str(tmp_path / "base")
+    training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)
+    crt = {"method": "crt", "epochs": 1, "lr": 0.01}
+    out = str(tmp_path / "crt")
+    training.train(tiny_recipe(name="tiny-crt", init_from=base, finetune=crt), out, data=tiny_data(), verbose=0)
+    assert not os.path.exists(os.path.join(out, training.LOG_FILE))  # no stage-1 training
+    assert os.path.isfile(os.path.join(out, training.FINETUNE_LOG_FILE))
+    before, after = load_file(os.path.join(base, hub.WEIGHTS_FILE)), load_file(os.path.join(out, hub.WEIGHTS_FILE))
+    backbone = [k for k in before if "classifier" not in k]
+    assert backbone and all(np.array_equal(before[k], after[k]) for k in backbone)
+    assert any(not np.array_equal(before[k], after[k]) for k in before if "classifier" in k)
+
+
+def test_init_from_refuses_a_checkpoint_of_other_classes(tmp_path):
+    base = str(tmp_path / "base")
+    training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)
+    other = dataclasses.replace(tiny_data(), class_names=["x", "y", "z"])
+    recipe = tiny_recipe(name="tiny-crt", init_from=base, finetune={"method": "crt", "epochs": 1})
+    with pytest.raises(KerasLTError, match="other classes") as error:
+        training.train(recipe, str(tmp_path / "crt"), data=other, verbose=0)
+    assert "\n" not in str(error.value)
+
+
+def test_init_from_without_a_stage_2_is_refused(tmp_path):
+    with pytest.raises(KerasLTError, match="needs a finetune stage"):
+        training.train(tiny_recipe(init_from="x"), str(tmp_path / "run"), data=tiny_data(), verbose=0)
+
+
 def test_prepare_data_applies_the_ldam_selection(monkeypatch):
     """Balanced 3 x 20 set, imbalance 10: counts 20, 6, 2 drawn as the LDAM-DRW code draws them."""
     labels = np.tile(np.arange(NUM_CLASSES), 20)  # interleaved, as CIFAR's order is
