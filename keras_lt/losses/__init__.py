@@ -10,6 +10,9 @@ from keras_lt.losses.balanced_softmax import BalancedSoftmax
 from keras_lt.losses.class_balanced import ClassBalanced
 from keras_lt.losses.class_balanced import effective_number_weights
 from keras_lt.losses.focal import Focal
+from keras_lt.losses.isda import ISDACovariance
+from keras_lt.losses.isda import isda_logits
+from keras_lt.losses.isda import isda_loss
 from keras_lt.losses.kps import KPSLoss
 from keras_lt.losses.label_aware_smoothing import LabelAwareSmoothing
 from keras_lt.losses.ldam import LDAM
@@ -66,12 +69,15 @@ __all__ = [
     "BalancedSoftmax",
     "ClassBalanced",
     "Focal",
+    "ISDACovariance",
     "KPSLoss",
     "LDAM",
     "LabelAwareSmoothing",
     "LogitAdjusted",
     "effective_number_weights",
     "posthoc_logit_adjustment",
+    "isda_logits",
+    "isda_loss",
     "get",
     "LOSSES",
 ]

@@ -51,11 +51,22 @@ def register_architecture(name):
 def build(architecture):
     """Builds the model an architecture dict describes (`name` plus that function's arguments).
 
+    `"latent_categories": M` (with an optional `"fusion"`) adds LCReg's latent category layer before
+    the model's pooling (`keras_lt.models.latent`); any architecture takes it.
+
     Example:
     >>> model = build({"name": "resnet32", "num_classes": 10, "classifier": "cosine"})
+    >>> lcreg = build({"name": "resnet32", "num_classes": 10, "latent_categories": 40})
     """
+    from keras_lt.models.latent import LATENT_KEYS
+    from keras_lt.models.latent import add_latent_categories
+
     arguments = dict(architecture)
     name = arguments.pop("name", None)
     if name not in ARCHITECTURES:
         raise UnknownModelError(f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}.")
-    return ARCHITECTURES[name](**arguments)
+    latent = {key: arguments.pop(key) for key in LATENT_KEYS if key in arguments}
+    model = ARCHITECTURES[name](**arguments)
+    if latent.get("latent_categories") is not None:
+        model = add_latent_categories(model, **latent)
+    return model

@@ -1,0 +1,191 @@
+"""MiSLAS stage 2 (Zhong et al., CVPR 2021): classifier + LWS with label-aware smoothing, shifted BN.
+
+After a mixup stage 1 (`keras_lt.trainers.MixupTrainer`, or LCReg's), the backbone is frozen and
+the classifier is re-balanced:
+
+- class-balanced sampling (N draws per epoch) with the stage-1 augmentation (pad + crop + flip);
+- label-aware smoothing (`keras_lt.losses.LabelAwareSmoothing`, eps_head / eps_tail per dataset and
+  imbalance factor, METHODS.md);
+- the stage-1 classifier continues (not re-initialised) at `lr * lr_factor`, and a learnable
+  per-class logit scale (LWS, `keras_lt.layers.LogitScale`, initialised to 1) at `lr`, both with a
+  cosine to 0: two learning rates, as MiSLAS' two parameter groups (two SGD optimizers here);
+- "shift learning" (`shift_bn`, CIFAR-100 in MiSLAS): the backbone's BatchNorm layers run in
+  training mode, normalising with the class-balanced batches' statistics and updating their running
+  statistics, while their affine parameters stay frozen; off, the backbone runs in inference mode.
+
+Settings from MiSLAS' code (dvlab-research/MiSLAS, `config/cifar*/..._stage2_mislas.yaml`,
+`train_stage2.py`) and METHODS.md: 10 epochs, batch 128, lr 0.1, SGD momentum 0.9, weight decay
+2e-4 on both groups; lr_factor 0.2 for IF100 else 0.1 (METHODS.md; MiSLAS' CIFAR-10 IF100 config
+has 0.5). Where we differ: the cosine decays per step (theirs per epoch, from `lr` at epoch 0 down to
+`lr * (1 + cos(9 pi / 10)) / 2` in the last), classes are drawn with replacement.
+"""
+
+import keras
+import numpy as np
+import torch
+
+from keras_lt.callbacks import EpochSeeder
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.losses import LabelAwareSmoothing
+from keras_lt.trainers.decoupled import _rebuild
+from keras_lt.trainers.erm import ERMTrainer
+from keras_lt.trainers.schedules import CosineToZero
+from keras_lt.trainers.sgd import SGD
+
+CLASSIFIER_LAYERS = ("classifier",)
+SCALE_LAYERS = ("logit_scale",)
+
+
+@keras.saving.register_keras_serializable(package="keras_lt")
+class MiSLASRetrainer(ERMTrainer):
+    """Trains a network's classifier with the compiled optimizer and its logit scale with a second one.
+
+    Every other layer is frozen. With `shift_bn`, BatchNorm layers stay "trainable" so that they
+    run in training mode (batch statistics, running statistics updated), but their gamma and beta
+    are frozen; the optimizers only ever see the classifier and scale variables.
+
+    Args:
+        network: a keras-lt model with a "classifier" and a "logit_scale" layer.
+        shift_bn: re-estimate the BatchNorm statistics on the training batches.
+        **kwargs: forwarded to `ERMTrainer`.
+
+    Example:
+    >>> trainer = MiSLASRetrainer(network, shift_bn=True)
+    >>> trainer.compile(optimizer=SGD(CosineToZero(0.02, steps)), scale_optimizer=SGD(CosineToZero(0.1, steps)),
+    ...                 loss=LabelAwareSmoothing(counts), metrics=["accuracy"])
+    """
+
+    def __init__(self, network, shift_bn=False, **kwargs):
+        super().__init__(network, **kwargs)
+        self.shift_bn = bool(shift_bn)
+        names = {layer.name for layer in network.layers}
+        missing = set(CLASSIFIER_LAYERS + SCALE_LAYERS) - names
+        if missing:
+            raise KerasLTError(
+                f"MiSLAS stage 2 needs the layers {', '.join(sorted(missing))}; build the model with "
+                "keras_lt.models and logit_scale=True."
+            )
+        for layer in network.layers:
+            if layer.name in CLASSIFIER_LAYERS + SCALE_LAYERS:
+                layer.trainable = True
+            elif self.shift_bn and isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = True  # training mode: batch statistics, running statistics updated
+                for variable in layer.trainable_variables:
+                    variable.trainable = False  # gamma, beta stay
+            else:
+                layer.trainable = False
+        self.scale_optimizer = None
+
+    def compile(self, *args, scale_optimizer=None, **kwargs):
+        """`keras.Model.compile`, plus the optimizer of the logit scale (`scale_optimizer`)."""
+        super().compile(*args, **kwargs)
+        self.scale_optimizer = scale_optimizer or self.optimizer
+
+    def _split(self, variables):
+        scale = {id(v) for name in SCALE_LAYERS for v in self.network.get_layer(name).trainable_weights}
+        return [v for v in variables if id(v) not in scale], [v for v in variables if id(v) in scale]
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        self.zero_grad()
+        loss, logits = self.training_loss(x, y, sample_weight)
+        loss.backward()
+        head, scale = self._split(self.trainable_weights)
+        with torch.no_grad():
+            self.optimizer.apply([v.value.grad for v in head], head)
+            self.scale_optimizer.apply([v.value.grad for v in scale], scale)
+        self._loss_tracker.update_state(loss.detach(), sample_weight=x.shape[0])
+        return self.compute_metrics(x, y, logits.detach(), sample_weight)
+
+    def release(self):
+        """Makes every layer and variable of the network trainable again (as `from_pretrained` gives)."""
+        for layer in self.network.layers:
+            layer.trainable = True
+
+    def get_config(self):
+        return {**super().get_config(), "shift_bn": self.shift_bn}
+
+
+def mislas(
+    network,
+    images=None,
+    labels=None,
+    epochs=10,
+    lr=0.1,
+    lr_factor=0.2,
+    batch_size=128,
+    momentum=0.9,
+    weight_decay=2e-4,
+    eps_head=0.4,
+    eps_tail=0.1,
+    shift_bn=False,
+    seed=0,
+    callbacks=(),
+    verbose="auto",
+):
+    """MiSLAS stage 2: a new model with a re-balanced classifier and a learnt logit scale (LWS).
+
+    The input model is left untouched. The new one is the input's architecture with
+    `logit_scale=True` (so `save_pretrained` / `from_pretrained` round-trip it) and the input's
+    weights; its logit scale starts at 1 even if the input had one. Its `keras_lt_config` records
+    the settings under "mislas".
+
+    Args:
+        network: a trained keras-lt model (stage 1: mixup ERM or LCReg).
+        images: uint8 `(N, H, W, C)` training images (the stage-1 training set).
+        labels: their integer labels.
+        epochs: training epochs (10; short30: 3).
+        lr: learning rate of the logit scale; the classifier gets `lr * lr_factor`. Cosine to 0.
+        lr_factor: the classifier's share of `lr` (METHODS.md: 0.2 for IF100, else 0.1).
+        batch_size: images per batch.
+        momentum: SGD momentum.
+        weight_decay: coupled L2 on the trained variables.
+        eps_head: label-aware smoothing of the largest class.
+        eps_tail: label-aware smoothing of the smallest class.
+        shift_bn: re-estimate the backbone's BatchNorm statistics on the class-balanced batches
+            (METHODS.md: CIFAR-100 only).
+        seed: seed of the sampling and the augmentation.
+        callbacks: extra Keras callbacks (e.g. a `CSVLogger`).
+        verbose: Keras' fit verbosity.
+
+    Returns:
+        The new `keras.Model`.
+
+    Example:
+    >>> stage1 = keras_lt.from_pretrained("runs/mixup-stage1")
+    >>> model = mislas(stage1, images, labels, lr_factor=0.2, eps_head=0.4, eps_tail=0.1, shift_bn=True)
+    """
+    if images is None or labels is None:
+        raise KerasLTError("MiSLAS stage 2 re-trains the classifier: pass the training images and labels.")
+    if epochs < 1:
+        raise KerasLTError(f"MiSLAS stage 2 needs at least 1 epoch, got {epochs}.")
+    keras.utils.set_random_seed(seed)
+    model = _rebuild(network, fresh=SCALE_LAYERS, logit_scale=True)
+    num_classes = model.output_shape[-1]
+    if int(np.max(labels)) >= num_classes:
+        raise KerasLTError(
+            f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
+            "re-train it on the dataset it was trained on."
+        )
+    batches = DeviceBatches(images, labels, num_classes, batch_size, sampler="class_balanced", seed=seed)
+    steps = epochs * len(batches)
+    trainer = MiSLASRetrainer(model, shift_bn=shift_bn)
+    trainer.compile(
+        optimizer=SGD(CosineToZero(lr * lr_factor, steps), momentum=momentum, weight_decay=weight_decay),
+        scale_optimizer=SGD(CosineToZero(lr, steps), momentum=momentum, weight_decay=weight_decay),
+        loss=LabelAwareSmoothing(batches.class_counts, eps_head=eps_head, eps_tail=eps_tail),
+        metrics=["accuracy"],
+    )
+    try:
+        trainer.fit(
+            batches, epochs=epochs, shuffle=False, callbacks=[EpochSeeder(batches), *callbacks], verbose=verbose
+        )
+    finally:
+        trainer.release()
+    model.keras_lt_config["mislas"] = dict(
+        epochs=epochs, lr=lr, lr_factor=lr_factor, batch_size=batch_size, momentum=momentum,
+        weight_decay=weight_decay, eps_head=eps_head, eps_tail=eps_tail, shift_bn=shift_bn,
+        sampler="class_balanced", seed=seed,
+    )
+    return model

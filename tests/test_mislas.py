@@ -1,0 +1,116 @@
+"""MiSLAS stage 2: two learning rates, what stays frozen, shift learning, continuation, the recipe end to end."""
+
+import csv
+import dataclasses
+import os
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+import pytest
+import torch
+
+from keras_lt import hub
+from keras_lt import models
+from keras_lt import training
+from keras_lt.losses import LabelAwareSmoothing
+from keras_lt.recipes import load_recipe
+from keras_lt.trainers import SGD
+from keras_lt.trainers import STAGE2
+from keras_lt.trainers import MiSLASRetrainer
+from keras_lt.trainers import mislas
+from keras_lt.training import TrainingData
+
+TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
+COUNTS = (12, 6, 2)
+
+
+def stage1(seed=0, **extra):
+    keras.utils.set_random_seed(seed)
+    return models.build({"name": TINY, "num_classes": 3, **extra})
+
+
+def data(seed=0):
+    labels = np.repeat(np.arange(3), COUNTS)
+    images = np.random.default_rng(seed).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
+    return images, labels
+
+
+def snapshot(model):
+    return {v.path: v.numpy().copy() for v in model.weights}
+
+
+@pytest.mark.parametrize("shift_bn", [False, True])
+def test_each_group_gets_its_learning_rate_and_the_rest_stays(shift_bn):
+    network = stage1(logit_scale=True)
+    trainer = MiSLASRetrainer(network, shift_bn=shift_bn)
+    base, factor, wd = 0.1, 0.2, 1e-3
+    trainer.compile(
+        optimizer=SGD(base * factor, momentum=0.9, weight_decay=wd),
+        scale_optimizer=SGD(base, momentum=0.9, weight_decay=wd),
+        loss=LabelAwareSmoothing(COUNTS, 0.4, 0.1),
+    )
+    images, labels = data()
+    x, y = torch.tensor(images[:8]), torch.tensor(labels[:8])
+    trainer.compute_metrics = lambda *args: {}  # no metrics compiled
+    trained = {v.path for v in trainer.trainable_weights}
+    assert trained == {"classifier/kernel", "classifier/bias", "logit_scale/scale"}
+    # The gradients of the first step, from a pass that changes nothing but the BN statistics.
+    loss, _ = trainer.training_loss(x, y)
+    grads = dict(zip([v.path for v in trainer.trainable_weights],
+                     torch.autograd.grad(loss, [v.value for v in trainer.trainable_weights])))
+    before = snapshot(network)
+    trainer.train_step((x, y))
+    after = snapshot(network)
+    for path, grad in grads.items():  # first step: w -= lr * (grad + wd * w)
+        lr = base if path.startswith("logit_scale") else base * factor
+        np.testing.assert_allclose(before[path] - after[path], lr * (grad.numpy() + wd * before[path]), rtol=1e-4, atol=1e-7)
+    for path in before:
+        if path in grads:
+            continue
+        moving = "moving_" in path
+        if moving and shift_bn:
+            assert not np.array_equal(before[path], after[path]), path  # re-estimated on the batch
+        else:
+            np.testing.assert_array_equal(before[path], after[path], err_msg=path)  # frozen (gamma, beta, convs)
+    trainer.release()
+    assert all(v.trainable for v in network.weights if "moving_" not in v.path)
+
+
+def test_classifier_continues_and_scale_starts_at_one():
+    network = stage1()
+    images, labels = data()
+    model = mislas(network, images, labels, epochs=1, lr=0.0, batch_size=8, verbose=0)  # lr 0: nothing moves
+    assert model is not network and model.keras_lt_config["architecture"]["logit_scale"]
+    np.testing.assert_array_equal(model.get_layer("logit_scale").scale.numpy(), np.ones(3))
+    new, old = snapshot(model), snapshot(network)
+    assert set(new) == set(old) | {"logit_scale/scale"}
+    for path, value in old.items():
+        np.testing.assert_array_equal(new[path], value, err_msg=path)
+    assert model.keras_lt_config["mislas"]["lr_factor"] == 0.2 and STAGE2["mislas"] is mislas
+    np.testing.assert_allclose(model.predict(images, verbose=0), network.predict(images, verbose=0), rtol=1e-5)
+
+
+def test_cifar100_recipe_runs_end_to_end_with_stage2(tmp_path):
+    rng = np.random.default_rng(0)
+    train_labels = np.concatenate([np.arange(100), np.arange(20)])
+    data_ = TrainingData(
+        rng.integers(0, 256, (len(train_labels), 8, 8, 3), dtype=np.uint8), train_labels,
+        rng.integers(0, 256, (100, 8, 8, 3), dtype=np.uint8), np.arange(100), [f"c{c}" for c in range(100)],
+    )
+    recipe = dataclasses.replace(
+        load_recipe("mislas-resnet32-cifar100lt"), architecture=TINY, epochs=2, batch_size=64,
+        warmup_epochs=1, milestones=[1], factors=[0.1],
+    )
+    recipe = dataclasses.replace(recipe, finetune={**recipe.finetune, "epochs": 1})
+    out = str(tmp_path / "run")
+    report = training.train(recipe, out, data=data_, verbose=0)
+    with open(os.path.join(out, training.LOG_FILE)) as f:
+        assert all(np.isfinite(float(r["loss"])) for r in csv.DictReader(f))
+    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+        assert len(list(csv.DictReader(f))) == 1
+    model = hub.from_pretrained(out)
+    assert model.keras_lt_config["architecture"]["logit_scale"] is True
+    logits = model.predict(data_.test_images, verbose=0)
+    assert report["top1"] == pytest.approx(100 * np.mean(logits.argmax(1) == data_.test_labels))
