@@ -37,6 +37,9 @@ class Recipe:
         milestones: epochs where the learning rate changes ("step" decay).
         factors: the factor of `lr` from each milestone on.
         sampler: "instance", "class_balanced" or "inverse_frequency".
+        augment: the training batches' augmentation (`keras_lt.data.DeviceBatches`' `augment`):
+            "crop_flip" (pad 4 + crop + flip) or "autoaugment" (crop + flip, AutoAugment's CIFAR-10
+            policy, Cutout 16).
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
         cpmix_epoch: epoch at which CP-Mix's stage 2 (its mixup regulariser) starts (None: never).
@@ -69,6 +72,7 @@ class Recipe:
     milestones: list = dataclasses.field(default_factory=lambda: [160, 180])
     factors: list = dataclasses.field(default_factory=lambda: [0.01, 0.0001])
     sampler: str = "instance"
+    augment: str = "crop_flip"
     drw_epoch: int | None = None
     ga_epoch: int | None = None
     cpmix_epoch: int | None = None
@@ -85,7 +89,10 @@ class Recipe:
 
         `short30` (METHODS.md): 30 epochs, batch 128, lr 0.1, wd 2e-4, warmup 2, x0.1 at 24,
         x0.01 at 27; switches at `round(epoch * 30 / epochs)` (DRW 160 -> 24, GA 120 -> 18,
-        CP-Mix 200 of 300 -> 20); a fine-tune phase runs 3 epochs.
+        CP-Mix 200 of 300 -> 20); a fine-tune phase runs 3 epochs. Method-specific settings come
+        from the schedule's `method_overrides` (merged into `method_config` for that method: CMO's
+        window -> epochs 1..27) and `finetune_overrides` (merged into `finetune` for that stage-2
+        method: AFR runs 10 epochs, regenerating every 2).
         """
         if schedule == "full":
             return self
@@ -93,11 +100,17 @@ class Recipe:
             raise KerasLTError(f"unknown schedule '{schedule}'; choose full or {', '.join(SCHEDULES)}.")
         overrides = dict(SCHEDULES[schedule])
         finetune_epochs = overrides.pop("finetune_epochs")
+        method_overrides = overrides.pop("method_overrides", {}).get(self.method, {})
+        finetune_overrides = overrides.pop("finetune_overrides", {})
         scale = overrides["epochs"] / self.epochs
         for switch in ("drw_epoch", "ga_epoch", "cpmix_epoch"):
             value = getattr(self, switch)
             overrides[switch] = None if value is None else round(value * scale)
         overrides["finetune"] = None if self.finetune is None else {**self.finetune, "epochs": finetune_epochs}
+        if method_overrides:
+            overrides["method_config"] = {**self.method_config, **method_overrides}
+        if self.finetune is not None and self.finetune.get("method") in finetune_overrides:
+            overrides["finetune"].update(finetune_overrides[self.finetune["method"]])
         return dataclasses.replace(self, schedule=schedule, **overrides)
 
 
@@ -105,6 +118,8 @@ SCHEDULES = {
     "short30": dict(
         epochs=30, batch_size=128, lr=0.1, weight_decay=2e-4, warmup_epochs=2,
         milestones=[24, 27], factors=[0.1, 0.01], finetune_epochs=3,
+        method_overrides={"cmo": {"window": [1, 27]}},
+        finetune_overrides={"afr": {"epochs": 10, "regenerate_every": 2}},
     ),
 }
 

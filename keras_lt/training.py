@@ -15,6 +15,7 @@ from keras_lt import models
 from keras_lt.data import long_tailed_counts
 from keras_lt.data import long_tailed_indices
 from keras_lt.data import load_dataset
+from keras_lt.data.pipeline import AUGMENTATIONS
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.errors import KerasLTError
@@ -77,6 +78,7 @@ def check_recipe(recipe):
         "architecture": models.ARCHITECTURES,
         "sampler": SAMPLERS,
         "lr_decay": ("step", "cosine"),
+        "augment": AUGMENTATIONS,
     }
     for field, known in choices.items():
         value = getattr(recipe, field)
@@ -210,7 +212,7 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         return finish(network, recipe, data, output_dir, data_dir)
     batches = DeviceBatches(
         data.train_images, data.train_labels, data.num_classes, recipe.batch_size,
-        sampler=recipe.sampler, seed=recipe.seed,
+        sampler=recipe.sampler, augment=recipe.augment, seed=recipe.seed,
     )
     trainer, callbacks = build_trainer(recipe, data, len(batches))
     trainer(batches[0][0][:1])

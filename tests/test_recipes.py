@@ -62,7 +62,7 @@ def test_zoo_recipe_builds(name):
     }
 
     assert isinstance(callbacks[0], lt_callbacks.EpochLog)
-    switches = {type(c).__name__: c.start_epoch for c in callbacks[1:]}
+    switches = {type(c).__name__: getattr(c, "start_epoch", None) for c in callbacks[1:]}
     expected = {}
     if recipe.drw_epoch is not None:
         expected["DeferredReweighting"] = recipe.drw_epoch
@@ -70,6 +70,10 @@ def test_zoo_recipe_builds(name):
         expected["GradientAdjustment"] = recipe.ga_epoch
     if recipe.cpmix_epoch is not None:
         expected["CPMixStage"] = recipe.cpmix_epoch
+    for callback in trainer.epoch_callbacks():  # the trainer's own (CMO's window, ...)
+        expected[type(callback).__name__] = getattr(callback, "start_epoch", None)
+    if recipe.method == "cmo":
+        assert expected["CMOWindow"] == recipe.method_config["window"][0]
     assert switches == expected
 
 
@@ -136,3 +140,15 @@ def test_unreadable_recipe_file(tmp_path, text, expected):
     with pytest.raises(KerasLTError) as error:
         load_recipe(str(path))
     assert expected in one_line(error)
+
+
+def test_short30_method_and_finetune_overrides():
+    cmo = Recipe(name="x", method="cmo", method_config={"window": [4, 196], "alpha": 1.0}).scaled("short30")
+    assert cmo.method_config == {"window": [1, 27], "alpha": 1.0}  # CMO's window: epochs 1..27
+    other = Recipe(name="x", method="erm", method_config={"window": [4, 196]}).scaled("short30")
+    assert other.method_config == {"window": [4, 196]}  # only the named method's config changes
+    afr = Recipe(name="x", finetune={"method": "afr", "epochs": 50, "regenerate_every": 10, "lr": 0.01})
+    assert afr.scaled("short30").finetune == {"method": "afr", "epochs": 10, "regenerate_every": 2, "lr": 0.01}
+    assert afr.finetune["epochs"] == 50  # the full recipe is left alone
+    crt = Recipe(name="x", finetune={"method": "crt", "epochs": 10}).scaled("short30")
+    assert crt.finetune == {"method": "crt", "epochs": 3}

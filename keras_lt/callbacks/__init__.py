@@ -6,3 +6,7 @@ from keras_lt.callbacks.gradient_adjustment import GradientAdjustment
 from keras_lt.callbacks.epoch_log import EpochLog
 from keras_lt.callbacks.epoch_seeder import EpochSeeder
 from keras_lt.callbacks.cpmix_stage import CPMixStage
+from keras_lt.callbacks.step_key import StepKey
+from keras_lt.callbacks.isda_ramp import ISDARamp
+from keras_lt.callbacks.cmo_window import CMOWindow
+from keras_lt.callbacks.afr_regeneration import AFRRegeneration

@@ -8,8 +8,12 @@ import torch
 
 from keras_lt.data.augment import pad
 from keras_lt.data.augment import random_crop_flip
+from keras_lt.data.autoaugment import autoaugment
+from keras_lt.data.cutout import cutout
 from keras_lt.data.samplers import ClassSampler
 from keras_lt.data.samplers import class_probabilities
+
+AUGMENTATIONS = ("crop_flip", "autoaugment")  # besides True (= "crop_flip") and False (none)
 
 
 def training_device():
@@ -35,10 +39,13 @@ class DeviceBatches(keras.utils.PyDataset):
         batch_size: images per batch; the last batch of an epoch may be smaller.
         sampler: "instance" (shuffle without replacement), "class_balanced" or "inverse_frequency"
             (class-first sampling with replacement, `N` draws per epoch).
-        augment: pad + random crop + horizontal flip when True.
+        augment: True or "crop_flip" for pad + random crop + horizontal flip; "autoaugment" for
+            crop + flip, then AutoAugment's CIFAR-10 policy, then Cutout (one `cutout_length`
+            square), in the order of CMO's AutoAugment recipe; False for none.
         padding: pixels of zero padding before the random crop.
         seed: seed of the order and the augmentation.
         device: torch device; defaults to `training_device()`.
+        cutout_length: side of the Cutout square ("autoaugment" only).
 
     Example:
     >>> batches = DeviceBatches(images, labels, 10, batch_size=128)
@@ -56,8 +63,11 @@ class DeviceBatches(keras.utils.PyDataset):
         padding=4,
         seed=0,
         device=None,
+        cutout_length=16,
     ):
         super().__init__()
+        if augment not in (True, False, *AUGMENTATIONS):
+            raise ValueError(f"augment must be True, False or one of {', '.join(AUGMENTATIONS)}; got {augment!r}.")
         self.device = torch.device(device) if device else training_device()
         self.images = torch.as_tensor(np.asarray(images)).to(self.device)
         self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(self.device)
@@ -66,6 +76,7 @@ class DeviceBatches(keras.utils.PyDataset):
         self.sampler = sampler
         self.augment = augment
         self.padding = padding
+        self.cutout_length = cutout_length
         self.seed = seed
         self.class_sampler = ClassSampler(self.labels, num_classes)
         self.class_counts = self.class_sampler.class_counts.cpu().numpy()
@@ -92,9 +103,12 @@ class DeviceBatches(keras.utils.PyDataset):
             self.order = self.class_sampler.sample(probabilities, n, generator)
 
     def augment_batch(self, images, generator):
-        """Pad + random crop + flip of a uint8 NHWC batch on the device."""
+        """The batches' augmentation of a uint8 NHWC batch on the device (pad + crop + flip, and more)."""
         size = images.shape[1:3]
-        return random_crop_flip(pad(images, self.padding), size, generator)
+        images = random_crop_flip(pad(images, self.padding), size, generator)
+        if self.augment == "autoaugment":
+            images = cutout(autoaugment(images, generator), self.cutout_length, generator)
+        return images
 
     def __getitem__(self, index):
         idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]

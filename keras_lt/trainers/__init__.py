@@ -20,3 +20,21 @@ STAGE2 = {method: functools.partial(decouple, method=method) for method in ("crt
 from keras_lt.trainers.cpmix import CPMixTrainer  # noqa: E402
 
 TRAINERS["cpmix"] = CPMixTrainer
+
+from keras_lt.trainers.lcreg import LCRegTrainer  # noqa: E402
+from keras_lt.trainers.mislas import MiSLASRetrainer  # noqa: E402
+from keras_lt.trainers.mislas import mislas  # noqa: E402
+from keras_lt.trainers.mixup import MixupTrainer  # noqa: E402
+
+TRAINERS["mixup"] = MixupTrainer
+TRAINERS["lcreg"] = LCRegTrainer
+STAGE2["mislas"] = mislas
+
+from keras_lt.trainers.cmo import CMOTrainer  # noqa: E402
+
+TRAINERS["cmo"] = CMOTrainer
+
+from keras_lt.trainers.afr import AFRTrainer  # noqa: E402
+from keras_lt.trainers.afr import afr as afr_finetune  # noqa: E402  (keeps trainers.afr the module)
+
+STAGE2["afr"] = afr_finetune

@@ -1,0 +1,441 @@
+"""AFR stage 2 (adversarial feature re-calibration, VISAPP 2024) on a trained CMO network.
+
+Steps of METHODS.md, at the start of every `regenerate_every`-epoch period:
+
+1. Embed every training image (un-augmented, inference mode) with the network being fine-tuned:
+   its "pool" layer's output `e_x`; class means `e_c`.
+2. Adaptive threshold: per-class training accuracy `a_c` (argmax of the same pass) and the overall
+   `a_train`; `lambda_c = a_c if a_c < a_train else majority_threshold` (0.8). A sample is an
+   intra-class MINORITY when `cos(e_x, e_c) < lambda_c`, else majority.
+3. Attack head: a linear map of the (frozen) embeddings to 2C outputs, class c's majority at `2c`
+   and its minority at `2c + 1`, trained with CE on the split of step 2.
+4. Re-balance: `N` class-balanced draws (with replacement) of the training set; for a random
+   `attack_fraction` (50%) of the drawn majority samples, targeted PGD towards "class y minority"
+   (`2y + 1`) of backbone + attack head (eps 0.6, 3 steps of 1/255, L-inf, pixel space), label y kept.
+5. Fine-tune the whole network (`AFRTrainer`) on the re-balanced set with crop + flip, adding to
+   every batch CutMix (Beta(1, 1)) samples of the ORIGINAL long-tailed set: `cutmix_fraction` (25%)
+   of the batch size, each an original sample (background) with a box of a re-balanced sample.
+
+Our readings, each a knob:
+- The split, the attack head and the adversarial images are all redone at every regeneration, from
+  the network being fine-tuned (the paper regenerates "every 10 epochs" without saying what is kept).
+- The attack head starts from the network's classifier (class c's weights at both 2c and 2c + 1;
+  "fine-tuned PGD") and takes `attack_steps` full-batch Adam steps (`attack_lr`); a cosine
+  classifier's head starts at random.
+- `a_train` is the instance accuracy of the un-augmented training set.
+- "25% of the original samples": per step, `round(cutmix_fraction * B)` originals drawn uniformly
+  (so 25% of the originals per epoch on average), mixed with the first ones of the (shuffled)
+  batch; both in one forward pass, the mixed ones with `lam * L(y_orig) + (1 - lam) * L(y_rebal)`.
+- Stage-2 optimisation (the paper gives none): SGD momentum 0.9, wd 2e-4, batch 128, lr 0.01 with a
+  per-step cosine to 0, plain CE (the set is already class-balanced), BatchNorm in training mode.
+
+The split (per class: count, accuracy, threshold, minority, majority, attacked) of every
+regeneration is printed (unless `verbose=0`) and written as JSON to `split_log`.
+"""
+
+import json
+import os
+
+import keras
+import numpy as np
+import torch
+
+from keras_lt import losses
+from keras_lt.callbacks import EpochSeeder
+from keras_lt.callbacks.afr_regeneration import AFRRegeneration
+from keras_lt.data.cutmix import cutmix
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.data.samplers import ClassSampler
+from keras_lt.data.samplers import class_probabilities
+from keras_lt.errors import KerasLTError
+from keras_lt.trainers.decoupled import _rebuild
+from keras_lt.trainers.erm import ERMTrainer
+from keras_lt.trainers.pgd import targeted_pgd
+from keras_lt.trainers.schedules import CosineToZero
+from keras_lt.trainers.sgd import SGD
+
+STEP_STREAM = 3  # last word of the (epoch, step, STREAM) key of the CutMix draws
+REGENERATION_STREAM = 4  # last word of the (epoch, STREAM) key of a regeneration's draws
+SPLIT_FILE = "afr_split.json"
+
+
+def adaptive_thresholds(class_accuracy, train_accuracy, majority_threshold=0.8):
+    """AFR's per-class cosine thresholds: `a_c` where `a_c < a_train`, else `majority_threshold`.
+
+    Args:
+        class_accuracy: per-class training accuracies `a_c`.
+        train_accuracy: the overall training accuracy `a_train`.
+        majority_threshold: the threshold of the classes at or above `a_train` (0.8 in the paper).
+
+    Returns:
+        A float64 NumPy vector of thresholds `lambda_c`.
+
+    Example:
+    >>> adaptive_thresholds([0.5, 0.95], 0.9)
+    array([0.5, 0.8])
+    """
+    accuracy = np.asarray(class_accuracy, dtype="float64")
+    return np.where(accuracy < train_accuracy, accuracy, float(majority_threshold))
+
+
+def intra_class_minority(embeddings, labels, thresholds):
+    """Which samples are intra-class minorities: `cos(e_x, e_c) < lambda_c`, `e_c` the class mean.
+
+    Args:
+        embeddings: float tensor `(N, D)`.
+        labels: int64 tensor `(N,)`.
+        thresholds: `(C,)` thresholds `lambda_c` (array or tensor).
+
+    Returns:
+        `(minority, cosine)`: a bool tensor `(N,)` and the float tensor `(N,)` of cosines.
+
+    Example:
+    >>> minority, cosine = intra_class_minority(e, y, adaptive_thresholds(acc, acc_train))
+    """
+    num_classes = len(thresholds)
+    embeddings = embeddings.float()
+    sums = torch.zeros((num_classes, embeddings.shape[1]), device=embeddings.device).index_add_(0, labels, embeddings)
+    counts = torch.bincount(labels, minlength=num_classes).clamp(min=1).unsqueeze(1)
+    means = sums / counts
+    cosine = torch.nn.functional.cosine_similarity(embeddings, means[labels], dim=1, eps=1e-12)
+    limit = torch.as_tensor(np.asarray(thresholds), dtype=torch.float32, device=embeddings.device)[labels]
+    return cosine < limit, cosine
+
+
+@keras.saving.register_keras_serializable(package="keras_lt")
+class AFRTrainer(ERMTrainer):
+    """AFR's stage-2 trainer: fine-tunes on the adversarially re-balanced set plus CutMix of originals.
+
+    `fit` it on a `DeviceBatches` (the re-balanced set; `regenerate` replaces its images and labels)
+    with an `AFRRegeneration` callback; `originals` is a `DeviceBatches` of the long-tailed training
+    set (CutMix backgrounds, the split and the re-balanced draws). `keras_lt.trainers.afr` sets all
+    of this up; see the module docstring for the steps and our readings.
+
+    Args:
+        network: the network to fine-tune (all of it), with a "pool" layer (the embedding).
+        cutmix_fraction: CutMix samples of the originals per step, as a share of the batch size.
+        alpha: the CutMix Beta parameter.
+        attack_fraction: share of the drawn majority samples that are attacked.
+        eps: PGD's L-inf radius, pixel space [0, 1].
+        pgd_steps: PGD's steps.
+        step_size: PGD's step, pixel space [0, 1].
+        majority_threshold: the threshold of classes at or above the training accuracy.
+        attack_steps: full-batch Adam steps of the attack head.
+        attack_lr: the attack head's Adam learning rate.
+        inference_batch_size: images per forward pass when embedding and attacking.
+        **kwargs: forwarded to `ERMTrainer`.
+
+    Example:
+    >>> trainer = AFRTrainer(model)
+    >>> trainer.originals = DeviceBatches(images, labels, num_classes)
+    >>> trainer.fit(rebalanced, epochs=50, callbacks=[EpochSeeder(rebalanced), AFRRegeneration(trainer, 10)])
+    """
+
+    def __init__(
+        self,
+        network,
+        cutmix_fraction=0.25,
+        alpha=1.0,
+        attack_fraction=0.5,
+        eps=0.6,
+        pgd_steps=3,
+        step_size=1 / 255,
+        majority_threshold=0.8,
+        attack_steps=100,
+        attack_lr=0.01,
+        inference_batch_size=512,
+        **kwargs,
+    ):
+        super().__init__(network, **kwargs)
+        if not any(layer.name == "pool" for layer in network.layers):
+            raise KerasLTError("AFR embeds images with the network's 'pool' layer; build it with keras_lt.models.")
+        self.cutmix_fraction = float(cutmix_fraction)
+        self.alpha = float(alpha)
+        self.attack_fraction = float(attack_fraction)
+        self.eps = float(eps)
+        self.pgd_steps = int(pgd_steps)
+        self.step_size = float(step_size)
+        self.majority_threshold = float(majority_threshold)
+        self.attack_steps = int(attack_steps)
+        self.attack_lr = float(attack_lr)
+        self.inference_batch_size = int(inference_batch_size)
+        self.embedder = keras.Model(network.inputs, [network.get_layer("pool").output, network.outputs[0]])
+        self.originals = None  # DeviceBatches of the long-tailed training set
+        self.rebalanced = None  # the DeviceBatches being fitted
+        self.step_key = None  # (epoch, step), set by AFRRegeneration
+
+    def fit(self, x=None, *args, **kwargs):
+        if not isinstance(x, DeviceBatches) or self.originals is None:
+            raise KerasLTError(
+                "AFR fine-tunes on a re-balanced DeviceBatches and mixes in the originals: set "
+                "trainer.originals and fit it on a keras_lt.data.DeviceBatches (or use keras_lt.trainers.afr)."
+            )
+        self.rebalanced = x
+        return super().fit(x, *args, **kwargs)
+
+    # -- the regeneration (steps 1 to 4) ---------------------------------------------------------
+
+    def embed(self, images):
+        """Embeddings (the "pool" output) and logits of uint8 images, inference mode, in chunks."""
+        embeddings, logits = [], []
+        with torch.no_grad():
+            for start in range(0, len(images), self.inference_batch_size):
+                e, z = self.embedder(images[start : start + self.inference_batch_size].float(), training=False)
+                embeddings.append(e.detach())
+                logits.append(z.detach())
+        return torch.cat(embeddings), torch.cat(logits)
+
+    def attack_head(self, embeddings, targets, generator):
+        """`(kernel, bias)` of the 2C-way head, from the classifier, trained on `(embeddings, targets)`."""
+        num_classes = self.network.output_shape[-1]
+        classifier = self.network.get_layer("classifier")
+        if isinstance(classifier, keras.layers.Dense):
+            kernel = classifier.kernel.value.detach().repeat_interleave(2, dim=1).clone()
+            bias = classifier.bias.value.detach().repeat_interleave(2).clone() if classifier.use_bias else None
+        else:
+            kernel = torch.randn((embeddings.shape[1], 2 * num_classes), device=embeddings.device, generator=generator)
+            kernel = kernel * (2.0 / embeddings.shape[1]) ** 0.5
+            bias = None
+        if bias is None:
+            bias = torch.zeros(2 * num_classes, device=embeddings.device)
+        kernel.requires_grad_(True)
+        bias.requires_grad_(True)
+        optimizer = torch.optim.Adam([kernel, bias], lr=self.attack_lr)
+        with torch.enable_grad():
+            for _ in range(self.attack_steps):
+                optimizer.zero_grad()
+                loss = torch.nn.functional.cross_entropy(embeddings @ kernel + bias, targets)
+                loss.backward()
+                optimizer.step()
+        return kernel.detach(), bias.detach()
+
+    def regenerate(self, epoch):
+        """Steps 1-4 for the period starting at `epoch`: replaces the re-balanced set; returns the split summary."""
+        originals = self.originals
+        num_classes = originals.num_classes
+        sequence = np.random.SeedSequence(originals.seed, spawn_key=(epoch, REGENERATION_STREAM))
+        generator = torch.Generator(device=originals.device)
+        generator.manual_seed(int(sequence.generate_state(1)[0]))
+        labels = originals.labels
+
+        # 1-2: embeddings, accuracies, thresholds, split.
+        embeddings, logits = self.embed(originals.images)
+        correct = (torch.argmax(logits, -1) == labels).float()
+        counts = torch.bincount(labels, minlength=num_classes)
+        class_accuracy = (torch.zeros(num_classes, device=labels.device).index_add_(0, labels, correct)
+                          / counts.clamp(min=1)).cpu().numpy()
+        train_accuracy = float(correct.mean())
+        thresholds = adaptive_thresholds(class_accuracy, train_accuracy, self.majority_threshold)
+        minority, _ = intra_class_minority(embeddings, labels, thresholds)
+
+        # 3: the 2C-way attack head on the frozen embeddings.
+        kernel, bias = self.attack_head(embeddings, 2 * labels + minority.long(), generator)
+
+        # 4: class-balanced draws; PGD towards "class y minority" on a share of the drawn majority.
+        probabilities = class_probabilities(originals.class_counts, "class_balanced")
+        drawn = originals.class_sampler.sample(probabilities, len(labels), generator)
+        attacked = ~minority[drawn] & (torch.rand(len(drawn), device=drawn.device, generator=generator) < self.attack_fraction)
+        images = originals.images[drawn].clone()
+        drawn_labels = labels[drawn]
+        chosen = torch.nonzero(attacked).squeeze(1)
+
+        def attack_model(x):
+            return self.embedder(x, training=False)[0] @ kernel + bias
+
+        for start in range(0, len(chosen), self.inference_batch_size):
+            part = chosen[start : start + self.inference_batch_size]
+            images[part] = targeted_pgd(
+                attack_model, images[part], 2 * drawn_labels[part] + 1, self.eps, self.pgd_steps, self.step_size
+            )
+        batches = self.rebalanced
+        batches.images, batches.labels = images, drawn_labels
+        batches.class_sampler = ClassSampler(drawn_labels, num_classes)
+        batches.class_counts = batches.class_sampler.class_counts.cpu().numpy()
+
+        minority_counts = torch.bincount(labels[minority], minlength=num_classes).cpu().numpy()
+        attacked_counts = torch.bincount(drawn_labels[attacked], minlength=num_classes).cpu().numpy()
+        counts = counts.cpu().numpy()
+        return {
+            "epoch": int(epoch),
+            "train_accuracy": train_accuracy,
+            "minority_share": float(minority.float().mean()),
+            "attacked": int(attacked.sum()),
+            "classes": [
+                {
+                    "class": c,
+                    "count": int(counts[c]),
+                    "accuracy": float(class_accuracy[c]),
+                    "threshold": float(thresholds[c]),
+                    "minority": int(minority_counts[c]),
+                    "majority": int(counts[c] - minority_counts[c]),
+                    "attacked": int(attacked_counts[c]),
+                }
+                for c in range(num_classes)
+            ],
+        }
+
+    # -- the fine-tuning step (step 5) -----------------------------------------------------------
+
+    def training_loss(self, x, y, sample_weight=None):
+        size = int(round(self.cutmix_fraction * len(y)))
+        if size == 0:
+            return super().training_loss(x, y, sample_weight)
+        if self.step_key is None or self.originals is None:
+            raise KerasLTError("AFR's CutMix draws are keyed by AFRRegeneration: add it to fit's callbacks.")
+        originals = self.originals
+        sequences = np.random.SeedSequence(originals.seed, spawn_key=(*self.step_key, STEP_STREAM)).spawn(2)
+        generator = torch.Generator(device=originals.device)
+        generator.manual_seed(int(sequences[0].generate_state(1)[0]))
+        rng = np.random.default_rng(sequences[1])
+        idx = torch.randint(0, len(originals.labels), (size,), device=originals.device, generator=generator)
+        background = originals.images[idx]
+        if originals.augment:
+            background = originals.augment_batch(background, generator)
+        lam = torch.as_tensor(rng.beta(self.alpha, self.alpha, size), device=x.device)
+        mixed, lam = cutmix(background, x[:size].to(background.dtype), lam, generator)
+        inputs = torch.cat([x, mixed.to(x.dtype)])
+        logits = self(inputs, training=True)
+        ones = torch.ones(len(y), device=x.device)
+        weight = ones if sample_weight is None else torch.as_tensor(sample_weight, device=x.device).float()
+        # clean samples: L(y); mixed ones: lam L(y_orig) + (1 - lam) L(y_rebalanced); mean over all.
+        first = torch.cat([weight, lam])
+        second = torch.cat([torch.zeros_like(weight), 1.0 - lam])
+        loss = self.compute_loss(y=torch.cat([y, originals.labels[idx]]), y_pred=logits, sample_weight=first)
+        loss = loss + self.compute_loss(y=torch.cat([y, y[:size]]), y_pred=logits, sample_weight=second)
+        return loss, logits[: len(y)]
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "cutmix_fraction": self.cutmix_fraction,
+            "alpha": self.alpha,
+            "attack_fraction": self.attack_fraction,
+            "eps": self.eps,
+            "pgd_steps": self.pgd_steps,
+            "step_size": self.step_size,
+            "majority_threshold": self.majority_threshold,
+            "attack_steps": self.attack_steps,
+            "attack_lr": self.attack_lr,
+            "inference_batch_size": self.inference_batch_size,
+        }
+
+
+def afr(
+    network,
+    images=None,
+    labels=None,
+    epochs=50,
+    regenerate_every=10,
+    lr=0.01,
+    batch_size=128,
+    momentum=0.9,
+    weight_decay=2e-4,
+    loss="ce",
+    seed=0,
+    split_log=None,
+    callbacks=(),
+    verbose="auto",
+    **settings,
+):
+    """AFR stage 2: a new network, fine-tuned from `network` on adversarially re-balanced data.
+
+    The input network is left untouched (the new one is rebuilt from its architecture and weights,
+    so `keras_lt.save_pretrained` / `from_pretrained` round-trip it); its `keras_lt_config["afr"]`
+    records the settings and the split of every regeneration. This is `STAGE2["afr"]`: a recipe
+    with `"finetune": {"method": "afr", ...}` and `init_from` a CMO checkpoint runs it.
+
+    Args:
+        network: a trained keras-lt model (stage 1: BS + CMO), with a "pool" layer.
+        images: uint8 `(N, H, W, C)` long-tailed training images (the stage-1 training set).
+        labels: their integer labels.
+        epochs: fine-tuning epochs (50; 10 in short30).
+        regenerate_every: epochs between regenerations of split, head and adversarial set (10; 2 in short30).
+        lr: initial learning rate of the per-step cosine to 0 (our reading, the paper gives none).
+        batch_size: images per batch (of the re-balanced set; the CutMix samples come on top).
+        momentum: SGD momentum.
+        weight_decay: coupled L2 on every parameter, as torch's SGD.
+        loss: a `keras_lt.losses` name for the fine-tuning loss ("ce": the set is balanced).
+        seed: seed of the draws (split, re-balancing, PGD choice, CutMix, order, augmentation).
+        split_log: path of the JSON file of the splits; None writes `afr_split.json` next to the file
+            of a `keras.callbacks.CSVLogger` in `callbacks`, if there is one.
+        callbacks: extra Keras callbacks for the fine-tuning (e.g. a `CSVLogger`).
+        verbose: Keras' fit verbosity; also prints the splits unless 0.
+        **settings: `AFRTrainer`'s knobs (attack_fraction, eps, pgd_steps, step_size,
+            majority_threshold, cutmix_fraction, alpha, attack_steps, attack_lr).
+
+    Returns:
+        The fine-tuned `keras.Model`.
+
+    Example:
+    >>> cmo = keras_lt.from_pretrained("cmo-resnet32-cifar100lt")
+    >>> model = afr(cmo, images, labels, epochs=50, regenerate_every=10)
+    """
+    if images is None or labels is None:
+        raise KerasLTError("AFR fine-tunes on the training set: pass the training images and labels.")
+    if epochs < 1 or regenerate_every < 1:
+        raise KerasLTError(f"AFR needs epochs >= 1 and regenerate_every >= 1, got {epochs} and {regenerate_every}.")
+    num_classes = network.output_shape[-1]
+    if int(np.max(labels)) >= num_classes:
+        raise KerasLTError(
+            f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
+            "fine-tune it on the dataset it was trained on."
+        )
+    keras.utils.set_random_seed(seed)
+    model = _rebuild(network)
+    originals = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
+    rebalanced = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
+    try:
+        trainer = AFRTrainer(model, **settings)
+    except TypeError as error:
+        raise KerasLTError(f"bad AFR setting ({error}).") from None
+    trainer.originals = originals
+    trainer.compile(
+        optimizer=SGD(CosineToZero(lr, epochs * len(rebalanced)), momentum=momentum, weight_decay=weight_decay),
+        loss=losses.get(loss, originals.class_counts),
+        metrics=["accuracy"],
+    )
+    regeneration = AFRRegeneration(trainer, regenerate_every)
+    trainer.fit(
+        rebalanced, epochs=epochs, shuffle=False, verbose=verbose,
+        callbacks=[EpochSeeder(rebalanced), regeneration, *callbacks],
+    )
+    record = {
+        "method": "afr", "epochs": epochs, "regenerate_every": regenerate_every, "lr": lr,
+        "batch_size": batch_size, "momentum": momentum, "weight_decay": weight_decay, "loss": loss,
+        "seed": seed, **{k: v for k, v in trainer.get_config().items() if k in settings or k in _KNOBS},
+    }
+    model.keras_lt_config["afr"] = {**record, "regenerations": regeneration.records}
+    path = split_log or _log_path(callbacks)
+    if path:
+        with open(path, "w") as f:
+            json.dump({"settings": record, "regenerations": regeneration.records}, f, indent=2)
+    if verbose != 0:
+        for split in regeneration.records:
+            print(describe_split(split))
+    return model
+
+
+_KNOBS = (
+    "cutmix_fraction", "alpha", "attack_fraction", "eps", "pgd_steps", "step_size",
+    "majority_threshold", "attack_steps", "attack_lr",
+)
+
+
+def _log_path(callbacks):
+    """`afr_split.json` next to the first `CSVLogger`'s file among `callbacks`, or None."""
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.CSVLogger):
+            return os.path.join(os.path.dirname(os.path.abspath(callback.filename)), SPLIT_FILE)
+    return None
+
+
+def describe_split(split):
+    """One printable paragraph of a regeneration's split: thresholds and minority counts per class."""
+    classes = split["classes"]
+    thresholds = " ".join(f"{c['threshold']:.2f}" for c in classes)
+    minority = " ".join(f"{c['minority']}/{c['count']}" for c in classes)
+    return (
+        f"AFR split at epoch {split['epoch']}: train accuracy {split['train_accuracy']:.3f}, "
+        f"minority share {split['minority_share']:.3f}, {split['attacked']} adversarial images\n"
+        f"  thresholds per class: {thresholds}\n  minority/count per class: {minority}"
+    )

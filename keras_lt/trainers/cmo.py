@@ -1,0 +1,154 @@
+"""CMO (Park et al., CVPR 2022): context-rich minority over-sampling by CutMix onto majority backgrounds."""
+
+import keras
+import numpy as np
+import torch
+
+from keras_lt.callbacks.cmo_window import CMOWindow
+from keras_lt.data.cutmix import cutmix
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.data.samplers import SAMPLERS
+from keras_lt.data.samplers import class_probabilities
+from keras_lt.errors import KerasLTError
+from keras_lt.trainers.erm import ERMTrainer
+
+STREAM = 2  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' and CP-Mix's
+
+
+@keras.saving.register_keras_serializable(package="keras_lt")
+class CMOTrainer(ERMTrainer):
+    """CMO: pastes a box of a minority-weighted foreground image into each instance-sampled background.
+
+    The batch being fitted is the background (instance sampling). Inside the epoch window
+    (`keras_lt.callbacks.CMOWindow`, which `epoch_callbacks()` returns), with probability
+    `probability` per batch, a foreground batch is drawn on the device from the same training set,
+    class `c` with weight `1 / n_c` (with replacement, the reference's `WeightedRandomSampler`; the
+    `foreground_sampler` knob takes any of `keras_lt.data.samplers.SAMPLERS`), augmented as the batch
+    is (`DeviceBatches.augment_batch`: crop + flip, plus AutoAugment + Cutout in the "autoaugment"
+    mode). Then, as naver-ai/cmo's `train.py`:
+
+        lam ~ Beta(alpha, alpha); box side int(side * sqrt(1 - lam)), uniform centre, clipped;
+        lam <- 1 - box area / image area;
+        loss = lam * L(logits, y_background) + (1 - lam) * L(logits, y_foreground)
+
+    with the compiled loss `L` (Balanced Softmax in the recipes; any ERM loss works), on one forward
+    pass of the mixed batch. The metrics see the background labels, as the reference's accuracy.
+    Outside the window, or when the batch is not mixed, the step is plain ERM. A per-sample weight
+    (`fit`'s `class_weight`) multiplies both terms.
+
+    Our reading, with knobs: one `lam` and one box for the whole batch, as the reference code
+    (`lam_per_sample=True` draws one per image, each with its own box); the window is given as
+    0-based inclusive epochs, the reference's `3 < epoch < E - 3` being `(4, E - 4)`.
+
+    Randomness: step `s` of epoch `e` draws from generators seeded by
+    `(seed of the batches, (e, s, STREAM))`: NumPy for the Bernoulli and `lam` (torch's Beta sampler
+    takes no generator), torch for the foreground classes, images, augmentation and box centres. So
+    a resumed run mixes exactly what an uninterrupted one does.
+
+    `fit` must get a `keras_lt.data.DeviceBatches`: the foregrounds come from its training set.
+
+    Args:
+        network: a `keras.Model` mapping images (0..255, NHWC) to logits.
+        probability: chance that a batch (inside the window) is mixed.
+        alpha: the Beta distribution's parameter.
+        window: `(first_epoch, last_epoch)`, 0-based and inclusive, of the epochs that may mix.
+        foreground_sampler: how foreground images are drawn ("inverse_frequency": `1 / n_c`).
+        lam_per_sample: one `lam` and box per image (True) or per batch (False, the reference).
+        **kwargs: forwarded to `ERMTrainer`.
+
+    Example:
+    >>> trainer = CMOTrainer(keras_lt.models.resnet32(100), window=(4, 196))
+    >>> trainer.compile(optimizer=SGD(schedule), loss=BalancedSoftmax(counts), metrics=["accuracy"])
+    >>> trainer.fit(batches, epochs=200, shuffle=False,
+    ...             callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()])
+    """
+
+    def __init__(
+        self,
+        network,
+        probability=0.5,
+        alpha=1.0,
+        window=(4, 196),
+        foreground_sampler="inverse_frequency",
+        lam_per_sample=False,
+        **kwargs,
+    ):
+        super().__init__(network, **kwargs)
+        if not 0.0 <= probability <= 1.0:
+            raise ValueError(f"probability must be in [0, 1], got {probability}.")
+        if alpha <= 0:
+            raise ValueError(f"alpha must be > 0, got {alpha}.")
+        if len(window) != 2 or window[0] > window[1]:
+            raise ValueError(f"window must be (first_epoch, last_epoch) with first <= last, got {window}.")
+        if foreground_sampler not in SAMPLERS:
+            raise ValueError(f"foreground_sampler must be one of {', '.join(SAMPLERS)}, got '{foreground_sampler}'.")
+        self.probability = float(probability)
+        self.alpha = float(alpha)
+        self.window = (int(window[0]), int(window[1]))
+        self.foreground_sampler = foreground_sampler
+        self.lam_per_sample = bool(lam_per_sample)
+        self.batches = None  # the DeviceBatches being fitted
+        self.cmo_active = False  # set by CMOWindow
+        self.step_key = None  # (epoch, step), set by CMOWindow before every step
+
+    def epoch_callbacks(self):
+        return [CMOWindow(self, *self.window)]
+
+    def fit(self, x=None, *args, **kwargs):
+        if not isinstance(x, DeviceBatches):
+            raise KerasLTError(
+                "CMO draws foreground images from the training set: fit it on a keras_lt.data.DeviceBatches."
+            )
+        self.batches = x
+        return super().fit(x, *args, **kwargs)
+
+    def training_loss(self, x, y, sample_weight=None):
+        if not self.cmo_active:
+            return super().training_loss(x, y, sample_weight)
+        if self.step_key is None or self.batches is None:
+            raise KerasLTError(
+                "CMO runs inside fit on DeviceBatches with a CMOWindow callback, which keys its random "
+                "draws; add trainer.epoch_callbacks() to fit's callbacks."
+            )
+        sequences = np.random.SeedSequence(self.batches.seed, spawn_key=(*self.step_key, STREAM)).spawn(2)
+        rng = np.random.default_rng(sequences[0])
+        if rng.random() >= self.probability:
+            return super().training_loss(x, y, sample_weight)
+        generator = torch.Generator(device=self.batches.device)
+        generator.manual_seed(int(sequences[1].generate_state(1)[0]))
+        foreground, y_foreground = self.foreground_batch(len(y), generator)
+        lam = rng.beta(self.alpha, self.alpha, len(y) if self.lam_per_sample else 1)
+        mixed, lam = cutmix(x, foreground.to(x.dtype), torch.as_tensor(lam, device=x.device), generator)
+        return self.mixed_loss(mixed, y, y_foreground, lam.expand(len(y)), sample_weight)
+
+    def foreground_batch(self, size, generator):
+        """`size` training images drawn by `foreground_sampler`, augmented as the batches are, and their labels."""
+        batches = self.batches
+        probabilities = class_probabilities(batches.class_counts, self.foreground_sampler)
+        idx = batches.class_sampler.sample(probabilities, size, generator)
+        images = batches.images[idx]
+        if batches.augment:
+            images = batches.augment_batch(images, generator)
+        return images, batches.labels[idx]
+
+    def mixed_loss(self, mixed, y_background, y_foreground, lam, sample_weight=None):
+        """`mean_i lam_i L(y_bg,i) + (1 - lam_i) L(y_fg,i)` of one training-mode pass; returns `(loss, logits)`.
+
+        Each term is the compiled loss with a per-sample weight (`reduction="sum_over_batch_size"`
+        divides by the batch size, so a constant `lam` gives exactly `lam * L(y_bg)`).
+        """
+        logits = self(mixed, training=True)
+        weight = torch.ones_like(lam) if sample_weight is None else torch.as_tensor(sample_weight, device=lam.device)
+        loss = self.compute_loss(y=y_background, y_pred=logits, sample_weight=lam * weight, training=True)
+        loss = loss + self.compute_loss(y=y_foreground, y_pred=logits, sample_weight=(1.0 - lam) * weight, training=True)
+        return loss, logits
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "probability": self.probability,
+            "alpha": self.alpha,
+            "window": list(self.window),
+            "foreground_sampler": self.foreground_sampler,
+            "lam_per_sample": self.lam_per_sample,
+        }

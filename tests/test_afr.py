@@ -1,0 +1,192 @@
+"""AFR stage 2: the threshold rule, the intra-class split, PGD, the regeneration, the pipeline, the recipes."""
+
+import dataclasses
+import json
+import os
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+import pytest
+import torch
+
+from keras_lt import hub
+from keras_lt import models
+from keras_lt import training
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.recipes import load_recipe
+from keras_lt.trainers import STAGE2
+from keras_lt.trainers import AFRTrainer
+from keras_lt.trainers.afr import adaptive_thresholds
+from keras_lt.trainers.afr import intra_class_minority
+from keras_lt.trainers.pgd import targeted_pgd
+from keras_lt.training import TrainingData
+
+COUNTS = (24, 10, 6)
+TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
+
+
+def tiny_model(seed=0, num_classes=len(COUNTS)):
+    keras.utils.set_random_seed(seed)
+    return models.build({"name": TINY, "num_classes": num_classes})
+
+
+def colour_data(counts=COUNTS, seed=0):
+    """8x8 images whose dominant colour channel is the label, long-tailed."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(np.arange(len(counts)), counts)
+    images = rng.integers(0, 90, (len(labels), 8, 8, 3))
+    images[np.arange(len(labels)), :, :, labels] += 160
+    images[:3] = 0  # black and white images: PGD must keep them in 0..255
+    images[3:5] = 255
+    return images.astype(np.uint8), labels
+
+
+def test_threshold_rule_on_hand_built_accuracies():
+    accuracy = [0.5, 0.95, 0.9, 0.7, 1.0, 0.0]
+    np.testing.assert_array_equal(adaptive_thresholds(accuracy, 0.9), [0.5, 0.8, 0.8, 0.7, 0.8, 0.0])
+    np.testing.assert_array_equal(adaptive_thresholds(accuracy, 0.6, majority_threshold=0.75), [0.5, 0.75, 0.75, 0.75, 0.75, 0.0])
+
+
+def test_intra_class_minority_against_numpy():
+    rng = np.random.default_rng(0)
+    embeddings = np.abs(rng.normal(size=(60, 5))) + rng.random((60, 1)) * np.eye(5)[rng.integers(0, 5, 60)]
+    labels = rng.integers(0, 3, 60)
+    thresholds = np.array([0.9, 0.8, 0.95])
+    minority, cosine = intra_class_minority(torch.tensor(embeddings, dtype=torch.float32), torch.tensor(labels), thresholds)
+    means = np.stack([embeddings[labels == c].mean(0) for c in range(3)])[labels]
+    expected_cosine = (embeddings * means).sum(1) / np.linalg.norm(embeddings, axis=1) / np.linalg.norm(means, axis=1)
+    np.testing.assert_allclose(cosine.numpy(), expected_cosine, rtol=1e-5)
+    np.testing.assert_array_equal(minority.numpy(), expected_cosine < thresholds[labels])
+    assert 0 < minority.sum() < 60
+
+
+def attack_setup(seed=0):
+    model = tiny_model(seed)
+    embedder = keras.Model(model.inputs, model.get_layer("pool").output)
+    generator = torch.Generator().manual_seed(seed)
+    kernel = torch.randn((embedder.output_shape[-1], 2 * len(COUNTS)), generator=generator)
+    bias = torch.zeros(2 * len(COUNTS))
+
+    def attack(x):
+        return embedder(x, training=False) @ kernel + bias
+
+    return attack
+
+
+def test_pgd_stays_within_eps_keeps_the_pixel_range_and_raises_the_minority_logit():
+    images, labels = colour_data()
+    x, y = torch.tensor(images), torch.tensor(labels)
+    attack = attack_setup()
+    targets = 2 * y + 1  # class y's minority
+    adversarial = targeted_pgd(attack, x, targets, eps=0.6, steps=3, step_size=1 / 255)
+    assert adversarial.dtype == torch.uint8 and adversarial.shape == x.shape
+    change = (adversarial.int() - x.int()).abs()
+    assert change.max() <= 3 and change.max() >= 1  # 3 steps of one grey level (eps 0.6 does not bind)
+    with torch.no_grad():
+        before = torch.log_softmax(attack(x.float()), -1)[torch.arange(len(y)), targets]
+        after = torch.log_softmax(attack(adversarial.float()), -1)[torch.arange(len(y)), targets]
+    assert (after > before).float().mean() > 0.9 and (after - before).mean() > 0
+    # a tight ball binds: eps = 1 grey level
+    tight = targeted_pgd(attack, x, targets, eps=1 / 255, steps=3, step_size=1 / 255)
+    assert (tight.int() - x.int()).abs().max() == 1
+    # float inputs stay float, inside 0..255 (the black and white images)
+    floats = targeted_pgd(attack, x.float(), targets, eps=0.6, steps=5, step_size=4 / 255)
+    assert floats.dtype == torch.float32 and floats.min() >= 0 and floats.max() <= 255
+    assert (floats - x.float()).abs().max() <= 20 + 1e-4
+
+
+def make_trainer(images, labels, seed=0, **settings):
+    trainer = AFRTrainer(tiny_model(seed), **settings)
+    trainer.originals = DeviceBatches(images, labels, len(COUNTS), batch_size=8, seed=seed)
+    trainer.rebalanced = DeviceBatches(images, labels, len(COUNTS), batch_size=8, seed=seed)
+    return trainer
+
+
+def test_regeneration_attacks_half_the_drawn_majority_within_eps():
+    images, labels = colour_data()
+    trainer = make_trainer(images, labels, attack_steps=20)
+    split = trainer.regenerate(0)
+    classes = split["classes"]
+    assert [c["count"] for c in classes] == list(COUNTS)
+    assert all(c["minority"] + c["majority"] == c["count"] for c in classes)
+    rebalanced = trainer.rebalanced
+    assert rebalanced.images.shape == (len(labels), 8, 8, 3) and rebalanced.images.dtype == torch.uint8
+    # class-balanced draws: every class about a third
+    shares = np.bincount(rebalanced.labels.numpy(), minlength=3) / len(labels)
+    assert np.all(shares > 0.1)
+    # the adversarial images are perturbed training images of their label's class, by <= 3 grey levels
+    changed = 0
+    for image, label in zip(rebalanced.images.numpy().astype(int), rebalanced.labels.numpy()):
+        distance = np.abs(images[labels == label].astype(int) - image).max((1, 2, 3))
+        assert distance.min() <= 3
+        changed += distance.min() > 0
+    assert changed == split["attacked"] == sum(c["attacked"] for c in classes)
+    majority_share = sum(c["majority"] for c in classes) / len(labels)
+    if majority_share > 0.3:
+        assert 0 < split["attacked"] <= len(labels)
+    again = make_trainer(images, labels, attack_steps=20)
+    assert again.regenerate(0) == split  # keyed draws
+    np.testing.assert_array_equal(again.rebalanced.images.numpy(), rebalanced.images.numpy())
+
+
+def test_afr_end_to_end_on_tiny_data(tmp_path, capsys):
+    images, labels = colour_data()
+    network = tiny_model()
+    before = [w.numpy().copy() for w in network.weights]
+    log = str(tmp_path / "split.json")
+    history = keras.callbacks.History()
+    model = STAGE2["afr"](
+        network, images=images, labels=labels, epochs=3, regenerate_every=2, batch_size=8, seed=0,
+        split_log=log, callbacks=[history], verbose=1, attack_steps=10,
+    )
+    for w, b in zip(network.weights, before):
+        np.testing.assert_array_equal(w.numpy(), b)  # the input is untouched
+    assert model is not network and model.output_shape == network.output_shape
+    assert any(not np.array_equal(w.numpy(), b) for w, b in zip(model.weights, before))
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert history.history["afr_attacked"][0] == history.history["afr_attacked"][1]  # one set for epochs 0-1
+    with open(log) as f:
+        written = json.load(f)
+    assert [r["epoch"] for r in written["regenerations"]] == [0, 2]
+    assert written["settings"]["epochs"] == 3 and written["settings"]["eps"] == 0.6
+    first = written["regenerations"][0]
+    assert {"accuracy", "threshold", "minority", "majority", "attacked"} <= set(first["classes"][0])
+    assert model.keras_lt_config["afr"]["regenerations"] == written["regenerations"]
+    printed = capsys.readouterr().out
+    assert "AFR split at epoch 0" in printed and "thresholds per class" in printed
+    with pytest.raises(KerasLTError, match="images"):
+        STAGE2["afr"](network)
+
+
+def test_afr_runs_from_a_checkpoint_through_a_recipe(tmp_path):
+    images, labels = colour_data()
+    data = TrainingData(images, labels, images[:9], labels[:9], ["r", "g", "b"])
+    base = str(tmp_path / "cmo")
+    hub.save_pretrained(tiny_model(), base, class_names=data.class_names, train_class_counts=data.class_counts)
+    recipe = dataclasses.replace(
+        load_recipe("afr-resnet32-cifar10lt"), name="tiny-afr", architecture=TINY, init_from=base, batch_size=8,
+        finetune={**load_recipe("afr-resnet32-cifar10lt").finetune, "epochs": 2, "regenerate_every": 1, "attack_steps": 5},
+    )
+    out = str(tmp_path / "run")
+    report = training.train(recipe, out, data=data, verbose=0)
+    assert report
+    with open(os.path.join(out, "afr_split.json")) as f:  # next to finetune_log.csv
+        assert len(json.load(f)["regenerations"]) == 2
+    assert os.path.isfile(os.path.join(out, "model.safetensors"))
+
+
+@pytest.mark.parametrize("name, cmo", [("afr-resnet32-cifar10lt", "cmo-resnet32-cifar10lt"), ("afr-resnet32-cifar100lt", "cmo-resnet32-cifar100lt")])
+def test_zoo_recipes_and_short30(name, cmo):
+    recipe = load_recipe(name)
+    assert recipe.init_from == cmo and recipe.finetune["method"] == "afr"
+    settings = recipe.finetune
+    assert (settings["epochs"], settings["regenerate_every"], settings["eps"], settings["pgd_steps"]) == (50, 10, 0.6, 3)
+    assert (settings["attack_fraction"], settings["cutmix_fraction"], settings["step_size"]) == (0.5, 0.25, 1 / 255)
+    stage1 = load_recipe(cmo)
+    assert (recipe.method, recipe.method_config, recipe.loss) == (stage1.method, stage1.method_config, stage1.loss)
+    short = recipe.scaled("short30")
+    assert (short.finetune["epochs"], short.finetune["regenerate_every"]) == (10, 2)
+    assert short.finetune["lr"] == 0.01 and recipe.finetune["epochs"] == 50

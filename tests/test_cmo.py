@@ -1,0 +1,198 @@
+"""CMO trainer: the foreground sampler, the mixed loss, the window, exact resume, the recipes."""
+
+import dataclasses
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+import pytest
+import torch
+
+from keras_lt.callbacks import CMOWindow
+from keras_lt.callbacks import EpochSeeder
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.losses import BalancedSoftmax
+from keras_lt.models import cifar_resnet
+from keras_lt.recipes import load_recipe
+from keras_lt.trainers import SGD
+from keras_lt.trainers import TRAINERS
+from keras_lt.trainers import CMOTrainer
+from keras_lt.training import TrainingData
+from keras_lt.training import build_trainer
+
+COUNTS = (40, 12, 4)
+TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
+pytestmark = pytest.mark.usefixtures("tiny_architecture")
+
+
+def noise_data(counts=COUNTS, seed=0):
+    labels = np.repeat(np.arange(len(counts)), counts)
+    images = np.random.default_rng(seed).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
+    return images, labels
+
+
+def stub_network():
+    """Parameter-free: the logits are the mean of each colour channel (3 classes)."""
+    inputs = keras.Input((8, 8, 3))
+    return keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+
+
+def tiny_network(seed=0):
+    keras.utils.set_random_seed(seed)
+    return cifar_resnet(8, len(COUNTS), input_shape=(8, 8, 3))
+
+
+def compiled(trainer, counts=COUNTS):
+    trainer.compile(optimizer=SGD(0.05, momentum=0.9), loss=BalancedSoftmax(counts), metrics=["accuracy"])
+    return trainer
+
+
+def balanced_softmax(logits, labels, counts=COUNTS):
+    z = logits + np.log(np.asarray(counts) / np.sum(counts))
+    z = z - z.max(1, keepdims=True)
+    return -(z - np.log(np.exp(z).sum(1, keepdims=True)))[np.arange(len(labels)), labels]
+
+
+def test_the_foreground_sampler_draws_classes_with_weights_one_over_n():
+    images, labels = noise_data()
+    trainer = CMOTrainer(stub_network())
+    trainer.batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
+    draws = 60000
+    foreground, classes = trainer.foreground_batch(draws, torch.Generator().manual_seed(0))
+    frequencies = np.bincount(classes.numpy(), minlength=3) / draws
+    expected = (1 / np.array(COUNTS)) / np.sum(1 / np.array(COUNTS))
+    sigma = np.sqrt(expected * (1 - expected) / draws)
+    assert np.all(np.abs(frequencies - expected) < 4 * sigma), (frequencies, expected)
+    # the images are training images of the drawn classes (no augmentation here)
+    index = [np.flatnonzero((images == f).all((1, 2, 3)))[0] for f in foreground[:200].numpy()]
+    np.testing.assert_array_equal(labels[index], classes[:200].numpy())
+
+
+def test_mixed_loss_is_lam_weighted_balanced_softmax():
+    trainer = compiled(CMOTrainer(stub_network()))
+    rng = np.random.default_rng(0)
+    x = rng.random((6, 8, 8, 3)).astype("float32") * 4
+    y_bg, y_fg = np.array([0, 1, 2, 0, 1, 2]), np.array([2, 2, 1, 1, 0, 0])
+    lam = np.array([0.3, 0.9, 0.5, 0.0, 1.0, 0.75], "float32")
+    loss, logits = trainer.mixed_loss(torch.tensor(x), torch.tensor(y_bg), torch.tensor(y_fg), torch.tensor(lam))
+    z = x.mean((1, 2))
+    expected = np.mean(lam * balanced_softmax(z, y_bg) + (1 - lam) * balanced_softmax(z, y_fg))
+    np.testing.assert_allclose(float(loss.detach()), expected, rtol=1e-5)
+    # one lam for the batch: exactly lam * L(y_bg) + (1 - lam) * L(y_fg), batch means
+    loss, _ = trainer.mixed_loss(torch.tensor(x), torch.tensor(y_bg), torch.tensor(y_fg), torch.full((6,), 0.4))
+    expected = 0.4 * balanced_softmax(z, y_bg).mean() + 0.6 * balanced_softmax(z, y_fg).mean()
+    np.testing.assert_allclose(float(loss.detach()), expected, rtol=1e-5)
+
+
+def keyed_losses(trainer, x, y, keys):
+    out = []
+    for key in keys:
+        trainer.step_key = key
+        out.append(float(trainer.training_loss(x, y)[0].detach()))
+    return np.array(out)
+
+
+def test_training_loss_mixes_half_the_batches_inside_the_window_reproducibly():
+    images, labels = noise_data()
+    trainer = compiled(CMOTrainer(stub_network()))
+    trainer.batches = DeviceBatches(images, labels, 3, batch_size=8)
+    x, y = trainer.batches[0]
+    erm = float(keras.ops.convert_to_numpy(trainer.compute_loss(y=y, y_pred=trainer(x))))
+    keys = [(e, s) for e in range(20) for s in range(10)]
+    trainer.cmo_active = False
+    np.testing.assert_allclose(keyed_losses(trainer, x, y, keys[:5]), erm, rtol=1e-6)  # outside the window
+    trainer.cmo_active = True
+    losses = keyed_losses(trainer, x, y, keys)
+    mixed = ~np.isclose(losses, erm, rtol=1e-6, atol=0)
+    assert abs(mixed.mean() - 0.5) < 0.1  # probability 0.5 per batch (200 keys)
+    np.testing.assert_array_equal(keyed_losses(trainer, x, y, keys[:20]), losses[:20])  # keyed draws
+    trainer.step_key = None
+    with pytest.raises(KerasLTError, match="CMOWindow"):
+        trainer.training_loss(x, y)
+
+
+def test_window_is_inclusive_and_logged():
+    images, labels = noise_data()
+    batches = DeviceBatches(images, labels, 3, batch_size=16)
+    trainer = compiled(CMOTrainer(tiny_network(), window=(1, 2), probability=1.0))
+    assert [type(c) for c in trainer.epoch_callbacks()] == [CMOWindow]
+    history = trainer.fit(
+        batches, epochs=4, shuffle=False, verbose=0, callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()]
+    ).history
+    assert history["cmo"] == [0.0, 1.0, 1.0, 0.0]
+    assert np.all(np.isfinite(history["loss"]))
+
+
+class InterruptingBackup(keras.callbacks.BackupAndRestore):
+    """BackupAndRestore that dies right after saving the end of epoch 0."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if epoch == 0:
+            raise KeyboardInterrupt
+
+
+def test_resume_mixes_exactly_what_an_uninterrupted_run_mixes(tmp_path):
+    images, labels = noise_data()
+
+    def fit(seed, *callbacks):
+        batches = DeviceBatches(images, labels, 3, batch_size=16, augment="autoaugment", cutout_length=4)
+        trainer = compiled(CMOTrainer(tiny_network(seed), window=(0, 1)))
+        trainer(batches[0][0][:1])
+        trainer.optimizer.build(trainer.trainable_variables)
+        trainer.fit(
+            batches, epochs=2, shuffle=False, verbose=0,
+            callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks(), *callbacks],
+        )
+        return trainer
+
+    straight = fit(0)
+    backup = str(tmp_path / "backup")
+    with pytest.raises(KeyboardInterrupt):
+        fit(0, InterruptingBackup(backup))
+    resumed = fit(5, keras.callbacks.BackupAndRestore(backup))  # other weights: all comes from the backup
+    for mine, theirs in zip(resumed.network.weights, straight.network.weights):
+        np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=mine.path)
+
+
+def test_fit_needs_device_batches():
+    trainer = compiled(CMOTrainer(stub_network()))
+    images, labels = noise_data()
+    with pytest.raises(KerasLTError, match="DeviceBatches"):
+        trainer.fit(images.astype("float32"), labels, epochs=1, verbose=0)
+
+
+def test_config_round_trip():
+    trainer = CMOTrainer(stub_network(), probability=0.25, alpha=0.5, window=(2, 9), lam_per_sample=True)
+    config = trainer.get_config()
+    assert (config["probability"], config["alpha"], config["window"], config["lam_per_sample"]) == (0.25, 0.5, [2, 9], True)
+    with pytest.raises(ValueError):
+        CMOTrainer(stub_network(), window=(5, 2))
+
+
+@pytest.mark.parametrize(
+    "name, num_classes, epochs, window, augment",
+    [
+        ("cmo-resnet32-cifar10lt", 10, 200, [4, 196], "crop_flip"),
+        ("cmo-resnet32-cifar100lt", 100, 200, [4, 196], "crop_flip"),
+        ("cmo-aa-resnet32-cifar10lt", 10, 400, [4, 396], "autoaugment"),
+        ("cmo-aa-resnet32-cifar100lt", 100, 400, [4, 396], "autoaugment"),
+    ],
+)
+def test_zoo_recipes_and_short30(name, num_classes, epochs, window, augment):
+    recipe = load_recipe(name)
+    assert (recipe.method, recipe.loss, recipe.epochs, recipe.augment) == ("cmo", "balanced_softmax", epochs, augment)
+    assert (recipe.batch_size, recipe.lr, recipe.weight_decay, recipe.warmup_epochs) == (128, 0.1, 2e-4, 5)
+    assert recipe.factors == [0.01, 0.0001] and recipe.method_config["window"] == window
+    assert TRAINERS[recipe.method] is CMOTrainer
+    short = recipe.scaled("short30")
+    assert short.method_config["window"] == [1, 27] and recipe.method_config["window"] == window
+    assert short.method_config["probability"] == 0.5 and short.augment == augment
+    labels = np.repeat(np.arange(num_classes), 2)
+    images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
+    data = TrainingData(images, labels, images, labels, [str(c) for c in range(num_classes)])
+    trainer, callbacks = build_trainer(dataclasses.replace(short, architecture=TINY), data, 7)
+    assert isinstance(trainer, CMOTrainer) and trainer.window == (1, 27)
+    windows = [c for c in callbacks if isinstance(c, CMOWindow)]
+    assert len(windows) == 1 and (windows[0].start_epoch, windows[0].last_epoch) == (1, 27)
