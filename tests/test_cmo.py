@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from keras_lt.callbacks import CMOWindow
+from keras_lt.callbacks import StepKey
 from keras_lt.callbacks import EpochSeeder
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.errors import KerasLTError
@@ -108,7 +109,7 @@ def test_training_loss_mixes_half_the_batches_inside_the_window_reproducibly():
     assert abs(mixed.mean() - 0.5) < 0.1  # probability 0.5 per batch (200 keys)
     np.testing.assert_array_equal(keyed_losses(trainer, x, y, keys[:20]), losses[:20])  # keyed draws
     trainer.step_key = None
-    with pytest.raises(KerasLTError, match="CMOWindow"):
+    with pytest.raises(KerasLTError, match="StepKey"):
         trainer.training_loss(x, y)
 
 
@@ -116,7 +117,7 @@ def test_window_is_inclusive_and_logged():
     images, labels = noise_data()
     batches = DeviceBatches(images, labels, 3, batch_size=16)
     trainer = compiled(CMOTrainer(tiny_network(), window=(1, 2), probability=1.0))
-    assert [type(c) for c in trainer.epoch_callbacks()] == [CMOWindow]
+    assert [type(c) for c in trainer.epoch_callbacks()] == [StepKey, CMOWindow]
     history = trainer.fit(
         batches, epochs=4, shuffle=False, verbose=0, callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()]
     ).history

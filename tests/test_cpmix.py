@@ -157,7 +157,7 @@ def fit(trainer, batches, epochs, start_epoch, *more_callbacks):
     stage = CPMixStage(trainer, start_epoch)
     return trainer.fit(
         batches, epochs=epochs, shuffle=False, verbose=0,
-        callbacks=[EpochSeeder(batches), stage, *more_callbacks],
+        callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks(), stage, *more_callbacks],
     )
 
 

@@ -4,11 +4,10 @@ from keras_lt.callbacks.epoch_switch import EpochSwitch
 
 
 class CMOWindow(EpochSwitch):
-    """Sets `trainer.cmo_active` from the epoch number, and keys each step's random draws.
+    """Sets `trainer.cmo_active` from the epoch number.
 
-    At every epoch begin, `trainer.cmo_active = first_epoch <= epoch <= last_epoch` (0-based); before
-    every training step, `trainer.step_key = (epoch, step)`. Both are recomputed from the epoch, so a
-    run resumed by `keras.callbacks.BackupAndRestore` (or `fit(initial_epoch=...)`) mixes exactly what
+    At every epoch begin, `trainer.cmo_active = first_epoch <= epoch <= last_epoch` (0-based),
+    recomputed from the epoch, so a run resumed by `keras.callbacks.BackupAndRestore` (or `fit(initial_epoch=...)`) mixes exactly what
     an uninterrupted run mixes. Logs `cmo` (0.0 / 1.0) at every epoch end; put this callback before a
     `CSVLogger` so the column is there.
 
@@ -19,22 +18,18 @@ class CMOWindow(EpochSwitch):
 
     Example:
     >>> trainer = CMOTrainer(network)
-    >>> trainer.fit(batches, epochs=200, callbacks=[EpochSeeder(batches), CMOWindow(trainer, 4, 196)])
+    >>> trainer.fit(batches, epochs=200, shuffle=False,
+    ...             callbacks=[EpochSeeder(batches), StepKey(trainer), CMOWindow(trainer, 4, 196)])
     """
 
     def __init__(self, trainer, first_epoch, last_epoch):
         super().__init__(first_epoch, log_key="cmo")
         self.trainer = trainer
         self.last_epoch = int(last_epoch)
-        self.epoch = None
 
     def apply(self, active):
         self.trainer.cmo_active = active
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
         self.active = self.start_epoch <= epoch <= self.last_epoch
         self.apply(self.active)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.trainer.step_key = (self.epoch, batch)

@@ -6,11 +6,9 @@ from keras_lt.callbacks.epoch_switch import EpochSwitch
 
 
 class CPMixStage(EpochSwitch):
-    """Sets `trainer.stage2 = epoch >= start_epoch` at every epoch begin, and keys each step's draws.
+    """Sets `trainer.stage2 = epoch >= start_epoch` at every epoch begin.
 
-    Before every training step it sets `trainer.step_key = (epoch, step)`, the key of the
-    step's random draws, so a resumed run mixes exactly what an uninterrupted run mixes. The stage
-    is recomputed from the epoch number at every epoch begin, so a run resumed by
+    The stage is recomputed from the epoch number at every epoch begin, so a run resumed by
     `keras.callbacks.BackupAndRestore` (or `fit(initial_epoch=...)`) gets it back with no saved
     state; the confusion counts themselves are a variable of the trainer. Logs `cpmix` (0.0 / 1.0)
     and `confusions` (the number of training confusions counted so far) at every epoch end; put this
@@ -23,23 +21,16 @@ class CPMixStage(EpochSwitch):
 
     Example:
     >>> trainer = CPMixTrainer(network)
-    >>> trainer.fit(batches, epochs=300, callbacks=[EpochSeeder(batches), CPMixStage(trainer, 200)])
+    >>> trainer.fit(batches, epochs=300, shuffle=False,
+    ...             callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks(), CPMixStage(trainer, 200)])
     """
 
     def __init__(self, trainer, start_epoch):
         super().__init__(start_epoch, log_key="cpmix")
         self.trainer = trainer
-        self.epoch = None
 
     def apply(self, active):
         self.trainer.stage2 = active
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
-        super().on_epoch_begin(epoch, logs)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.trainer.step_key = (self.epoch, batch)
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)

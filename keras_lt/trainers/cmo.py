@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from keras_lt.callbacks.cmo_window import CMOWindow
+from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.cutmix import cutmix
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import SAMPLERS
@@ -20,7 +21,7 @@ class CMOTrainer(ERMTrainer):
     """CMO: pastes a box of a minority-weighted foreground image into each instance-sampled background.
 
     The batch being fitted is the background (instance sampling). Inside the epoch window
-    (`keras_lt.callbacks.CMOWindow`, which `epoch_callbacks()` returns), with probability
+    (`keras_lt.callbacks.CMOWindow`, which `epoch_callbacks()` returns with a `StepKey`), with probability
     `probability` per batch, a foreground batch is drawn on the device from the same training set,
     class `c` with weight `1 / n_c` (with replacement, the reference's `WeightedRandomSampler`; the
     `foreground_sampler` knob takes any of `keras_lt.data.samplers.SAMPLERS`), augmented as the batch
@@ -89,10 +90,10 @@ class CMOTrainer(ERMTrainer):
         self.lam_per_sample = bool(lam_per_sample)
         self.batches = None  # the DeviceBatches being fitted
         self.cmo_active = False  # set by CMOWindow
-        self.step_key = None  # (epoch, step), set by CMOWindow before every step
+        self.step_key = None  # (epoch, step), set by StepKey before every step
 
     def epoch_callbacks(self):
-        return [CMOWindow(self, *self.window)]
+        return [*super().epoch_callbacks(), StepKey(self), CMOWindow(self, *self.window)]
 
     def fit(self, x=None, *args, **kwargs):
         if not isinstance(x, DeviceBatches):
@@ -107,8 +108,8 @@ class CMOTrainer(ERMTrainer):
             return super().training_loss(x, y, sample_weight)
         if self.step_key is None or self.batches is None:
             raise KerasLTError(
-                "CMO runs inside fit on DeviceBatches with a CMOWindow callback, which keys its random "
-                "draws; add trainer.epoch_callbacks() to fit's callbacks."
+                "CMO keys its random draws by (epoch, step): fit on DeviceBatches with the trainer's "
+                "epoch_callbacks() (keras_lt.callbacks.StepKey)."
             )
         sequences = np.random.SeedSequence(self.batches.seed, spawn_key=(*self.step_key, STREAM)).spawn(2)
         rng = np.random.default_rng(sequences[0])

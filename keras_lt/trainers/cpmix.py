@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import torch
 
+from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.mixing import confusion_counts
 from keras_lt.data.mixing import label_weight
 from keras_lt.data.mixing import mix
@@ -44,7 +45,8 @@ class CPMixTrainer(ERMTrainer):
     Randomness: the draws of step `s` of epoch `e` come from generators seeded by
     `(seed of the batches, (e, s, STREAM))` (torch for classes, images, augmentation and the
     permutation; NumPy for `lam`, as torch's Beta sampler takes no generator), so a resumed run
-    draws what an uninterrupted one does. `CPMixStage` sets the key before every step.
+    draws what an uninterrupted one does. The `StepKey` callback of `epoch_callbacks()` sets the key
+    before every step; `CPMixStage` switches the stage.
 
     `fit` must get a `keras_lt.data.DeviceBatches`: the partner images come from its training set.
     The classifier fine-tune that follows CP-Mix ("following cRT") is
@@ -63,7 +65,7 @@ class CPMixTrainer(ERMTrainer):
     >>> trainer = CPMixTrainer(keras_lt.models.resnet32(100))
     >>> trainer.compile(optimizer=SGD(schedule), loss=BalancedSoftmax(counts), metrics=["accuracy"])
     >>> trainer.fit(batches, epochs=300, shuffle=False,
-    ...             callbacks=[EpochSeeder(batches), CPMixStage(trainer, start_epoch=200)])
+    ...             callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks(), CPMixStage(trainer, 200)])
     >>> top_confusion_pairs(trainer.confusion, k=10)  # the most frequent training confusions
     """
 
@@ -82,7 +84,10 @@ class CPMixTrainer(ERMTrainer):
         )
         self.batches = None  # the DeviceBatches being fitted
         self.stage2 = False  # set by CPMixStage
-        self.step_key = None  # (epoch, step), set by CPMixStage before every step
+        self.step_key = None  # (epoch, step), set by StepKey before every step
+
+    def epoch_callbacks(self):
+        return [*super().epoch_callbacks(), StepKey(self)]
 
     @property
     def num_classes(self):
@@ -103,8 +108,8 @@ class CPMixTrainer(ERMTrainer):
         if self.stage2:
             if self.step_key is None or self.batches is None:
                 raise KerasLTError(
-                    "CP-Mix stage 2 runs inside fit on DeviceBatches with a CPMixStage callback, "
-                    "which keys its random draws; add keras_lt.callbacks.CPMixStage."
+                    "CP-Mix stage 2 keys its random draws by (epoch, step): fit on DeviceBatches with "
+                    "the trainer's epoch_callbacks() (keras_lt.callbacks.StepKey)."
                 )
             loss = loss + self.eta * self.mixing_loss(x, y, self.step_key)
         return loss, logits
