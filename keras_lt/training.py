@@ -276,7 +276,15 @@ def evaluate(network, data):
 
 
 def finish(network, recipe, data, output_dir, data_dir=None):
-    """Evaluates `network` on the test split and writes the checkpoint and `metrics.json`."""
+    """Evaluates `network` on the test split and writes the checkpoint and `metrics.json`.
+
+    A cosine classifier trained with a scaled loss (LDAM, KPS) is published with that scale on its
+    output (`keras_lt.models.set_output_scale`): same ranking, meaningful probabilities.
+    """
+    scale = getattr(losses.get(recipe.loss, data.class_counts, **recipe.loss_config), "scale", None)
+    architecture = network.keras_lt_config["architecture"]
+    if architecture.get("classifier") == "cosine" and scale and "output_scale" not in architecture:
+        models.set_output_scale(network, scale)
     report = evaluate(network, data)
     with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
         json.dump(report, f, indent=2)

@@ -54,3 +54,12 @@ def test_config_round_trip_and_saving(tmp_path):
     x = np.random.default_rng(1).normal(size=(2, 4)).astype("float32")
     np.testing.assert_allclose(numpy(restored(x)), numpy(model(x)), atol=1e-6)
     np.testing.assert_allclose(numpy(model(x)), cosine(x, numpy(model.get_layer("cos").kernel)), atol=1e-6)
+
+
+def test_scale_multiplies_the_cosines_and_round_trips():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(4, 6)).astype("float32")
+    layer = NormedLinear(3, scale=30.0)
+    layer.build(x.shape)
+    np.testing.assert_allclose(numpy(layer(x)), 30.0 * cosine(x, numpy(layer.kernel)), rtol=1e-5, atol=1e-5)
+    assert NormedLinear.from_config(layer.get_config()).scale == 30.0

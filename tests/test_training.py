@@ -165,6 +165,20 @@ def test_init_from_runs_only_the_stage_2_on_the_given_checkpoint(tmp_path):
     assert any(not np.array_equal(before[k], after[k]) for k in before if "classifier" in k)
 
 
+def test_a_scaled_cosine_classifier_is_published_with_its_loss_scale(tmp_path):
+    """LDAM trains on raw cosines; the checkpoint outputs 30 * cos (same ranking, real probabilities)."""
+    out = str(tmp_path / "ldam")
+    recipe = tiny_recipe(name="tiny-ldam", classifier="cosine", loss="ldam", loss_config={"scale": 30.0})
+    training.train(recipe, out, data=tiny_data(), verbose=0)
+    model = hub.from_pretrained(out)
+    assert model.keras_lt_config["architecture"]["output_scale"] == 30.0
+    images = tiny_data().test_images
+    features = keras.Model(model.inputs, model.get_layer("pool").output).predict(images, verbose=0)
+    kernel = np.asarray(model.get_layer("classifier").kernel)
+    cosines = (features / np.linalg.norm(features, axis=1, keepdims=True)) @ (kernel / np.linalg.norm(kernel, axis=0))
+    np.testing.assert_allclose(model.predict(images, verbose=0), 30.0 * cosines, rtol=1e-4, atol=1e-4)
+
+
 def test_init_from_refuses_a_checkpoint_of_other_classes(tmp_path):
     base = str(tmp_path / "base")
     training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)

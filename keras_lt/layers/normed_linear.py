@@ -14,8 +14,11 @@ def _unit_columns(shape, dtype=None):
 class NormedLinear(keras.layers.Layer):
     """Cosine classifier: `cos_j = <x / |x|, w_j / |w_j|>`, no bias.
 
-    The output is the cosine similarity between features and class weights, in [-1, 1]; losses that
-    use it (LDAM, KPS) apply their own scale. Initialised like the LDAM-DRW code
+    The output is `scale` times the cosine similarity between features and class weights. Training
+    keeps `scale = 1` (outputs in [-1, 1]): the losses that use it (LDAM, KPS) apply their own scale
+    and margins. A published checkpoint sets `scale` to the loss's scale (`output_scale` in its
+    architecture), so its logits rank as the cosines do and a softmax over them gives the
+    probabilities the model was trained to produce instead of near-uniform ones. Initialised like the LDAM-DRW code
     (`uniform_(-1, 1).renorm_(2, 1, 1e-5).mul_(1e5)`): uniform(-1, 1) columns scaled to unit norm.
     The norm matters for training even though the output ignores it: the gradient on a class
     weight scales as `1 / |w_j|`, and weight decay acts on `|w_j|`.
@@ -23,6 +26,7 @@ class NormedLinear(keras.layers.Layer):
     Args:
         units: number of classes.
         epsilon: added to the norms to avoid dividing by zero.
+        scale: factor on the cosines (1 for training; the loss's scale in a published model).
         **kwargs: forwarded to `keras.layers.Layer`.
 
     Example:
@@ -30,10 +34,11 @@ class NormedLinear(keras.layers.Layer):
     >>> cosines = layer(np.ones((2, 64), "float32"))  # shape (2, 10), values in [-1, 1]
     """
 
-    def __init__(self, units, epsilon=1e-12, **kwargs):
+    def __init__(self, units, epsilon=1e-12, scale=1.0, **kwargs):
         super().__init__(**kwargs)
         self.units = units
         self.epsilon = epsilon
+        self.scale = float(scale)
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
@@ -45,10 +50,11 @@ class NormedLinear(keras.layers.Layer):
     def call(self, inputs):
         x = inputs / (ops.norm(inputs, axis=-1, keepdims=True) + self.epsilon)
         w = self.kernel / (ops.norm(self.kernel, axis=0, keepdims=True) + self.epsilon)
-        return ops.matmul(x, w)
+        cosines = ops.matmul(x, w)
+        return cosines if self.scale == 1.0 else self.scale * cosines
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units, "epsilon": self.epsilon}
+        return {**super().get_config(), "units": self.units, "epsilon": self.epsilon, "scale": self.scale}

@@ -7,8 +7,9 @@ model from that dict, as stored in a checkpoint's `config.json`.
 from keras_lt.models.direct_call import direct_call
 from keras_lt.models.registry import ARCHITECTURES
 from keras_lt.models.registry import build
+from keras_lt.models.registry import set_output_scale
 from keras_lt.models.resnet import resnet50
 from keras_lt.models.resnet_cifar import cifar_resnet
 from keras_lt.models.resnet_cifar import resnet32
 
-__all__ = ["ARCHITECTURES", "build", "cifar_resnet", "direct_call", "resnet32", "resnet50"]
+__all__ = ["ARCHITECTURES", "build", "cifar_resnet", "direct_call", "resnet32", "resnet50", "set_output_scale"]

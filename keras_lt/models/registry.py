@@ -57,6 +57,8 @@ def build(architecture):
     Example:
     >>> model = build({"name": "resnet32", "num_classes": 10, "classifier": "cosine"})
     >>> lcreg = build({"name": "resnet32", "num_classes": 10, "latent_categories": 40})
+    `"output_scale": s` multiplies a cosine classifier's output by `s` (`set_output_scale`).
+
     """
     from keras_lt.models.latent import LATENT_KEYS
     from keras_lt.models.latent import add_latent_categories
@@ -66,7 +68,30 @@ def build(architecture):
     if name not in ARCHITECTURES:
         raise UnknownModelError(f"unknown architecture '{name}'; known: {', '.join(sorted(ARCHITECTURES))}.")
     latent = {key: arguments.pop(key) for key in LATENT_KEYS if key in arguments}
+    output_scale = arguments.pop("output_scale", None)
     model = ARCHITECTURES[name](**arguments)
     if latent.get("latent_categories") is not None:
         model = add_latent_categories(model, **latent)
+    if output_scale is not None:
+        set_output_scale(model, output_scale)
     return model
+
+
+def set_output_scale(model, scale):
+    """Makes the cosine classifier of `model` output `scale * cos` and records it in its architecture.
+
+    For publishing a model trained with a scaled cosine loss (LDAM s = 30, KPS s = 15): the ranking,
+    hence top-1, is unchanged; softmax probabilities (predict, ECE, NLL) become meaningful.
+
+    Example:
+    >>> set_output_scale(network, 30.0)
+    """
+    from keras_lt.layers import NormedLinear
+
+    classifier = model.get_layer("classifier")
+    if not isinstance(classifier, NormedLinear):
+        raise ValueError("output_scale applies to a cosine (NormedLinear) classifier only.")
+    classifier.scale = float(scale)
+    config = getattr(model, "keras_lt_config", None)
+    if config is not None:
+        config["architecture"] = {**config["architecture"], "output_scale": float(scale)}
