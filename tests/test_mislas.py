@@ -12,6 +12,7 @@ import torch
 
 from keras_lt import hub
 from keras_lt import models
+from keras_lt.errors import KerasLTError
 from keras_lt import training
 from keras_lt.losses import LabelAwareSmoothing
 from keras_lt.recipes import load_recipe
@@ -114,3 +115,24 @@ def test_cifar100_recipe_runs_end_to_end_with_stage2(tmp_path):
     assert model.keras_lt_config["architecture"]["logit_scale"] is True
     logits = model.predict(data_.test_images, verbose=0)
     assert report["top1"] == pytest.approx(100 * np.mean(logits.argmax(1) == data_.test_labels))
+
+
+def test_the_recipes_use_methods_md_settings_for_their_dataset_and_imbalance():
+    from keras_lt.recipes import load_recipe
+    from keras_lt.trainers import mislas_settings
+
+    # METHODS.md: eps_head / eps_tail, lr_factor 0.2 at IF100, BN shift on CIFAR-100 only.
+    assert mislas_settings("cifar100", 100) == {"eps_head": 0.4, "eps_tail": 0.1, "lr_factor": 0.2, "shift_bn": True}
+    assert mislas_settings("cifar10", 50) == {"eps_head": 0.2, "eps_tail": 0.0, "lr_factor": 0.1, "shift_bn": False}
+    for name in ("mislas-resnet32-cifar10lt", "mislas-resnet32-cifar100lt", "lcreg-resnet32-cifar10lt", "lcreg-resnet32-cifar100lt"):
+        recipe = load_recipe(name)
+        expected = mislas_settings(recipe.dataset, recipe.imbalance_factor)
+        assert {k: recipe.finetune[k] for k in expected} == expected, name
+
+
+def test_unknown_settings_are_one_line():
+    from keras_lt.trainers import mislas_settings
+
+    with pytest.raises(KerasLTError, match="no MiSLAS settings for cifar10 IF200") as error:
+        mislas_settings("cifar10", 200)
+    assert "\n" not in str(error.value)

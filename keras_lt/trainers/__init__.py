@@ -24,6 +24,7 @@ TRAINERS["cpmix"] = CPMixTrainer
 from keras_lt.trainers.lcreg import LCRegTrainer  # noqa: E402
 from keras_lt.trainers.mislas import MiSLASRetrainer  # noqa: E402
 from keras_lt.trainers.mislas import mislas  # noqa: E402
+from keras_lt.trainers.mislas import mislas_settings  # noqa: E402
 from keras_lt.trainers.mixup import MixupTrainer  # noqa: E402
 
 TRAINERS["mixup"] = MixupTrainer

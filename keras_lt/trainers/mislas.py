@@ -33,8 +33,40 @@ from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
 
+# METHODS.md's label-aware smoothing (eps_head, eps_tail) per dataset and imbalance factor.
+SMOOTHING = {
+    ("cifar100", 100): (0.4, 0.1), ("cifar100", 50): (0.3, 0.0), ("cifar100", 10): (0.2, 0.0),
+    ("cifar10", 100): (0.3, 0.0), ("cifar10", 50): (0.2, 0.0), ("cifar10", 10): (0.1, 0.0),
+}
 CLASSIFIER_LAYERS = ("classifier",)
 SCALE_LAYERS = ("logit_scale",)
+
+
+def mislas_settings(dataset, imbalance_factor):
+    """METHODS.md's MiSLAS stage-2 settings for CIFAR-10-LT / CIFAR-100-LT at imbalance factor 10, 50 or 100.
+
+    Args:
+        dataset: "cifar10" or "cifar100".
+        imbalance_factor: 10, 50 or 100.
+
+    Returns:
+        `{"eps_head", "eps_tail", "lr_factor", "shift_bn"}`, keyword arguments of `mislas`
+        (lr_factor 0.2 at IF100, else 0.1; BN shift learning on CIFAR-100 only).
+
+    Example:
+    >>> model = mislas(stage1, images, labels, **mislas_settings("cifar100", 100))
+    """
+    key = (dataset, int(imbalance_factor))
+    if key not in SMOOTHING:
+        known = ", ".join(f"{d} IF{f}" for d, f in SMOOTHING)
+        raise KerasLTError(f"no MiSLAS settings for {dataset} IF{imbalance_factor:g}; known: {known}.")
+    eps_head, eps_tail = SMOOTHING[key]
+    return {
+        "eps_head": eps_head,
+        "eps_tail": eps_tail,
+        "lr_factor": 0.2 if key[1] == 100 else 0.1,
+        "shift_bn": dataset == "cifar100",
+    }
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
