@@ -55,14 +55,16 @@ def balanced_softmax(logits, labels, counts=COUNTS):
     return -(z - np.log(np.exp(z).sum(1, keepdims=True)))[np.arange(len(labels)), labels]
 
 
-def test_the_foreground_sampler_draws_classes_with_weights_one_over_n():
+def test_the_foreground_sampler_draws_images_with_weights_one_over_n():
+    """CMO's WeightedRandomSampler: image i drawn with weight 1 / n_{y_i}, with replacement."""
     images, labels = noise_data()
     trainer = CMOTrainer(stub_network())
     trainer.batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
     draws = 60000
     foreground, classes = trainer.foreground_batch(draws, torch.Generator().manual_seed(0))
     frequencies = np.bincount(classes.numpy(), minlength=3) / draws
-    expected = (1 / np.array(COUNTS)) / np.sum(1 / np.array(COUNTS))
+    image_weights = 1.0 / np.asarray(COUNTS)[labels]  # the reference's per-sample weights
+    expected = np.bincount(labels, weights=image_weights / image_weights.sum(), minlength=3)
     sigma = np.sqrt(expected * (1 - expected) / draws)
     assert np.all(np.abs(frequencies - expected) < 4 * sigma), (frequencies, expected)
     # the images are training images of the drawn classes (no augmentation here)

@@ -23,7 +23,8 @@ class CMOTrainer(ERMTrainer):
     The batch being fitted is the background (instance sampling). Inside the epoch window
     (`keras_lt.callbacks.CMOWindow`, which `epoch_callbacks()` returns with a `StepKey`), with probability
     `probability` per batch, a foreground batch is drawn on the device from the same training set,
-    class `c` with weight `1 / n_c` (with replacement, the reference's `WeightedRandomSampler`; the
+    each image with weight `1 / n_c` of its class (with replacement, the reference's
+    `WeightedRandomSampler`; so each class is equally likely: the "class_balanced" sampler; the
     `foreground_sampler` knob takes any of `keras_lt.data.samplers.SAMPLERS`), augmented as the batch
     is (`DeviceBatches.augment_batch`: crop + flip, plus AutoAugment + Cutout in the "autoaugment"
     mode). Then, as naver-ai/cmo's `train.py`:
@@ -53,7 +54,9 @@ class CMOTrainer(ERMTrainer):
         probability: chance that a batch (inside the window) is mixed.
         alpha: the Beta distribution's parameter.
         window: `(first_epoch, last_epoch)`, 0-based and inclusive, of the epochs that may mix.
-        foreground_sampler: how foreground images are drawn ("inverse_frequency": `1 / n_c`).
+        foreground_sampler: how foreground images are drawn ("class_balanced": image weight `1 / n_c`,
+            the reference; "inverse_frequency" draws classes with probability `1 / n_c`, far more
+            tail-heavy).
         lam_per_sample: one `lam` and box per image (True) or per batch (False, the reference).
         **kwargs: forwarded to `ERMTrainer`.
 
@@ -70,7 +73,7 @@ class CMOTrainer(ERMTrainer):
         probability=0.5,
         alpha=1.0,
         window=(4, 196),
-        foreground_sampler="inverse_frequency",
+        foreground_sampler="class_balanced",
         lam_per_sample=False,
         **kwargs,
     ):
