@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -28,8 +29,10 @@ from keras_lt.trainers import TRAINERS
 from keras_lt.trainers import WarmupCosine
 from keras_lt.trainers import WarmupMultiStep
 from keras_lt.trainers import STAGE2
+from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 
 BACKUP_DIR = "backup"
+STAGE1_DIR = "stage1"  # the finished stage 1 of a recipe with a finetune, until the run is done
 LOG_FILE = "train_log.csv"
 METRICS_FILE = "metrics.json"
 FINETUNE_LOG_FILE = "finetune_log.csv"
@@ -140,14 +143,14 @@ def build_trainer(recipe, data, steps_per_epoch):
 
 def _check_output(output_dir, recipe, resume):
     """Refuses to overwrite an interrupted run, and to resume one with a different recipe."""
-    backup = os.path.join(output_dir, BACKUP_DIR)
     recipe_path = os.path.join(output_dir, RECIPE_FILE)
-    if os.path.isdir(backup) and not resume:
+    interrupted = [d for d in (BACKUP_DIR, STAGE1_DIR, FINETUNE_BACKUP_DIR) if os.path.isdir(os.path.join(output_dir, d))]
+    if interrupted and not resume:
         raise KerasLTError(
             f"{output_dir} holds an interrupted run; pass --resume to continue it or choose another --output."
         )
     if resume:
-        if not os.path.isdir(backup):
+        if not interrupted:
             raise KerasLTError(f"nothing to resume in {output_dir}: it has no {BACKUP_DIR}/ checkpoint.")
         with open(recipe_path) as f:  # fields added since the run started take their defaults
             saved = {**Recipe(name=recipe.name).to_dict(), **json.load(f)}
@@ -157,16 +160,16 @@ def _check_output(output_dir, recipe, resume):
                 f"--resume with a different recipe than the interrupted run ({', '.join(changed)}); "
                 "resume with the same options or choose another --output."
             )
-        _trim_log(output_dir)
+        _trim_log(os.path.join(output_dir, LOG_FILE), os.path.join(output_dir, BACKUP_DIR))
+        _trim_log(os.path.join(output_dir, FINETUNE_LOG_FILE), os.path.join(output_dir, FINETUNE_BACKUP_DIR))
     os.makedirs(output_dir, exist_ok=True)
     with open(recipe_path, "w") as f:
         json.dump(recipe.to_dict(), f, indent=2)
 
 
-def _trim_log(output_dir):
+def _trim_log(log_path, backup_dir):
     """Drops the log rows of epochs the backup does not hold (a stop between log and backup)."""
-    log_path = os.path.join(output_dir, LOG_FILE)
-    metadata_path = os.path.join(output_dir, BACKUP_DIR, "training_metadata.json")
+    metadata_path = os.path.join(backup_dir, "training_metadata.json")
     if not (os.path.isfile(log_path) and os.path.isfile(metadata_path)):
         return
     with open(metadata_path) as f:
@@ -184,11 +187,13 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
 
     A per-epoch backup (`keras.callbacks.BackupAndRestore`: weights, optimizer, epoch) lives in
     `output_dir/backup` until the run finishes; `resume=True` continues from it exactly. A recipe
-    with `finetune` then re-trains the classifier (`keras_lt.trainers.decouple`), logged to
-    `finetune_log.csv`, with the test metrics before it in `metrics_before_finetune.json`; this phase
-    has no backup (an interruption there means training again). A trainer that counts training
-    confusions (CP-Mix) leaves them, and their top pairs, in `training_confusion.json`. A recipe
-    with `init_from` skips the training: its `finetune` starts from that checkpoint.
+    with `finetune` then runs its stage 2 (`keras_lt.trainers.STAGE2`: cRT, LWS, tau-norm, MiSLAS,
+    AFR), logged to `finetune_log.csv`, with the test metrics before it in
+    `metrics_before_finetune.json`. Between the stages the stage-1 network is kept in
+    `output_dir/stage1`, and stage 2 has its own per-epoch backup (`finetune_backup`), so a run
+    interrupted in stage 2 resumes there, exactly. A trainer that counts training confusions
+    (CP-Mix) leaves them, and their top pairs, in `training_confusion.json`. A recipe with
+    `init_from` skips the training: its `finetune` starts from that checkpoint.
 
     Args:
         recipe: the recipe to run.
@@ -207,9 +212,26 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     check_recipe(recipe)
     _check_output(output_dir, recipe, resume)
     data = data or prepare_data(recipe, data_dir)
+    stage1 = os.path.join(output_dir, STAGE1_DIR)
     if recipe.init_from is not None:
-        network = _finetune(_initial_network(recipe, data), recipe, data, output_dir, verbose)
-        return finish(network, recipe, data, output_dir, data_dir)
+        network = _initial_network(recipe, data)
+    elif resume and os.path.isdir(stage1):
+        network = hub.from_pretrained(stage1)
+    else:
+        network = _train_stage1(recipe, data, output_dir, resume, verbose)
+    if recipe.finetune is not None:
+        network = _finetune(network, recipe, data, output_dir, resume, verbose)
+    report = finish(network, recipe, data, output_dir, data_dir)
+    shutil.rmtree(stage1, ignore_errors=True)
+    return report
+
+
+def _train_stage1(recipe, data, output_dir, resume, verbose):
+    """Fits the recipe's trainer (resuming from `output_dir/backup`); returns the trained network.
+
+    With a finetune to follow, the network is saved to `output_dir/stage1` before the backup goes,
+    and what continues is that saved checkpoint: a run resumed in stage 2 continues from the same.
+    """
     batches = DeviceBatches(
         data.train_images, data.train_labels, data.num_classes, recipe.batch_size,
         sampler=recipe.sampler, augment=recipe.augment, seed=recipe.seed,
@@ -217,21 +239,32 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     trainer, callbacks = build_trainer(recipe, data, len(batches))
     trainer(batches[0][0][:1])
     trainer.optimizer.build(trainer.trainable_variables)
+    backup = os.path.join(output_dir, BACKUP_DIR)
     callbacks = [
         lt_callbacks.EpochSeeder(batches),
         *callbacks,
         keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE), append=resume),
         # double_checkpoint: a stop while the backup is written falls back to the previous epoch.
-        keras.callbacks.BackupAndRestore(os.path.join(output_dir, BACKUP_DIR), double_checkpoint=True),
+        keras.callbacks.BackupAndRestore(
+            backup, double_checkpoint=True, delete_checkpoint=recipe.finetune is None
+        ),
     ]
     # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
     # would draw from Python's global `random`, which a resumed run does not replay.
     trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=verbose)
     _save_training_confusion(trainer, data, output_dir)
-    network = trainer.network
-    if recipe.finetune is not None:
-        network = _finetune(network, recipe, data, output_dir, verbose)
-    return finish(network, recipe, data, output_dir, data_dir)
+    if recipe.finetune is None:
+        return trainer.network
+    stage1 = os.path.join(output_dir, STAGE1_DIR)
+    partial = f"{stage1}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    hub.save_pretrained(
+        trainer.network, partial, class_names=data.class_names, train_class_counts=data.class_counts,
+        model_name=f"{recipe.name} (stage 1)",
+    )
+    os.replace(partial, stage1)
+    shutil.rmtree(backup)
+    return hub.from_pretrained(stage1)
 
 
 def _initial_network(recipe, data):
@@ -257,15 +290,16 @@ def _save_training_confusion(trainer, data, output_dir):
         json.dump({"top_pairs": pairs, "matrix": matrix.tolist()}, f, indent=2)
 
 
-def _finetune(network, recipe, data, output_dir, verbose):
-    """The recipe's classifier re-training of `network`; the test metrics before it go to a file."""
+def _finetune(network, recipe, data, output_dir, resume, verbose):
+    """The recipe's stage 2 on `network` (backed up in `output_dir`); the test metrics before it go to a file."""
     with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
         json.dump(evaluate(network, data), f, indent=2)
-    log = keras.callbacks.CSVLogger(os.path.join(output_dir, FINETUNE_LOG_FILE))
+    log = keras.callbacks.CSVLogger(os.path.join(output_dir, FINETUNE_LOG_FILE), append=resume)
     settings = {"batch_size": recipe.batch_size, "seed": recipe.seed, **recipe.finetune}
     stage2 = STAGE2[settings.pop("method")]
     return stage2(
-        network, images=data.train_images, labels=data.train_labels, callbacks=[log], verbose=verbose, **settings
+        network, images=data.train_images, labels=data.train_labels, callbacks=[log], verbose=verbose,
+        output_dir=output_dir, **settings,
     )
 
 

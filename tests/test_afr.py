@@ -22,6 +22,7 @@ from keras_lt.trainers.afr import adaptive_thresholds
 from keras_lt.trainers.afr import intra_class_minority
 from keras_lt.trainers.pgd import targeted_pgd
 from keras_lt.training import TrainingData
+from interruption import interrupting_backup
 
 COUNTS = (24, 10, 6)
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
@@ -101,7 +102,7 @@ def test_pgd_stays_within_eps_keeps_the_pixel_range_and_raises_the_minority_logi
 def make_trainer(images, labels, seed=0, **settings):
     trainer = AFRTrainer(tiny_model(seed), **settings)
     trainer.originals = DeviceBatches(images, labels, len(COUNTS), batch_size=8, seed=seed)
-    trainer.rebalanced = DeviceBatches(images, labels, len(COUNTS), batch_size=8, seed=seed)
+    trainer.batches = DeviceBatches(images, labels, len(COUNTS), batch_size=8, seed=seed)
     return trainer
 
 
@@ -112,7 +113,7 @@ def test_regeneration_attacks_half_the_drawn_majority_within_eps():
     classes = split["classes"]
     assert [c["count"] for c in classes] == list(COUNTS)
     assert all(c["minority"] + c["majority"] == c["count"] for c in classes)
-    rebalanced = trainer.rebalanced
+    rebalanced = trainer.batches
     assert rebalanced.images.shape == (len(labels), 8, 8, 3) and rebalanced.images.dtype == torch.uint8
     # class-balanced draws: every class about a third
     shares = np.bincount(rebalanced.labels.numpy(), minlength=3) / len(labels)
@@ -129,19 +130,20 @@ def test_regeneration_attacks_half_the_drawn_majority_within_eps():
         assert 0 < split["attacked"] <= len(labels)
     again = make_trainer(images, labels, attack_steps=20)
     assert again.regenerate(0) == split  # keyed draws
-    np.testing.assert_array_equal(again.rebalanced.images.numpy(), rebalanced.images.numpy())
+    np.testing.assert_array_equal(again.batches.images.numpy(), rebalanced.images.numpy())
 
 
 def test_afr_end_to_end_on_tiny_data(tmp_path, capsys):
     images, labels = colour_data()
     network = tiny_model()
     before = [w.numpy().copy() for w in network.weights]
-    log = str(tmp_path / "split.json")
     history = keras.callbacks.History()
     model = STAGE2["afr"](
         network, images=images, labels=labels, epochs=3, regenerate_every=2, batch_size=8, seed=0,
-        split_log=log, callbacks=[history], verbose=1, attack_steps=10,
+        output_dir=str(tmp_path), callbacks=[history], verbose=1, attack_steps=10,
     )
+    log = str(tmp_path / "afr_split.json")
+    assert sorted(os.listdir(tmp_path)) == ["afr_split.json"]  # no backup, no re-balanced set left
     for w, b in zip(network.weights, before):
         np.testing.assert_array_equal(w.numpy(), b)  # the input is untouched
     assert model is not network and model.output_shape == network.output_shape
@@ -173,9 +175,27 @@ def test_afr_runs_from_a_checkpoint_through_a_recipe(tmp_path):
     out = str(tmp_path / "run")
     report = training.train(recipe, out, data=data, verbose=0)
     assert report
-    with open(os.path.join(out, "afr_split.json")) as f:  # next to finetune_log.csv
+    with open(os.path.join(out, "afr_split.json")) as f:  # in the run directory
         assert len(json.load(f)["regenerations"]) == 2
     assert os.path.isfile(os.path.join(out, "model.safetensors"))
+
+
+def test_an_interrupted_afr_resumes_exactly(tmp_path, monkeypatch):
+    """Stopped in the middle of a regeneration period, it continues on the saved set, not a new one."""
+    images, labels = colour_data()
+    settings = dict(images=images, labels=labels, epochs=4, regenerate_every=3, batch_size=8, seed=0,
+                    verbose=0, attack_steps=5)
+    uninterrupted = STAGE2["afr"](tiny_model(), **settings)
+    out = str(tmp_path / "run")
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(1))
+        STAGE2["afr"](tiny_model(), output_dir=out, **settings)
+    assert {"afr_rebalanced.npz", "afr_split.json", "finetune_backup"} <= set(os.listdir(out))
+    resumed = STAGE2["afr"](tiny_model(), output_dir=out, **settings)  # starts at epoch 2, inside period 0..2
+    for a, b in zip(uninterrupted.weights, resumed.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+    assert resumed.keras_lt_config["afr"]["regenerations"] == uninterrupted.keras_lt_config["afr"]["regenerations"]
+    assert sorted(os.listdir(out)) == ["afr_split.json"]
 
 
 @pytest.mark.parametrize("name, cmo", [("afr-resnet32-cifar10lt", "cmo-resnet32-cifar10lt"), ("afr-resnet32-cifar100lt", "cmo-resnet32-cifar100lt")])

@@ -21,6 +21,7 @@ from keras_lt.trainers import TRAINERS
 from keras_lt.trainers import CMOTrainer
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from interruption import interrupting_backup
 
 COUNTS = (40, 12, 4)
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
@@ -72,22 +73,6 @@ def test_the_foreground_sampler_draws_images_with_weights_one_over_n():
     np.testing.assert_array_equal(labels[index], classes[:200].numpy())
 
 
-def test_mixed_loss_is_lam_weighted_balanced_softmax():
-    trainer = compiled(CMOTrainer(stub_network()))
-    rng = np.random.default_rng(0)
-    x = rng.random((6, 8, 8, 3)).astype("float32") * 4
-    y_bg, y_fg = np.array([0, 1, 2, 0, 1, 2]), np.array([2, 2, 1, 1, 0, 0])
-    lam = np.array([0.3, 0.9, 0.5, 0.0, 1.0, 0.75], "float32")
-    loss, logits = trainer.mixed_loss(torch.tensor(x), torch.tensor(y_bg), torch.tensor(y_fg), torch.tensor(lam))
-    z = x.mean((1, 2))
-    expected = np.mean(lam * balanced_softmax(z, y_bg) + (1 - lam) * balanced_softmax(z, y_fg))
-    np.testing.assert_allclose(float(loss.detach()), expected, rtol=1e-5)
-    # one lam for the batch: exactly lam * L(y_bg) + (1 - lam) * L(y_fg), batch means
-    loss, _ = trainer.mixed_loss(torch.tensor(x), torch.tensor(y_bg), torch.tensor(y_fg), torch.full((6,), 0.4))
-    expected = 0.4 * balanced_softmax(z, y_bg).mean() + 0.6 * balanced_softmax(z, y_fg).mean()
-    np.testing.assert_allclose(float(loss.detach()), expected, rtol=1e-5)
-
-
 def keyed_losses(trainer, x, y, keys):
     out = []
     for key in keys:
@@ -127,15 +112,6 @@ def test_window_is_inclusive_and_logged():
     assert np.all(np.isfinite(history["loss"]))
 
 
-class InterruptingBackup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that dies right after saving the end of epoch 0."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if epoch == 0:
-            raise KeyboardInterrupt
-
-
 def test_resume_mixes_exactly_what_an_uninterrupted_run_mixes(tmp_path):
     images, labels = noise_data()
 
@@ -153,7 +129,7 @@ def test_resume_mixes_exactly_what_an_uninterrupted_run_mixes(tmp_path):
     straight = fit(0)
     backup = str(tmp_path / "backup")
     with pytest.raises(KeyboardInterrupt):
-        fit(0, InterruptingBackup(backup))
+        fit(0, interrupting_backup(0)(backup))
     resumed = fit(5, keras.callbacks.BackupAndRestore(backup))  # other weights: all comes from the backup
     for mine, theirs in zip(resumed.network.weights, straight.network.weights):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=mine.path)

@@ -26,6 +26,7 @@ from keras_lt.trainers import CPMixTrainer
 from keras_lt.trainers import cpmix
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from interruption import interrupting_backup
 
 COUNTS = (14, 7, 3)
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
@@ -144,7 +145,8 @@ def test_one_lam_per_mixed_batch_knob_and_reproducible_draws(monkeypatch):
     calls = recorded_mixes(monkeypatch)
     x, y = batches[0]
     for key in ((0, 0), (0, 0), (0, 1)):
-        trainer.mixing_loss(x, y, key)
+        trainer.step_key = key
+        trainer.mixing_loss(x, y)
     lams = [call[4] for call in calls]
     assert all(np.ptp(lam) == 0 for lam in lams)  # one lam for every pair of a mixed batch
     for first, again in zip(calls[0:2], calls[2:4]):  # the same key draws the same pairs and lam
@@ -168,9 +170,9 @@ def test_stage_switches_at_the_configured_epoch_and_is_logged(monkeypatch):
     mixed_steps = []
     original = CPMixTrainer.mixing_loss
 
-    def recording(self, x, y, key):
-        mixed_steps.append(key)
-        return original(self, x, y, key)
+    def recording(self, x, y):
+        mixed_steps.append(self.step_key)
+        return original(self, x, y)
 
     monkeypatch.setattr(CPMixTrainer, "mixing_loss", recording)
     history = fit(trainer, batches, 3, 2).history
@@ -186,15 +188,6 @@ def test_fit_needs_device_batches():
     with pytest.raises(KerasLTError, match="DeviceBatches") as error:
         trainer.fit(images, labels, epochs=1, verbose=0)
     assert "\n" not in str(error.value)
-
-
-class InterruptingBackup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that dies right after saving the end of epoch 1 (the first stage-2 epoch)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt
 
 
 class ConfusionAtStart(keras.callbacks.Callback):
@@ -219,7 +212,7 @@ def test_resume_in_stage2_restores_the_confusions_and_continues_exactly(tmp_path
     batches = DeviceBatches(images, labels, 3, batch_size=8)
     interrupted = built_trainer(batches, seed=0)
     with pytest.raises(KeyboardInterrupt):
-        fit(interrupted, batches, 3, 1, InterruptingBackup(backup))
+        fit(interrupted, batches, 3, 1, interrupting_backup(1)(backup))
     saved = keras.ops.convert_to_numpy(interrupted.confusion).copy()
     assert saved.sum() > 0
 

@@ -12,10 +12,13 @@ import torch.nn.functional as F
 
 from keras_lt.callbacks import EpochSeeder
 from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
+from keras_lt.losses import BalancedSoftmax
 from keras_lt.models import cifar_resnet
 from keras_lt.trainers import SGD
 from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import WarmupMultiStep
+from interruption import interrupting_backup
 
 NUM_CLASSES = 3
 
@@ -102,16 +105,6 @@ def test_fit_reduces_the_loss():
     assert history.history["accuracy"][-1] > 0.5
 
 
-class Interrupt(keras.callbacks.Callback):
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
-            raise KeyboardInterrupt
-
-
 def run(backup_dir, epochs, interrupt_at=None):
     """A fresh, seeded trainer fit with deterministic batches and a per-epoch backup."""
     images, labels = toy_data(24)
@@ -121,9 +114,8 @@ def run(backup_dir, epochs, interrupt_at=None):
     trainer = compiled_trainer(tiny_network(), schedule)
     trainer(batches[0][0][:1])  # BackupAndRestore needs a built model and optimizer
     trainer.optimizer.build(trainer.trainable_variables)
-    callbacks = [EpochSeeder(batches), keras.callbacks.BackupAndRestore(backup_dir)]
-    if interrupt_at is not None:
-        callbacks.append(Interrupt(interrupt_at))  # after BackupAndRestore: the backup is saved
+    backup = keras.callbacks.BackupAndRestore if interrupt_at is None else interrupting_backup(interrupt_at)
+    callbacks = [EpochSeeder(batches), backup(backup_dir)]
     try:  # shuffle=False: Keras would reorder the batches from Python's `random`, not resumable
         trainer.fit(batches, epochs=epochs, callbacks=callbacks, shuffle=False, verbose=0)
     except KeyboardInterrupt:
@@ -165,3 +157,48 @@ def test_config_round_trip():
     rebuilt = ERMTrainer.from_config(json.loads(json.dumps(trainer.get_config())))
     assert isinstance(rebuilt.network, keras.Model)
     assert [w.shape for w in rebuilt.network.weights] == [w.shape for w in trainer.network.weights]
+
+
+def test_two_label_loss_is_the_lam_weighted_compiled_loss():
+    """`mean_i lam_i L(y1_i) + (1 - lam_i) L(y2_i)` with Balanced Softmax, against a NumPy formula."""
+    counts = np.array([40, 12, 4])
+    trainer = ERMTrainer(tiny_network())
+    trainer.compile(optimizer=SGD(0.1), loss=BalancedSoftmax(counts))
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, NUM_CLASSES)).astype("float32")
+    y1, y2 = np.array([0, 1, 2, 0, 1, 2]), np.array([2, 2, 1, 1, 0, 0])
+
+    def bs(labels):
+        z = logits + np.log(counts / counts.sum())
+        z = z - z.max(1, keepdims=True)
+        return -(z - np.log(np.exp(z).sum(1, keepdims=True)))[np.arange(6), labels]
+
+    def loss(lam, weight=None):
+        value = trainer.two_label_loss(torch.tensor(logits), torch.tensor(y1), torch.tensor(y2), torch.tensor(lam), weight)
+        return float(value)
+
+    lam = np.array([0.3, 0.9, 0.5, 0.0, 1.0, 0.75], "float32")
+    np.testing.assert_allclose(loss(lam), np.mean(lam * bs(y1) + (1 - lam) * bs(y2)), rtol=1e-5)
+    weight = np.array([1, 2, 0, 1, 1, 3], "float32")
+    expected = np.mean(weight * (lam * bs(y1) + (1 - lam) * bs(y2)))
+    np.testing.assert_allclose(loss(lam, torch.tensor(weight)), expected, rtol=1e-5)
+    # one lam for the batch: exactly lam * L(y1) + (1 - lam) * L(y2), batch means
+    np.testing.assert_allclose(loss(np.full(6, 0.4, "float32")), 0.4 * bs(y1).mean() + 0.6 * bs(y2).mean(), rtol=1e-5)
+
+
+def test_step_generators_are_keyed_by_seed_epoch_step_and_stream():
+    trainer = ERMTrainer(tiny_network())
+    with pytest.raises(KerasLTError, match="StepKey"):
+        trainer.step_generators(1)
+
+    def draws(key, stream, seed=None):
+        trainer.step_key = key
+        generator, rng = trainer.step_generators(stream, seed)
+        return torch.randint(0, 10**6, (4,), generator=generator).tolist(), rng.random(2).tolist()
+
+    assert draws((3, 5), 1) == draws((3, 5), 1)
+    others = [draws((3, 6), 1), draws((4, 5), 1), draws((3, 5), 2), draws((3, 5), 1, seed=9)]
+    for other in others:
+        assert other[0] != draws((3, 5), 1)[0] and other[1] != draws((3, 5), 1)[1]
+    trainer.batches = DeviceBatches(*toy_data(), NUM_CLASSES, seed=9)  # the fitted batches' seed by default
+    assert draws((3, 5), 1) == draws((3, 5), 1, seed=9)

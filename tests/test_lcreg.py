@@ -28,6 +28,7 @@ from keras_lt.trainers import SGD
 from keras_lt.trainers import LCRegTrainer
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from interruption import interrupting_backup
 
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
@@ -105,13 +106,6 @@ def fit(trainer, batches, epochs, *more):
     )
 
 
-class InterruptingBackup(keras.callbacks.BackupAndRestore):
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if epoch == 1:
-            raise KeyboardInterrupt
-
-
 def built(batches, seed):
     trainer = lcreg_trainer(seed)
     trainer(batches[0][0][:1])
@@ -131,7 +125,7 @@ def test_ramp_is_logged_and_resume_restores_the_covariances_exactly(tmp_path):
     backup = str(tmp_path / "backup")
     batches = DeviceBatches(images, labels, 3, batch_size=8)
     with pytest.raises(KeyboardInterrupt):
-        fit(built(batches, 0), batches, 3, InterruptingBackup(backup))
+        fit(built(batches, 0), batches, 3, interrupting_backup(1)(backup))
     batches = DeviceBatches(images, labels, 3, batch_size=8)
     resumed = built(batches, 7)  # other weights, empty covariances: all comes from the backup
     history = fit(resumed, batches, 3, keras.callbacks.BackupAndRestore(backup)).history

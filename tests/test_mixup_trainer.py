@@ -80,7 +80,7 @@ def fit_tiny(seed_weights=0, epochs=2):
     callbacks = trainer.epoch_callbacks()
     assert any(isinstance(c, StepKey) for c in callbacks)
     trainer.fit(batches, epochs=epochs, shuffle=False, verbose=0, callbacks=[EpochSeeder(batches), *callbacks])
-    assert trainer._fit_seed == 4  # the batches' seed keys the draws
+    assert trainer.batches.seed == 4  # the batches' seed keys the draws (step_generators)
     return trainer
 
 

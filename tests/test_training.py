@@ -15,7 +15,9 @@ from keras_lt import hub
 from keras_lt import training
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
+from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 from keras_lt.training import TrainingData
+from interruption import interrupting_backup
 
 NUM_CLASSES = 3
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
@@ -81,20 +83,9 @@ def test_train_end_to_end(tmp_path):
     assert report["top1"] == pytest.approx(top1)
 
 
-class InterruptingBackup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore that dies right after saving the end of epoch `STOP_AFTER` (0-based)."""
-
-    STOP_AFTER = 0
-
-    def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if epoch == self.STOP_AFTER:
-            raise KeyboardInterrupt
-
-
 def interrupted_run(monkeypatch, out, recipe):
     with monkeypatch.context() as patch:
-        patch.setattr(keras.callbacks, "BackupAndRestore", InterruptingBackup)
+        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(0))
         with pytest.raises(KeyboardInterrupt):
             training.train(recipe, out, data=tiny_data(), verbose=0)
     assert os.path.isdir(os.path.join(out, training.BACKUP_DIR))
@@ -149,6 +140,53 @@ def test_resume_drops_log_rows_the_backup_does_not_hold(tmp_path, monkeypatch):
         f.write("1" + rows[1][1:] + "\n")  # epoch 1 logged, its backup never written
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
     assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
+
+
+def assert_same_weights(first, second):
+    expected = load_file(os.path.join(first, hub.WEIGHTS_FILE))
+    actual = load_file(os.path.join(second, hub.WEIGHTS_FILE))
+    assert sorted(actual) == sorted(expected)
+    for key in expected:
+        np.testing.assert_array_equal(actual[key], expected[key], err_msg=key)
+
+
+@pytest.mark.parametrize("finetune", [{"method": "crt", "epochs": 3}, {"method": "mislas", "epochs": 3}])
+def test_a_run_interrupted_in_stage_2_resumes_there_exactly(tmp_path, monkeypatch, finetune):
+    """Stage 1 is not trained again (its checkpoint is kept in stage1/) and stage 2 continues from its backup."""
+    recipe = tiny_recipe(finetune=finetune)
+    straight = str(tmp_path / "straight")
+    training.train(recipe, straight, data=tiny_data(), verbose=0)
+    out = str(tmp_path / "resumed")
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(0, FINETUNE_BACKUP_DIR))
+        with pytest.raises(KeyboardInterrupt):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert {training.STAGE1_DIR, FINETUNE_BACKUP_DIR} <= set(os.listdir(out))
+    assert training.BACKUP_DIR not in os.listdir(out)  # stage 1 is done: its backup is gone
+    with pytest.raises(KerasLTError, match="interrupted run; pass --resume"):
+        training.train(recipe, out, data=tiny_data(), verbose=0)
+    stage1_log = read_log(out)
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert read_log(out) == stage1_log  # stage 1 was not run again
+    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
+    assert_same_weights(straight, out)
+    leftovers = {training.STAGE1_DIR, FINETUNE_BACKUP_DIR, training.BACKUP_DIR} & set(os.listdir(out))
+    assert not leftovers
+
+
+def test_a_run_stopped_between_the_stages_starts_stage_2_from_the_saved_stage_1(tmp_path, monkeypatch):
+    recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
+    straight = str(tmp_path / "straight")
+    training.train(recipe, straight, data=tiny_data(), verbose=0)
+    out = str(tmp_path / "resumed")
+    with monkeypatch.context() as patch:
+        patch.setattr(training, "_finetune", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
+        with pytest.raises(KeyboardInterrupt):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert training.STAGE1_DIR in os.listdir(out)
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert_same_weights(straight, out)
 
 
 def test_init_from_runs_only_the_stage_2_on_the_given_checkpoint(tmp_path):

@@ -1,47 +1,118 @@
 """AFR's regeneration: a fresh intra-class split and adversarial re-balanced set every few epochs."""
 
+import json
+import os
+
 import keras
+import numpy as np
+
+SPLIT_FILE = "afr_split.json"
+STATE_FILE = "afr_rebalanced.npz"
 
 
 class AFRRegeneration(keras.callbacks.Callback):
     """Calls `trainer.regenerate(epoch)` at the first epoch of every `every`-epoch period.
 
-    The period is recomputed from the epoch number (a fit started at epoch 7 with `every=5`
-    regenerates for period 5..9 at once, with the draws keyed by 5), so a resumed run rebuilds the
-    set an uninterrupted run trains on. Before every training step it sets
-    `trainer.step_key = (epoch, step)`, the key of the step's CutMix draws. Logs, at every epoch end,
-    `afr_minority` (the intra-class minority share of the training set) and `afr_attacked` (the
-    adversarial images in the current re-balanced set); put it before a `CSVLogger`.
+    The period is recomputed from the epoch number (a fit started at epoch 7 with `every=5` is in
+    period 5..9), so a resumed run trains on the set an uninterrupted run trains on. Logs, at every
+    epoch end, `afr_minority` (the intra-class minority share of the training set) and
+    `afr_attacked` (the adversarial images in the current re-balanced set); put it before a
+    `CSVLogger`.
+
+    With a `directory`, every regeneration writes the splits so far to `afr_split.json` (with
+    `settings`) and the re-balanced set to `afr_rebalanced.npz` there. A fit resumed in the middle of
+    a period (by `keras.callbacks.BackupAndRestore`) then reloads that period's set instead of
+    regenerating it from the resumed weights, which are not the weights it was generated from.
+    `cleanup()` removes the set once the fine-tune is done.
 
     Args:
         trainer: a `keras_lt.trainers.AFRTrainer`.
         every: epochs between regenerations (AFR: 10; 2 in short30).
+        directory: where the splits and the current set are kept; None keeps them in memory only.
+        settings: a dict written with the splits (the fine-tune's settings).
+        verbose: print each split when it is made.
 
     Example:
-    >>> trainer.fit(rebalanced, epochs=50, callbacks=[EpochSeeder(rebalanced), AFRRegeneration(trainer, 10)])
+    >>> regeneration = AFRRegeneration(trainer, 10, "runs/afr")
+    >>> trainer.fit(rebalanced, epochs=50, callbacks=[EpochSeeder(rebalanced), *trainer.epoch_callbacks(), regeneration])
     """
 
-    def __init__(self, trainer, every):
+    def __init__(self, trainer, every, directory=None, settings=None, verbose=False):
         super().__init__()
         if every < 1:
             raise ValueError(f"every must be >= 1, got {every}.")
         self.trainer = trainer
         self.every = int(every)
+        self.directory = directory
+        self.settings = settings or {}
+        self.verbose = verbose
         self.period_start = None
-        self.epoch = None
         self.records = []  # one split summary per regeneration
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.epoch = epoch
         start = epoch - epoch % self.every
-        if start != self.period_start:
-            self.records.append(self.trainer.regenerate(start))
+        if start == self.period_start:
+            return
+        if self.period_start is None and self._restore(start):
             self.period_start = start
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.trainer.step_key = (self.epoch, batch)
+            return
+        record = self.trainer.regenerate(start)
+        self.records = [r for r in self.records if r["epoch"] < start] + [record]
+        self.period_start = start
+        if self.verbose:
+            print(describe_split(record))
+        if self.directory is not None:
+            batches = self.trainer.batches
+            images, labels = (keras.ops.convert_to_numpy(t) for t in (batches.images, batches.labels))
+            _atomic_write(self._path(STATE_FILE), lambda f: np.savez(f, period=start, images=images, labels=labels))
+            self._write_splits()
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.records:
             logs["afr_minority"] = self.records[-1]["minority_share"]
             logs["afr_attacked"] = float(self.records[-1]["attacked"])
+
+    def cleanup(self):
+        """Removes the saved re-balanced set (the splits stay)."""
+        if self.directory is not None and os.path.exists(self._path(STATE_FILE)):
+            os.remove(self._path(STATE_FILE))
+
+    def _path(self, name):
+        return os.path.join(self.directory, name)
+
+    def _restore(self, start):
+        """Reloads the set and splits of the period starting at `start`, if they were saved; True if so."""
+        if self.directory is None or not os.path.isfile(self._path(STATE_FILE)):
+            return False
+        with np.load(self._path(STATE_FILE)) as state:
+            if int(state["period"]) != start:
+                return False
+            self.trainer.set_rebalanced(state["images"], state["labels"])
+        with open(self._path(SPLIT_FILE)) as f:
+            self.records = [r for r in json.load(f)["regenerations"] if r["epoch"] <= start]
+        return True
+
+    def _write_splits(self):
+        content = json.dumps({"settings": self.settings, "regenerations": self.records}, indent=2)
+        _atomic_write(self._path(SPLIT_FILE), lambda f: f.write(content.encode()))
+
+
+def _atomic_write(path, write):
+    """Writes a file through a temporary one and a rename: a stop never leaves half a file."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.tmp"
+    with open(temporary, "wb") as f:
+        write(f)
+    os.replace(temporary, path)
+
+
+def describe_split(split):
+    """One printable paragraph of a regeneration's split: thresholds and minority counts per class."""
+    classes = split["classes"]
+    thresholds = " ".join(f"{c['threshold']:.2f}" for c in classes)
+    minority = " ".join(f"{c['minority']}/{c['count']}" for c in classes)
+    return (
+        f"AFR split at epoch {split['epoch']}: train accuracy {split['train_accuracy']:.3f}, "
+        f"minority share {split['minority_share']:.3f}, {split['attacked']} adversarial images\n"
+        f"  thresholds per class: {thresholds}\n  minority/count per class: {minority}"
+    )

@@ -5,6 +5,7 @@ model from that dict, as stored in a checkpoint's `config.json`.
 """
 
 from keras_lt.models.direct_call import direct_call
+from keras_lt.models.rebuild import rebuild
 from keras_lt.models.registry import ARCHITECTURES
 from keras_lt.models.registry import build
 from keras_lt.models.registry import set_output_scale
@@ -12,4 +13,4 @@ from keras_lt.models.resnet import resnet50
 from keras_lt.models.resnet_cifar import cifar_resnet
 from keras_lt.models.resnet_cifar import resnet32
 
-__all__ = ["ARCHITECTURES", "build", "cifar_resnet", "direct_call", "resnet32", "resnet50", "set_output_scale"]
+__all__ = ["ARCHITECTURES", "build", "cifar_resnet", "direct_call", "rebuild", "resnet32", "resnet50", "set_output_scale"]

@@ -52,13 +52,12 @@ def build(architecture):
     """Builds the model an architecture dict describes (`name` plus that function's arguments).
 
     `"latent_categories": M` (with an optional `"fusion"`) adds LCReg's latent category layer before
-    the model's pooling (`keras_lt.models.latent`); any architecture takes it.
+    the model's pooling (`keras_lt.models.latent`); any architecture takes it. `"output_scale": s`
+    multiplies a cosine classifier's output by `s` (`set_output_scale`).
 
     Example:
     >>> model = build({"name": "resnet32", "num_classes": 10, "classifier": "cosine"})
     >>> lcreg = build({"name": "resnet32", "num_classes": 10, "latent_categories": 40})
-    `"output_scale": s` multiplies a cosine classifier's output by `s` (`set_output_scale`).
-
     """
     from keras_lt.models.latent import LATENT_KEYS
     from keras_lt.models.latent import add_latent_categories

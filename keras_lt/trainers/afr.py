@@ -30,10 +30,11 @@ Our readings, each a knob:
   per-step cosine to 0, plain CE (the set is already class-balanced), BatchNorm in training mode.
 
 The split (per class: count, accuracy, threshold, minority, majority, attacked) of every
-regeneration is printed (unless `verbose=0`) and written as JSON to `split_log`.
+regeneration is printed when it is made (unless `verbose=0`) and, with an `output_dir`, written to
+`afr_split.json` there (`keras_lt.callbacks.AFRRegeneration`), which also keeps the current
+re-balanced set so that an interrupted fine-tune resumes exactly.
 """
 
-import json
 import os
 
 import keras
@@ -41,22 +42,24 @@ import numpy as np
 import torch
 
 from keras_lt import losses
-from keras_lt.callbacks import EpochSeeder
+from keras_lt.callbacks.afr_regeneration import STATE_FILE
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
+from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.cutmix import cutmix
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import ClassSampler
 from keras_lt.data.samplers import class_probabilities
 from keras_lt.errors import KerasLTError
-from keras_lt.trainers.decoupled import _rebuild
+from keras_lt.models import rebuild
 from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.pgd import targeted_pgd
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
+from keras_lt.trainers.stage2 import BACKUP_DIR
+from keras_lt.trainers.stage2 import stage2_callbacks
 
 STEP_STREAM = 3  # last word of the (epoch, step, STREAM) key of the CutMix draws
 REGENERATION_STREAM = 4  # last word of the (epoch, STREAM) key of a regeneration's draws
-SPLIT_FILE = "afr_split.json"
 
 
 def adaptive_thresholds(class_accuracy, train_accuracy, majority_threshold=0.8):
@@ -107,8 +110,9 @@ class AFRTrainer(ERMTrainer):
     """AFR's stage-2 trainer: fine-tunes on the adversarially re-balanced set plus CutMix of originals.
 
     `fit` it on a `DeviceBatches` (the re-balanced set; `regenerate` replaces its images and labels)
-    with an `AFRRegeneration` callback; `originals` is a `DeviceBatches` of the long-tailed training
-    set (CutMix backgrounds, the split and the re-balanced draws). `keras_lt.trainers.afr` sets all
+    with its `epoch_callbacks()` and an `AFRRegeneration` callback; `originals` is a
+    `DeviceBatches` of the long-tailed training set (CutMix backgrounds, the split and the
+    re-balanced draws). `keras_lt.trainers.afr` sets all
     of this up; see the module docstring for the steps and our readings.
 
     Args:
@@ -128,8 +132,11 @@ class AFRTrainer(ERMTrainer):
     Example:
     >>> trainer = AFRTrainer(model)
     >>> trainer.originals = DeviceBatches(images, labels, num_classes)
-    >>> trainer.fit(rebalanced, epochs=50, callbacks=[EpochSeeder(rebalanced), AFRRegeneration(trainer, 10)])
+    >>> trainer.fit(rebalanced, epochs=50, shuffle=False, callbacks=[
+    ...     EpochSeeder(rebalanced), *trainer.epoch_callbacks(), AFRRegeneration(trainer, 10)])
     """
+
+    needs_training_set = "AFR fine-tunes on a re-balanced set"
 
     def __init__(
         self,
@@ -161,16 +168,16 @@ class AFRTrainer(ERMTrainer):
         self.inference_batch_size = int(inference_batch_size)
         self.embedder = keras.Model(network.inputs, [network.get_layer("pool").output, network.outputs[0]])
         self.originals = None  # DeviceBatches of the long-tailed training set
-        self.rebalanced = None  # the DeviceBatches being fitted
-        self.step_key = None  # (epoch, step), set by AFRRegeneration
+
+    def epoch_callbacks(self):
+        return [*super().epoch_callbacks(), StepKey(self)]
 
     def fit(self, x=None, *args, **kwargs):
-        if not isinstance(x, DeviceBatches) or self.originals is None:
+        if self.originals is None:
             raise KerasLTError(
-                "AFR fine-tunes on a re-balanced DeviceBatches and mixes in the originals: set "
-                "trainer.originals and fit it on a keras_lt.data.DeviceBatches (or use keras_lt.trainers.afr)."
+                "AFR mixes the original long-tailed set into its batches: set trainer.originals to its "
+                "DeviceBatches (or use keras_lt.trainers.afr)."
             )
-        self.rebalanced = x
         return super().fit(x, *args, **kwargs)
 
     # -- the regeneration (steps 1 to 4) ---------------------------------------------------------
@@ -247,10 +254,7 @@ class AFRTrainer(ERMTrainer):
             images[part] = targeted_pgd(
                 attack_model, images[part], 2 * drawn_labels[part] + 1, self.eps, self.pgd_steps, self.step_size
             )
-        batches = self.rebalanced
-        batches.images, batches.labels = images, drawn_labels
-        batches.class_sampler = ClassSampler(drawn_labels, num_classes)
-        batches.class_counts = batches.class_sampler.class_counts.cpu().numpy()
+        self.set_rebalanced(images, drawn_labels)
 
         minority_counts = torch.bincount(labels[minority], minlength=num_classes).cpu().numpy()
         attacked_counts = torch.bincount(drawn_labels[attacked], minlength=num_classes).cpu().numpy()
@@ -274,34 +278,36 @@ class AFRTrainer(ERMTrainer):
             ],
         }
 
+    def set_rebalanced(self, images, labels):
+        """Makes `(images, labels)` (uint8 NHWC, int) the re-balanced set the fitted batches draw from."""
+        batches = self.batches
+        batches.images = torch.as_tensor(images, device=batches.device)
+        batches.labels = torch.as_tensor(labels, dtype=torch.int64, device=batches.device)
+        batches.class_sampler = ClassSampler(batches.labels, batches.num_classes)
+        batches.class_counts = batches.class_sampler.class_counts.cpu().numpy()
+
     # -- the fine-tuning step (step 5) -----------------------------------------------------------
 
     def training_loss(self, x, y, sample_weight=None):
         size = int(round(self.cutmix_fraction * len(y)))
         if size == 0:
             return super().training_loss(x, y, sample_weight)
-        if self.step_key is None or self.originals is None:
-            raise KerasLTError("AFR's CutMix draws are keyed by AFRRegeneration: add it to fit's callbacks.")
         originals = self.originals
-        sequences = np.random.SeedSequence(originals.seed, spawn_key=(*self.step_key, STEP_STREAM)).spawn(2)
-        generator = torch.Generator(device=originals.device)
-        generator.manual_seed(int(sequences[0].generate_state(1)[0]))
-        rng = np.random.default_rng(sequences[1])
+        generator, rng = self.step_generators(STEP_STREAM, originals.seed)
         idx = torch.randint(0, len(originals.labels), (size,), device=originals.device, generator=generator)
         background = originals.images[idx]
         if originals.augment:
             background = originals.augment_batch(background, generator)
         lam = torch.as_tensor(rng.beta(self.alpha, self.alpha, size), device=x.device)
         mixed, lam = cutmix(background, x[:size].to(background.dtype), lam, generator)
-        inputs = torch.cat([x, mixed.to(x.dtype)])
-        logits = self(inputs, training=True)
+        logits = self(torch.cat([x, mixed.to(x.dtype)]), training=True)
+        # clean samples: L(y) (lam 1); mixed ones: lam L(y_orig) + (1 - lam) L(y_rebalanced); mean over all.
         ones = torch.ones(len(y), device=x.device)
         weight = ones if sample_weight is None else torch.as_tensor(sample_weight, device=x.device).float()
-        # clean samples: L(y); mixed ones: lam L(y_orig) + (1 - lam) L(y_rebalanced); mean over all.
-        first = torch.cat([weight, lam])
-        second = torch.cat([torch.zeros_like(weight), 1.0 - lam])
-        loss = self.compute_loss(y=torch.cat([y, originals.labels[idx]]), y_pred=logits, sample_weight=first)
-        loss = loss + self.compute_loss(y=torch.cat([y, y[:size]]), y_pred=logits, sample_weight=second)
+        loss = self.two_label_loss(
+            logits, torch.cat([y, originals.labels[idx]]), torch.cat([y, y[:size]]),
+            torch.cat([ones, lam.float()]), torch.cat([weight, torch.ones_like(lam, dtype=weight.dtype)]),
+        )
         return loss, logits[: len(y)]
 
     def get_config(self):
@@ -332,9 +338,9 @@ def afr(
     weight_decay=2e-4,
     loss="ce",
     seed=0,
-    split_log=None,
     callbacks=(),
     verbose="auto",
+    output_dir=None,
     **settings,
 ):
     """AFR stage 2: a new network, fine-tuned from `network` on adversarially re-balanced data.
@@ -356,10 +362,11 @@ def afr(
         weight_decay: coupled L2 on every parameter, as torch's SGD.
         loss: a `keras_lt.losses` name for the fine-tuning loss ("ce": the set is balanced).
         seed: seed of the draws (split, re-balancing, PGD choice, CutMix, order, augmentation).
-        split_log: path of the JSON file of the splits; None writes `afr_split.json` next to the file
-            of a `keras.callbacks.CSVLogger` in `callbacks`, if there is one.
         callbacks: extra Keras callbacks for the fine-tuning (e.g. a `CSVLogger`).
-        verbose: Keras' fit verbosity; also prints the splits unless 0.
+        verbose: Keras' fit verbosity; also prints each split unless 0.
+        output_dir: a run directory: the splits go to `afr_split.json` there, and a per-epoch backup
+            (`keras_lt.trainers.stage2_callbacks`) plus the current re-balanced set let a call with
+            the same `output_dir` continue an interrupted fine-tune exactly.
         **settings: `AFRTrainer`'s knobs (attack_fraction, eps, pgd_steps, step_size,
             majority_threshold, cutmix_fraction, alpha, attack_steps, attack_lr).
 
@@ -381,7 +388,7 @@ def afr(
             "fine-tune it on the dataset it was trained on."
         )
     keras.utils.set_random_seed(seed)
-    model = _rebuild(network)
+    model = rebuild(network)
     originals = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
     rebalanced = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
     try:
@@ -394,24 +401,22 @@ def afr(
         loss=losses.get(loss, originals.class_counts),
         metrics=["accuracy"],
     )
-    regeneration = AFRRegeneration(trainer, regenerate_every)
-    trainer.fit(
-        rebalanced, epochs=epochs, shuffle=False, verbose=verbose,
-        callbacks=[EpochSeeder(rebalanced), regeneration, *callbacks],
-    )
     record = {
         "method": "afr", "epochs": epochs, "regenerate_every": regenerate_every, "lr": lr,
         "batch_size": batch_size, "momentum": momentum, "weight_decay": weight_decay, "loss": loss,
         "seed": seed, **{k: v for k, v in trainer.get_config().items() if k in settings or k in _KNOBS},
     }
+    if output_dir is not None and not os.path.isdir(os.path.join(output_dir, BACKUP_DIR)):
+        stale = os.path.join(output_dir, STATE_FILE)  # a set saved before the first backup: not resumed
+        if os.path.exists(stale):
+            os.remove(stale)
+    regeneration = AFRRegeneration(trainer, regenerate_every, output_dir, record, verbose=verbose != 0)
+    trainer.fit(
+        rebalanced, epochs=epochs, shuffle=False, verbose=verbose,
+        callbacks=stage2_callbacks(rebalanced, [*trainer.epoch_callbacks(), regeneration, *callbacks], output_dir),
+    )
+    regeneration.cleanup()
     model.keras_lt_config["afr"] = {**record, "regenerations": regeneration.records}
-    path = split_log or _log_path(callbacks)
-    if path:
-        with open(path, "w") as f:
-            json.dump({"settings": record, "regenerations": regeneration.records}, f, indent=2)
-    if verbose != 0:
-        for split in regeneration.records:
-            print(describe_split(split))
     return model
 
 
@@ -419,23 +424,3 @@ _KNOBS = (
     "cutmix_fraction", "alpha", "attack_fraction", "eps", "pgd_steps", "step_size",
     "majority_threshold", "attack_steps", "attack_lr",
 )
-
-
-def _log_path(callbacks):
-    """`afr_split.json` next to the first `CSVLogger`'s file among `callbacks`, or None."""
-    for callback in callbacks:
-        if isinstance(callback, keras.callbacks.CSVLogger):
-            return os.path.join(os.path.dirname(os.path.abspath(callback.filename)), SPLIT_FILE)
-    return None
-
-
-def describe_split(split):
-    """One printable paragraph of a regeneration's split: thresholds and minority counts per class."""
-    classes = split["classes"]
-    thresholds = " ".join(f"{c['threshold']:.2f}" for c in classes)
-    minority = " ".join(f"{c['minority']}/{c['count']}" for c in classes)
-    return (
-        f"AFR split at epoch {split['epoch']}: train accuracy {split['train_accuracy']:.3f}, "
-        f"minority share {split['minority_share']:.3f}, {split['attacked']} adversarial images\n"
-        f"  thresholds per class: {thresholds}\n  minority/count per class: {minority}"
-    )

@@ -1,16 +1,13 @@
 """CMO (Park et al., CVPR 2022): context-rich minority over-sampling by CutMix onto majority backgrounds."""
 
 import keras
-import numpy as np
 import torch
 
 from keras_lt.callbacks.cmo_window import CMOWindow
 from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.cutmix import cutmix
-from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.samplers import class_probabilities
-from keras_lt.errors import KerasLTError
 from keras_lt.trainers.erm import ERMTrainer
 
 STREAM = 2  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' and CP-Mix's
@@ -42,10 +39,10 @@ class CMOTrainer(ERMTrainer):
     (`lam_per_sample=True` draws one per image, each with its own box); the window is given as
     0-based inclusive epochs, the reference's `3 < epoch < E - 3` being `(4, E - 4)`.
 
-    Randomness: step `s` of epoch `e` draws from generators seeded by
-    `(seed of the batches, (e, s, STREAM))`: NumPy for the Bernoulli and `lam` (torch's Beta sampler
-    takes no generator), torch for the foreground classes, images, augmentation and box centres. So
-    a resumed run mixes exactly what an uninterrupted one does.
+    Randomness: step `s` of epoch `e` draws from `step_generators` (keyed by
+    `(seed of the batches, e, s, STREAM)`): NumPy for the Bernoulli and `lam` (torch's Beta sampler
+    takes no generator), torch for the foreground images, augmentation and box centres. So a
+    resumed run mixes exactly what an uninterrupted one does.
 
     `fit` must get a `keras_lt.data.DeviceBatches`: the foregrounds come from its training set.
 
@@ -66,6 +63,8 @@ class CMOTrainer(ERMTrainer):
     >>> trainer.fit(batches, epochs=200, shuffle=False,
     ...             callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()])
     """
+
+    needs_training_set = "CMO draws foreground images from the training set"
 
     def __init__(
         self,
@@ -91,39 +90,22 @@ class CMOTrainer(ERMTrainer):
         self.window = (int(window[0]), int(window[1]))
         self.foreground_sampler = foreground_sampler
         self.lam_per_sample = bool(lam_per_sample)
-        self.batches = None  # the DeviceBatches being fitted
         self.cmo_active = False  # set by CMOWindow
-        self.step_key = None  # (epoch, step), set by StepKey before every step
 
     def epoch_callbacks(self):
         return [*super().epoch_callbacks(), StepKey(self), CMOWindow(self, *self.window)]
 
-    def fit(self, x=None, *args, **kwargs):
-        if not isinstance(x, DeviceBatches):
-            raise KerasLTError(
-                "CMO draws foreground images from the training set: fit it on a keras_lt.data.DeviceBatches."
-            )
-        self.batches = x
-        return super().fit(x, *args, **kwargs)
-
     def training_loss(self, x, y, sample_weight=None):
         if not self.cmo_active:
             return super().training_loss(x, y, sample_weight)
-        if self.step_key is None or self.batches is None:
-            raise KerasLTError(
-                "CMO keys its random draws by (epoch, step): fit on DeviceBatches with the trainer's "
-                "epoch_callbacks() (keras_lt.callbacks.StepKey)."
-            )
-        sequences = np.random.SeedSequence(self.batches.seed, spawn_key=(*self.step_key, STREAM)).spawn(2)
-        rng = np.random.default_rng(sequences[0])
+        generator, rng = self.step_generators(STREAM)
         if rng.random() >= self.probability:
             return super().training_loss(x, y, sample_weight)
-        generator = torch.Generator(device=self.batches.device)
-        generator.manual_seed(int(sequences[1].generate_state(1)[0]))
         foreground, y_foreground = self.foreground_batch(len(y), generator)
         lam = rng.beta(self.alpha, self.alpha, len(y) if self.lam_per_sample else 1)
         mixed, lam = cutmix(x, foreground.to(x.dtype), torch.as_tensor(lam, device=x.device), generator)
-        return self.mixed_loss(mixed, y, y_foreground, lam.expand(len(y)), sample_weight)
+        logits = self(mixed, training=True)
+        return self.two_label_loss(logits, y, y_foreground, lam.expand(len(y)), sample_weight), logits
 
     def foreground_batch(self, size, generator):
         """`size` training images drawn by `foreground_sampler`, augmented as the batches are, and their labels."""
@@ -134,18 +116,6 @@ class CMOTrainer(ERMTrainer):
         if batches.augment:
             images = batches.augment_batch(images, generator)
         return images, batches.labels[idx]
-
-    def mixed_loss(self, mixed, y_background, y_foreground, lam, sample_weight=None):
-        """`mean_i lam_i L(y_bg,i) + (1 - lam_i) L(y_fg,i)` of one training-mode pass; returns `(loss, logits)`.
-
-        Each term is the compiled loss with a per-sample weight (`reduction="sum_over_batch_size"`
-        divides by the batch size, so a constant `lam` gives exactly `lam * L(y_bg)`).
-        """
-        logits = self(mixed, training=True)
-        weight = torch.ones_like(lam) if sample_weight is None else torch.as_tensor(sample_weight, device=lam.device)
-        loss = self.compute_loss(y=y_background, y_pred=logits, sample_weight=lam * weight, training=True)
-        loss = loss + self.compute_loss(y=y_foreground, y_pred=logits, sample_weight=(1.0 - lam) * weight, training=True)
-        return loss, logits
 
     def get_config(self):
         return {

@@ -1,7 +1,6 @@
 """CP-Mix (confusion-pairing mixup): ERM plus mixup between the classes the model confuses."""
 
 import keras
-import numpy as np
 import torch
 
 from keras_lt.callbacks.step_key import StepKey
@@ -9,8 +8,6 @@ from keras_lt.data.mixing import confusion_counts
 from keras_lt.data.mixing import label_weight
 from keras_lt.data.mixing import mix
 from keras_lt.data.mixing import sample_confusion_pairs
-from keras_lt.data.pipeline import DeviceBatches
-from keras_lt.errors import KerasLTError
 from keras_lt.trainers.erm import ERMTrainer
 
 STREAM = 1  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' keys
@@ -42,8 +39,8 @@ class CPMixTrainer(ERMTrainer):
     separate training-mode passes, so the ERM term is exactly stage 1's (each pass updates the
     BatchNorm statistics, as separate forward passes do in PyTorch).
 
-    Randomness: the draws of step `s` of epoch `e` come from generators seeded by
-    `(seed of the batches, (e, s, STREAM))` (torch for classes, images, augmentation and the
+    Randomness: the draws of step `s` of epoch `e` come from `step_generators`, keyed by
+    `(seed of the batches, e, s, STREAM)` (torch for classes, images, augmentation and the
     permutation; NumPy for `lam`, as torch's Beta sampler takes no generator), so a resumed run
     draws what an uninterrupted one does. The `StepKey` callback of `epoch_callbacks()` sets the key
     before every step; `CPMixStage` switches the stage.
@@ -69,6 +66,8 @@ class CPMixTrainer(ERMTrainer):
     >>> top_confusion_pairs(trainer.confusion, k=10)  # the most frequent training confusions
     """
 
+    needs_training_set = "CP-Mix draws partner images from the training set"
+
     def __init__(self, network, alpha=1.0, rho=0.5, eta=1.0, mix_batch_size=None, lam_per_sample=True, **kwargs):
         super().__init__(network, **kwargs)
         if alpha <= 0:
@@ -82,9 +81,7 @@ class CPMixTrainer(ERMTrainer):
         self.confusion = self.add_weight(
             shape=(num_classes, num_classes), initializer="zeros", trainable=False, name="confusion"
         )
-        self.batches = None  # the DeviceBatches being fitted
         self.stage2 = False  # set by CPMixStage
-        self.step_key = None  # (epoch, step), set by StepKey before every step
 
     def epoch_callbacks(self):
         return [*super().epoch_callbacks(), StepKey(self)]
@@ -93,33 +90,17 @@ class CPMixTrainer(ERMTrainer):
     def num_classes(self):
         return self.confusion.shape[0]
 
-    def fit(self, x=None, *args, **kwargs):
-        if not isinstance(x, DeviceBatches):
-            raise KerasLTError(
-                "CP-Mix draws partner images from the training set: fit it on a keras_lt.data.DeviceBatches."
-            )
-        self.batches = x
-        return super().fit(x, *args, **kwargs)
-
     def training_loss(self, x, y, sample_weight=None):
         loss, logits = super().training_loss(x, y, sample_weight)
         with torch.no_grad():
             self.confusion.assign_add(confusion_counts(y, torch.argmax(logits, -1), self.num_classes))
         if self.stage2:
-            if self.step_key is None or self.batches is None:
-                raise KerasLTError(
-                    "CP-Mix stage 2 keys its random draws by (epoch, step): fit on DeviceBatches with "
-                    "the trainer's epoch_callbacks() (keras_lt.callbacks.StepKey)."
-                )
-            loss = loss + self.eta * self.mixing_loss(x, y, self.step_key)
+            loss = loss + self.eta * self.mixing_loss(x, y)
         return loss, logits
 
-    def mixing_loss(self, x, y, key):
-        """`CE(CP-mixed batch) + CE(mixup of the batch)`, drawn from the random key `key = (epoch, step)`."""
-        sequences = np.random.SeedSequence(self.batches.seed, spawn_key=(*key, STREAM)).spawn(2)
-        generator = torch.Generator(device=self.batches.device)
-        generator.manual_seed(int(sequences[0].generate_state(1)[0]))
-        rng = np.random.default_rng(sequences[1])
+    def mixing_loss(self, x, y):
+        """`CE(CP-mixed batch) + CE(mixup of the batch)`, drawn from the current step's generators."""
+        generator, rng = self.step_generators(STREAM)
         anchors, partners = sample_confusion_pairs(
             self.confusion.value, self.batches.class_sampler.class_counts, self.mix_batch_size or len(y), generator
         )

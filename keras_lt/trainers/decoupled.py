@@ -25,20 +25,19 @@ import keras
 import numpy as np
 
 from keras_lt import losses
-from keras_lt import models
-from keras_lt.callbacks import EpochSeeder
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.layers import NormedLinear
+from keras_lt.models import rebuild
 from keras_lt.models.tau_norm import tau_normalize
 from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
+from keras_lt.trainers.stage2 import stage2_callbacks
 
 METHODS = ("crt", "lws", "tau-norm")
 DEFAULT_EPOCHS = {"crt": 10, "lws": 5}
 HEAD_LAYERS = ("classifier", "logit_scale")
-CARRIED_CONFIG = ("class_names", "train_class_counts", "dataset")  # name, recipe, metrics describe the input
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
@@ -89,6 +88,7 @@ def decouple(
     seed=0,
     callbacks=(),
     verbose="auto",
+    output_dir=None,
 ):
     """Stage 2 of decoupled training: a new model with a re-balanced classifier.
 
@@ -115,6 +115,8 @@ def decouple(
         seed: seed of the re-initialisation, the sampling and the augmentation.
         callbacks: extra Keras callbacks for the training stage (e.g. a `CSVLogger`).
         verbose: Keras' fit verbosity.
+        output_dir: a run directory for a per-epoch backup (`keras_lt.trainers.stage2_callbacks`):
+            called again with it after an interruption, the training continues exactly.
 
     Returns:
         The new `keras.Model`.
@@ -137,43 +139,17 @@ def decouple(
             raise KerasLTError(f"{method} needs at least 1 epoch, got {epochs}.")
         keras.utils.set_random_seed(seed)
         if method == "crt":
-            model = _rebuild(network, fresh=HEAD_LAYERS)
+            model = rebuild(network, fresh=HEAD_LAYERS)
             head = [layer.name for layer in model.layers if layer.name in HEAD_LAYERS]
         else:
-            model = _rebuild(network, logit_scale=True)
+            model = rebuild(network, logit_scale=True)
             head = ["logit_scale"]
         settings = dict(
             epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
             weight_decay=weight_decay, sampler="class_balanced", seed=seed,
         )
-        _train_head(model, head, images, labels, settings, callbacks, verbose)
+        _train_head(model, head, images, labels, settings, callbacks, verbose, output_dir)
     model.keras_lt_config["decoupling"] = {"method": method, **settings}
-    return model
-
-
-def _rebuild(network, fresh=(), **architecture):
-    """A new model of `network`'s architecture (updated with `architecture`) holding its weights.
-
-    Layers named in `fresh`, and layers `network` does not have, keep their new initialisation.
-    """
-    config = getattr(network, "keras_lt_config", None) or {}
-    if "architecture" not in config:
-        raise KerasLTError(
-            "this model has no keras-lt architecture; load it with keras_lt.from_pretrained "
-            "or build it with keras_lt.models."
-        )
-    try:
-        model = models.build({**config["architecture"], **architecture})
-    except TypeError as error:
-        raise KerasLTError(
-            f"cannot rebuild architecture '{config['architecture'].get('name')}' with {architecture} "
-            f"({error}); its model function needs that argument."
-        ) from None
-    source = {layer.name: layer for layer in network.layers}
-    for layer in model.layers:
-        if layer.name in source and layer.name not in fresh:
-            layer.set_weights(source[layer.name].get_weights())
-    model.keras_lt_config = {**{k: config[k] for k in CARRIED_CONFIG if k in config}, **model.keras_lt_config}
     return model
 
 
@@ -188,7 +164,7 @@ def _tau_normalized(network, tau):
         raise KerasLTError(
             "tau-norm needs a linear (Dense) layer named 'classifier'; build the model with keras_lt.models."
         )
-    model = _rebuild(network)
+    model = rebuild(network)
     head = model.get_layer("classifier")
     head.kernel.assign(tau_normalize(head.kernel, tau))
     if head.use_bias:
@@ -196,7 +172,7 @@ def _tau_normalized(network, tau):
     return model
 
 
-def _train_head(model, head, images, labels, settings, callbacks, verbose):
+def _train_head(model, head, images, labels, settings, callbacks, verbose, output_dir):
     """Trains the layers `head` of `model` with class-balanced batches, CE and a cosine lr."""
     num_classes = model.output_shape[-1]
     if int(np.max(labels)) >= num_classes:
@@ -216,7 +192,7 @@ def _train_head(model, head, images, labels, settings, callbacks, verbose):
     )
     trainer.fit(
         batches, epochs=settings["epochs"], shuffle=False,
-        callbacks=[EpochSeeder(batches), *callbacks], verbose=verbose,
+        callbacks=stage2_callbacks(batches, callbacks, output_dir), verbose=verbose,
     )
     for layer in model.layers:  # a plain, fully trainable model again, as from_pretrained gives
         layer.trainable = True

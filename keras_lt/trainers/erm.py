@@ -1,8 +1,12 @@
 """The base trainer: empirical risk minimisation with a pluggable loss and a torch train step."""
 
 import keras
+import numpy as np
 import torch
 
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.data.pipeline import training_device
+from keras_lt.errors import KerasLTError
 from keras_lt.models.direct_call import direct_call
 
 
@@ -17,6 +21,12 @@ class ERMTrainer(keras.Model):
     run does not replay). Methods subclass it and override `training_loss(x, y, sample_weight)`,
     which returns the scalar to minimise and the logits the metrics see; the step itself (zero
     grad, backward, optimizer update, metrics) stays here.
+
+    Trainers that draw randomness inside their step (mixup, CP-Mix, CMO, AFR) take it from
+    `step_generators(stream)`, keyed by `(seed, epoch, step, stream)` through the `StepKey` callback
+    of `epoch_callbacks()`, so a resumed run draws what an uninterrupted one does. Trainers that
+    need the training set itself (partner or foreground images) set `needs_training_set` and are
+    fitted on `DeviceBatches`, kept as `self.batches`.
 
     Method state that must survive a checkpoint (a confusion matrix, covariances, a stage) is a
     non-trainable variable of the trainer, so `BackupAndRestore` and `--resume` carry it.
@@ -33,9 +43,20 @@ class ERMTrainer(keras.Model):
     >>> trainer.fit(batches, epochs=30, callbacks=[EpochSeeder(batches)], shuffle=False)
     """
 
+    needs_training_set = None  # why `fit` must get DeviceBatches (partner images, ...); None if it need not
+
     def __init__(self, network, **kwargs):
         super().__init__(**kwargs)
         self.network = network
+        self.batches = None  # the DeviceBatches being fitted, if they are
+        self.step_key = None  # (epoch, step), set by StepKey before every step
+
+    def fit(self, x=None, *args, **kwargs):
+        if isinstance(x, DeviceBatches):
+            self.batches = x
+        elif self.needs_training_set:
+            raise KerasLTError(f"{self.needs_training_set}: fit it on a keras_lt.data.DeviceBatches.")
+        return super().fit(x, *args, **kwargs)
 
     def call(self, inputs, training=False):
         return direct_call(self.network, inputs, training=training)
@@ -49,6 +70,42 @@ class ERMTrainer(keras.Model):
         logits = self(x, training=True)
         loss = self.compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight, training=True)
         return loss, logits
+
+    def step_generators(self, stream, seed=None):
+        """`(torch.Generator, numpy Generator)` of the current step's draws, keyed by `(seed, epoch, step, stream)`.
+
+        `stream` separates the draws of different parts of a step (and from `DeviceBatches`' own
+        `(epoch,)` and `(epoch, batch)` keys); `seed` defaults to the seed of the `DeviceBatches`
+        being fitted (0 without them). NumPy serves the draws torch cannot take a generator for
+        (its Beta sampler).
+
+        Example:
+        >>> generator, rng = self.step_generators(STREAM)
+        >>> lam = rng.beta(1.0, 1.0)
+        >>> permutation = torch.randperm(len(y), device=y.device, generator=generator)
+        """
+        if self.step_key is None:
+            raise KerasLTError(
+                f"{type(self).__name__} keys its random draws by (epoch, step): fit it with the trainer's "
+                "epoch_callbacks() (keras_lt.callbacks.StepKey)."
+            )
+        if seed is None:
+            seed = self.batches.seed if self.batches is not None else 0
+        torch_sequence, numpy_sequence = np.random.SeedSequence(seed, spawn_key=(*self.step_key, stream)).spawn(2)
+        generator = torch.Generator(device=self.batches.device if self.batches is not None else training_device())
+        generator.manual_seed(int(torch_sequence.generate_state(1)[0]))
+        return generator, np.random.default_rng(numpy_sequence)
+
+    def two_label_loss(self, logits, y_first, y_second, lam, sample_weight=None):
+        """`mean_i lam_i L(y_first,i) + (1 - lam_i) L(y_second,i)` with the compiled loss `L` (mixup, CutMix).
+
+        `lam` is a `(B,)` tensor; a per-sample weight multiplies both terms. Each term is the
+        compiled loss with a per-sample weight (`reduction="sum_over_batch_size"` divides by the
+        batch size, so a constant `lam` gives exactly `lam * L(y_first) + (1 - lam) * L(y_second)`).
+        """
+        weight = torch.ones_like(lam) if sample_weight is None else torch.as_tensor(sample_weight, device=lam.device)
+        first = self.compute_loss(y=y_first, y_pred=logits, sample_weight=lam * weight, training=True)
+        return first + self.compute_loss(y=y_second, y_pred=logits, sample_weight=(1.0 - lam) * weight, training=True)
 
     def epoch_callbacks(self):
         """Callbacks that drive this trainer's epoch-dependent state (stages, windows, ramps).

@@ -127,7 +127,7 @@ class LCRegTrainer(MixupTrainer):
     def training_loss(self, x, y, sample_weight=None):
         images, partner_labels, lam = self.mix_batch(x, y)
         logits, features, reconstruction, weights = direct_call(self._view, images, training=True)
-        cls = self.mixup_loss(images, y, partner_labels, lam, logits, sample_weight)
+        cls = self.two_label_loss(logits, y, partner_labels, lam, sample_weight)
         layer = self.latent
         recon = layer.reconstruction_loss(features, reconstruction)
         with torch.no_grad():

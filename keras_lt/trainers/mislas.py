@@ -24,14 +24,14 @@ import keras
 import numpy as np
 import torch
 
-from keras_lt.callbacks import EpochSeeder
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.losses import LabelAwareSmoothing
-from keras_lt.trainers.decoupled import _rebuild
+from keras_lt.models import rebuild
 from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
+from keras_lt.trainers.stage2 import stage2_callbacks
 
 # METHODS.md's label-aware smoothing (eps_head, eps_tail) per dataset and imbalance factor.
 SMOOTHING = {
@@ -110,9 +110,19 @@ class MiSLASRetrainer(ERMTrainer):
         self.scale_optimizer = None
 
     def compile(self, *args, scale_optimizer=None, **kwargs):
-        """`keras.Model.compile`, plus the optimizer of the logit scale (`scale_optimizer`)."""
+        """`keras.Model.compile`, plus the optimizer of the logit scale (`scale_optimizer`).
+
+        Both optimizers are built here, on their own variables, so that a backup restored before
+        the first step (`BackupAndRestore`) finds their slots.
+        """
         super().compile(*args, **kwargs)
         self.scale_optimizer = scale_optimizer or self.optimizer
+        head, scale = self._split(self.trainable_weights)
+        if self.scale_optimizer is self.optimizer:
+            self.optimizer.build(head + scale)
+        else:
+            self.optimizer.build(head)
+            self.scale_optimizer.build(scale)
 
     def _split(self, variables):
         scale = {id(v) for name in SCALE_LAYERS for v in self.network.get_layer(name).trainable_weights}
@@ -155,6 +165,7 @@ def mislas(
     seed=0,
     callbacks=(),
     verbose="auto",
+    output_dir=None,
 ):
     """MiSLAS stage 2: a new model with a re-balanced classifier and a learnt logit scale (LWS).
 
@@ -180,6 +191,8 @@ def mislas(
         seed: seed of the sampling and the augmentation.
         callbacks: extra Keras callbacks (e.g. a `CSVLogger`).
         verbose: Keras' fit verbosity.
+        output_dir: a run directory for a per-epoch backup (`keras_lt.trainers.stage2_callbacks`):
+            called again with it after an interruption, the training continues exactly.
 
     Returns:
         The new `keras.Model`.
@@ -193,7 +206,7 @@ def mislas(
     if epochs < 1:
         raise KerasLTError(f"MiSLAS stage 2 needs at least 1 epoch, got {epochs}.")
     keras.utils.set_random_seed(seed)
-    model = _rebuild(network, fresh=SCALE_LAYERS, logit_scale=True)
+    model = rebuild(network, fresh=SCALE_LAYERS, logit_scale=True)
     num_classes = model.output_shape[-1]
     if int(np.max(labels)) >= num_classes:
         raise KerasLTError(
@@ -211,7 +224,8 @@ def mislas(
     )
     try:
         trainer.fit(
-            batches, epochs=epochs, shuffle=False, callbacks=[EpochSeeder(batches), *callbacks], verbose=verbose
+            batches, epochs=epochs, shuffle=False, verbose=verbose,
+            callbacks=stage2_callbacks(batches, callbacks, output_dir),
         )
     finally:
         trainer.release()

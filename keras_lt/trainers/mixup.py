@@ -1,12 +1,9 @@
 """Mixup ERM (Zhang et al., 2018), MiSLAS' stage 1 (Zhong et al., CVPR 2021)."""
 
 import keras
-import numpy as np
 import torch
 
 from keras_lt.callbacks.step_key import StepKey
-from keras_lt.data.pipeline import DeviceBatches
-from keras_lt.errors import KerasLTError
 from keras_lt.trainers.erm import ERMTrainer
 
 STREAM = 2  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' and CP-Mix's
@@ -30,7 +27,7 @@ class MixupTrainer(ERMTrainer):
     `keras_lt.trainers.mislas`.
 
     Randomness: `lam` (NumPy) and the permutation (torch) of step `s` of epoch `e` come from
-    generators seeded by `(seed, (e, s, STREAM))`; `seed` is the batches' seed unless given. The
+    `step_generators`, keyed by `(seed, e, s, STREAM)`; `seed` is the batches' seed unless given. The
     `StepKey` callback of `epoch_callbacks()` sets the key before every step, so `--resume` is exact.
 
     Args:
@@ -54,28 +51,13 @@ class MixupTrainer(ERMTrainer):
         self.alpha = float(alpha)
         self.lam_per_sample = bool(lam_per_sample)
         self.seed = seed
-        self.step_key = None  # (epoch, step), set by StepKey before every step
-        self._fit_seed = 0 if seed is None else int(seed)
-
-    def fit(self, x=None, *args, **kwargs):
-        if self.seed is None:
-            self._fit_seed = int(x.seed) if isinstance(x, DeviceBatches) else 0
-        return super().fit(x, *args, **kwargs)
 
     def epoch_callbacks(self):
         return [*super().epoch_callbacks(), StepKey(self)]
 
     def mix_batch(self, x, y):
         """`(images, partner_labels, lam)` of the current step: float32 images, int64 and `(B,)` float32."""
-        if self.step_key is None:
-            raise KerasLTError(
-                "mixup keys its random draws by (epoch, step): fit with the trainer's epoch_callbacks() "
-                "(keras_lt.callbacks.StepKey)."
-            )
-        sequences = np.random.SeedSequence(self._fit_seed, spawn_key=(*self.step_key, STREAM)).spawn(2)
-        generator = torch.Generator(device=y.device)
-        generator.manual_seed(int(sequences[0].generate_state(1)[0]))
-        rng = np.random.default_rng(sequences[1])
+        generator, rng = self.step_generators(STREAM, self.seed)
         size = len(y)
         lam = rng.beta(self.alpha, self.alpha, size if self.lam_per_sample else 1)
         lam = torch.as_tensor(lam, dtype=torch.float32, device=y.device).expand(size)
@@ -84,20 +66,10 @@ class MixupTrainer(ERMTrainer):
         x = x.to(torch.float32)
         return w * x + (1.0 - w) * x[permutation], y[permutation], lam
 
-    def mixup_loss(self, images, y, partner_labels, lam, logits, sample_weight=None):
-        """`lam L(y) + (1 - lam) L(y_partner)` with the compiled loss, per-sample `lam`."""
-        weight = lam if sample_weight is None else lam * sample_weight
-        partner_weight = 1.0 - lam if sample_weight is None else (1.0 - lam) * sample_weight
-        first = self.compute_loss(x=images, y=y, y_pred=logits, sample_weight=weight, training=True)
-        second = self.compute_loss(
-            x=images, y=partner_labels, y_pred=logits, sample_weight=partner_weight, training=True
-        )
-        return first + second
-
     def training_loss(self, x, y, sample_weight=None):
         images, partner_labels, lam = self.mix_batch(x, y)
         logits = self(images, training=True)
-        return self.mixup_loss(images, y, partner_labels, lam, logits, sample_weight), logits
+        return self.two_label_loss(logits, y, partner_labels, lam, sample_weight), logits
 
     def get_config(self):
         return {**super().get_config(), "alpha": self.alpha, "lam_per_sample": self.lam_per_sample, "seed": self.seed}

@@ -1,0 +1,56 @@
+"""`keras_lt.trainers.stage2_callbacks`: the seeder first, the caller's callbacks, a double-checkpointed backup."""
+
+import os
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
+import numpy as np
+
+from keras_lt.callbacks import EpochSeeder
+from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.models import cifar_resnet
+from keras_lt.trainers import SGD
+from keras_lt.trainers import ERMTrainer
+from keras_lt.trainers import stage2_callbacks
+from keras_lt.trainers.stage2 import BACKUP_DIR
+
+
+def batches():
+    labels = np.arange(12) % 3
+    images = np.random.default_rng(0).integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    return DeviceBatches(images, labels, 3, batch_size=4)
+
+
+def test_without_a_directory_there_is_no_backup():
+    data, log = batches(), keras.callbacks.History()
+    callbacks = stage2_callbacks(data, [log])
+    assert isinstance(callbacks[0], EpochSeeder) and callbacks[0].batches is data
+    assert callbacks[1:] == [log]
+
+
+def test_with_a_directory_every_epoch_is_backed_up_until_the_fit_completes(tmp_path):
+    data = batches()
+    callbacks = stage2_callbacks(data, [], str(tmp_path))
+    backup = callbacks[-1]
+    assert isinstance(backup, keras.callbacks.BackupAndRestore)
+    assert backup.backup_dir == os.path.join(str(tmp_path), BACKUP_DIR) and backup.double_checkpoint
+
+    class Look(keras.callbacks.Callback):
+        seen = []
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seen.append(os.path.isfile(os.path.join(backup.backup_dir, "training_metadata.json")))
+
+    keras.utils.set_random_seed(0)
+    trainer = ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
+    trainer.compile(optimizer=SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trainer.fit(data, epochs=2, shuffle=False, verbose=0, callbacks=[*callbacks, Look()])
+    assert Look.seen == [True, True]  # written at every epoch end (before Look, which comes after)
+    assert not os.path.exists(backup.backup_dir)  # and removed once the fit completed
+
+
+def test_the_seeder_sets_each_epochs_order():
+    data = batches()
+    seeder = stage2_callbacks(data)[0]
+    seeder.on_epoch_begin(3)
+    assert data.epoch == 3
