@@ -6,14 +6,18 @@ what the README quotes; run it with the command and log committed under benchmar
 `--keras-batchnorm` also times the same network built with Keras' own (unfused)
 BatchNormalization, the "before" of keras-lt's fused `BatchNorm`, in the same run.
 
-    python benchmarks/train_step.py --batch-size 128 --steps 20 --keras-batchnorm
+The steps are timed in `--rounds` interleaved rounds (PyTorch, keras-lt, [Keras BN], PyTorch, ...)
+and each figure is the median over rounds, so a machine whose speed drifts during the run (a
+shared CPU) slows every contender alike; the per-round ratios' range is printed with it.
+
+    python benchmarks/train_step.py --batch-size 128 --steps 20 --rounds 5 --keras-batchnorm
 """
 
-import functools
-
 import argparse
+import functools
 import os
 import platform
+import statistics
 import time
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
@@ -68,9 +72,10 @@ class TorchResNet32(torch.nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
-def time_steps(step, steps, warmup=3):
-    for _ in range(warmup):
-        step()
+WARMUP_STEPS = 3
+
+
+def time_steps(step, steps):
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -84,7 +89,8 @@ def time_steps(step, steps, warmup=3):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--steps", type=int, default=20, help="Timed steps per round.")
+    parser.add_argument("--rounds", type=int, default=5, help="Interleaved rounds; figures are medians.")
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--keras-batchnorm", action="store_true", help="Also time Keras' own BatchNormalization.")
     args = parser.parse_args()
@@ -109,25 +115,34 @@ def main():
         )
         return lambda: trainer.train_step((images, labels))
 
-    seconds_torch = time_steps(torch_step, args.steps)
-    seconds_keras = time_steps(keras_step_of(keras_lt.models.resnet32(args.num_classes)), args.steps)
-    n = args.steps * args.batch_size
-    print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}, "
-          f"{torch.get_num_threads()} threads), torch {torch.__version__}, keras {keras.__version__}")
-    print(f"batch {args.batch_size}, {args.steps} timed steps after 3 warm-up steps")
-    print(f"plain PyTorch : {n / seconds_torch:8.1f} img/s")
-    print(f"keras-lt      : {n / seconds_keras:8.1f} img/s")
-    print(f"ratio keras-lt / PyTorch: {seconds_torch / seconds_keras:.3f}")
+    contenders = {"plain PyTorch": torch_step, "keras-lt": keras_step_of(keras_lt.models.resnet32(args.num_classes))}
     if args.keras_batchnorm:
         # Same network, same momentum/epsilon, but Keras' unfused BatchNormalization.
         unfused = functools.partial(keras.layers.BatchNormalization, momentum=0.9, epsilon=1e-5)
         blocks.BatchNorm, fused = unfused, blocks.BatchNorm
         try:
-            seconds_unfused = time_steps(keras_step_of(keras_lt.models.resnet32(args.num_classes)), args.steps)
+            contenders["keras-lt with Keras' BatchNormalization"] = keras_step_of(keras_lt.models.resnet32(args.num_classes))
         finally:
             blocks.BatchNorm = fused
-        print(f"keras-lt with Keras' BatchNormalization: {n / seconds_unfused:8.1f} img/s")
-        print(f"ratio (Keras' BatchNormalization) / PyTorch: {seconds_torch / seconds_unfused:.3f}")
+    for step in contenders.values():
+        for _ in range(WARMUP_STEPS):
+            step()
+    seconds = {name: [] for name in contenders}
+    for _ in range(args.rounds):
+        for name, step in contenders.items():
+            seconds[name].append(time_steps(step, args.steps))
+    n = args.steps * args.batch_size
+    print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads), torch {torch.__version__}, keras {keras.__version__}")
+    print(f"batch {args.batch_size}, {args.rounds} interleaved rounds of {args.steps} timed steps each, "
+          f"after {WARMUP_STEPS} warm-up steps; medians over rounds")
+    reference_seconds = seconds["plain PyTorch"]
+    for name, times in seconds.items():
+        line = f"{name:40s}: {n / statistics.median(times):8.1f} img/s"
+        if name != "plain PyTorch":
+            ratios = [t_ref / t for t_ref, t in zip(reference_seconds, times)]
+            line += f"   ratio to PyTorch {statistics.median(ratios):.3f} (rounds {min(ratios):.3f}..{max(ratios):.3f})"
+        print(line)
 
 
 if __name__ == "__main__":
