@@ -10,6 +10,8 @@ import pytest
 from keras_lt.callbacks import EpochLog
 from keras_lt.callbacks import EpochSeeder
 from keras_lt.callbacks import epoch_log
+from keras_lt.trainers import SGD
+from keras_lt.trainers import CosineToZero
 from keras_lt.trainers import WarmupMultiStep
 
 
@@ -66,3 +68,18 @@ def test_epoch_log_columns_reach_the_csv_log(tmp_path):
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
     np.testing.assert_allclose([float(r["lr"]) for r in rows], [0.1, 0.2, 0.1])
     assert all(float(r["seconds"]) >= 0 for r in rows)
+
+
+def test_epoch_log_without_a_schedule_logs_the_optimizers_rate_at_each_epochs_first_step(tmp_path):
+    """A per-step cosine from 0.4 to 0 over 3 epochs of 2 steps: rates at steps 0, 2, 4."""
+    path = tmp_path / "log.csv"
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(2)(inputs))
+    model.compile(optimizer=SGD(CosineToZero(0.4, 6)), loss="mse")
+    x = np.zeros((4, 3), "float32")
+    model.fit(x, x[:, :2], batch_size=2, epochs=3, verbose=0, callbacks=[EpochLog(), keras.callbacks.CSVLogger(str(path))])
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    expected = [0.4 * 0.5 * (1 + np.cos(np.pi * step / 6)) for step in (0, 2, 4)]
+    np.testing.assert_allclose([float(r["lr"]) for r in rows], expected, rtol=1e-6)

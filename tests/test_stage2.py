@@ -6,6 +6,7 @@ import keras_lt  # noqa: F401  (selects the torch backend before keras is import
 import keras
 import numpy as np
 
+from keras_lt.callbacks import EpochLog
 from keras_lt.callbacks import EpochSeeder
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.models import cifar_resnet
@@ -25,7 +26,8 @@ def test_without_a_directory_there_is_no_backup():
     data, log = batches(), keras.callbacks.History()
     callbacks = stage2_callbacks(data, [log])
     assert isinstance(callbacks[0], EpochSeeder) and callbacks[0].batches is data
-    assert callbacks[1:] == [log]
+    assert isinstance(callbacks[1], EpochLog) and callbacks[1].schedule is None
+    assert callbacks[2:] == [log]
 
 
 def test_with_a_directory_every_epoch_is_backed_up_until_the_fit_completes(tmp_path):
