@@ -10,6 +10,7 @@ from keras_lt import hub
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.evaluation import format_table
 from keras_lt.recipes import load_recipe
+from keras_lt.training import is_interrupted
 from keras_lt.training import train as run
 
 
@@ -32,6 +33,13 @@ def train(recipe_name, schedule, data_dir, output, epochs, loss, seed, init_from
     recipe = dataclasses.replace(recipe, **overrides)
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
     click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
-    report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
+    try:
+        report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
+    except KeyboardInterrupt:
+        if is_interrupted(output):
+            raise click.ClickException(
+                f"interrupted; {output} keeps the last finished epoch: run the same command with --resume to continue it."
+            ) from None
+        raise click.ClickException(f"interrupted before the first epoch was saved; nothing to resume in {output}.") from None
     click.echo(format_table(report))
     click.echo(f"checkpoint: {output}")

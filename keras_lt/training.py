@@ -141,10 +141,22 @@ def build_trainer(recipe, data, steps_per_epoch):
     return trainer, [lt_callbacks.EpochLog(schedule), *switches, *trainer.epoch_callbacks()]
 
 
+def is_interrupted(output_dir):
+    """Whether `output_dir` holds an interrupted run that `train(..., resume=True)` can continue.
+
+    True when a stage-1 backup, a finished stage 1 waiting for its stage 2, or a stage-2 backup is
+    there.
+
+    Example:
+    >>> if is_interrupted("runs/ce"): train(recipe, "runs/ce", resume=True)
+    """
+    return any(os.path.isdir(os.path.join(output_dir, d)) for d in (BACKUP_DIR, STAGE1_DIR, FINETUNE_BACKUP_DIR))
+
+
 def _check_output(output_dir, recipe, resume):
     """Refuses to overwrite an interrupted run, and to resume one with a different recipe."""
     recipe_path = os.path.join(output_dir, RECIPE_FILE)
-    interrupted = [d for d in (BACKUP_DIR, STAGE1_DIR, FINETUNE_BACKUP_DIR) if os.path.isdir(os.path.join(output_dir, d))]
+    interrupted = is_interrupted(output_dir)
     if interrupted and not resume:
         raise KerasLTError(
             f"{output_dir} holds an interrupted run; pass --resume to continue it or choose another --output."

@@ -297,3 +297,20 @@ def test_data_profile_counts_without_decoding(tmp_path):
 
 def test_data_profile_of_a_folder_without_the_split(tmp_path):
     assert_one_line_error(run("data", "profile", tmp_path, "--split", "train"))
+
+
+@pytest.mark.parametrize("saved, message", [(True, "run the same command with --resume"), (False, "nothing to resume")])
+def test_an_interrupted_train_says_in_one_line_how_to_continue(tmp_path, monkeypatch, saved, message):
+    from keras_lt.cli import train as train_command
+
+    out = tmp_path / "run"
+
+    def interrupted(recipe, output, **kwargs):
+        if saved:
+            os.makedirs(os.path.join(output, "backup"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_command, "run", interrupted)
+    result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out)
+    assert_one_line_error(result)
+    assert message in result.stderr and str(out) in result.stderr
