@@ -73,6 +73,19 @@ def test_the_foreground_sampler_draws_images_with_weights_one_over_n():
     np.testing.assert_array_equal(labels[index], classes[:200].numpy())
 
 
+def test_the_inverse_frequency_knob_draws_classes_with_probability_one_over_n():
+    """The issue's literal reading, kept as a knob: class c drawn with probability proportional to 1 / n_c."""
+    images, labels = noise_data()
+    trainer = CMOTrainer(stub_network(), foreground_sampler="inverse_frequency")
+    trainer.batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
+    draws = 60000
+    _, classes = trainer.foreground_batch(draws, torch.Generator().manual_seed(1))
+    frequencies = np.bincount(classes.numpy(), minlength=3) / draws
+    expected = (1.0 / np.asarray(COUNTS)) / np.sum(1.0 / np.asarray(COUNTS))
+    sigma = np.sqrt(expected * (1 - expected) / draws)
+    assert np.all(np.abs(frequencies - expected) < 4 * sigma), (frequencies, expected)
+
+
 def keyed_losses(trainer, x, y, keys):
     out = []
     for key in keys:
