@@ -172,20 +172,28 @@ def _check_output(output_dir, recipe, resume):
                 f"--resume with a different recipe than the interrupted run ({', '.join(changed)}); "
                 "resume with the same options or choose another --output."
             )
-        _trim_log(os.path.join(output_dir, LOG_FILE), os.path.join(output_dir, BACKUP_DIR))
-        _trim_log(os.path.join(output_dir, FINETUNE_LOG_FILE), os.path.join(output_dir, FINETUNE_BACKUP_DIR))
+        if recipe.init_from is not None or os.path.isdir(os.path.join(output_dir, STAGE1_DIR)):
+            _trim_log(os.path.join(output_dir, FINETUNE_LOG_FILE), os.path.join(output_dir, FINETUNE_BACKUP_DIR))
+        else:
+            _trim_log(os.path.join(output_dir, LOG_FILE), os.path.join(output_dir, BACKUP_DIR))
     os.makedirs(output_dir, exist_ok=True)
     with open(recipe_path, "w") as f:
         json.dump(recipe.to_dict(), f, indent=2)
 
 
 def _trim_log(log_path, backup_dir):
-    """Drops the log rows of epochs the backup does not hold (a stop between log and backup)."""
-    metadata_path = os.path.join(backup_dir, "training_metadata.json")
-    if not (os.path.isfile(log_path) and os.path.isfile(metadata_path)):
+    """Drops the log rows of epochs the backup does not hold (a stop between log and backup).
+
+    Without a backup (a stop before the first one was written) the stage starts again at epoch 0,
+    so no row is kept.
+    """
+    if not os.path.isfile(log_path):
         return
-    with open(metadata_path) as f:
-        next_epoch = json.load(f)["epoch"]
+    next_epoch = 0
+    metadata_path = os.path.join(backup_dir, "training_metadata.json")
+    if os.path.isfile(metadata_path):
+        with open(metadata_path) as f:
+            next_epoch = json.load(f)["epoch"]
     with open(log_path, newline="") as f:
         rows = list(csv.reader(f))
     kept = rows[:1] + [row for row in rows[1:] if int(row[0]) < next_epoch]

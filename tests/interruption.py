@@ -3,18 +3,22 @@
 import keras
 
 
-def interrupting_backup(epoch, directory_suffix=""):
+def interrupting_backup(epoch, directory_suffix="", before_saving=False):
     """A `BackupAndRestore` class that raises `KeyboardInterrupt` once the backup of `epoch` is written.
 
     Only backups whose directory ends with `directory_suffix` stop (e.g. stage 2's
-    "finetune_backup"). Pass an instance to `fit`, or monkeypatch `keras.callbacks.BackupAndRestore`
-    with the class where the library builds its own.
+    "finetune_backup"). With `before_saving`, it stops just before writing that backup instead (the
+    epoch's log row is written, its backup is not). Pass an instance to `fit`, or monkeypatch
+    `keras.callbacks.BackupAndRestore` with the class where the library builds its own.
     """
 
     class InterruptingBackup(keras.callbacks.BackupAndRestore):
         def on_epoch_end(self, current, logs=None):
+            stop = current == epoch and self.backup_dir.endswith(directory_suffix)
+            if stop and before_saving:
+                raise KeyboardInterrupt
             super().on_epoch_end(current, logs)
-            if current == epoch and self.backup_dir.endswith(directory_suffix):
+            if stop:
                 raise KeyboardInterrupt
 
     return InterruptingBackup

@@ -175,6 +175,25 @@ def test_a_run_interrupted_in_stage_2_resumes_there_exactly(tmp_path, monkeypatc
     assert not leftovers
 
 
+def test_a_stop_before_the_first_stage_2_backup_restarts_stage_2_with_a_clean_log(tmp_path, monkeypatch):
+    recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
+    straight = str(tmp_path / "straight")
+    training.train(recipe, straight, data=tiny_data(), verbose=0)
+    out = str(tmp_path / "resumed")
+    with monkeypatch.context() as patch:
+        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(0, FINETUNE_BACKUP_DIR, before_saving=True))
+        with pytest.raises(KeyboardInterrupt):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0]  # logged, never backed up
+    stage1_log = read_log(out)
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert read_log(out) == stage1_log
+    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1]
+    assert_same_weights(straight, out)
+
+
 def test_a_run_stopped_between_the_stages_starts_stage_2_from_the_saved_stage_1(tmp_path, monkeypatch):
     recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
     straight = str(tmp_path / "straight")
