@@ -293,9 +293,7 @@ def model_card(config):
     body = f"""
 # {config['name']}
 
-A {config['architecture']['name']} trained with keras-lt
-(method `{recipe.get('method', '?')}`, loss `{recipe.get('loss', '?')}`, schedule `{recipe.get('schedule', '?')}`,
-{recipe.get('epochs', '?')} epochs) on {dataset_title}.
+A {config['architecture']['name']} trained with keras-lt {_training_summary(recipe)} on {dataset_title}.
 
 ```python
 import keras_lt
@@ -312,6 +310,17 @@ logits = model.predict(images)  # RGB uint8 (N, H, W, 3), 0..255
 Many/medium/few: classes with more than 100 / 20..100 / fewer than 20 training images.
 {_run_note(config.get("run"))}{zoo_note}"""
     return str(ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body))
+
+
+def _training_summary(recipe):
+    """How the card's model was trained, in words: stage 1 (or the checkpoint it started from) and stage 2."""
+    schedule = f"schedule `{recipe.get('schedule', '?')}`"
+    finetune = recipe.get("finetune") or {}
+    stage2 = f"stage 2 `{finetune.get('method')}` ({finetune.get('epochs', 'default')} epochs)" if finetune else ""
+    if recipe.get("init_from"):
+        return f"({stage2} on the checkpoint `{recipe['init_from']}`, {schedule})"
+    stage1 = f"method `{recipe.get('method', '?')}`, loss `{recipe.get('loss', '?')}`, {recipe.get('epochs', '?')} epochs"
+    return f"({stage1}, then {stage2}; {schedule})" if stage2 else f"({stage1}; {schedule})"
 
 
 def _run_note(run):

@@ -93,6 +93,21 @@ def test_save_pretrained_writes_a_hub_repo(checkpoint, report):
     assert "zoo/" not in card.text  # not a zoo model: no pointer to a zoo entry
 
 
+@pytest.mark.parametrize("recipe, summary", [
+    ({"method": "erm", "loss": "ce", "epochs": 30, "schedule": "short30"},
+     "(method `erm`, loss `ce`, 30 epochs; schedule `short30`)"),
+    ({"method": "mixup", "loss": "ce", "epochs": 200, "schedule": "full", "finetune": {"method": "mislas", "epochs": 10}},
+     "(method `mixup`, loss `ce`, 200 epochs, then stage 2 `mislas` (10 epochs); schedule `full`)"),
+    ({"method": "cmo", "loss": "bs", "epochs": 30, "schedule": "short30", "init_from": "cmo-x",
+      "finetune": {"method": "afr", "epochs": 10}},
+     "(stage 2 `afr` (10 epochs) on the checkpoint `cmo-x`, schedule `short30`)"),
+])
+def test_the_card_says_how_the_model_was_trained(model, tmp_path, recipe, summary):
+    hub.save_pretrained(model, str(tmp_path / "m"), class_names=CLASS_NAMES, train_class_counts=COUNTS, recipe=recipe)
+    text = " ".join(ModelCard.load(tmp_path / "m" / "README.md").text.split())
+    assert f"trained with keras-lt {summary} on" in text
+
+
 def test_from_pretrained_round_trip(model, checkpoint):
     loaded = hub.from_pretrained(str(checkpoint))
     x = images()
