@@ -11,6 +11,7 @@ from keras_lt.cli.errors import one_line_errors
 from keras_lt.data import load_dataset
 from keras_lt.errors import CheckpointError
 from keras_lt.errors import DataError
+from keras_lt.losses import posthoc_logit_adjustment
 
 PLOTS = {
     "per_class_accuracy.png": evaluation.plot_per_class_accuracy,
@@ -51,12 +52,14 @@ def format_pairs(pairs):
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, writable=True), help="Write per-class accuracy and confusion-matrix PNGs here.")
 @click.option("--confusion-pairs", type=click.IntRange(min=1), help="Also report the K most frequent confusions.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Images per forward pass.")
+@click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
 @one_line_errors
-def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, confusion_pairs, batch_size):
+def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, confusion_pairs, batch_size, tau):
     """Evaluate MODEL on a split: top-1/5, many/medium/few, per-class, calibration.
 
     MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. Shot groups use the
-    training counts stored in the checkpoint.
+    training counts stored in the checkpoint, as does --logit-adjust (Menon et al.'s post-hoc
+    correction, tau 1 for the balanced error; for a model trained with plain CE).
     """
     network, class_names, image_size = load_model(model)
     config = network.keras_lt_config
@@ -71,6 +74,8 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
         )
     images, labels = load_split(dataset, split, data_dir, class_names, image_size)
     logits = network.predict(images, batch_size=batch_size, verbose=0)
+    if tau is not None:
+        logits = posthoc_logit_adjustment(logits, train_counts, tau)
     report = evaluation.evaluate_predictions(logits, labels, train_counts, class_names)
     pairs = None
     if confusion_pairs:

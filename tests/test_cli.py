@@ -247,6 +247,22 @@ def test_evaluate_table_to_a_file_with_pairs(tiny, test_folder, tmp_path):
     assert text.startswith("samples 7  top-1 ") and "most frequent confusions" in text
 
 
+@pytest.mark.parametrize("tau", [1.0, 3.0])
+def test_evaluate_with_posthoc_logit_adjustment(tiny, test_folder, tau):
+    model, directory = tiny
+    result = run("evaluate", directory, "--data-dir", test_folder, "--format", "json", "--logit-adjust", tau)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    prior = np.array(TRAIN_COUNTS) / np.sum(TRAIN_COUNTS)
+    labels, predictions = [], []
+    for label, name in enumerate(CLASSES):  # argmax of log p(y|x) - tau log p(y), Menon et al.
+        for file in sorted(os.listdir(test_folder / "test" / name)):
+            adjusted = np.log(expected_probabilities(model, test_folder / "test" / name / file)) - tau * np.log(prior)
+            labels.append(label)
+            predictions.append(int(np.argmax(adjusted)))
+    assert report["top1"] == pytest.approx(100 * np.mean(np.array(predictions) == np.array(labels)))
+
+
 def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
     shutil.rmtree(test_folder / "test" / "cat")
     assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
