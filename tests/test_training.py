@@ -150,17 +150,28 @@ def assert_same_weights(first, second):
         np.testing.assert_array_equal(actual[key], expected[key], err_msg=key)
 
 
+def straight_and_interrupted(tmp_path, monkeypatch, recipe, target, name, value):
+    """Trains `recipe` into straight/, and into resumed/ with `target.name` patched to `value` to stop it there."""
+    straight, out = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    training.train(recipe, straight, data=tiny_data(), verbose=0)
+    with monkeypatch.context() as patch:
+        patch.setattr(target, name, value)
+        with pytest.raises(KeyboardInterrupt):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    return straight, out
+
+
+def interrupt(*args, **kwargs):
+    raise KeyboardInterrupt
+
+
 @pytest.mark.parametrize("finetune", [{"method": "crt", "epochs": 3}, {"method": "mislas", "epochs": 3}])
 def test_a_run_interrupted_in_stage_2_resumes_there_exactly(tmp_path, monkeypatch, finetune):
     """Stage 1 is not trained again (its checkpoint is kept in stage1/) and stage 2 continues from its backup."""
     recipe = tiny_recipe(finetune=finetune)
-    straight = str(tmp_path / "straight")
-    training.train(recipe, straight, data=tiny_data(), verbose=0)
-    out = str(tmp_path / "resumed")
-    with monkeypatch.context() as patch:
-        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(0, FINETUNE_BACKUP_DIR))
-        with pytest.raises(KeyboardInterrupt):
-            training.train(recipe, out, data=tiny_data(), verbose=0)
+    straight, out = straight_and_interrupted(
+        tmp_path, monkeypatch, recipe, keras.callbacks, "BackupAndRestore", interrupting_backup(0, FINETUNE_BACKUP_DIR)
+    )
     assert {training.STAGE1_DIR, FINETUNE_BACKUP_DIR} <= set(os.listdir(out))
     assert training.BACKUP_DIR not in os.listdir(out)  # stage 1 is done: its backup is gone
     with pytest.raises(KerasLTError, match="interrupted run; pass --resume"):
@@ -177,13 +188,8 @@ def test_a_run_interrupted_in_stage_2_resumes_there_exactly(tmp_path, monkeypatc
 
 def test_a_stop_before_the_first_stage_2_backup_restarts_stage_2_with_a_clean_log(tmp_path, monkeypatch):
     recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
-    straight = str(tmp_path / "straight")
-    training.train(recipe, straight, data=tiny_data(), verbose=0)
-    out = str(tmp_path / "resumed")
-    with monkeypatch.context() as patch:
-        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(0, FINETUNE_BACKUP_DIR, before_saving=True))
-        with pytest.raises(KeyboardInterrupt):
-            training.train(recipe, out, data=tiny_data(), verbose=0)
+    backup = interrupting_backup(0, FINETUNE_BACKUP_DIR, before_saving=True)
+    straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, keras.callbacks, "BackupAndRestore", backup)
     with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0]  # logged, never backed up
     stage1_log = read_log(out)
@@ -196,13 +202,7 @@ def test_a_stop_before_the_first_stage_2_backup_restarts_stage_2_with_a_clean_lo
 
 def test_a_run_stopped_between_the_stages_starts_stage_2_from_the_saved_stage_1(tmp_path, monkeypatch):
     recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
-    straight = str(tmp_path / "straight")
-    training.train(recipe, straight, data=tiny_data(), verbose=0)
-    out = str(tmp_path / "resumed")
-    with monkeypatch.context() as patch:
-        patch.setattr(training, "_finetune", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt))
-        with pytest.raises(KeyboardInterrupt):
-            training.train(recipe, out, data=tiny_data(), verbose=0)
+    straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, training, "_finetune", interrupt)
     assert training.STAGE1_DIR in os.listdir(out)
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
     assert_same_weights(straight, out)
