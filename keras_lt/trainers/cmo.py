@@ -10,7 +10,7 @@ from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.samplers import class_probabilities
 from keras_lt.trainers.erm import ERMTrainer
 
-STREAM = 2  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' and CP-Mix's
+STREAM = 5  # last word of the (epoch, step, STREAM) random key: CP-Mix 1, mixup 2, AFR 3, CMO 5
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
