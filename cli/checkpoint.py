@@ -1,6 +1,8 @@
-"""A checkpoint as `predict` and `evaluate` use it: the model, its class names and input size."""
+"""A checkpoint as `predict` and `evaluate` use it: the model, its class names, input size, training counts."""
 
 from keras_lt import hub
+from keras_lt.errors import CheckpointError
+from keras_lt.losses import posthoc_logit_adjustment
 
 
 def load_model(name_or_path):
@@ -20,3 +22,26 @@ def load_model(name_or_path):
     config = model.keras_lt_config
     class_names = config.get("class_names") or [str(c) for c in range(config["num_classes"])]
     return model, class_names, tuple(model.input_shape[1:3])
+
+
+def train_counts(model, name_or_path, purpose):
+    """The checkpoint's training images per class, or one `CheckpointError` line naming `purpose`.
+
+    Example:
+    >>> counts = train_counts(model, "runs/ce", "they define many/medium/few")
+    """
+    counts = model.keras_lt_config.get("train_class_counts")
+    if not counts:
+        raise CheckpointError(
+            f"{name_or_path} has no train_class_counts ({purpose}); save it with "
+            "keras_lt.save_pretrained(..., train_class_counts=COUNTS)."
+        )
+    return counts
+
+
+def adjusted_logits(model, name_or_path, logits, tau):
+    """`logits - tau * log(training prior)` (post-hoc logit adjustment), or `logits` when `tau` is None."""
+    if tau is None:
+        return logits
+    counts = train_counts(model, name_or_path, "--logit-adjust needs the training prior")
+    return posthoc_logit_adjustment(logits, counts, tau)

@@ -6,12 +6,12 @@ import os
 import click
 
 from keras_lt import evaluation
+from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
+from keras_lt.cli.checkpoint import train_counts
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.data import load_dataset
-from keras_lt.errors import CheckpointError
 from keras_lt.errors import DataError
-from keras_lt.losses import posthoc_logit_adjustment
 
 PLOTS = {
     "per_class_accuracy.png": evaluation.plot_per_class_accuracy,
@@ -66,17 +66,10 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     dataset = dataset or (config.get("dataset") or {}).get("name")
     if not dataset:
         raise DataError(f"{model} does not say which dataset it was trained on; pass --dataset.")
-    train_counts = config.get("train_class_counts")
-    if not train_counts:
-        raise CheckpointError(
-            f"{model} has no train_class_counts (they define many/medium/few); save it with "
-            "keras_lt.save_pretrained(..., train_class_counts=COUNTS)."
-        )
+    counts = train_counts(network, model, "they define many/medium/few")
     images, labels = load_split(dataset, split, data_dir, class_names, image_size)
-    logits = network.predict(images, batch_size=batch_size, verbose=0)
-    if tau is not None:
-        logits = posthoc_logit_adjustment(logits, train_counts, tau)
-    report = evaluation.evaluate_predictions(logits, labels, train_counts, class_names)
+    logits = adjusted_logits(network, model, network.predict(images, batch_size=batch_size, verbose=0), tau)
+    report = evaluation.evaluate_predictions(logits, labels, counts, class_names)
     pairs = None
     if confusion_pairs:
         pairs = evaluation.top_confusion_pairs(report["confusion_matrix"], confusion_pairs, class_names)

@@ -9,6 +9,7 @@ from importlib import resources
 import click
 import numpy as np
 
+from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.data.image_folder import IMAGE_EXTENSIONS
@@ -101,20 +102,22 @@ FORMATS = {"table": format_table, "json": lambda results: json.dumps(results, in
 @click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes to show per image.")
 @click.option("--format", "output_format", type=click.Choice(list(FORMATS)), default="table", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Images per forward pass.")
+@click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
 @one_line_errors
-def predict(model, paths, top_k, output_format, batch_size):
+def predict(model, paths, top_k, output_format, batch_size, tau):
     """Predict the top-k classes of images: files, folders or the bundled samples.
 
     MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. PATHS are image files
     in any size or mode, and folders, searched recursively; with none, the sample images bundled
-    with keras-lt are used. Unreadable files are skipped with a line on stderr.
+    with keras-lt are used. Unreadable files are skipped with a line on stderr. --logit-adjust
+    shows the probabilities of the post-hoc adjusted logits (the checkpoint's training prior).
     """
     network, class_names, image_size = load_model(model)
     if not paths:
         paths = (sample_images_dir(),)
         click.echo(f"no PATHS given: predicting the bundled sample images in {paths[0]}", err=True)
     files, images = read_images(image_files(paths), image_size)
-    logits = network.predict(images, batch_size=batch_size, verbose=0)
+    logits = adjusted_logits(network, model, network.predict(images, batch_size=batch_size, verbose=0), tau)
     probabilities = np.exp(log_softmax(np.asarray(logits, dtype=np.float64)))
     results = top_k_predictions(files, probabilities, class_names, min(top_k, len(class_names)))
     click.echo(FORMATS[output_format](results))

@@ -173,6 +173,26 @@ def test_predict_any_mode_and_size_skips_a_corrupt_file(tiny, images):
         np.testing.assert_allclose([by_class[c] for c in CLASSES], reference, rtol=1e-4, atol=1e-6)
 
 
+def test_predict_with_posthoc_logit_adjustment(tiny, images):
+    model, directory = tiny
+    result = run("predict", directory, images["rgb"], "--top-k", 3, "--format", "json", "--logit-adjust", 1.5)
+    assert result.exit_code == 0, result.stderr
+    (entry,) = json.loads(result.stdout)
+    by_class = {p["class"]: p["probability"] for p in entry["predictions"]}
+    prior = np.array(TRAIN_COUNTS) / np.sum(TRAIN_COUNTS)
+    adjusted = np.log(expected_probabilities(model, images["rgb"])) - 1.5 * np.log(prior)
+    reference = np.exp(adjusted - adjusted.max()) / np.exp(adjusted - adjusted.max()).sum()
+    np.testing.assert_allclose([by_class[c] for c in CLASSES], reference, rtol=1e-4, atol=1e-6)
+
+
+def test_logit_adjustment_of_a_checkpoint_without_training_counts_is_one_error_line(tmp_path, images):
+    directory = str(tmp_path / "no-counts")
+    keras_lt.save_pretrained(keras_lt.models.resnet32(len(CLASSES), input_shape=(SIZE, SIZE, 3)), directory, class_names=CLASSES)
+    result = run("predict", directory, images["rgb"], "--logit-adjust", 1)
+    assert_one_line_error(result)
+    assert "train_class_counts" in result.stderr and "--logit-adjust" in result.stderr
+
+
 def test_predict_csv_and_table(tiny, images):
     paths = [images["rgb"], images["grey"]]
     result = run("predict", tiny[1], *paths, "--top-k", 2, "--format", "csv", "--batch-size", 1)
