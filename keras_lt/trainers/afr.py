@@ -44,7 +44,6 @@ import torch
 from keras_lt import losses
 from keras_lt.callbacks.afr_regeneration import STATE_FILE
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
-from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.cutmix import cutmix
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import ClassSampler
@@ -169,8 +168,6 @@ class AFRTrainer(ERMTrainer):
         self.embedder = keras.Model(network.inputs, [network.get_layer("pool").output, network.outputs[0]])
         self.originals = None  # DeviceBatches of the long-tailed training set
 
-    def epoch_callbacks(self):
-        return [*super().epoch_callbacks(), StepKey(self)]
 
     def fit(self, x=None, *args, **kwargs):
         if self.originals is None:

@@ -4,7 +4,6 @@ import keras
 import torch
 
 from keras_lt.callbacks.cmo_window import CMOWindow
-from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.cutmix import cutmix
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.samplers import class_probabilities
@@ -93,7 +92,7 @@ class CMOTrainer(ERMTrainer):
         self.cmo_active = False  # set by CMOWindow
 
     def epoch_callbacks(self):
-        return [*super().epoch_callbacks(), StepKey(self), CMOWindow(self, *self.window)]
+        return [*super().epoch_callbacks(), CMOWindow(self, *self.window)]
 
     def training_loss(self, x, y, sample_weight=None):
         if not self.cmo_active:

@@ -3,7 +3,6 @@
 import keras
 import torch
 
-from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.mixing import confusion_counts
 from keras_lt.data.mixing import label_weight
 from keras_lt.data.mixing import mix
@@ -83,8 +82,6 @@ class CPMixTrainer(ERMTrainer):
         )
         self.stage2 = False  # set by CPMixStage
 
-    def epoch_callbacks(self):
-        return [*super().epoch_callbacks(), StepKey(self)]
 
     @property
     def num_classes(self):

@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import torch
 
+from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.pipeline import training_device
 from keras_lt.errors import KerasLTError
@@ -111,9 +112,10 @@ class ERMTrainer(keras.Model):
         """Callbacks that drive this trainer's epoch-dependent state (stages, windows, ramps).
 
         `keras_lt.training` adds them to `fit`; state must be recomputed from the epoch number so
-        that `--resume` restores it. None for plain ERM.
+        that `--resume` restores it. Every trainer gets the `StepKey` that `step_generators` reads;
+        subclasses add theirs after it.
         """
-        return []
+        return [StepKey(self)]
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)

@@ -3,7 +3,6 @@
 import keras
 import torch
 
-from keras_lt.callbacks.step_key import StepKey
 from keras_lt.trainers.erm import ERMTrainer
 
 STREAM = 2  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' and CP-Mix's
@@ -52,8 +51,6 @@ class MixupTrainer(ERMTrainer):
         self.lam_per_sample = bool(lam_per_sample)
         self.seed = seed
 
-    def epoch_callbacks(self):
-        return [*super().epoch_callbacks(), StepKey(self)]
 
     def mix_batch(self, x, y):
         """`(images, partner_labels, lam)` of the current step: float32 images, int64 and `(B,)` float32."""
