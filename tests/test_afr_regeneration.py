@@ -86,6 +86,14 @@ def test_a_saved_set_of_another_period_is_not_used(tmp_path):
     assert later.regenerated == [2]
 
 
+def test_a_fresh_fit_regenerates_even_where_an_unfinished_fit_left_a_set(tmp_path):
+    directory = str(tmp_path)
+    run_epochs(AFRRegeneration(FakeTrainer(), every=2, directory=directory), [0])  # stopped before any backup
+    fresh = FakeTrainer()
+    run_epochs(AFRRegeneration(fresh, every=2, directory=directory), [0, 1])
+    assert fresh.regenerated == [0] and fresh.restored == [0]  # its own set, made at epoch 0
+
+
 def test_describe_split_names_thresholds_and_minority_counts():
     text = describe_split(FakeTrainer().regenerate(3))
     assert text.splitlines()[0] == "AFR split at epoch 3: train accuracy 0.500, minority share 0.300, 3 adversarial images"

@@ -53,7 +53,10 @@ class AFRRegeneration(keras.callbacks.Callback):
         start = epoch - epoch % self.every
         if start == self.period_start:
             return
-        if self.period_start is None and self._restore(start):
+        # A fit resumed inside a period (epoch > start) continues on the set saved for it; at a
+        # period's first epoch a regeneration from the current weights is what the uninterrupted run
+        # did, so a set left by an earlier, unfinished fit is never used then.
+        if self.period_start is None and epoch > start and self._restore(start):
             self.period_start = start
             return
         record = self.trainer.regenerate(start)

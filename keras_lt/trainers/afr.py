@@ -35,14 +35,11 @@ regeneration is printed when it is made (unless `verbose=0`) and, with an `outpu
 re-balanced set so that an interrupted fine-tune resumes exactly.
 """
 
-import os
-
 import keras
 import numpy as np
 import torch
 
 from keras_lt import losses
-from keras_lt.callbacks.afr_regeneration import STATE_FILE
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
 from keras_lt.data.cutmix import cutmix
 from keras_lt.data.pipeline import DeviceBatches
@@ -54,7 +51,6 @@ from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.pgd import targeted_pgd
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
-from keras_lt.trainers.stage2 import BACKUP_DIR
 from keras_lt.trainers.stage2 import stage2_callbacks
 
 STEP_STREAM = 3  # last word of the (epoch, step, STREAM) key of the CutMix draws
@@ -403,10 +399,6 @@ def afr(
         "batch_size": batch_size, "momentum": momentum, "weight_decay": weight_decay, "loss": loss,
         "seed": seed, **{k: v for k, v in trainer.get_config().items() if k in settings or k in _KNOBS},
     }
-    if output_dir is not None and not os.path.isdir(os.path.join(output_dir, BACKUP_DIR)):
-        stale = os.path.join(output_dir, STATE_FILE)  # a set saved before the first backup: not resumed
-        if os.path.exists(stale):
-            os.remove(stale)
     regeneration = AFRRegeneration(trainer, regenerate_every, output_dir, record, verbose=verbose != 0)
     trainer.fit(
         rebalanced, epochs=epochs, shuffle=False, verbose=verbose,
