@@ -6,6 +6,8 @@ import os
 import keras
 import numpy as np
 
+from keras_lt.files import atomic_write
+
 SPLIT_FILE = "afr_split.json"
 STATE_FILE = "afr_rebalanced.npz"
 
@@ -67,7 +69,7 @@ class AFRRegeneration(keras.callbacks.Callback):
         if self.directory is not None:
             batches = self.trainer.batches
             images, labels = (keras.ops.convert_to_numpy(t) for t in (batches.images, batches.labels))
-            _atomic_write(self._path(STATE_FILE), lambda f: np.savez(f, period=start, images=images, labels=labels))
+            atomic_write(self._path(STATE_FILE), lambda f: np.savez(f, period=start, images=images, labels=labels))
             self._write_splits()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -97,16 +99,7 @@ class AFRRegeneration(keras.callbacks.Callback):
 
     def _write_splits(self):
         content = json.dumps({"settings": self.settings, "regenerations": self.records}, indent=2)
-        _atomic_write(self._path(SPLIT_FILE), lambda f: f.write(content.encode()))
-
-
-def _atomic_write(path, write):
-    """Writes a file through a temporary one and a rename: a stop never leaves half a file."""
-    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temporary = f"{path}.tmp"
-    with open(temporary, "wb") as f:
-        write(f)
-    os.replace(temporary, path)
+        atomic_write(self._path(SPLIT_FILE), lambda f: f.write(content.encode()))
 
 
 def describe_split(split):

@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import tempfile
 
 import numpy as np
 
@@ -13,6 +12,7 @@ from keras_lt.data.image_folder import load_image_folder
 from keras_lt.data.tfds_source import TFDS_NAMES
 from keras_lt.data.tfds_source import load_tfds
 from keras_lt.errors import DataError
+from keras_lt.files import atomic_write
 
 
 def cache_dir():
@@ -28,11 +28,8 @@ def _cached(key, loader):
         with np.load(path) as arrays:
             return arrays["images"], arrays["labels"], [str(n) for n in arrays["class_names"]]
     images, labels, class_names = loader()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    # A private temporary name, then an atomic rename: concurrent runs never see a partial file.
-    with tempfile.NamedTemporaryFile(dir=os.path.dirname(path), suffix=".npz", delete=False) as tmp:
-        np.savez(tmp, images=images, labels=labels, class_names=np.asarray(class_names))
-    os.replace(tmp.name, path)
+    # Concurrent runs never see a partial file.
+    atomic_write(path, lambda f: np.savez(f, images=images, labels=labels, class_names=np.asarray(class_names)))
     return images, labels, class_names
 
 
