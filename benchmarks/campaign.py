@@ -1,0 +1,500 @@
+"""The zoo's full-recipe training campaign: an ordered queue of recipes, trained in the background.
+
+    python benchmarks/campaign.py start     # detach a daemon that works through the queue (idempotent)
+    python benchmarks/campaign.py status    # each run: state, stage, epoch/total, s/epoch, ETA
+    python benchmarks/campaign.py page      # write zoo/results/campaign.md (the committed progress page)
+    python benchmarks/campaign.py stop      # Ctrl-C every run (each keeps its backup) and the daemon
+
+The queue is `benchmarks/campaign_queue.json`. Runs live outside the checkout, in
+`~/.cache/keras-lt/campaign` (`KERAS_LT_CAMPAIGN` or `--runs`), which later sessions inherit:
+`<name>/` is the run's `--output`, `<name>.log` its stdout, `<name>.segments.jsonl` one line per
+process that worked on it (start, end, commit, exit code, CPU seconds).
+
+`start` detaches a daemon that holds `campaign.lock` (an `flock`, released by the kernel when the
+daemon dies, so a stale lock cannot block a later start); a second `start` finds it held and only
+reports. The daemon renices itself to 19, fills `--slots` slots with the first runnable entries of
+the queue (not finished, not held, not failed, their `init_from_run` finished), and runs each as
+`keras-lt train ... [--resume]` with `--threads` OpenMP threads and `OMP_WAIT_POLICY=PASSIVE`
+(`benchmarks/results/campaign_threads_cpu.log` measured the arrangement). A run with a backup
+(stage 1, between the stages, stage 2) is resumed; a finished one stays in its directory until it
+is shipped into the zoo.
+
+Every run trains with the code of one commit: the first process of a run snapshots the committed
+HEAD into `code/<commit>/` (the package laid out as the wheel lays it out) and every later process
+of that run resumes with the same snapshot, so a checkpoint's numbers come from one version of the
+code however many sessions it spans. A run that exits non-zero (other than by `stop`) is marked
+`<name>.failed` with the reason and skipped until `start --retry-failed`.
+"""
+
+import argparse
+import csv
+import dataclasses
+import datetime
+import fcntl
+import io
+import json
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+QUEUE_FILE = REPO / "benchmarks" / "campaign_queue.json"
+PAGE_FILE = REPO / "zoo" / "results" / "campaign.md"
+SHARED_DATA = REPO.parent / "shared" / "data" / "cifar10-jpeg-q75.tar.gz"
+CACHE = Path(os.environ.get("KERAS_LT_CACHE", "~/.cache/keras-lt")).expanduser()
+DEFAULT_RUNS = Path(os.environ.get("KERAS_LT_CAMPAIGN", CACHE / "campaign")).expanduser()
+DEFAULT_DATA = CACHE / "cifar10-jpeg-q75"
+# keras_lt.training's run layout (tests/test_campaign.py checks these against it; importing
+# keras_lt here would cost `status` the seconds of importing torch).
+INTERRUPTED_DIRS = ("backup", "stage1", "finetune_backup")
+STAGE1_LOG, STAGE2_LOG = "train_log.csv", "finetune_log.csv"
+# The package as its wheel lays it out (pyproject.toml's package-dir).
+PACKAGE_DIRS = {"keras_lt": "keras_lt", "cli": "keras_lt/cli", "zoo": "keras_lt/zoo"}
+RECENT_EPOCHS = 10  # seconds per epoch: the median of the stage's last epochs
+POLL_SECONDS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One run of the queue.
+
+    Args:
+        name: the run's name (its directory under the runs directory; the zoo entry it ships to).
+        recipe: a zoo recipe name, or a recipe JSON path relative to the repository.
+        hold: why the run must not start yet (its recipe is about to change), or None.
+        init_from_run: the campaign run whose checkpoint a stage-2 recipe starts from.
+        optional: a run after the required queue.
+    """
+
+    name: str
+    recipe: str
+    hold: str = None
+    init_from_run: str = None
+    optional: bool = False
+
+    def recipe_path(self):
+        """The recipe file in the repository."""
+        if self.recipe.endswith(".json"):
+            return REPO / self.recipe
+        return REPO / "zoo" / self.recipe / "recipe.json"
+
+
+def load_queue(path=QUEUE_FILE):
+    """The queue's entries, in order; one line naming the problem if the file is malformed."""
+    with open(path) as f:
+        runs = json.load(f)["runs"]
+    entries = [Entry(**{"recipe": run["name"], **run}) for run in runs]
+    names = [e.name for e in entries]
+    for entry in entries:
+        if names.count(entry.name) > 1:
+            raise SystemExit(f"{path}: run {entry.name} is queued twice.")
+        if entry.recipe.endswith(".json") and not entry.recipe.startswith("zoo/"):
+            raise SystemExit(f"{path}: {entry.name}'s recipe file must lie under zoo/ (the code snapshot holds it).")
+        if entry.init_from_run and entry.init_from_run not in names[: names.index(entry.name)]:
+            raise SystemExit(f"{path}: {entry.name} starts from {entry.init_from_run}, which must be queued before it.")
+    return entries
+
+
+# ---------------------------------------------------------------- reading a run's state from disk
+
+
+@dataclasses.dataclass
+class Progress:
+    """Where a run stands, read from its directory: stage, epochs, seconds per epoch, ETA."""
+
+    state: str  # queued, held, waiting, running, interrupted, failed, done
+    stage: str = "-"
+    done: int = 0
+    total: int = 0
+    seconds_per_epoch: float = None
+    eta_seconds: float = None
+    note: str = ""
+
+
+def _log_seconds(path):
+    """The `seconds` column of a per-epoch CSV log (empty if there is none)."""
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [float(row["seconds"]) for row in csv.DictReader(f) if row.get("seconds") not in (None, "", "NA")]
+
+
+def read_recipe(entry, runs):
+    """The recipe the run trains: its saved `recipe.json` once started, else the queue's file."""
+    saved = runs / entry.name / "recipe.json"
+    with open(saved if saved.is_file() else entry.recipe_path()) as f:
+        return json.load(f)
+
+
+def is_finished(run_dir):
+    """A run whose checkpoint is written and whose backups are gone."""
+    return (run_dir / "model.safetensors").is_file() and not any((run_dir / d).is_dir() for d in INTERRUPTED_DIRS)
+
+
+def progress(entry, runs, running=(), finished=()):
+    """The `Progress` of `entry` in `runs`; `running` / `finished` are the names the daemon reports."""
+    run_dir = runs / entry.name
+    recipe = read_recipe(entry, runs)
+    stage1_total = 0 if (recipe.get("init_from") or entry.init_from_run) else recipe["epochs"]
+    stage2_total = (recipe.get("finetune") or {}).get("epochs", 0)
+    seconds1, seconds2 = _log_seconds(run_dir / STAGE1_LOG), _log_seconds(run_dir / STAGE2_LOG)
+    done1, done2 = min(len(seconds1), stage1_total), min(len(seconds2), stage2_total)
+    if done1 < stage1_total or not stage2_total:
+        stage, done, total, recent = ("1" if stage2_total else "-"), done1, stage1_total, seconds1
+    else:
+        stage, done, total, recent = "2", done2, stage2_total, seconds2
+    recent = recent[-RECENT_EPOCHS:]
+    rate = statistics.median(recent) if recent else None
+    rate1 = statistics.median(seconds1[-RECENT_EPOCHS:]) if seconds1 else rate
+    eta = None
+    if rate1 is not None:  # stage 2 not yet started: its epochs costed at stage 1's rate
+        eta = (stage1_total - done1) * rate1 + (stage2_total - done2) * (rate if stage == "2" else rate1)
+    failed = runs / f"{entry.name}.failed"
+    if entry.name in running:
+        state = "running"
+    elif is_finished(run_dir) or entry.name in finished:
+        state, eta = "done", 0.0
+    elif failed.is_file():
+        state = "failed"
+    elif any((run_dir / d).is_dir() for d in INTERRUPTED_DIRS):
+        state = "interrupted"
+    elif entry.hold:
+        state = "held"
+    elif entry.init_from_run and not is_finished(runs / entry.init_from_run):
+        state = "waiting"
+    else:
+        state = "queued"
+    note = entry.hold if state == "held" else ""
+    if state == "failed":
+        note = failed.read_text().strip().splitlines()[0]
+    elif state == "waiting":
+        note = f"starts from {entry.init_from_run}"
+    return Progress(state, stage, done, total, rate, eta, note)
+
+
+def runnable(entries, runs, busy, retry_failed=False):
+    """The next entry a free slot should train: queue order, required runs first, none held or busy."""
+    for entry in sorted(entries, key=lambda e: e.optional):  # stable: queue order within each group
+        if entry.name in busy or entry.hold or is_finished(runs / entry.name):
+            continue
+        if (runs / f"{entry.name}.failed").is_file() and not retry_failed:
+            continue
+        if entry.init_from_run and not is_finished(runs / entry.init_from_run):
+            continue
+        return entry
+    return None
+
+
+def segments(runs, name):
+    """The recorded processes of a run (`<name>.segments.jsonl`)."""
+    path = runs / f"{name}.segments.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- the daemon
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _git(*args):
+    return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True).stdout.strip()
+
+
+def snapshot(runs, commit):
+    """`runs/code/<commit>`: the package of `commit` laid out as its wheel installs it (made once)."""
+    target = runs / "code" / commit
+    if (target / ".complete").is_file():
+        return target
+    partial = runs / "code" / f"{commit}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    for source, destination in PACKAGE_DIRS.items():
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", "--format=tar", commit, source],
+                                 check=True, capture_output=True).stdout
+        (partial / destination).mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                member.name = os.path.relpath(member.name, source)
+            tar.extractall(partial / destination, filter="data")
+    (partial / ".complete").write_text(f"{commit}\n")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(partial, target)
+    return target
+
+
+def ensure_data(data_dir):
+    """The CIFAR-10 JPEG folder; extracted from the shared tarball the first time."""
+    if (data_dir / "train").is_dir():
+        return data_dir
+    if data_dir == DEFAULT_DATA and SHARED_DATA.is_file():
+        data_dir.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(SHARED_DATA) as tar:
+            tar.extractall(data_dir.parent, filter="data")
+        return data_dir
+    raise SystemExit(f"no training data in {data_dir}; extract {SHARED_DATA.name} there or pass --data-dir.")
+
+
+class Daemon:
+    """Works through the queue with `slots` concurrent runs until it is finished, held or stopped."""
+
+    def __init__(self, runs, data_dir, slots, threads, retry_failed, queue_file=QUEUE_FILE):
+        self.runs, self.data_dir, self.slots, self.threads = runs, data_dir, slots, threads
+        self.retry_failed, self.queue_file = retry_failed, queue_file
+        self.children = {}  # name -> (pid, segment)
+        self.stopping = False
+
+    def command(self, entry, code):
+        run_dir = self.runs / entry.name
+        # A zoo name resolves in the snapshot's keras_lt.zoo; a JSON path zoo/... is keras_lt/zoo/... there.
+        recipe = str(code / "keras_lt" / entry.recipe) if entry.recipe.endswith(".json") else entry.recipe
+        command = [sys.executable, "-m", "keras_lt.cli.main", "train", "--recipe", recipe,
+                   "--data-dir", str(self.data_dir), "--output", str(run_dir)]
+        if entry.init_from_run:
+            command += ["--init-from", str(self.runs / entry.init_from_run)]
+        if any((run_dir / d).is_dir() for d in INTERRUPTED_DIRS):
+            command.append("--resume")
+        return command
+
+    def launch(self, entry):
+        """Starts (or resumes) `entry` with the snapshot of the commit it started with."""
+        earlier = segments(self.runs, entry.name)
+        commit = earlier[0]["commit"] if earlier else _git("rev-parse", "HEAD")
+        code = snapshot(self.runs, commit)
+        command = self.command(entry, code)
+        env = {**os.environ, "PYTHONPATH": str(code), "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE",
+               "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads), "KERAS_BACKEND": "torch"}
+        (self.runs / f"{entry.name}.failed").unlink(missing_ok=True)
+        log = open(self.runs / f"{entry.name}.log", "a")
+        log.write(f"\n# {_now()} campaign: {' '.join(command)}  (commit {commit}, {self.threads} threads)\n")
+        log.flush()
+        # cwd: the runs directory, so that no checkout's keras_lt/ shadows the snapshot.
+        pid = subprocess.Popen(command, cwd=self.runs, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               stdin=subprocess.DEVNULL).pid
+        log.close()
+        segment = {"start": _now(), "commit": commit, "resume": "--resume" in command, "threads": self.threads,
+                   "slots": self.slots, "pid": pid, "started": time.time()}
+        self.children[entry.name] = (pid, segment)
+
+    def reap(self):
+        """Records every child that exited: its segment, and a `.failed` mark unless it was stopped."""
+        for name, (pid, segment) in list(self.children.items()):
+            waited, status, usage = os.wait4(pid, os.WNOHANG)
+            if not waited:
+                continue
+            del self.children[name]
+            code = os.waitstatus_to_exitcode(status)
+            started = segment.pop("started")
+            segment.pop("pid")
+            segment.update(end=_now(), exit=code, wall_seconds=round(time.time() - started, 1),
+                           cpu_seconds=round(usage.ru_utime + usage.ru_stime, 1))
+            with open(self.runs / f"{name}.segments.jsonl", "a") as f:
+                f.write(json.dumps(segment) + "\n")
+            if code != 0 and not self.stopping:
+                tail = (self.runs / f"{name}.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
+                (self.runs / f"{name}.failed").write_text(f"exit {code} at {segment['end']}: {tail[0]}\n")
+
+    def write_state(self):
+        state = {"pid": os.getpid(), "since": self.since, "slots": self.slots, "threads": self.threads,
+                 "running": {name: pid for name, (pid, _) in self.children.items()}}
+        partial = self.runs / "campaign.state.json.partial"
+        partial.write_text(json.dumps(state, indent=2))
+        os.replace(partial, self.runs / "campaign.state.json")
+
+    def stop(self, *_):
+        self.stopping = True
+        for pid, _ in self.children.values():  # keras-lt train ends a Ctrl-C keeping its backup
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                pass
+
+    def run(self):
+        os.nice(19 - os.nice(0))
+        self.since = _now()
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        print(f"{_now()} campaign daemon {os.getpid()}: {self.slots} slot(s) x {self.threads} thread(s)", flush=True)
+        while True:
+            self.reap()
+            if not self.stopping:
+                entries = load_queue(self.queue_file)  # re-read: a lifted hold takes effect at once
+                while len(self.children) < self.slots:
+                    entry = runnable(entries, self.runs, self.children, self.retry_failed)
+                    if entry is None:
+                        break
+                    print(f"{_now()} start {entry.name}", flush=True)
+                    self.launch(entry)
+                self.retry_failed = False
+            self.write_state()
+            if not self.children:
+                break
+            time.sleep(POLL_SECONDS)
+        print(f"{_now()} campaign daemon {os.getpid()}: {'stopped' if self.stopping else 'nothing left to run'}",
+              flush=True)
+
+
+def lock(runs):
+    """The campaign lock (an open file holding an exclusive flock), or None if another daemon has it."""
+    runs.mkdir(parents=True, exist_ok=True)
+    handle = open(runs / "campaign.lock", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def daemon_state(runs):
+    """The live daemon's state file, or None when no daemon holds the lock."""
+    handle = lock(runs)
+    if handle is not None:
+        handle.close()
+        return None
+    try:
+        return json.loads((runs / "campaign.state.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"running": {}}
+
+
+# ---------------------------------------------------------------- commands
+
+
+def _duration(seconds):
+    if seconds is None:
+        return "-"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours}h{minutes:02d}" if hours else f"{minutes}m"
+
+
+def table(runs, entries, state):
+    """Status rows: recipe, state, stage, epoch/total, s/epoch, ETA (of the run alone), note."""
+    running = set((state or {}).get("running", {}))
+    rows = []
+    for entry in entries:
+        p = progress(entry, runs, running)
+        rate = f"{p.seconds_per_epoch:.1f}" if p.seconds_per_epoch else "-"
+        rows.append([entry.name + (" (optional)" if entry.optional else ""), p.state, p.stage,
+                     f"{p.done}/{p.total}", rate, _duration(p.eta_seconds), p.note])
+    return rows
+
+
+def totals(runs, entries):
+    """Hours of the campaign so far: wall-clock seconds of its processes and their CPU seconds."""
+    done = [s for e in entries for s in segments(runs, e.name)]
+    return sum(s["wall_seconds"] for s in done) / 3600, sum(s["cpu_seconds"] for s in done) / 3600
+
+
+def cmd_status(args):
+    entries = load_queue(args.queue)
+    state = daemon_state(args.runs)
+    header = ["run", "state", "stage", "epoch", "s/epoch", "ETA", "note"]
+    rows = table(args.runs, entries, state)
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    if state:
+        print(f"daemon {state.get('pid')} since {state.get('since')}: {state.get('slots')} slot(s) x "
+              f"{state.get('threads')} thread(s); runs in {args.runs}")
+    else:
+        print(f"no daemon running; runs in {args.runs} (start it: python benchmarks/campaign.py start)")
+    for row in [header, *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    wall, cpu = totals(args.runs, entries)
+    print(f"campaign so far: {wall:.1f} h of training processes, {cpu:.1f} CPU-hours")
+
+
+def cmd_page(args):
+    entries = load_queue(args.queue)
+    rows = table(args.runs, entries, daemon_state(args.runs))
+    wall, cpu = totals(args.runs, entries)
+    lines = [
+        "# The full-recipe campaign: progress",
+        "",
+        "Written by `python benchmarks/campaign.py page` from the campaign's runs (issue 11; queue in",
+        "`benchmarks/campaign_queue.json`, how it works in `benchmarks/README.md`). Machine: the 2-core CPU",
+        "of the development machines, runs at `nice 19` beside other work, so seconds per epoch vary with",
+        "what else ran. s/epoch: median of the last 10 epochs of the current stage; ETA: that run alone.",
+        "",
+        f"Updated {_now()}. So far: {wall:.1f} h of training processes, {cpu:.1f} CPU-hours.",
+        "",
+        "| run | state | stage | epoch | s/epoch | ETA | note |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += ["| " + " | ".join(f"`{r[0]}`" if i == 0 else str(r[i]) for i in range(len(r))) + " |" for r in rows]
+    args.output.write_text("\n".join(lines) + "\n")
+    print(f"wrote {args.output}")
+
+
+def cmd_start(args):
+    handle = lock(args.runs)
+    if handle is None:
+        state = daemon_state(args.runs) or {}
+        print(f"the campaign is already running (daemon {state.get('pid')}); see: python benchmarks/campaign.py status")
+        return
+    handle.close()  # the daemon takes it again; a start racing this one finds it held there
+    data_dir = ensure_data(args.data_dir.expanduser())
+    command = [sys.executable, __file__, "--runs", str(args.runs), "--queue", str(args.queue), "daemon",
+               "--data-dir", str(data_dir), "--slots", str(args.slots), "--threads", str(args.threads)]
+    if args.retry_failed:
+        command.append("--retry-failed")
+    if args.foreground:
+        return subprocess.run(command, check=False).returncode
+    with open(args.runs / "campaign.log", "a") as log:
+        pid = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True).pid
+    print(f"campaign daemon {pid} started ({args.slots} slot(s) x {args.threads} thread(s)); "
+          f"log {args.runs / 'campaign.log'}; python benchmarks/campaign.py status")
+
+
+def cmd_daemon(args):
+    handle = lock(args.runs)
+    if handle is None:
+        print(f"{_now()} another campaign daemon holds {args.runs / 'campaign.lock'}; exiting", flush=True)
+        return
+    Daemon(args.runs, args.data_dir, args.slots, args.threads, args.retry_failed, args.queue).run()
+    handle.close()
+
+
+def cmd_stop(args):
+    state = daemon_state(args.runs)
+    if not state or "pid" not in state:
+        print("no campaign daemon is running.")
+        return
+    os.kill(state["pid"], signal.SIGTERM)
+    print(f"asked daemon {state['pid']} to stop; its runs keep their backups (start resumes them).")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=DEFAULT_RUNS, help="Where the runs live (outside the checkout).")
+    parser.add_argument("--queue", type=Path, default=QUEUE_FILE)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("start", "daemon"):
+        p = sub.add_parser(name, help="Start the background daemon (does nothing if one runs)." if name == "start"
+                           else argparse.SUPPRESS)
+        p.add_argument("--data-dir", type=Path, default=DEFAULT_DATA)
+        p.add_argument("--slots", type=int, default=1, help="Concurrent runs (see campaign_threads_cpu.log).")
+        p.add_argument("--threads", type=int, default=2, help="OpenMP threads per run.")
+        p.add_argument("--retry-failed", action="store_true", help="Also start runs marked failed.")
+        if name == "start":
+            p.add_argument("--foreground", action="store_true", help="Run the daemon in this terminal.")
+    sub.add_parser("status", help="Each run: state, stage, epoch/total, s/epoch, ETA.")
+    page = sub.add_parser("page", help="Write the progress page.")
+    page.add_argument("--output", type=Path, default=PAGE_FILE)
+    sub.add_parser("stop", help="Ctrl-C the runs (they keep their backups) and end the daemon.")
+    args = parser.parse_args(argv)
+    args.runs = args.runs.expanduser()
+    commands = {"start": cmd_start, "daemon": cmd_daemon, "status": cmd_status, "page": cmd_page, "stop": cmd_stop}
+    return commands[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
