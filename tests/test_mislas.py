@@ -82,7 +82,8 @@ def test_each_group_gets_its_learning_rate_and_the_rest_stays(shift_bn):
 def test_classifier_continues_and_scale_starts_at_one():
     network = stage1()
     images, labels = data()
-    model = mislas(network, images, labels, epochs=1, lr=0.0, batch_size=8, verbose=0)  # lr 0: nothing moves
+    # lr 0 and no BN shift: nothing moves
+    model = mislas(network, images, labels, epochs=1, lr=0.0, batch_size=8, shift_bn=False, verbose=0)
     assert model is not network and model.keras_lt_config["architecture"]["logit_scale"]
     np.testing.assert_array_equal(model.get_layer("logit_scale").scale.numpy(), np.ones(3))
     new, old = snapshot(model), snapshot(network)
@@ -117,17 +118,43 @@ def test_cifar100_recipe_runs_end_to_end_with_stage2(tmp_path):
     assert report["top1"] == pytest.approx(100 * np.mean(logits.argmax(1) == data_.test_labels))
 
 
-def test_the_recipes_use_methods_md_settings_for_their_dataset_and_imbalance():
-    from keras_lt.recipes import load_recipe
+# MiSLAS' own stage-2 configs (dvlab-research/MiSLAS, config/cifar{10,100}/cifar*_imb{001,002,01}_stage2_mislas.yaml),
+# copied here: imb_factor -> (smooth_head, smooth_tail, lr_factor, shift_bn).
+OFFICIAL_STAGE2 = {
+    "cifar10": {0.01: (0.3, 0.0, 0.5, False), 0.02: (0.2, 0.0, 0.2, False), 0.1: (0.1, 0.0, 0.2, False)},
+    "cifar100": {0.01: (0.4, 0.1, 0.2, True), 0.02: (0.3, 0.0, 0.1, True), 0.1: (0.2, 0.0, 0.1, True)},
+}
+
+
+@pytest.mark.parametrize("dataset", ["cifar10", "cifar100"])
+@pytest.mark.parametrize("imb_factor", [0.01, 0.02, 0.1])
+def test_settings_are_mislas_configs(dataset, imb_factor):
     from keras_lt.trainers import mislas_settings
 
-    # METHODS.md: eps_head / eps_tail, lr_factor 0.2 at IF100, BN shift on CIFAR-100 only.
-    assert mislas_settings("cifar100", 100) == {"eps_head": 0.4, "eps_tail": 0.1, "lr_factor": 0.2, "shift_bn": True}
-    assert mislas_settings("cifar10", 50) == {"eps_head": 0.2, "eps_tail": 0.0, "lr_factor": 0.1, "shift_bn": False}
+    head, tail, lr_factor, shift_bn = OFFICIAL_STAGE2[dataset][imb_factor]
+    expected = {"eps_head": head, "eps_tail": tail, "lr_factor": lr_factor, "shift_bn": shift_bn}
+    assert mislas_settings(dataset, round(1 / imb_factor)) == expected
+
+
+def test_defaults_are_one_datasets_settings():
+    """`mislas` and `MiSLASRetrainer` default to CIFAR-100-LT IF100's config, every knob of it."""
+    import inspect
+
+    head, tail, lr_factor, shift_bn = OFFICIAL_STAGE2["cifar100"][0.01]
+    defaults = {k: p.default for k, p in inspect.signature(mislas).parameters.items()}
+    assert (defaults["eps_head"], defaults["eps_tail"], defaults["lr_factor"], defaults["shift_bn"]) == (
+        head, tail, lr_factor, shift_bn)
+    assert inspect.signature(MiSLASRetrainer).parameters["shift_bn"].default is shift_bn
+    assert (defaults["epochs"], defaults["lr"], defaults["batch_size"], defaults["weight_decay"]) == (10, 0.1, 128, 2e-4)
+
+
+def test_the_recipes_use_mislas_settings_for_their_dataset_and_imbalance():
     for name in ("mislas-resnet32-cifar10lt", "mislas-resnet32-cifar100lt", "lcreg-resnet32-cifar10lt", "lcreg-resnet32-cifar100lt"):
         recipe = load_recipe(name)
-        expected = mislas_settings(recipe.dataset, recipe.imbalance_factor)
-        assert {k: recipe.finetune[k] for k in expected} == expected, name
+        head, tail, lr_factor, shift_bn = OFFICIAL_STAGE2[recipe.dataset][1 / recipe.imbalance_factor]
+        settings = {k: recipe.finetune[k] for k in ("eps_head", "eps_tail", "lr_factor", "shift_bn")}
+        assert settings == {"eps_head": head, "eps_tail": tail, "lr_factor": lr_factor, "shift_bn": shift_bn}, name
+        assert (recipe.finetune["lr"], recipe.finetune["epochs"], recipe.finetune["weight_decay"]) == (0.1, 10, 2e-4)
 
 
 def test_unknown_settings_are_one_line():

@@ -91,14 +91,17 @@ def test_fit_is_reproducible():
 
 
 def test_mislas_recipes_and_short30():
-    expected = {"mislas-resnet32-cifar10lt": (10, 0.3, 0.0, False), "mislas-resnet32-cifar100lt": (100, 0.4, 0.1, True)}
-    for name, (num_classes, eps_head, eps_tail, shift_bn) in expected.items():
+    # MiSLAS' stage-2 configs: CIFAR-10 IF100 lr_factor 0.5, CIFAR-100 IF100 0.2.
+    expected = {
+        "mislas-resnet32-cifar10lt": (10, 0.3, 0.0, False, 0.5), "mislas-resnet32-cifar100lt": (100, 0.4, 0.1, True, 0.2),
+    }
+    for name, (num_classes, eps_head, eps_tail, shift_bn, lr_factor) in expected.items():
         recipe = load_recipe(name)
         assert (recipe.method, recipe.loss, recipe.epochs, recipe.batch_size, recipe.lr) == ("mixup", "ce", 200, 128, 0.1)
         assert (recipe.weight_decay, recipe.warmup_epochs, recipe.milestones, recipe.factors) == (2e-4, 5, [160, 180], [0.1, 0.01])
         assert recipe.method_config == {"alpha": 1.0, "lam_per_sample": False}
         finetune = recipe.finetune
-        assert (finetune["method"], finetune["epochs"], finetune["lr"], finetune["lr_factor"]) == ("mislas", 10, 0.1, 0.2)
+        assert (finetune["method"], finetune["epochs"], finetune["lr"], finetune["lr_factor"]) == ("mislas", 10, 0.1, lr_factor)
         assert (finetune["eps_head"], finetune["eps_tail"], finetune["shift_bn"]) == (eps_head, eps_tail, shift_bn)
         assert recipe.scaled("short30").finetune["epochs"] == 3
         labels = np.repeat(np.arange(num_classes), 2)

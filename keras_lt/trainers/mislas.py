@@ -15,9 +15,19 @@ the classifier is re-balanced:
 
 Settings from MiSLAS' code (dvlab-research/MiSLAS, `config/cifar*/..._stage2_mislas.yaml`,
 `train_stage2.py`) and METHODS.md: 10 epochs, batch 128, lr 0.1, SGD momentum 0.9, weight decay
-2e-4 on both groups; lr_factor 0.2 for IF100 else 0.1 (METHODS.md; MiSLAS' CIFAR-10 IF100 config
-has 0.5). Where we differ: the cosine decays per step (theirs per epoch, from `lr` at epoch 0 down to
-`lr * (1 + cos(9 pi / 10)) / 2` in the last), classes are drawn with replacement.
+2e-4 on both groups; per dataset and imbalance factor (`mislas_settings`):
+
+    dataset    IF   eps_head  eps_tail  lr_factor  shift_bn
+    CIFAR-100  100  0.4       0.1       0.2        yes
+    CIFAR-100  50   0.3       0.0       0.1        yes
+    CIFAR-100  10   0.2       0.0       0.1        yes
+    CIFAR-10   100  0.3       0.0       0.5        no
+    CIFAR-10   50   0.2       0.0       0.2        no
+    CIFAR-10   10   0.1       0.0       0.2        no
+
+`mislas`' defaults are CIFAR-100-LT IF100's row. Where we differ: the cosine decays per step (theirs
+per epoch, from `lr` at epoch 0 down to `lr * (1 + cos(9 pi / 10)) / 2` in the last), classes are
+drawn with replacement.
 """
 
 import keras
@@ -33,17 +43,17 @@ from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
 from keras_lt.trainers.stage2 import stage2_callbacks
 
-# METHODS.md's label-aware smoothing (eps_head, eps_tail) per dataset and imbalance factor.
-SMOOTHING = {
-    ("cifar100", 100): (0.4, 0.1), ("cifar100", 50): (0.3, 0.0), ("cifar100", 10): (0.2, 0.0),
-    ("cifar10", 100): (0.3, 0.0), ("cifar10", 50): (0.2, 0.0), ("cifar10", 10): (0.1, 0.0),
+# MiSLAS' stage-2 configs (METHODS.md): (eps_head, eps_tail, lr_factor) per dataset and imbalance factor.
+SETTINGS = {
+    ("cifar100", 100): (0.4, 0.1, 0.2), ("cifar100", 50): (0.3, 0.0, 0.1), ("cifar100", 10): (0.2, 0.0, 0.1),
+    ("cifar10", 100): (0.3, 0.0, 0.5), ("cifar10", 50): (0.2, 0.0, 0.2), ("cifar10", 10): (0.1, 0.0, 0.2),
 }
 CLASSIFIER_LAYERS = ("classifier",)
 SCALE_LAYERS = ("logit_scale",)
 
 
 def mislas_settings(dataset, imbalance_factor):
-    """METHODS.md's MiSLAS stage-2 settings for CIFAR-10-LT / CIFAR-100-LT at imbalance factor 10, 50 or 100.
+    """MiSLAS' stage-2 settings for CIFAR-10-LT / CIFAR-100-LT at imbalance factor 10, 50 or 100.
 
     Args:
         dataset: "cifar10" or "cifar100".
@@ -51,22 +61,18 @@ def mislas_settings(dataset, imbalance_factor):
 
     Returns:
         `{"eps_head", "eps_tail", "lr_factor", "shift_bn"}`, keyword arguments of `mislas`
-        (lr_factor 0.2 at IF100, else 0.1; BN shift learning on CIFAR-100 only).
+        (MiSLAS' configs: lr_factor on CIFAR-100 0.2 at IF100, else 0.1; on CIFAR-10 0.5 at IF100,
+        else 0.2; BN shift learning on CIFAR-100 only).
 
     Example:
     >>> model = mislas(stage1, images, labels, **mislas_settings("cifar100", 100))
     """
     key = (dataset, int(imbalance_factor))
-    if key not in SMOOTHING:
-        known = ", ".join(f"{d} IF{f}" for d, f in SMOOTHING)
+    if key not in SETTINGS:
+        known = ", ".join(f"{d} IF{f}" for d, f in SETTINGS)
         raise KerasLTError(f"no MiSLAS settings for {dataset} IF{imbalance_factor:g}; known: {known}.")
-    eps_head, eps_tail = SMOOTHING[key]
-    return {
-        "eps_head": eps_head,
-        "eps_tail": eps_tail,
-        "lr_factor": 0.2 if key[1] == 100 else 0.1,
-        "shift_bn": dataset == "cifar100",
-    }
+    eps_head, eps_tail, lr_factor = SETTINGS[key]
+    return {"eps_head": eps_head, "eps_tail": eps_tail, "lr_factor": lr_factor, "shift_bn": dataset == "cifar100"}
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
@@ -79,7 +85,8 @@ class MiSLASRetrainer(ERMTrainer):
 
     Args:
         network: a keras-lt model with a "classifier" and a "logit_scale" layer.
-        shift_bn: re-estimate the BatchNorm statistics on the training batches.
+        shift_bn: re-estimate the BatchNorm statistics on the training batches (MiSLAS: CIFAR-100
+            only; on by default, as `mislas`' CIFAR-100-LT IF100 defaults).
         **kwargs: forwarded to `ERMTrainer`.
 
     Example:
@@ -88,7 +95,7 @@ class MiSLASRetrainer(ERMTrainer):
     ...                 loss=LabelAwareSmoothing(counts), metrics=["accuracy"])
     """
 
-    def __init__(self, network, shift_bn=False, **kwargs):
+    def __init__(self, network, shift_bn=True, **kwargs):
         super().__init__(network, **kwargs)
         self.shift_bn = bool(shift_bn)
         names = {layer.name for layer in network.layers}
@@ -161,7 +168,7 @@ def mislas(
     weight_decay=2e-4,
     eps_head=0.4,
     eps_tail=0.1,
-    shift_bn=False,
+    shift_bn=True,
     seed=0,
     callbacks=(),
     verbose="auto",
@@ -169,10 +176,11 @@ def mislas(
 ):
     """MiSLAS stage 2: a new model with a re-balanced classifier and a learnt logit scale (LWS).
 
-    The input model is left untouched. The new one is the input's architecture with
-    `logit_scale=True` (so `save_pretrained` / `from_pretrained` round-trip it) and the input's
-    weights; its logit scale starts at 1 even if the input had one. Its `keras_lt_config` records
-    the settings under "mislas".
+    The defaults are MiSLAS' CIFAR-100-LT IF100 settings; pass `**mislas_settings(dataset, IF)` for
+    another dataset or imbalance factor. The input model is left untouched. The new one is the
+    input's architecture with `logit_scale=True` (so `save_pretrained` / `from_pretrained`
+    round-trip it) and the input's weights; its logit scale starts at 1 even if the input had one.
+    Its `keras_lt_config` records the settings under "mislas".
 
     Args:
         network: a trained keras-lt model (stage 1: mixup ERM or LCReg).
@@ -180,14 +188,15 @@ def mislas(
         labels: their integer labels.
         epochs: training epochs (10; short30: 3).
         lr: learning rate of the logit scale; the classifier gets `lr * lr_factor`. Cosine to 0.
-        lr_factor: the classifier's share of `lr` (METHODS.md: 0.2 for IF100, else 0.1).
+        lr_factor: the classifier's share of `lr` (MiSLAS: CIFAR-100 0.2 at IF100, else 0.1;
+            CIFAR-10 0.5 at IF100, else 0.2).
         batch_size: images per batch.
         momentum: SGD momentum.
         weight_decay: coupled L2 on the trained variables.
-        eps_head: label-aware smoothing of the largest class.
+        eps_head: label-aware smoothing of the largest class (see `mislas_settings`).
         eps_tail: label-aware smoothing of the smallest class.
         shift_bn: re-estimate the backbone's BatchNorm statistics on the class-balanced batches
-            (METHODS.md: CIFAR-100 only).
+            (MiSLAS: CIFAR-100 only).
         seed: seed of the sampling and the augmentation.
         callbacks: extra Keras callbacks (e.g. a `CSVLogger`).
         verbose: Keras' fit verbosity.
@@ -199,7 +208,7 @@ def mislas(
 
     Example:
     >>> stage1 = keras_lt.from_pretrained("runs/mixup-stage1")
-    >>> model = mislas(stage1, images, labels, lr_factor=0.2, eps_head=0.4, eps_tail=0.1, shift_bn=True)
+    >>> model = mislas(stage1, images, labels, **mislas_settings("cifar10", 100))
     """
     if images is None or labels is None:
         raise KerasLTError("MiSLAS stage 2 re-trains the classifier: pass the training images and labels.")
