@@ -12,6 +12,7 @@ from keras_lt.trainers.afr import AFRTrainer
 from keras_lt.trainers.afr import afr
 from keras_lt.trainers.cmo import CMOTrainer
 from keras_lt.trainers.cpmix import CPMixTrainer
+from keras_lt.trainers.cpmix import cpmix_finetune
 from keras_lt.trainers.decoupled import ClassifierRetrainer
 from keras_lt.trainers.decoupled import decouple
 from keras_lt.trainers.erm import ERMTrainer
@@ -37,5 +38,6 @@ TRAINERS = {
 STAGE2 = {
     **{method: functools.partial(decouple, method=method) for method in ("crt", "lws", "tau-norm")},
     "mislas": mislas,
+    "cpmix": cpmix_finetune,
     "afr": afr,
 }
