@@ -28,19 +28,27 @@ def sparse_softmax_cross_entropy(labels, logits):
     return ops.sparse_categorical_crossentropy(sparse_labels(labels), logits, from_logits=True)
 
 
-def class_weighted(losses, y_true, class_weight):
-    """Re-weights per-sample losses so the batch mean is PyTorch's weighted mean.
+NORMALIZATIONS = ("weighted_mean", "batch")
 
-    `torch.nn.functional.cross_entropy(z, y, weight=w)` returns `sum_i w[y_i] l_i / sum_i w[y_i]`,
-    not `mean_i w[y_i] l_i`. Returning `w[y_i] l_i / mean_batch(w[y])` makes Keras' default
-    "sum_over_batch_size" reduction give exactly that value, so a loss reads the same in both
-    frameworks and the DRW phase keeps the loss scale of the reference code. (Only that default
-    reduction reproduces torch; `reduction="sum"` gives B times the weighted mean.)
+
+def class_weighted(losses, y_true, class_weight, normalization="weighted_mean"):
+    """Re-weights per-sample losses so that Keras' batch mean is the chosen class-weighted mean.
+
+    - "weighted_mean": `torch.nn.functional.cross_entropy(z, y, weight=w)`'s value,
+      `sum_i w[y_i] l_i / sum_i w[y_i]` (not `mean_i w[y_i] l_i`): returns `w[y_i] l_i / mean_batch(w[y])`,
+      so the DRW phase keeps the loss scale of the reference code.
+    - "batch": Cui et al.'s `sum_i w[y_i] l_i / B` (their TF code: `tf.losses.softmax_cross_entropy`
+      with `weights`, or a sum over the batch divided by the number of positive labels): returns
+      `w[y_i] l_i`.
+
+    Keras' default "sum_over_batch_size" reduction then gives exactly that value. (Only that default
+    reduction does; `reduction="sum"` gives B times it.)
 
     Args:
         losses: per-sample losses, shape `(B,)`.
         y_true: integer labels, shape `(B,)` or `(B, 1)`.
         class_weight: `None` (returns `losses` unchanged) or C per-class weights.
+        normalization: "weighted_mean" or "batch".
 
     Returns:
         Per-sample losses, shape `(B,)`.
@@ -51,6 +59,8 @@ def class_weighted(losses, y_true, class_weight):
     if class_weight is None:
         return losses
     weights = ops.take(ops.convert_to_tensor(class_weight, dtype=losses.dtype), sparse_labels(y_true))
+    if normalization == "batch":
+        return losses * weights
     return losses * weights / ops.mean(weights)
 
 

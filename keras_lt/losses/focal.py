@@ -1,8 +1,9 @@
-"""Focal loss (Lin et al., 2017), softmax form."""
+"""Focal loss (Lin et al., 2017): the softmax form (a `Focal` loss) and the sigmoid form (Cui et al.'s)."""
 
 import keras
 from keras import ops
 
+from keras_lt.losses.common import sparse_labels
 from keras_lt.losses.common import sparse_softmax_cross_entropy
 from keras_lt.losses.common import class_weight_config
 from keras_lt.losses.common import class_weighted
@@ -14,6 +15,24 @@ def focal_losses(y_true, logits, gamma):
     if gamma == 0:
         return nll
     return ops.power(1.0 - ops.exp(-nll), gamma) * nll
+
+
+def sigmoid_focal_losses(y_true, logits, gamma):
+    """Per-sample sigmoid focal loss, summed over the C one-vs-rest outputs (Lin et al.; Cui et al.'s code).
+
+    With `p_j = sigmoid(z_j)`, `t = onehot(y)` and `p_t = p_j` where `t_j = 1` else `1 - p_j`:
+    `l = sum_j (1 - p_t,j) ** gamma * BCE(z_j, t_j)`, the modulator in the stable form of
+    richardaecn/class-balanced-loss (`focal_loss` in `src/cifar_main.py`):
+    `exp(-gamma t z - gamma log(1 + exp(-z)))`. `gamma = 0` is the sigmoid (binary) CE.
+
+    Example:
+    >>> sigmoid_focal_losses(np.array([0, 2]), np.zeros((2, 3), "float32"), 1.0)  # 3 * 0.5 * log 2 each
+    """
+    targets = ops.one_hot(sparse_labels(y_true), ops.shape(logits)[-1], dtype=logits.dtype)
+    bce = ops.softplus(logits) - targets * logits  # BCE with logits: softplus(z) - t z
+    if gamma:
+        bce = ops.exp(-gamma * targets * logits - gamma * ops.softplus(-logits)) * bce
+    return ops.sum(bce, axis=-1)
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
