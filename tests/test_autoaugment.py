@@ -76,6 +76,50 @@ def test_pixel_operations_match_numpy_references():
             np.testing.assert_array_equal(stretched[i, ..., c], np_autocontrast(IMAGES[i, ..., c]))
 
 
+# DeepVoltaire/AutoAugment's `SubPolicy` (copied in naver-ai/cmo): the enhancement ranges and the factor.
+REFERENCE_RANGES = {op: np.linspace(0.0, 0.9, 10) for op in ("color", "contrast", "sharpness", "brightness")}
+PIL_ENHANCE = {"color": "Color", "contrast": "Contrast", "sharpness": "Sharpness", "brightness": "Brightness"}
+
+
+@pytest.mark.parametrize("op", sorted(PIL_ENHANCE))
+def test_enhancements_are_bit_identical_to_pil(op):
+    """`ImageEnhance.<Op>(img).enhance(1 + magnitude * random.choice([-1, 1]))` for every magnitude and sign."""
+    from PIL import Image
+    from PIL import ImageEnhance
+
+    rng = np.random.default_rng(7)
+    images = rng.integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    images[0] = (np.arange(16 * 16 * 3) % 256).reshape(16, 16, 3)  # every value in every channel
+    enhancer = getattr(ImageEnhance, PIL_ENHANCE[op])
+    for index in range(10):
+        for sign in (-1, 1):
+            magnitude = REFERENCE_RANGES[op][index]
+            expected = np.stack([np.asarray(enhancer(Image.fromarray(im)).enhance(1 + magnitude * sign)) for im in images])
+            # as `apply_policy` passes them: the float64 magnitude table, float signs
+            table = torch.tensor([aa.MAGNITUDES[op][index]] * 3, dtype=torch.float64)
+            out = aa.FUNCTIONS[op](torch.tensor(images), table, per_image([sign] * 3)).numpy()
+            np.testing.assert_array_equal(out, expected, err_msg=f"{op} {magnitude} {sign}")
+
+
+def test_policy_applies_pil_identical_colour_and_brightness():
+    """Sub-policy 6, (0.4, color, 3, 0.6, brightness, 7), one or both operations, against PIL."""
+    from PIL import Image
+    from PIL import ImageEnhance
+
+    images = np.random.default_rng(8).integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    applied = torch.tensor([[True, False], [False, True], [True, True], [True, True]])
+    signs = torch.tensor([[1.0, 1.0], [1.0, -1.0], [-1.0, -1.0], [1.0, 1.0]])
+    out = aa.apply_policy(torch.tensor(images), torch.full((4,), 6), applied, signs).numpy()
+    ranges = REFERENCE_RANGES
+    for i, image in enumerate(images):
+        pil = Image.fromarray(image)
+        if applied[i, 0]:
+            pil = ImageEnhance.Color(pil).enhance(1 + ranges["color"][3] * float(signs[i, 0]))
+        if applied[i, 1]:
+            pil = ImageEnhance.Brightness(pil).enhance(1 + ranges["brightness"][7] * float(signs[i, 1]))
+        np.testing.assert_array_equal(out[i], np.asarray(pil), err_msg=str(i))
+
+
 def test_geometric_operations():
     x = torch.tensor(IMAGES)
     # translate by 3 pixels (magnitude * width): content moves left, grey fill comes in on the right

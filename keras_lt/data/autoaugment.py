@@ -9,7 +9,10 @@ second with probability `p2`. Enhancements and affine maps draw a random sign pe
 No per-image Python: all draws are made for the whole batch up front, then each operation runs once
 on the images that drew it (at most 14 operation groups per stage). Every operation works on uint8
 NHWC images with PIL's arithmetic (truncating blends, ITU-R 601 grey, PIL's autocontrast and
-equalize tables), so the pixel operations follow PIL (sharpness's smoothing filter up to rounding). The geometric operations sample like
+equalize tables), so the pixel operations follow PIL (sharpness's smoothing filter up to rounding).
+Magnitudes are float64, as the reference's NumPy ranges; an enhancement factor `1 + magnitude * sign`
+is computed in float64 and then cast to float32, as PIL's `Image.blend` receives it (a Python
+float, a C `float` alpha), so brightness and colour are bit-identical to PIL. The geometric operations sample like
 PIL's (pixel centres, grey fill 128, nearest neighbour for translate and rotate); shears use
 `grid_sample`'s bicubic kernel, which is close to but not bit-identical with PIL's.
 """
@@ -74,8 +77,13 @@ CIFAR10_POLICY = (
 )
 
 
+def enhancement_factor(magnitude, sign):
+    """`1 + magnitude * sign` as PIL's `ImageEnhance` gets it: float64 arithmetic, then a float32 alpha."""
+    return (1.0 + torch.as_tensor(magnitude).double() * torch.as_tensor(sign).double()).float()
+
+
 def _blend(degenerate, images, factor):
-    """PIL's `Image.blend(degenerate, image, factor)`: truncated to uint8 after clipping."""
+    """PIL's `Image.blend(degenerate, image, factor)` in float32: truncated to uint8 after clipping."""
     out = degenerate + factor.view(-1, 1, 1, 1) * (images.float() - degenerate)
     return torch.clamp(out, 0, 255).to(torch.uint8)  # clamped first: the cast truncates towards 0
 
@@ -146,18 +154,18 @@ def rotate(images, magnitude, sign):
 
 def color(images, magnitude, sign):
     """`ImageEnhance.Color(img).enhance(1 + magnitude * sign)`."""
-    return _blend(grey(images).float(), images, 1 + magnitude * sign)
+    return _blend(grey(images).float(), images, enhancement_factor(magnitude, sign))
 
 
 def contrast(images, magnitude, sign):
     """`ImageEnhance.Contrast(img).enhance(1 + magnitude * sign)`: blend with the rounded grey mean."""
     mean = torch.floor(grey(images).float().mean(dim=(1, 2, 3), keepdim=True) + 0.5)
-    return _blend(mean, images, 1 + magnitude * sign)
+    return _blend(mean, images, enhancement_factor(magnitude, sign))
 
 
 def brightness(images, magnitude, sign):
     """`ImageEnhance.Brightness(img).enhance(1 + magnitude * sign)`: blend with black."""
-    return _blend(torch.zeros((), device=images.device), images, 1 + magnitude * sign)
+    return _blend(torch.zeros((), device=images.device), images, enhancement_factor(magnitude, sign))
 
 
 def sharpness(images, magnitude, sign):
@@ -170,7 +178,7 @@ def sharpness(images, magnitude, sign):
     smooth = torch.floor(torch.nn.functional.conv2d(x, kernel, groups=channels) + 0.5)
     degenerate = x.clone()
     degenerate[:, :, 1:-1, 1:-1] = torch.clamp(smooth, 0, 255)
-    return _blend(degenerate.permute(0, 2, 3, 1), images, 1 + magnitude * sign)
+    return _blend(degenerate.permute(0, 2, 3, 1), images, enhancement_factor(magnitude, sign))
 
 
 def posterize(images, magnitude, sign):
@@ -230,14 +238,14 @@ FUNCTIONS = {
 
 
 def _policy_tables(policy, device):
-    """`(probabilities, operations, magnitudes)`, each `(len(policy), 2)`, on `device`."""
+    """`(probabilities, operations, magnitudes)`, each `(len(policy), 2)`, on `device` (magnitudes float64)."""
     probabilities = [[p1, p2] for p1, _, _, p2, _, _ in policy]
     operations = [[OPERATIONS.index(op1), OPERATIONS.index(op2)] for _, op1, _, _, op2, _ in policy]
     magnitudes = [[float(MAGNITUDES[op1][m1]), float(MAGNITUDES[op2][m2])] for _, op1, m1, _, op2, m2 in policy]
     return (
         torch.tensor(probabilities, dtype=torch.float32, device=device),
         torch.tensor(operations, dtype=torch.int64, device=device),
-        torch.tensor(magnitudes, dtype=torch.float32, device=device),
+        torch.tensor(magnitudes, dtype=torch.float64, device=device),
     )
 
 
