@@ -1,6 +1,7 @@
 """AFR stage 2: the threshold rule, the intra-class split, PGD, the regeneration, the pipeline, the recipes."""
 
 import dataclasses
+import importlib
 import json
 import os
 
@@ -49,6 +50,23 @@ def test_threshold_rule_on_hand_built_accuracies():
     accuracy = [0.5, 0.95, 0.9, 0.7, 1.0, 0.0]
     np.testing.assert_array_equal(adaptive_thresholds(accuracy, 0.9), [0.5, 0.8, 0.8, 0.7, 0.8, 0.0])
     np.testing.assert_array_equal(adaptive_thresholds(accuracy, 0.6, majority_threshold=0.75), [0.5, 0.75, 0.75, 0.75, 0.75, 0.0])
+
+
+def paper_thresholds(class_accuracy, train_accuracy, lam=0.8, level=0.6):
+    """AFR section 3.3, as plain Python: once a_train reaches the level, lambda_c = a_c if a_c < a_train else lambda."""
+    if level is not None and train_accuracy < level:
+        return [lam] * len(class_accuracy)
+    return [a if a < train_accuracy else lam for a in class_accuracy]
+
+
+@pytest.mark.parametrize("train_accuracy", [0.3, 0.59, 0.6, 0.65, 0.9])
+@pytest.mark.parametrize("level", [0.6, 0.7, None])
+def test_adaptive_thresholds_only_from_the_papers_training_accuracy(train_accuracy, level):
+    accuracy = [0.2, 0.95, 0.61, 0.7, 1.0, 0.0]
+    np.testing.assert_array_equal(
+        adaptive_thresholds(accuracy, train_accuracy, 0.8, level), paper_thresholds(accuracy, train_accuracy, 0.8, level)
+    )
+    assert adaptive_thresholds(accuracy, 0.5).tolist() == [0.8] * 6  # default gate: 60%
 
 
 def test_intra_class_minority_against_numpy():
@@ -108,7 +126,8 @@ def make_trainer(images, labels, seed=0, **settings):
 
 def test_regeneration_attacks_half_the_drawn_majority_within_eps():
     images, labels = colour_data()
-    trainer = make_trainer(images, labels, attack_steps=20)
+    # the untrained tiny model finds no minority in most classes: attack them anyway (the mechanics under test)
+    trainer = make_trainer(images, labels, attack_steps=20, attack_without_minority=True)
     split = trainer.regenerate(0)
     classes = split["classes"]
     assert [c["count"] for c in classes] == list(COUNTS)
@@ -128,9 +147,40 @@ def test_regeneration_attacks_half_the_drawn_majority_within_eps():
     majority_share = sum(c["majority"] for c in classes) / len(labels)
     if majority_share > 0.3:
         assert 0 < split["attacked"] <= len(labels)
-    again = make_trainer(images, labels, attack_steps=20)
+    again = make_trainer(images, labels, attack_steps=20, attack_without_minority=True)
     assert again.regenerate(0) == split  # keyed draws
     np.testing.assert_array_equal(again.batches.images.numpy(), rebalanced.images.numpy())
+
+
+def test_classes_without_a_minority_are_not_attacked(monkeypatch):
+    """Class 2 gets no intra-class minority: none of its draws is attacked, unless the knob says so."""
+    afr_module = importlib.import_module("keras_lt.trainers.afr")
+    images, labels = colour_data()
+    minority = torch.tensor(np.isin(np.arange(len(labels)), [0, 2, 5, 30, 31]) & (labels != 2))
+
+    def fixed_split(embeddings, labels_, thresholds):
+        return minority, torch.zeros(len(labels_))
+
+    monkeypatch.setattr(afr_module, "intra_class_minority", fixed_split)
+    attacked = {}
+    for knob in (False, True):
+        trainer = make_trainer(images, labels, attack_steps=5, attack_without_minority=knob)
+        split = trainer.regenerate(0)
+        attacked[knob] = [c["attacked"] for c in split["classes"]]
+        assert [c["minority"] for c in split["classes"]] == [3, 2, 0]
+    assert attacked[False][2] == 0 and attacked[True][2] > 0
+    assert attacked[False][:2] == attacked[True][:2] and sum(attacked[False]) > 0  # the same draws otherwise
+
+
+def test_below_the_adaptive_level_every_class_has_the_fixed_threshold():
+    images, labels = colour_data()
+    trainer = make_trainer(images, labels, attack_steps=5, adaptive_from_accuracy=1.01)  # never reached
+    split = trainer.regenerate(0)
+    assert split["adaptive"] is False and [c["threshold"] for c in split["classes"]] == [0.8] * 3
+    trainer = make_trainer(images, labels, attack_steps=5, adaptive_from_accuracy=None)
+    split = trainer.regenerate(0)
+    expected = paper_thresholds([c["accuracy"] for c in split["classes"]], split["train_accuracy"], level=None)
+    assert split["adaptive"] is True and [c["threshold"] for c in split["classes"]] == expected
 
 
 def test_afr_end_to_end_on_tiny_data(tmp_path, capsys):
@@ -205,6 +255,8 @@ def test_zoo_recipes_and_short30(name, cmo):
     settings = recipe.finetune
     assert (settings["epochs"], settings["regenerate_every"], settings["eps"], settings["pgd_steps"]) == (50, 10, 0.6, 3)
     assert (settings["attack_fraction"], settings["cutmix_fraction"], settings["step_size"]) == (0.5, 0.25, 1 / 255)
+    assert (settings["majority_threshold"], settings["adaptive_from_accuracy"], settings["attack_without_minority"]) == (
+        0.8, 0.6, False)
     stage1 = load_recipe(cmo)
     assert (recipe.method, recipe.method_config, recipe.loss) == (stage1.method, stage1.method_config, stage1.loss)
     short = recipe.scaled("short30")

@@ -96,5 +96,7 @@ def test_a_fresh_fit_regenerates_even_where_an_unfinished_fit_left_a_set(tmp_pat
 
 def test_describe_split_names_thresholds_and_minority_counts():
     text = describe_split(FakeTrainer().regenerate(3))
-    assert text.splitlines()[0] == "AFR split at epoch 3: train accuracy 0.500, minority share 0.300, 3 adversarial images"
+    assert text.splitlines()[0] == (
+        "AFR split at epoch 3: train accuracy 0.500, adaptive thresholds, minority share 0.300, 3 adversarial images"
+    )
     assert "thresholds per class: 0.50 0.50" in text and "minority/count per class: 1/2 1/2" in text

@@ -107,8 +107,9 @@ def describe_split(split):
     classes = split["classes"]
     thresholds = " ".join(f"{c['threshold']:.2f}" for c in classes)
     minority = " ".join(f"{c['minority']}/{c['count']}" for c in classes)
+    rule = "adaptive" if split.get("adaptive", True) else "fixed (training accuracy below the adaptive level)"
     return (
-        f"AFR split at epoch {split['epoch']}: train accuracy {split['train_accuracy']:.3f}, "
+        f"AFR split at epoch {split['epoch']}: train accuracy {split['train_accuracy']:.3f}, {rule} thresholds, "
         f"minority share {split['minority_share']:.3f}, {split['attacked']} adversarial images\n"
         f"  thresholds per class: {thresholds}\n  minority/count per class: {minority}"
     )

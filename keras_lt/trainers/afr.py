@@ -5,13 +5,18 @@ Steps of METHODS.md, at the start of every `regenerate_every`-epoch period:
 1. Embed every training image (un-augmented, inference mode) with the network being fine-tuned:
    its "pool" layer's output `e_x`; class means `e_c`.
 2. Adaptive threshold: per-class training accuracy `a_c` (argmax of the same pass) and the overall
-   `a_train`; `lambda_c = a_c if a_c < a_train else majority_threshold` (0.8). A sample is an
-   intra-class MINORITY when `cos(e_x, e_c) < lambda_c`, else majority.
+   `a_train`; `lambda_c = a_c if a_c < a_train else majority_threshold` (lambda = 0.8), once
+   `a_train` has reached `adaptive_from_accuracy` (the paper: "while the training accuracy reaches a
+   certain level (between 60% to 70%)"; 0.6 here). Below that level every class keeps the fixed
+   threshold lambda (0.8). A sample is an intra-class MINORITY when `cos(e_x, e_c) < lambda_c`, else
+   majority.
 3. Attack head: a linear map of the (frozen) embeddings to 2C outputs, class c's majority at `2c`
    and its minority at `2c + 1`, trained with CE on the split of step 2.
 4. Re-balance: `N` class-balanced draws (with replacement) of the training set; for a random
    `attack_fraction` (50%) of the drawn majority samples, targeted PGD towards "class y minority"
    (`2y + 1`) of backbone + attack head (eps 0.6, 3 steps of 1/255, L-inf, pixel space), label y kept.
+   A class with no intra-class minority has no minority output trained on any sample, so its
+   samples are not attacked (`attack_without_minority=True` attacks them all the same).
 5. Fine-tune the whole network (`AFRTrainer`) on the re-balanced set with crop + flip, adding to
    every batch CutMix (Beta(1, 1)) samples of the ORIGINAL long-tailed set: `cutmix_fraction` (25%)
    of the batch size, each an original sample (background) with a box of a re-balanced sample.
@@ -22,7 +27,9 @@ Our readings, each a knob:
 - The attack head starts from the network's classifier (class c's weights at both 2c and 2c + 1;
   "fine-tuned PGD") and takes `attack_steps` full-batch Adam steps (`attack_lr`); a cosine
   classifier's head starts at random.
-- `a_train` is the instance accuracy of the un-augmented training set.
+- `a_train` is the instance accuracy of the un-augmented training set; the adaptive gate is checked
+  at every regeneration (no memory of an earlier one), with `adaptive_from_accuracy` 0.6, the low
+  end of the paper's range (None: always adaptive).
 - "25% of the original samples": per step, `round(cutmix_fraction * B)` originals drawn uniformly
   (so 25% of the originals per epoch on average), mixed with the first ones of the (shuffled)
   batch; both in one forward pass, the mixed ones with `lam * L(y_orig) + (1 - lam) * L(y_rebal)`.
@@ -57,13 +64,17 @@ STEP_STREAM = 3  # last word of the (epoch, step, STREAM) key of the CutMix draw
 REGENERATION_STREAM = 4  # last word of the (epoch, STREAM) key of a regeneration's draws
 
 
-def adaptive_thresholds(class_accuracy, train_accuracy, majority_threshold=0.8):
+def adaptive_thresholds(class_accuracy, train_accuracy, majority_threshold=0.8, adaptive_from_accuracy=0.6):
     """AFR's per-class cosine thresholds: `a_c` where `a_c < a_train`, else `majority_threshold`.
+
+    The adaptive rule applies once `a_train` reaches `adaptive_from_accuracy` (the paper: 60% to
+    70%); below it every class gets `majority_threshold`, the paper's fixed lambda.
 
     Args:
         class_accuracy: per-class training accuracies `a_c`.
         train_accuracy: the overall training accuracy `a_train`.
-        majority_threshold: the threshold of the classes at or above `a_train` (0.8 in the paper).
+        majority_threshold: lambda, the threshold of the classes at or above `a_train` (0.8 in the paper).
+        adaptive_from_accuracy: the training accuracy from which the rule is adaptive; None: always.
 
     Returns:
         A float64 NumPy vector of thresholds `lambda_c`.
@@ -71,8 +82,12 @@ def adaptive_thresholds(class_accuracy, train_accuracy, majority_threshold=0.8):
     Example:
     >>> adaptive_thresholds([0.5, 0.95], 0.9)
     array([0.5, 0.8])
+    >>> adaptive_thresholds([0.3, 0.6], 0.5)  # below 60% training accuracy: fixed lambda
+    array([0.8, 0.8])
     """
     accuracy = np.asarray(class_accuracy, dtype="float64")
+    if adaptive_from_accuracy is not None and train_accuracy < adaptive_from_accuracy:
+        return np.full_like(accuracy, float(majority_threshold))
     return np.where(accuracy < train_accuracy, accuracy, float(majority_threshold))
 
 
@@ -118,7 +133,11 @@ class AFRTrainer(ERMTrainer):
         eps: PGD's L-inf radius, pixel space [0, 1].
         pgd_steps: PGD's steps.
         step_size: PGD's step, pixel space [0, 1].
-        majority_threshold: the threshold of classes at or above the training accuracy.
+        majority_threshold: the threshold of classes at or above the training accuracy (lambda).
+        adaptive_from_accuracy: training accuracy from which the thresholds are adaptive (0.6);
+            below it every class has `majority_threshold`; None: always adaptive.
+        attack_without_minority: also attack the samples of classes with no intra-class minority
+            (towards a minority output trained on no sample).
         attack_steps: full-batch Adam steps of the attack head.
         attack_lr: the attack head's Adam learning rate.
         inference_batch_size: images per forward pass when embedding and attacking.
@@ -143,6 +162,8 @@ class AFRTrainer(ERMTrainer):
         pgd_steps=3,
         step_size=1 / 255,
         majority_threshold=0.8,
+        adaptive_from_accuracy=0.6,
+        attack_without_minority=False,
         attack_steps=100,
         attack_lr=0.01,
         inference_batch_size=512,
@@ -158,6 +179,8 @@ class AFRTrainer(ERMTrainer):
         self.pgd_steps = int(pgd_steps)
         self.step_size = float(step_size)
         self.majority_threshold = float(majority_threshold)
+        self.adaptive_from_accuracy = None if adaptive_from_accuracy is None else float(adaptive_from_accuracy)
+        self.attack_without_minority = bool(attack_without_minority)
         self.attack_steps = int(attack_steps)
         self.attack_lr = float(attack_lr)
         self.inference_batch_size = int(inference_batch_size)
@@ -225,18 +248,24 @@ class AFRTrainer(ERMTrainer):
         class_accuracy = (torch.zeros(num_classes, device=labels.device).index_add_(0, labels, correct)
                           / counts.clamp(min=1)).cpu().numpy()
         train_accuracy = float(correct.mean())
-        thresholds = adaptive_thresholds(class_accuracy, train_accuracy, self.majority_threshold)
+        thresholds = adaptive_thresholds(
+            class_accuracy, train_accuracy, self.majority_threshold, self.adaptive_from_accuracy
+        )
         minority, _ = intra_class_minority(embeddings, labels, thresholds)
+        minority_counts = torch.bincount(labels[minority], minlength=num_classes)
 
         # 3: the 2C-way attack head on the frozen embeddings.
         kernel, bias = self.attack_head(embeddings, 2 * labels + minority.long(), generator)
 
-        # 4: class-balanced draws; PGD towards "class y minority" on a share of the drawn majority.
+        # 4: class-balanced draws; PGD towards "class y minority" on a share of the drawn majority
+        # (of the classes that have a minority, unless attack_without_minority).
         probabilities = class_probabilities(originals.class_counts, "class_balanced")
         drawn = originals.class_sampler.sample(probabilities, len(labels), generator)
         attacked = ~minority[drawn] & (torch.rand(len(drawn), device=drawn.device, generator=generator) < self.attack_fraction)
-        images = originals.images[drawn].clone()
         drawn_labels = labels[drawn]
+        if not self.attack_without_minority:
+            attacked &= minority_counts[drawn_labels] > 0
+        images = originals.images[drawn].clone()
         chosen = torch.nonzero(attacked).squeeze(1)
 
         def attack_model(x):
@@ -249,12 +278,13 @@ class AFRTrainer(ERMTrainer):
             )
         self.set_rebalanced(images, drawn_labels)
 
-        minority_counts = torch.bincount(labels[minority], minlength=num_classes).cpu().numpy()
+        minority_counts = minority_counts.cpu().numpy()
         attacked_counts = torch.bincount(drawn_labels[attacked], minlength=num_classes).cpu().numpy()
         counts = counts.cpu().numpy()
         return {
             "epoch": int(epoch),
             "train_accuracy": train_accuracy,
+            "adaptive": bool(self.adaptive_from_accuracy is None or train_accuracy >= self.adaptive_from_accuracy),
             "minority_share": float(minority.float().mean()),
             "attacked": int(attacked.sum()),
             "classes": [
@@ -313,6 +343,8 @@ class AFRTrainer(ERMTrainer):
             "pgd_steps": self.pgd_steps,
             "step_size": self.step_size,
             "majority_threshold": self.majority_threshold,
+            "adaptive_from_accuracy": self.adaptive_from_accuracy,
+            "attack_without_minority": self.attack_without_minority,
             "attack_steps": self.attack_steps,
             "attack_lr": self.attack_lr,
             "inference_batch_size": self.inference_batch_size,
@@ -361,7 +393,8 @@ def afr(
             (`keras_lt.trainers.stage2_callbacks`) plus the current re-balanced set let a call with
             the same `output_dir` continue an interrupted fine-tune exactly.
         **settings: `AFRTrainer`'s knobs (attack_fraction, eps, pgd_steps, step_size,
-            majority_threshold, cutmix_fraction, alpha, attack_steps, attack_lr).
+            majority_threshold, adaptive_from_accuracy, attack_without_minority, cutmix_fraction,
+            alpha, attack_steps, attack_lr).
 
     Returns:
         The fine-tuned `keras.Model`.
@@ -411,5 +444,5 @@ def afr(
 
 _KNOBS = (
     "cutmix_fraction", "alpha", "attack_fraction", "eps", "pgd_steps", "step_size",
-    "majority_threshold", "attack_steps", "attack_lr",
+    "majority_threshold", "adaptive_from_accuracy", "attack_without_minority", "attack_steps", "attack_lr",
 )
