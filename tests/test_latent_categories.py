@@ -32,15 +32,15 @@ def numpy_reference(layer, f_nhwc):
                 s_hat = np.exp(s) / np.exp(s).sum()
                 weights[i, a, c] = s_hat
                 recon[i, a, c] = (s_hat[:, None] * latents).sum(0)
-    losses = []
+    losses = np.zeros((b, h * w))  # eq. 4's terms, per image and position
     for i in range(b):
         f = f_nhwc[i].reshape(-1, d)
         f_hat = recon[i].reshape(-1, d)
         corr = f_hat @ f.T  # C = f^T f, row j: f^(j) . f(k)
         for j in range(len(corr)):
             row = corr[j] - corr[j].max()
-            losses.append(-(row[j] - np.log(np.exp(row).sum())))
-    return recon, weights, np.mean(losses), latents @ wh + bh
+            losses[i, j] = -(row[j] - np.log(np.exp(row).sum()))
+    return recon, weights, losses, latents @ wh + bh
 
 
 @pytest.mark.parametrize("data_format", ["channels_last", "channels_first"])
@@ -52,14 +52,19 @@ def test_reconstruction_weights_loss_and_latent_logits_match_numpy(data_format):
     x = f if data_format == "channels_last" else np.transpose(f, (0, 3, 1, 2))
     reconstruction, weights = layer(x)
     loss = layer.reconstruction_loss(x, reconstruction)
-    expected_recon, expected_weights, expected_loss, expected_logits = numpy_reference(layer, f.astype(np.float64))
+    expected_recon, expected_weights, expected_terms, expected_logits = numpy_reference(layer, f.astype(np.float64))
     reconstruction, weights = keras.ops.convert_to_numpy(reconstruction), keras.ops.convert_to_numpy(weights)
     if data_format == "channels_first":
         assert reconstruction.shape == (2, 5, 2, 3) and weights.shape == (2, 4, 2, 3)
         reconstruction, weights = np.transpose(reconstruction, (0, 2, 3, 1)), np.transpose(weights, (0, 2, 3, 1))
     np.testing.assert_allclose(reconstruction, expected_recon, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(weights, expected_weights, rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), expected_loss, rtol=1e-5)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loss), expected_terms.mean(), rtol=1e-5)
+    # eq. 4's literal sum over the positions, averaged over the images
+    summed = layer.reconstruction_loss(x, layer(x)[0], reduction="sum")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(summed), expected_terms.sum(1).mean(), rtol=1e-5)
+    with pytest.raises(ValueError, match="reduction must be one of mean, sum"):
+        layer.reconstruction_loss(x, layer(x)[0], reduction="max")
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer.latent_logits()), expected_logits, rtol=1e-5, atol=1e-6)
     assignment = keras.ops.convert_to_numpy(layer.assignment(layer(x)[1]))
     np.testing.assert_array_equal(assignment, expected_weights.argmax(-1))

@@ -36,9 +36,9 @@ CLASSES = ["ant", "bee", "cat"]
 COUNTS = (12, 6, 2)
 
 
-def lcreg_trainer(seed=0, latent_categories=4):
+def lcreg_trainer(seed=0, latent_categories=4, **settings):
     keras.utils.set_random_seed(seed)
-    trainer = LCRegTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)), latent_categories=latent_categories)
+    trainer = LCRegTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)), latent_categories=latent_categories, **settings)
     trainer.compile(
         optimizer=SGD(0.05, momentum=0.9), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
@@ -56,8 +56,14 @@ def log_softmax(z):
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
-def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment():
-    trainer = lcreg_trainer()
+def spread(logits):
+    """Standard deviation over the batch (population), averaged over the classes."""
+    return np.mean(np.std(logits, axis=0))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment(reduction):
+    trainer = lcreg_trainer(recon_reduction=reduction)
     layer = trainer.latent
     assert isinstance(layer, LatentCategoryReconstruction) and layer.num_latents == 4
     images, labels = noise()
@@ -72,7 +78,7 @@ def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment
     lam = lam.numpy()
     lp = log_softmax(out_logits.astype(np.float64))
     cls = np.mean(-lam * lp[np.arange(8), y.numpy()] - (1 - lam) * lp[np.arange(8), partners.numpy()])
-    recon = float(layer.reconstruction_loss(torch.tensor(f), torch.tensor(f_hat)))
+    recon = float(layer.reconstruction_loss(torch.tensor(f), torch.tensor(f_hat), reduction))
     features = np.transpose(f, (0, 2, 3, 1)).reshape(-1, f.shape[1]).astype(np.float64)
     assignment = np.transpose(weights, (0, 2, 3, 1)).reshape(-1, 4).argmax(1)
     covariance = np.zeros((4, f.shape[1], f.shape[1]))
@@ -87,6 +93,12 @@ def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment
             z[m, j] += 0.3 / 2 * (w[j] - w[m]) @ covariance[m] @ (w[j] - w[m])
     aug = -np.mean(np.diag(log_softmax(z)))
     np.testing.assert_allclose(float(loss.detach()), 0.1 * aug + 0.1 * recon + cls, rtol=1e-4)
+    # the diagnostic: the classifier on GAP(f^) (the latent branch) and on GAP(f), across the batch
+    kernel, bias = (v.numpy().astype(np.float64) for v in trainer.network.get_layer("classifier").weights)
+    latent_spread = spread(f_hat.astype(np.float64).mean((2, 3)) @ kernel + bias)
+    feature_spread = spread(f.astype(np.float64).mean((2, 3)) @ kernel + bias)
+    np.testing.assert_allclose(float(trainer.latent_spread_tracker.result()), latent_spread, rtol=1e-4)
+    np.testing.assert_allclose(float(trainer.feature_spread_tracker.result()), feature_spread, rtol=1e-4)
 
 
 def test_network_checks():
@@ -97,6 +109,8 @@ def test_network_checks():
     assert again.network is trainer.network and again.latent_categories == 4
     with pytest.raises(KerasLTError, match="latent categories"):
         LCRegTrainer(trainer.network, latent_categories=5)
+    with pytest.raises(KerasLTError, match="recon_reduction must be one of mean, sum"):
+        LCRegTrainer(trainer.network, recon_reduction="max")
 
 
 def fit(trainer, batches, epochs, *more):
@@ -113,13 +127,24 @@ def built(batches, seed):
     return trainer
 
 
-def test_ramp_is_logged_and_resume_restores_the_covariances_exactly(tmp_path):
-    images, labels = noise()
+def ramp(steps_per_epoch, epochs, lam0=0.5):
+    """LCReg's `lambda = (t / T) x lambda_0`, t the 0-based iteration, T the total iterations."""
+    total = steps_per_epoch * epochs
+    return [lam0 * t / total for t in range(total)]
+
+
+def test_ramp_is_per_step_logged_and_resume_restores_the_covariances_exactly(tmp_path, monkeypatch):
+    images, labels = noise()  # 20 images, batch 8: 3 steps per epoch
     batches = DeviceBatches(images, labels, 3, batch_size=8)
     straight = built(batches, 0)
+    seen = []
+    original = LCRegTrainer.latent_aug_loss
+    monkeypatch.setattr(LCRegTrainer, "latent_aug_loss", lambda self: seen.append(self.isda_lambda) or original(self))
     history = fit(straight, batches, 3).history
-    assert history["isda_lambda"] == pytest.approx([0.0, 0.5 / 3, 1.0 / 3])
-    assert all(np.isfinite(history[k]).all() for k in ("cls_loss", "recon_loss", "latent_aug_loss"))
+    assert seen == pytest.approx(ramp(3, 3))
+    assert history["isda_lambda"] == pytest.approx(ramp(3, 3)[2::3])  # each epoch's last step
+    keys = ("cls_loss", "recon_loss", "latent_aug_loss", "latent_logit_spread", "feature_logit_spread")
+    assert all(np.isfinite(history[k]).all() for k in keys)
     assert any(isinstance(c, ISDARamp) for c in straight.epoch_callbacks())
 
     backup = str(tmp_path / "backup")
@@ -128,8 +153,9 @@ def test_ramp_is_logged_and_resume_restores_the_covariances_exactly(tmp_path):
         fit(built(batches, 0), batches, 3, interrupting_backup(1)(backup))
     batches = DeviceBatches(images, labels, 3, batch_size=8)
     resumed = built(batches, 7)  # other weights, empty covariances: all comes from the backup
+    seen.clear()
     history = fit(resumed, batches, 3, keras.callbacks.BackupAndRestore(backup)).history
-    assert history["isda_lambda"] == pytest.approx([1.0 / 3])
+    assert seen == pytest.approx(ramp(3, 3)[6:]) and history["isda_lambda"] == pytest.approx([ramp(3, 3)[-1]])
     for state in ("count", "mean", "covariance"):
         np.testing.assert_allclose(
             keras.ops.convert_to_numpy(getattr(resumed.estimator, state)),
@@ -150,6 +176,7 @@ def test_zoo_recipes():
         trainer, callbacks = build_trainer(dataclasses.replace(recipe, architecture=TINY), data, 7)
         assert isinstance(trainer, LCRegTrainer) and trainer.latent_categories == m and trainer.fusion == "residual"
         assert (trainer.aug_weight, trainer.recon_weight, trainer.cls_weight, trainer.lam0) == (0.1, 0.1, 1.0, 0.5)
+        assert trainer.recon_reduction == recipe.method_config["recon_reduction"] == "mean"
         assert [c for c in callbacks if isinstance(c, ISDARamp)][0].trainer is trainer
 
 
@@ -175,7 +202,8 @@ def test_recipe_end_to_end_then_evaluate_and_predict_from_the_cli(tmp_path):
     report = training.train(recipe, out, data=data, verbose=0)
     with open(os.path.join(out, training.LOG_FILE)) as f:
         rows = list(csv.DictReader(f))
-    assert [float(r["isda_lambda"]) for r in rows] == [0.0, 0.25]
+    assert [float(r["isda_lambda"]) for r in rows] == pytest.approx(ramp(3, 2)[2::3])  # 44 images, batch 16
+    assert all(float(r["latent_logit_spread"]) >= 0 and float(r["feature_logit_spread"]) > 0 for r in rows)
     model = hub.from_pretrained(out)
     architecture = model.keras_lt_config["architecture"]
     assert (architecture["latent_categories"], architecture["fusion"], architecture["logit_scale"]) == (6, "residual", True)

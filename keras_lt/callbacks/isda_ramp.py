@@ -1,32 +1,42 @@
-"""ISDA's augmentation-strength ramp `lam = lam0 * t / T`, recomputed from the epoch number."""
+"""ISDA's augmentation-strength ramp `lam = lam0 * t / T` over the iterations, recomputed from the step."""
 
 import keras
 
 
 class ISDARamp(keras.callbacks.Callback):
-    """Sets `trainer.isda_lambda = trainer.lam0 * epoch / epochs` at every epoch begin and logs it.
+    """Sets `trainer.isda_lambda = trainer.lam0 * t / T` before every training step and logs it.
 
-    `epoch` is 0-based and `epochs` is the `fit` run's total (ISDA's `lambda_0 * epoch / epochs`),
-    so `lam` rises linearly from 0. Recomputed from the epoch number alone, it needs no saved state:
-    a run resumed by `BackupAndRestore` gets it back. Logged as `isda_lambda` at every epoch end
-    (put this callback before a `CSVLogger`).
+    `t` is the 0-based iteration `epoch * steps_per_epoch + step` and `T` the run's total
+    `epochs * steps_per_epoch`: LCReg's "lambda = (t / T) x lambda_0 ... where T indicates the total
+    iteration" (ISDA's own code ramps per epoch, `lambda_0 * epoch / epochs`). So `lam` rises
+    linearly from 0 and never reaches `lam0`. Recomputed from the epoch and step numbers alone, it
+    needs no saved state: a run resumed by a backup gets it back. Logged as `isda_lambda` at every
+    epoch end, the value of the epoch's last step (put this callback before a `CSVLogger`).
 
     Args:
         trainer: a trainer with `lam0` and an `isda_lambda` attribute (`keras_lt.trainers.LCRegTrainer`).
-        epochs: the total `T`; None for the `fit` run's number of epochs.
+        epochs: the run's epochs; None for the `fit` run's number of epochs.
+        steps_per_epoch: steps in one epoch; None for the `fit` run's.
 
     Example:
-    >>> trainer.fit(batches, epochs=200, callbacks=[ISDARamp(trainer)])
+    >>> trainer.fit(batches, epochs=200, callbacks=[StepKey(trainer), ISDARamp(trainer)])
     """
 
-    def __init__(self, trainer, epochs=None):
+    def __init__(self, trainer, epochs=None, steps_per_epoch=None):
         super().__init__()
         self.trainer = trainer
         self.epochs = epochs
+        self.steps_per_epoch = steps_per_epoch
+        self.epoch = 0
 
     def on_epoch_begin(self, epoch, logs=None):
-        total = self.epochs or (self.params or {}).get("epochs") or 1
-        self.trainer.isda_lambda = self.trainer.lam0 * epoch / total
+        self.epoch = epoch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        params = self.params or {}
+        steps = self.steps_per_epoch or params.get("steps") or 1
+        epochs = self.epochs or params.get("epochs") or 1
+        self.trainer.isda_lambda = self.trainer.lam0 * (self.epoch * steps + batch) / (epochs * steps)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+RECONSTRUCTION_REDUCTIONS = ("mean", "sum")
+
 
 def _kaiming_normal():
     return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
@@ -27,8 +29,10 @@ class LatentCategoryReconstruction(keras.layers.Layer):
 
     `reconstruction_loss(f, f^)` is eq. 4: per image the correlation `C = f^T f` (HW x HW,
     `C[i, j] = f^(i) . f(j)`), and a cross-entropy of each row of `C` with its own position as the
-    target, averaged over positions and images. `latent_logits()` is `h(g(P))` (M x M), the input
-    of the latent ISDA loss (`keras_lt.losses.isda_loss`).
+    target; the HW positions' terms are averaged (`reduction="mean"`, our reading) or summed
+    (`"sum"`, eq. 4's literal `sum_j`, HW times larger), then averaged over the images.
+    `latent_logits()` is `h(g(P))` (M x M), the input of the latent ISDA loss
+    (`keras_lt.losses.isda_loss`).
 
     The layer uses `keras.ops` only and works on any backbone's spatial feature map; keras-lt's
     models put it before global pooling when their architecture has `"latent_categories": M`.
@@ -103,16 +107,20 @@ class LatentCategoryReconstruction(keras.layers.Layer):
         """The winning latent category per position: `argmax_m S^_m`, `(B, H, W)` int."""
         return ops.argmax(weights, axis=self.channel_axis)
 
-    def reconstruction_loss(self, features, reconstruction):
-        """LCReg eq. 4: mean CE of the rows of `C = f^T f` against their own position.
+    def reconstruction_loss(self, features, reconstruction, reduction="mean"):
+        """LCReg eq. 4: the CE of the rows of `C = f^T f` against their own position, per image.
 
         Args:
             features: the layer's input `f`.
             reconstruction: the layer's first output `f^`.
+            reduction: "mean" (over the HW positions) or "sum" (eq. 4's `sum_j`); then the mean
+                over the images.
 
         Returns:
             A scalar.
         """
+        if reduction not in RECONSTRUCTION_REDUCTIONS:
+            raise ValueError(f"reduction must be one of {', '.join(RECONSTRUCTION_REDUCTIONS)}, got '{reduction}'.")
         f = self._channels_last(features)
         f_hat = self._channels_last(reconstruction)
         shape = ops.shape(f)
@@ -120,8 +128,8 @@ class LatentCategoryReconstruction(keras.layers.Layer):
         f = ops.reshape(f, (shape[0], positions, shape[3]))
         f_hat = ops.reshape(f_hat, (shape[0], positions, shape[3]))
         correlation = ops.matmul(f_hat, ops.transpose(f, (0, 2, 1)))  # (B, HW, HW), rows: f^(i)
-        log_p = ops.log_softmax(correlation, axis=-1)
-        return -ops.mean(ops.diagonal(log_p, axis1=1, axis2=2))
+        nll = -ops.diagonal(ops.log_softmax(correlation, axis=-1), axis1=1, axis2=2)  # (B, HW)
+        return ops.mean(ops.sum(nll, axis=-1)) if reduction == "sum" else ops.mean(nll)
 
     def get_config(self):
         return {

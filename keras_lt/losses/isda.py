@@ -9,8 +9,8 @@ of a linear classifier `z = W a + b` (rows `w_j`), with `Sigma_y` the class-cond
 covariance estimated online (`ISDACovariance`). LCReg (METHODS.md, eq. 5-6) applies it to its latent
 categories: the samples are the projected latents `g(P_m)`, their classes the latent ids m, the
 classifier the latent classifier h, and `Sigma_m` the covariance of the spatial features assigned to
-latent m (`keras_lt.layers.LatentCategoryReconstruction`). `lam = lam0 * t / T` ramps with the epoch
-(`keras_lt.callbacks.ISDARamp`; ISDA's lam0 = 0.5).
+latent m (`keras_lt.layers.LatentCategoryReconstruction`). `lam = lam0 * t / T` ramps over the
+iterations (`keras_lt.callbacks.ISDARamp`; ISDA's lam0 = 0.5).
 
 Not a `--loss`: it needs a classifier's weights and a covariance state, so a trainer calls it
 (`keras_lt.trainers.LCRegTrainer`).

@@ -5,9 +5,11 @@ import torch
 
 from keras_lt.callbacks.isda_ramp import ISDARamp
 from keras_lt.errors import KerasLTError
+from keras_lt.layers.latent_categories import RECONSTRUCTION_REDUCTIONS
 from keras_lt.losses.isda import ISDACovariance
 from keras_lt.losses.isda import isda_loss
 from keras_lt.models.direct_call import direct_call
+from keras_lt.models.latent import POOL_NAME
 from keras_lt.models.latent import add_latent_categories
 from keras_lt.models.latent import latent_layer
 from keras_lt.models.latent import training_view
@@ -29,18 +31,28 @@ class LCRegTrainer(MixupTrainer):
         L = aug_weight * L_latent_aug + recon_weight * L_recon + cls_weight * L_cls   (0.1, 0.1, 1)
 
     - `L_cls`: the compiled loss on the mixup batch (`MixupTrainer`; MiSLAS stage 1).
-    - `L_recon`: eq. 4, `LatentCategoryReconstruction.reconstruction_loss(f, f^)`.
+    - `L_recon`: eq. 4, `LatentCategoryReconstruction.reconstruction_loss(f, f^)`, its per-position
+      terms averaged (`recon_reduction="mean"`, our reading and the default) or summed (`"sum"`,
+      eq. 4's literal `sum_j` over the HW positions: HW times larger, 64 on CIFAR's 8 x 8 maps).
     - `L_latent_aug`: the ISDA surrogate (`keras_lt.losses.isda_loss`) of the latent classifier h on
       the projected latents `g(P_m)`, target m, with `Sigma_m` the covariance of the spatial
       features `f(a, b)` (of the mixed images, detached) assigned to latent m by `argmax_m S^_m(a, b)`,
       estimated online over the whole run (`ISDACovariance`, updated with the step's features before
-      the loss, as ISDA does). `lam = lam0 * t / T` with t the 0-based epoch and T the run's epochs,
-      set by the `ISDARamp` callback of `epoch_callbacks()`.
+      the loss, as ISDA does). `lam = lam0 * t / T` with t the 0-based iteration and T the run's
+      iterations (the paper's "T indicates the total iteration"), set before every step by the
+      `ISDARamp` callback of `epoch_callbacks()`.
 
     One forward pass gives logits, `f`, `f^` and `S^` (a view of the network with four outputs,
     sharing its layers). The covariance state is a non-trainable variable of the trainer
     (`estimator`), so `BackupAndRestore` and `--resume` carry it; the published network does not
     hold it. Logs `cls_loss`, `recon_loss` and `latent_aug_loss` per epoch, and `isda_lambda`.
+
+    How much the latent branch moves the logits: every step also measures the spread across the
+    batch (the standard deviation over the images, averaged over the classes) of
+    `classifier(GAP(f^))`, the latent branch's share of the logits, and of `classifier(GAP(f))`, the
+    backbone's, logged per epoch as `latent_logit_spread` and `feature_logit_spread`. A latent spread
+    far below the feature spread means `f^` acts as a near-constant bias (its softmax over sigmoid
+    similarities keeps every weight within a factor e of the others).
 
     Stage 2 is MiSLAS' (`keras_lt.trainers.mislas`: frozen backbone and latent layer, class-balanced
     sampling, label-aware smoothing, classifier + LWS), as in the `lcreg-*` recipes.
@@ -54,6 +66,7 @@ class LCRegTrainer(MixupTrainer):
         aug_weight: weight of `L_latent_aug` (alpha of eq. 7).
         recon_weight: weight of `L_recon` (beta).
         cls_weight: weight of `L_cls` (gamma).
+        recon_reduction: "mean" or "sum" over the positions in `L_recon`.
         alpha: mixup's Beta parameter.
         lam_per_sample: mixup `lam` per image instead of per batch.
         seed: seed of the mixing draws (None: the batches' seed).
@@ -76,6 +89,7 @@ class LCRegTrainer(MixupTrainer):
         aug_weight=0.1,
         recon_weight=0.1,
         cls_weight=1.0,
+        recon_reduction="mean",
         alpha=1.0,
         lam_per_sample=False,
         seed=None,
@@ -91,6 +105,10 @@ class LCRegTrainer(MixupTrainer):
             raise KerasLTError(
                 f"the network has {layer.num_latents} latent categories, latent_categories asks {latent_categories}."
             )
+        if recon_reduction not in RECONSTRUCTION_REDUCTIONS:
+            raise KerasLTError(
+                f"recon_reduction must be one of {', '.join(RECONSTRUCTION_REDUCTIONS)}, got '{recon_reduction}'."
+            )
         super().__init__(network, alpha=alpha, lam_per_sample=lam_per_sample, seed=seed, **kwargs)
         self.latent_categories = layer.num_latents
         architecture = (getattr(network, "keras_lt_config", None) or {}).get("architecture", {})
@@ -99,7 +117,8 @@ class LCRegTrainer(MixupTrainer):
         self.aug_weight = float(aug_weight)
         self.recon_weight = float(recon_weight)
         self.cls_weight = float(cls_weight)
-        self.isda_lambda = 0.0  # set by ISDARamp at every epoch begin
+        self.recon_reduction = recon_reduction
+        self.isda_lambda = 0.0  # set by ISDARamp before every step
         dim = int(layer.input.shape[layer.channel_axis])
         self.estimator = ISDACovariance(layer.num_latents, dim, name="latent_covariance")
         # Not tracked (they share the network's layers and variables): set past Layer.__setattr__.
@@ -108,6 +127,8 @@ class LCRegTrainer(MixupTrainer):
         self.cls_tracker = keras.metrics.Mean(name="cls_loss")
         self.recon_tracker = keras.metrics.Mean(name="recon_loss")
         self.aug_tracker = keras.metrics.Mean(name="latent_aug_loss")
+        self.latent_spread_tracker = keras.metrics.Mean(name="latent_logit_spread")
+        self.feature_spread_tracker = keras.metrics.Mean(name="feature_logit_spread")
 
     @property
     def latent(self):
@@ -124,15 +145,23 @@ class LCRegTrainer(MixupTrainer):
         weight = keras.ops.transpose(layer.latent_kernel)  # (M, D): row m is h's weight of latent m
         return isda_loss(layer.latent_logits(), targets, weight, self.estimator.covariance, self.isda_lambda)
 
+    def logit_spread(self, feature_map):
+        """`mean_c std_batch classifier(GAP(feature_map))_c`: how much these logits vary across the batch."""
+        pooled = self.network.get_layer(POOL_NAME)(feature_map)
+        logits = self.network.get_layer("classifier")(pooled)
+        return keras.ops.mean(keras.ops.std(logits, axis=0))
+
     def training_loss(self, x, y, sample_weight=None):
         images, partner_labels, lam = self.mix_batch(x, y)
         logits, features, reconstruction, weights = direct_call(self._view, images, training=True)
         cls = self.two_label_loss(logits, y, partner_labels, lam, sample_weight)
         layer = self.latent
-        recon = layer.reconstruction_loss(features, reconstruction)
+        recon = layer.reconstruction_loss(features, reconstruction, self.recon_reduction)
         with torch.no_grad():
             flat = layer._channels_last(features.detach())
             self.estimator.update(flat.reshape(-1, flat.shape[-1]), layer.assignment(weights.detach()).reshape(-1))
+            self.latent_spread_tracker.update_state(self.logit_spread(reconstruction.detach()))
+            self.feature_spread_tracker.update_state(self.logit_spread(features.detach()))
         aug = self.latent_aug_loss()
         self.cls_tracker.update_state(cls.detach())
         self.recon_tracker.update_state(recon.detach())
@@ -148,4 +177,5 @@ class LCRegTrainer(MixupTrainer):
             "aug_weight": self.aug_weight,
             "recon_weight": self.recon_weight,
             "cls_weight": self.cls_weight,
+            "recon_reduction": self.recon_reduction,
         }
