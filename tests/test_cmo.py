@@ -18,6 +18,7 @@ from keras_lt.models import cifar_resnet
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
 from keras_lt.trainers import TRAINERS
+from keras_lt.trainers import WarmupMultiStep
 from keras_lt.trainers import CMOTrainer
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
@@ -163,20 +164,50 @@ def test_config_round_trip():
         CMOTrainer(stub_network(), window=(5, 2))
 
 
+def paco_adjust_learning_rate(epoch, lr=0.1):
+    """naver-ai/cmo `cifar_train.py`'s schedule of the --use_randaug (400-epoch) runs, copied (0-based epoch)."""
+    warmup_epochs = 10
+    if epoch <= warmup_epochs:
+        return lr / warmup_epochs * (epoch + 1)
+    elif epoch > 360:
+        return lr * 0.01
+    elif epoch > 320:
+        return lr * 0.1
+    return lr
+
+
+def adjust_learning_rate(epoch, lr=0.1):
+    """naver-ai/cmo `cifar_train.py`'s schedule of the 200-epoch runs, copied (0-based epoch)."""
+    epoch = epoch + 1
+    if epoch <= 5:
+        return lr * epoch / 5
+    elif epoch > 180:
+        return lr * 0.0001
+    elif epoch > 160:
+        return lr * 0.01
+    return lr
+
+
 @pytest.mark.parametrize(
-    "name, num_classes, epochs, window, augment",
+    "name, num_classes, epochs, window, augment, official",
     [
-        ("cmo-resnet32-cifar10lt", 10, 200, [4, 196], "crop_flip"),
-        ("cmo-resnet32-cifar100lt", 100, 200, [4, 196], "crop_flip"),
-        ("cmo-aa-resnet32-cifar10lt", 10, 400, [4, 396], "autoaugment"),
-        ("cmo-aa-resnet32-cifar100lt", 100, 400, [4, 396], "autoaugment"),
+        ("cmo-resnet32-cifar10lt", 10, 200, [4, 196], "crop_flip", adjust_learning_rate),
+        ("cmo-resnet32-cifar100lt", 100, 200, [4, 196], "crop_flip", adjust_learning_rate),
+        ("cmo-aa-resnet32-cifar10lt", 10, 400, [4, 396], "autoaugment", paco_adjust_learning_rate),
+        ("cmo-aa-resnet32-cifar100lt", 100, 400, [4, 396], "autoaugment", paco_adjust_learning_rate),
     ],
 )
-def test_zoo_recipes_and_short30(name, num_classes, epochs, window, augment):
+def test_zoo_recipes_and_short30(name, num_classes, epochs, window, augment, official):
     recipe = load_recipe(name)
     assert (recipe.method, recipe.loss, recipe.epochs, recipe.augment) == ("cmo", "balanced_softmax", epochs, augment)
-    assert (recipe.batch_size, recipe.lr, recipe.weight_decay, recipe.warmup_epochs) == (128, 0.1, 2e-4, 5)
-    assert recipe.factors == [0.01, 0.0001] and recipe.method_config["window"] == window
+    assert (recipe.batch_size, recipe.lr, recipe.weight_decay) == (128, 0.1, 2e-4) and recipe.method_config["window"] == window
+    # the schedule, epoch by epoch and at every step, is the official function's
+    steps = 7
+    schedule = WarmupMultiStep(recipe.lr, steps, recipe.warmup_epochs, recipe.milestones, recipe.factors)
+    expected = [official(epoch) for epoch in range(epochs)]
+    np.testing.assert_allclose([schedule.epoch_lr(epoch) for epoch in range(epochs)], expected, rtol=1e-12)
+    per_step = keras.ops.convert_to_numpy(schedule(np.arange(epochs * steps)))
+    np.testing.assert_allclose(per_step, np.repeat(expected, steps), rtol=1e-6)
     assert TRAINERS[recipe.method] is CMOTrainer
     short = recipe.scaled("short30")
     assert short.method_config["window"] == [1, 27] and recipe.method_config["window"] == window

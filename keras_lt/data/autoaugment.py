@@ -22,6 +22,8 @@ import math
 import numpy as np
 import torch
 
+from keras_lt.data import enhance
+
 FILL = 128  # the reference's fillcolor (128, 128, 128)
 
 OPERATIONS = (
@@ -80,18 +82,6 @@ CIFAR10_POLICY = (
 def enhancement_factor(magnitude, sign):
     """`1 + magnitude * sign` as PIL's `ImageEnhance` gets it: float64 arithmetic, then a float32 alpha."""
     return (1.0 + torch.as_tensor(magnitude).double() * torch.as_tensor(sign).double()).float()
-
-
-def _blend(degenerate, images, factor):
-    """PIL's `Image.blend(degenerate, image, factor)` in float32: truncated to uint8 after clipping."""
-    out = degenerate + factor.view(-1, 1, 1, 1) * (images.float() - degenerate)
-    return torch.clamp(out, 0, 255).to(torch.uint8)  # clamped first: the cast truncates towards 0
-
-
-def grey(images):
-    """PIL's `convert("L")` of uint8 RGB NHWC images: `(K, H, W, 1)` int64 (ITU-R 601-2, fixed point)."""
-    x = images.to(torch.int64)
-    return (x[..., 0:1] * 19595 + x[..., 1:2] * 38470 + x[..., 2:3] * 7471 + 0x8000) >> 16
 
 
 def _affine(images, matrix, mode):
@@ -154,18 +144,17 @@ def rotate(images, magnitude, sign):
 
 def color(images, magnitude, sign):
     """`ImageEnhance.Color(img).enhance(1 + magnitude * sign)`."""
-    return _blend(grey(images).float(), images, enhancement_factor(magnitude, sign))
+    return enhance.color(images, enhancement_factor(magnitude, sign))
 
 
 def contrast(images, magnitude, sign):
     """`ImageEnhance.Contrast(img).enhance(1 + magnitude * sign)`: blend with the rounded grey mean."""
-    mean = torch.floor(grey(images).float().mean(dim=(1, 2, 3), keepdim=True) + 0.5)
-    return _blend(mean, images, enhancement_factor(magnitude, sign))
+    return enhance.contrast(images, enhancement_factor(magnitude, sign))
 
 
 def brightness(images, magnitude, sign):
     """`ImageEnhance.Brightness(img).enhance(1 + magnitude * sign)`: blend with black."""
-    return _blend(torch.zeros((), device=images.device), images, enhancement_factor(magnitude, sign))
+    return enhance.brightness(images, enhancement_factor(magnitude, sign))
 
 
 def sharpness(images, magnitude, sign):
@@ -178,7 +167,7 @@ def sharpness(images, magnitude, sign):
     smooth = torch.floor(torch.nn.functional.conv2d(x, kernel, groups=channels) + 0.5)
     degenerate = x.clone()
     degenerate[:, :, 1:-1, 1:-1] = torch.clamp(smooth, 0, 255)
-    return _blend(degenerate.permute(0, 2, 3, 1), images, enhancement_factor(magnitude, sign))
+    return enhance.blend(degenerate.permute(0, 2, 3, 1), images, enhancement_factor(magnitude, sign))
 
 
 def posterize(images, magnitude, sign):

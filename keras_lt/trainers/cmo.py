@@ -34,6 +34,12 @@ class CMOTrainer(ERMTrainer):
     Outside the window, or when the batch is not mixed, the step is plain ERM. A per-sample weight
     (`fit`'s `class_weight`) multiplies both terms.
 
+    The 400-epoch recipes (`cmo-aa-*`, the reference's `--use_randaug`) follow its
+    `paco_adjust_learning_rate`, written as step milestones: epochs 0..10 warm up at
+    `lr / 10 * (epoch + 1)` (its `epoch <= warmup_epochs`: epoch 10 runs at 1.1 lr), x0.1 after epoch
+    320, x0.01 after 360. Its augmentation picks, per image, AutoAugment + Cutout or a SimCLR-like
+    transform (`keras_lt.data.paco_augment`), not AutoAugment + Cutout on every image.
+
     Our reading, with knobs: one `lam` and one box for the whole batch, as the reference code
     (`lam_per_sample=True` draws one per image, each with its own box); the window is given as
     0-based inclusive epochs, the reference's `3 < epoch < E - 3` being `(4, E - 4)`.

@@ -181,14 +181,14 @@ def cpmix_finetune(
         momentum: SGD momentum.
         weight_decay: coupled L2 on the classifier, as torch's SGD.
         reinitialize: re-initialise the classifier before training (cRT) instead of continuing it.
-        seed: seed of the re-initialisation, the sampling and the augmentation.
-        callbacks: extra Keras callbacks (e.g. a `CSVLogger`).
-        verbose: Keras' fit verbosity.
-        output_dir: a run directory for a per-epoch backup (`keras_lt.trainers.stage2_callbacks`):
-            called again with it after an interruption, the training continues exactly.
+        seed: seed of the draws (and of the re-initialisation).
+        callbacks: more Keras callbacks of the fine-tune's `fit`, e.g. a `CSVLogger`.
+        verbose: the `fit` verbosity.
+        output_dir: where the fine-tune keeps its per-epoch backup, so that a second call after an
+            interruption continues it exactly (`keras_lt.trainers.stage2_callbacks`).
 
     Returns:
-        The new `keras.Model`.
+        The fine-tuned copy of `network`.
 
     Example:
     >>> model = cpmix_finetune(keras_lt.from_pretrained("runs/cpmix-stage1"), images, labels, epochs=10)
