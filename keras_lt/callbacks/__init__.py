@@ -1,4 +1,4 @@
-"""Epoch-driven switches (DRW, KPS gradient adjustment) as Keras callbacks."""
+"""Epoch-driven switches (DRW, KPS gradient adjustment) and the crash-safe per-epoch backup, as Keras callbacks."""
 
 from keras_lt.callbacks.deferred_reweighting import DeferredReweighting
 from keras_lt.callbacks.epoch_switch import EpochSwitch
@@ -10,3 +10,4 @@ from keras_lt.callbacks.step_key import StepKey
 from keras_lt.callbacks.isda_ramp import ISDARamp
 from keras_lt.callbacks.cmo_window import CMOWindow
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
+from keras_lt.callbacks.backup import Backup
