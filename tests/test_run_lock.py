@@ -1,0 +1,54 @@
+"""`keras_lt.run_lock.RunLock`: one holder per directory, a one-line refusal, no stale lock after a kill."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from keras_lt.errors import KerasLTError
+from keras_lt.run_lock import LOCK_FILE
+from keras_lt.run_lock import RunLock
+
+HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, b"pid %d: keras-lt train" % os.getpid())
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_second_holder_is_refused_in_one_line_and_release_removes_the_file(tmp_path):
+    directory = str(tmp_path / "run")
+    with RunLock(directory):
+        with pytest.raises(KerasLTError, match=rf"in use by another keras-lt run \(pid {os.getpid()}: ") as error:
+            RunLock(directory).acquire()
+        assert "\n" not in str(error.value)
+        with pytest.raises(KerasLTError, match="in use"):
+            RunLock.check(directory)
+    assert os.listdir(directory) == []
+    RunLock.check(directory)  # free again
+
+
+def test_check_writes_nothing(tmp_path):
+    RunLock.check(str(tmp_path / "absent"))
+    assert not (tmp_path / "absent").exists()
+
+
+def test_a_killed_holder_leaves_no_lock(tmp_path):
+    directory = tmp_path / "run"
+    directory.mkdir()
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(directory / LOCK_FILE)], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"locked\n"
+        with pytest.raises(KerasLTError, match=rf"pid {holder.pid}: keras-lt train"):
+            RunLock.check(str(directory))
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (directory / LOCK_FILE).exists()  # the file stays, the lock does not
+    with RunLock(str(directory)) as lock:
+        assert lock.fd is not None
