@@ -290,11 +290,12 @@ def model_card(config):
         if config["name"] in list_models()
         else ""
     )
+    note = f"\n**{config['card_note']}**\n" if config.get("card_note") else ""  # e.g. a superseded recipe
     body = f"""
 # {config['name']}
 
 A {config['architecture']['name']} trained with keras-lt {_training_summary(recipe)} on {dataset_title}.
-
+{note}
 ```python
 import keras_lt
 model = keras_lt.from_pretrained("{config['name']}")

@@ -296,3 +296,19 @@ def test_headline_cifar100_checkpoint_says_how_to_train_it():
     message = str(error.value)
     assert "\n" not in message and "not published yet" in message
     assert "keras-lt train --recipe cpmix-resnet32-cifar100lt" in message
+
+
+def test_a_card_note_stands_under_the_summary(checkpoint):
+    config = hub.read_config(str(checkpoint))
+    plain = hub.model_card(config)
+    noted = hub.model_card({**config, "card_note": "Trained with the previous reading of its recipe."})
+    assert noted.replace("\n**Trained with the previous reading of its recipe.**\n", "") == plain
+
+
+@pytest.mark.parametrize("name", ["mislas", "lcreg", "cpmix", "afr"])
+def test_zoo_checkpoints_of_a_changed_recipe_say_so_in_their_card(name):
+    directory = os.path.join(recipes.zoo_root(), f"{name}-resnet32-cifar10lt")
+    config = hub.read_config(directory)
+    with open(os.path.join(directory, "README.md")) as f:
+        card = f.read()
+    assert card == hub.model_card(config) and "previous reading of its recipe" in config["card_note"]
