@@ -383,8 +383,8 @@ def table(runs, entries, state):
     for entry in entries:
         p = progress(entry, runs, running)
         rate = f"{p.seconds_per_epoch:.1f}" if p.seconds_per_epoch else "-"
-        rows.append([entry.name + (" (optional)" if entry.optional else ""), p.state, p.stage,
-                     f"{p.done}/{p.total}", rate, _duration(p.eta_seconds), p.note])
+        note = "; ".join(n for n in ("optional" if entry.optional else "", p.note) if n)
+        rows.append([entry.name, p.state, p.stage, f"{p.done}/{p.total}", rate, _duration(p.eta_seconds), note])
     return rows
 
 

@@ -8,28 +8,36 @@ keras-lt's ResNet-32 train step (the `train_step.py` step, batch 128) under each
 - OpenMP's default wait policy, or `OMP_WAIT_POLICY=PASSIVE` (idle threads sleep instead of
   spinning, which matters when another process wants the core);
 
-each once on an otherwise idle machine and once beside a competitor: one busy process at normal
-priority standing in for a test run. Every arrangement trains for the same wall-clock window after
-its warm-up; the figure is images/s summed over its processes.
+(a one-thread process has no OpenMP team, so its wait policy does not matter), each on an
+otherwise idle machine and beside a competitor: one busy process at normal priority standing in for
+a test run. The arrangements take turns for `--rounds` rounds, so a machine whose load drifts slows
+each alike, and each figure is the median over rounds. Every arrangement trains for the same wall-clock window, which
+starts once all its processes have warmed up; the figure is images/s summed over its processes.
 
-    python benchmarks/campaign_threads.py --seconds 30 | tee benchmarks/results/campaign_threads_cpu.log
+    python benchmarks/campaign_threads.py --seconds 20 --rounds 2 | tee benchmarks/results/campaign_threads_cpu.log
 """
 
 import argparse
 import itertools
 import os
 import platform
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 WARMUP_STEPS = 3
-ARRANGEMENTS = {"1 process x 2 threads": (1, 2), "2 processes x 1 thread": (2, 1)}
-WAIT_POLICIES = ("default", "PASSIVE")
+# (processes, threads, OMP_WAIT_POLICY); a one-thread process has no OpenMP team to wait in.
+ARRANGEMENTS = {
+    "1 process x 2 threads, default wait": (1, 2, "default"),
+    "1 process x 2 threads, PASSIVE wait": (1, 2, "PASSIVE"),
+    "2 processes x 1 thread": (2, 1, "PASSIVE"),
+}
 
 
-def worker(batch_size, seconds, start_at):
-    """Trains until `start_at + seconds` (wall clock), timing only steps after `start_at`; prints the count."""
+def worker(batch_size, seconds, barrier, processes):
+    """Warms up, waits until every process of the arrangement has, then trains `seconds`; prints img/s."""
     os.environ.setdefault("KERAS_BACKEND", "torch")
     import keras
     import torch
@@ -48,10 +56,12 @@ def worker(batch_size, seconds, start_at):
     )
     for _ in range(WARMUP_STEPS):
         trainer.train_step((images, labels))
-    while time.time() < start_at:  # every process of an arrangement starts timing together
+    with open(barrier, "a") as f:  # every process of an arrangement starts timing together
+        f.write("ready\n")
+    while len(open(barrier).read().split()) < processes:
         time.sleep(0.01)
     steps, begin = 0, time.perf_counter()
-    while time.time() < start_at + seconds:
+    while time.perf_counter() < begin + seconds:
         trainer.train_step((images, labels))
         steps += 1
     print(steps * batch_size / (time.perf_counter() - begin))
@@ -63,44 +73,50 @@ def competitor():
         sum(i * i for i in range(10_000))
 
 
-def measure(processes, threads, policy, seconds, batch_size, warmup_seconds):
+def measure(processes, threads, policy, seconds, batch_size):
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     env.pop("OMP_WAIT_POLICY", None)
     if policy != "default":
         env["OMP_WAIT_POLICY"] = policy
-    start_at = time.time() + warmup_seconds
+    barrier = tempfile.NamedTemporaryFile(delete=False).name
     command = [sys.executable, __file__, "--worker", "--batch-size", str(batch_size),
-               "--seconds", str(seconds), "--start-at", repr(start_at)]
+               "--seconds", str(seconds), "--barrier", barrier, "--processes", str(processes)]
     workers = [
         subprocess.Popen(["nice", "-n", "19", *command], env=env, stdout=subprocess.PIPE, text=True)
         for _ in range(processes)
     ]
-    return sum(float(w.communicate()[0].split()[-1]) for w in workers)
+    rate = sum(float(w.communicate()[0].split()[-1]) for w in workers)
+    os.unlink(barrier)
+    return rate
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0, help="Timed window per arrangement.")
+    parser.add_argument("--rounds", type=int, default=2, help="Turns each arrangement takes; figures are medians.")
     parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--warmup-seconds", type=float, default=25.0, help="Import + warm-up allowance.")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--start-at", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--barrier", help=argparse.SUPPRESS)
+    parser.add_argument("--processes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        return worker(args.batch_size, args.seconds, args.start_at)
+        return worker(args.batch_size, args.seconds, args.barrier, args.processes)
     print(f"{platform.machine()}, {os.cpu_count()} cores; workers at nice 19, batch {args.batch_size}, "
-          f"{args.seconds:g} s timed per arrangement after warm-up")
+          f"{args.seconds:g} s timed per arrangement once all its processes are warm")
     for load in ("idle", "one busy process at nice 0"):
         busy = None if load == "idle" else subprocess.Popen([sys.executable, "-c",
                                                              "import campaign_threads as c; c.competitor()"],
                                                             cwd=os.path.dirname(os.path.abspath(__file__)))
+        rates = {name: [] for name in ARRANGEMENTS}
         try:
-            for (name, (processes, threads)), policy in itertools.product(ARRANGEMENTS.items(), WAIT_POLICIES):
-                rate = measure(processes, threads, policy, args.seconds, args.batch_size, args.warmup_seconds)
-                print(f"{load:28s} | {name:24s} | OMP_WAIT_POLICY {policy:8s} | {rate:7.1f} img/s", flush=True)
+            for round_, (name, arrangement) in itertools.product(range(args.rounds), ARRANGEMENTS.items()):
+                rates[name].append(measure(*arrangement, args.seconds, args.batch_size))
+                print(f"  round {round_ + 1}: {load} | {name} | {rates[name][-1]:.1f} img/s", flush=True)
         finally:
             if busy is not None:
                 busy.kill()
+        for name, values in rates.items():
+            print(f"{load:28s} | {name:38s} | median {statistics.median(values):7.1f} img/s", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,186 @@
+"""benchmarks/campaign.py: the queue, the scheduler's choices, progress from logs, the lock, the daemon."""
+
+import csv
+import importlib.util
+import json
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+from keras_lt import training
+from keras_lt.trainers import stage2
+
+REPO = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("campaign", REPO / "benchmarks" / "campaign.py")
+campaign = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(campaign)
+
+
+def write_queue(path, runs):
+    path.write_text(json.dumps({"runs": runs}))
+    return path
+
+
+def write_recipe(directory, name, epochs, finetune_epochs=None):
+    """A recipe file under `directory/zoo/<name>/` (the queue's JSON recipes live under zoo/)."""
+    recipe = {"name": name, "epochs": epochs}
+    if finetune_epochs:
+        recipe["finetune"] = {"method": "crt", "epochs": finetune_epochs}
+    path = directory / "zoo" / name / "recipe.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(recipe))
+    return f"zoo/{name}/recipe.json"
+
+
+def write_log(path, seconds):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", "accuracy", "loss", "lr", "seconds"])
+        writer.writerows([i, 0.5, 1.0, 0.1, s] for i, s in enumerate(seconds))
+
+
+def finish(run_dir):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "model.safetensors").write_bytes(b"")
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A stand-in repository root, so that queue recipes resolve under tmp_path/zoo."""
+    monkeypatch.setattr(campaign, "REPO", tmp_path)
+    return tmp_path
+
+
+def test_run_layout_matches_keras_lt_training():
+    assert set(campaign.INTERRUPTED_DIRS) == {training.BACKUP_DIR, training.STAGE1_DIR, stage2.BACKUP_DIR}
+    assert (campaign.STAGE1_LOG, campaign.STAGE2_LOG) == (training.LOG_FILE, training.FINETUNE_LOG_FILE)
+
+
+def test_committed_queue_is_the_issues_order_and_its_recipes_exist():
+    entries = campaign.load_queue()
+    required = [e.name for e in entries if not e.optional]
+    assert required == [
+        "bs-resnet32-cifar10lt", "kps-resnet32-cifar10lt", "mislas-resnet32-cifar10lt",
+        "lcreg-resnet32-cifar10lt", "cmo-resnet32-cifar10lt", "afr-resnet32-cifar10lt",
+        "ldam-drw-resnet32-cifar10lt", "cpmix-resnet32-cifar10lt", "bs-resnet32-cifar10lt-300ep",
+    ]
+    assert [e.name for e in entries if e.optional] == [
+        "la-resnet32-cifar10lt", "focal-resnet32-cifar10lt", "cb-focal-resnet32-cifar10lt"]
+    for entry in entries:
+        with open(entry.recipe_path()) as f:
+            assert json.load(f)["name"] == entry.name
+    assert {e.name: e.init_from_run for e in entries}["afr-resnet32-cifar10lt"] == "cmo-resnet32-cifar10lt"
+
+
+@pytest.mark.parametrize(
+    "runs, message",
+    [
+        ([{"name": "a"}, {"name": "a"}], "queued twice"),
+        ([{"name": "b", "init_from_run": "a"}, {"name": "a"}], "must be queued before it"),
+        ([{"name": "a", "recipe": "elsewhere/a.json"}], "must lie under zoo/"),
+    ],
+)
+def test_malformed_queue_is_refused_in_one_line(tmp_path, runs, message):
+    with pytest.raises(SystemExit, match=message):
+        campaign.load_queue(write_queue(tmp_path / "queue.json", runs))
+
+
+def test_runnable_follows_the_queue_and_skips_what_cannot_start(repo, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    queue = [{"name": n, "recipe": write_recipe(repo, n, 4)} for n in "abcdef"]
+    queue[1]["hold"] = "recipe about to change"
+    queue[2]["init_from_run"] = "a"
+    queue[4]["optional"] = True
+    entries = campaign.load_queue(write_queue(tmp_path / "q.json", queue))
+    pick = lambda busy=(), retry=False: getattr(campaign.runnable(entries, runs, set(busy), retry), "name", None)  # noqa: E731
+    assert pick() == "a"
+    assert pick(busy={"a"}) == "d"  # b held, c waits for a
+    finish(runs / "a")
+    assert pick() == "c"
+    (runs / "c.failed").write_text("exit 1\n")
+    assert pick() == "d"
+    assert pick(retry=True) == "c"
+    finish(runs / "d")
+    assert pick() == "f"  # e is optional: after every required run
+    finish(runs / "f")
+    assert pick() == "e"
+    (runs / "f" / "backup").mkdir()  # a checkpoint beside a backup: a resumed run, not finished
+    assert not campaign.is_finished(runs / "f")
+
+
+def test_progress_reads_stage_epochs_rate_and_eta_from_the_logs(repo, tmp_path):
+    runs = tmp_path / "runs"
+    entry = campaign.Entry("m", write_recipe(repo, "m", 200, finetune_epochs=10))
+    run_dir = runs / "m"
+    run_dir.mkdir(parents=True)
+    (run_dir / "backup").mkdir()
+    stage1 = [60.0 + (i % 7) for i in range(150)]
+    write_log(run_dir / "train_log.csv", stage1)
+    p = campaign.progress(entry, runs)
+    rate = statistics.median(stage1[-10:])
+    assert (p.state, p.stage, p.done, p.total) == ("interrupted", "1", 150, 200)
+    assert p.seconds_per_epoch == rate
+    assert p.eta_seconds == pytest.approx((50 + 10) * rate)  # stage 2 costed at stage 1's rate
+    assert campaign.progress(entry, runs, running={"m"}).state == "running"
+
+    write_log(run_dir / "train_log.csv", [60.0] * 200)
+    write_log(run_dir / "finetune_log.csv", [20.0, 22.0, 21.0])
+    p = campaign.progress(entry, runs)
+    assert (p.stage, p.done, p.total, p.seconds_per_epoch) == ("2", 3, 10, 21.0)
+    assert p.eta_seconds == pytest.approx(7 * 21.0)
+
+
+def test_progress_of_a_stage2_only_run_waits_for_its_checkpoint(repo, tmp_path):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    entry = campaign.Entry("afr", write_recipe(repo, "afr", 200, finetune_epochs=50), init_from_run="cmo")
+    p = campaign.progress(entry, runs)
+    assert (p.state, p.stage, p.total, p.note) == ("waiting", "2", 50, "starts from cmo")
+
+
+def test_a_second_lock_is_refused_while_the_first_is_held(tmp_path):
+    first = campaign.lock(tmp_path)
+    assert first is not None
+    assert campaign.lock(tmp_path) is None
+    first.close()  # the kernel drops an flock with its holder: no stale lock survives a killed daemon
+    second = campaign.lock(tmp_path)
+    assert second is not None
+    second.close()
+
+
+def test_daemon_runs_the_queue_records_segments_and_marks_failures(repo, tmp_path, monkeypatch):
+    """The scheduler end to end, each run a short process standing in for `keras-lt train`."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    queue = [
+        {"name": "ok", "recipe": write_recipe(repo, "ok", 1)},
+        {"name": "bad", "recipe": write_recipe(repo, "bad", 1)},
+        {"name": "held", "recipe": write_recipe(repo, "held", 1), "hold": "not yet"},
+        {"name": "after", "recipe": write_recipe(repo, "after", 1), "init_from_run": "ok"},
+    ]
+    queue_file = write_queue(tmp_path / "q.json", queue)
+    monkeypatch.setattr(campaign, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(campaign, "snapshot", lambda runs, commit: tmp_path)
+    monkeypatch.setattr(campaign, "_git", lambda *args: "0" * 40)
+
+    class Scripted(campaign.Daemon):
+        def command(self, entry, code):
+            run_dir = self.runs / entry.name
+            if entry.name == "bad":
+                return [sys.executable, "-c", "print('ValueError: broken'); raise SystemExit(3)"]
+            return [sys.executable, "-c", f"import pathlib; p = pathlib.Path({str(run_dir)!r}); "
+                    "p.mkdir(); (p / 'model.safetensors').write_bytes(b'')"]
+
+    Scripted(runs, tmp_path, slots=2, threads=1, retry_failed=False, queue_file=queue_file).run()
+    assert campaign.is_finished(runs / "ok") and campaign.is_finished(runs / "after")
+    assert not (runs / "held").exists()
+    assert (runs / "bad.failed").read_text().startswith("exit 3 at ")
+    assert "ValueError: broken" in (runs / "bad.failed").read_text()
+    (segment,) = campaign.segments(runs, "ok")
+    assert segment["exit"] == 0 and segment["commit"] == "0" * 40 and not segment["resume"]
+    assert segment["cpu_seconds"] >= 0 and segment["wall_seconds"] >= 0
+    states = {e.name: campaign.progress(e, runs).state for e in campaign.load_queue(queue_file)}
+    assert states == {"ok": "done", "bad": "failed", "held": "held", "after": "done"}
