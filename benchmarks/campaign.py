@@ -4,6 +4,7 @@
     python benchmarks/campaign.py status    # each run: state, stage, epoch/total, s/epoch, ETA
     python benchmarks/campaign.py page      # write zoo/results/campaign.md (the committed progress page)
     python benchmarks/campaign.py stop      # Ctrl-C every run (each keeps its backup) and the daemon
+    python benchmarks/campaign.py ship NAME # a finished run replaces its zoo entry's short30 checkpoint
 
 The queue is `benchmarks/campaign_queue.json`. Runs live outside the checkout, in
 `~/.cache/keras-lt/campaign` (`KERAS_LT_CAMPAIGN` or `--runs`), which later sessions inherit:
@@ -22,7 +23,8 @@ is shipped into the zoo.
 Every run trains with the code of one commit: the first process of a run snapshots the committed
 HEAD into `code/<commit>/` (the package laid out as the wheel lays it out) and every later process
 of that run resumes with the same snapshot, so a checkpoint's numbers come from one version of the
-code however many sessions it spans. A run that exits non-zero (other than by `stop`) is marked
+code however many sessions it spans. `start --upgrade-code` moves the runs it resumes to HEAD (for
+a fix the running runs need, such as a safer backup; the segments record each commit). A run that exits non-zero (other than by `stop`) is marked
 `<name>.failed` with the reason and skipped until `start --retry-failed`.
 """
 
@@ -99,6 +101,12 @@ def load_queue(path=QUEUE_FILE):
         if entry.init_from_run and entry.init_from_run not in names[: names.index(entry.name)]:
             raise SystemExit(f"{path}: {entry.name} starts from {entry.init_from_run}, which must be queued before it.")
     return entries
+
+
+def load_methods(path=QUEUE_FILE):
+    """The queue's `methods`: zoo name -> label and published top-1, the full-recipe table's rows."""
+    with open(path) as f:
+        return json.load(f)["methods"]
 
 
 # ---------------------------------------------------------------- reading a run's state from disk
@@ -246,9 +254,9 @@ def ensure_data(data_dir):
 class Daemon:
     """Works through the queue with `slots` concurrent runs until it is finished, held or stopped."""
 
-    def __init__(self, runs, data_dir, slots, threads, retry_failed, queue_file=QUEUE_FILE):
+    def __init__(self, runs, data_dir, slots, threads, retry_failed, queue_file=QUEUE_FILE, upgrade_code=False):
         self.runs, self.data_dir, self.slots, self.threads = runs, data_dir, slots, threads
-        self.retry_failed, self.queue_file = retry_failed, queue_file
+        self.retry_failed, self.queue_file, self.upgrade_code = retry_failed, queue_file, upgrade_code
         self.children = {}  # name -> (pid, segment)
         self.stopping = False
 
@@ -265,9 +273,9 @@ class Daemon:
         return command
 
     def launch(self, entry):
-        """Starts (or resumes) `entry` with the snapshot of the commit it started with."""
+        """Starts (or resumes) `entry` with the snapshot of its last process's commit (HEAD if upgrading)."""
         earlier = segments(self.runs, entry.name)
-        commit = earlier[0]["commit"] if earlier else _git("rev-parse", "HEAD")
+        commit = earlier[-1]["commit"] if earlier and not self.upgrade_code else _git("rev-parse", "HEAD")
         code = snapshot(self.runs, commit)
         command = self.command(entry, code)
         env = {**os.environ, "PYTHONPATH": str(code), "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE",
@@ -443,8 +451,7 @@ def cmd_start(args):
     data_dir = ensure_data(args.data_dir.expanduser())
     command = [sys.executable, __file__, "--runs", str(args.runs), "--queue", str(args.queue), "daemon",
                "--data-dir", str(data_dir), "--slots", str(args.slots), "--threads", str(args.threads)]
-    if args.retry_failed:
-        command.append("--retry-failed")
+    command += [flag for flag, on in (("--retry-failed", args.retry_failed), ("--upgrade-code", args.upgrade_code)) if on]
     if args.foreground:
         return subprocess.run(command, check=False).returncode
     with open(args.runs / "campaign.log", "a") as log:
@@ -459,7 +466,7 @@ def cmd_daemon(args):
     if handle is None:
         print(f"{_now()} another campaign daemon holds {args.runs / 'campaign.lock'}; exiting", flush=True)
         return
-    Daemon(args.runs, args.data_dir, args.slots, args.threads, args.retry_failed, args.queue).run()
+    Daemon(args.runs, args.data_dir, args.slots, args.threads, args.retry_failed, args.queue, args.upgrade_code).run()
     handle.close()
 
 
@@ -470,6 +477,18 @@ def cmd_stop(args):
         return
     os.kill(state["pid"], signal.SIGTERM)
     print(f"asked daemon {state['pid']} to stop; its runs keep their backups (start resumes them).")
+
+
+def cmd_ship(args):
+    import campaign_ship
+
+    entries = {e.name: e for e in load_queue(args.queue)}
+    if args.name not in entries:
+        raise SystemExit(f"no run {args.name} in {args.queue}; choose one of: {', '.join(entries)}.")
+    metrics = campaign_ship.ship(REPO, args.runs, entries[args.name], load_methods(args.queue),
+                                 segments(args.runs, args.name), is_finished)
+    print(f"shipped {args.name}: top-1 {metrics['top1']:.2f} (many {metrics['many']:.2f} / medium "
+          f"{metrics['medium']:.2f}); review `git status`, run `python benchmarks/campaign.py page`, commit.")
 
 
 def main(argv=None):
@@ -484,15 +503,20 @@ def main(argv=None):
         p.add_argument("--slots", type=int, default=1, help="Concurrent runs (see campaign_threads_cpu.log).")
         p.add_argument("--threads", type=int, default=2, help="OpenMP threads per run.")
         p.add_argument("--retry-failed", action="store_true", help="Also start runs marked failed.")
+        p.add_argument("--upgrade-code", action="store_true",
+                       help="Resume interrupted runs with the code of HEAD instead of their own commit.")
         if name == "start":
             p.add_argument("--foreground", action="store_true", help="Run the daemon in this terminal.")
     sub.add_parser("status", help="Each run: state, stage, epoch/total, s/epoch, ETA.")
     page = sub.add_parser("page", help="Write the progress page.")
     page.add_argument("--output", type=Path, default=PAGE_FILE)
     sub.add_parser("stop", help="Ctrl-C the runs (they keep their backups) and end the daemon.")
+    ship = sub.add_parser("ship", help="Move a finished run into the zoo (benchmarks/campaign_ship.py).")
+    ship.add_argument("name")
     args = parser.parse_args(argv)
     args.runs = args.runs.expanduser()
-    commands = {"start": cmd_start, "daemon": cmd_daemon, "status": cmd_status, "page": cmd_page, "stop": cmd_stop}
+    commands = {"start": cmd_start, "daemon": cmd_daemon, "status": cmd_status, "page": cmd_page, "stop": cmd_stop,
+                "ship": cmd_ship}
     return commands[args.command](args)
 
 

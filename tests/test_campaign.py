@@ -184,3 +184,19 @@ def test_daemon_runs_the_queue_records_segments_and_marks_failures(repo, tmp_pat
     assert segment["cpu_seconds"] >= 0 and segment["wall_seconds"] >= 0
     states = {e.name: campaign.progress(e, runs).state for e in campaign.load_queue(queue_file)}
     assert states == {"ok": "done", "bad": "failed", "held": "held", "after": "done"}
+
+
+def test_a_resumed_run_keeps_its_commit_unless_upgraded(repo, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    (runs / "r" / "backup").mkdir(parents=True)
+    (runs / "r.segments.jsonl").write_text(json.dumps({"commit": "a" * 40}) + "\n")
+    entry = campaign.Entry("r", write_recipe(repo, "r", 1))
+    monkeypatch.setattr(campaign, "_git", lambda *args: "b" * 40)
+    snapshots = []
+    monkeypatch.setattr(campaign, "snapshot", lambda runs, commit: snapshots.append(commit) or tmp_path)
+    monkeypatch.setattr(campaign.subprocess, "Popen", lambda command, **kw: type("P", (), {"pid": 0})())
+    for upgrade in (False, True):
+        daemon = campaign.Daemon(runs, tmp_path, 1, 1, False, upgrade_code=upgrade)
+        daemon.launch(entry)
+        assert "--resume" in (runs / "r.log").read_text().splitlines()[-1]
+    assert snapshots == ["a" * 40, "b" * 40]
