@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import inspect
 import json
 import os
 import shutil
@@ -22,8 +23,11 @@ from keras_lt.data.samplers import SAMPLERS
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import evaluate_predictions
 from keras_lt.evaluation import top_confusion_pairs
+from keras_lt.files import atomic_write
+from keras_lt.kill_points import kill_point
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
+from keras_lt.run_lock import RunLock
 from keras_lt.trainers import SGD
 from keras_lt.trainers import TRAINERS
 from keras_lt.trainers import WarmupCosine
@@ -97,6 +101,12 @@ def check_recipe(recipe):
         raise KerasLTError(
             f"recipe {recipe.name}: finetune needs a \"method\", one of {', '.join(STAGE2)}."
         )
+    if recipe.finetune is not None:  # checked now, not after hours of stage 1
+        stage2, settings = _stage2_settings(recipe)
+        try:
+            inspect.signature(stage2).bind(None, images=None, labels=None, callbacks=(), verbose=0, output_dir=None, **settings)
+        except TypeError as error:
+            raise KerasLTError(f"recipe {recipe.name}: bad finetune setting ({error}).") from None
 
 
 def build_trainer(recipe, data, steps_per_epoch):
@@ -145,7 +155,7 @@ def is_interrupted(output_dir):
     """Whether `output_dir` holds an interrupted run that `train(..., resume=True)` can continue.
 
     True when a stage-1 backup, a finished stage 1 waiting for its stage 2, or a stage-2 backup is
-    there.
+    there (a run creates its backup directory as it starts, so a run stopped at any point is one).
 
     Example:
     >>> if is_interrupted("runs/ce"): train(recipe, "runs/ce", resume=True)
@@ -153,47 +163,54 @@ def is_interrupted(output_dir):
     return any(os.path.isdir(os.path.join(output_dir, d)) for d in (BACKUP_DIR, STAGE1_DIR, FINETUNE_BACKUP_DIR))
 
 
-def _check_output(output_dir, recipe, resume):
-    """Refuses to overwrite an interrupted run, and to resume one with a different recipe."""
-    recipe_path = os.path.join(output_dir, RECIPE_FILE)
+def check_output(output_dir, recipe, resume):
+    """Raises one `KerasLTError` line if `output_dir` cannot take a run of `recipe`; reads, never writes.
+
+    A finished run (its checkpoint written, its backups gone) is never trained into; an
+    interrupted one only with `resume` and the same recipe; `resume` needs an interrupted run.
+
+    Example:
+    >>> check_output("runs/ce", recipe, resume=False)
+    """
     interrupted = is_interrupted(output_dir)
+    if not interrupted and os.path.isfile(os.path.join(output_dir, hub.CONFIG_FILE)):
+        subject = f"nothing to resume in {output_dir}: it" if resume else output_dir
+        raise KerasLTError(
+            f"{subject} holds a finished run (its checkpoint); choose another --output, or delete it to "
+            "train it again."
+        )
     if interrupted and not resume:
         raise KerasLTError(
             f"{output_dir} holds an interrupted run; pass --resume to continue it or choose another --output."
         )
-    if resume:
-        if not interrupted:
-            raise KerasLTError(f"nothing to resume in {output_dir}: it has no {BACKUP_DIR}/ checkpoint.")
+    if not resume:
+        return
+    if not interrupted:
+        raise KerasLTError(f"nothing to resume in {output_dir}: it has no {BACKUP_DIR}/ checkpoint.")
+    recipe_path = os.path.join(output_dir, RECIPE_FILE)
+    try:
         with open(recipe_path) as f:  # fields added since the run started take their defaults
             saved = {**Recipe(name=recipe.name).to_dict(), **json.load(f)}
-        if saved != recipe.to_dict():
-            changed = sorted(k for k in saved if saved[k] != recipe.to_dict().get(k))
-            raise KerasLTError(
-                f"--resume with a different recipe than the interrupted run ({', '.join(changed)}); "
-                "resume with the same options or choose another --output."
-            )
-        if recipe.init_from is not None or os.path.isdir(os.path.join(output_dir, STAGE1_DIR)):
-            _trim_log(os.path.join(output_dir, FINETUNE_LOG_FILE), os.path.join(output_dir, FINETUNE_BACKUP_DIR))
-        else:
-            _trim_log(os.path.join(output_dir, LOG_FILE), os.path.join(output_dir, BACKUP_DIR))
-    os.makedirs(output_dir, exist_ok=True)
-    with open(recipe_path, "w") as f:
-        json.dump(recipe.to_dict(), f, indent=2)
+    except (OSError, ValueError, TypeError) as error:
+        raise KerasLTError(
+            f"cannot resume {output_dir}: its {RECIPE_FILE} is unreadable ({error}); choose another --output."
+        ) from None
+    if saved != recipe.to_dict():
+        changed = sorted(k for k in saved if saved[k] != recipe.to_dict().get(k))
+        raise KerasLTError(
+            f"--resume with a different recipe than the interrupted run ({', '.join(changed)}); "
+            "resume with the same options or choose another --output."
+        )
 
 
-def _trim_log(log_path, backup_dir):
-    """Drops the log rows of epochs the backup does not hold (a stop between log and backup).
+def _trim_log(log_path, next_epoch):
+    """Drops the log rows of epochs from `next_epoch` on, which the backup does not hold.
 
-    Without a backup (a stop before the first one was written) the stage starts again at epoch 0,
-    so no row is kept.
+    A stop between an epoch's log row and its backup leaves such a row; without a backup (a stop
+    before the first one was complete) the stage starts again at epoch 0, so no row is kept.
     """
     if not os.path.isfile(log_path):
         return
-    next_epoch = 0
-    metadata_path = os.path.join(backup_dir, "training_metadata.json")
-    if os.path.isfile(metadata_path):
-        with open(metadata_path) as f:
-            next_epoch = json.load(f)["epoch"]
     with open(log_path, newline="") as f:
         rows = list(csv.reader(f))
     kept = rows[:1] + [row for row in rows[1:] if int(row[0]) < next_epoch]
@@ -205,15 +222,21 @@ def _trim_log(log_path, backup_dir):
 def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto", data=None):
     """Trains `recipe`, evaluates the final epoch on the test split, and saves the checkpoint.
 
-    A per-epoch backup (`keras.callbacks.BackupAndRestore`: weights, optimizer, epoch) lives in
-    `output_dir/backup` until the run finishes; `resume=True` continues from it exactly. A recipe
-    with `finetune` then runs its stage 2 (`keras_lt.trainers.STAGE2`: cRT, LWS, tau-norm, MiSLAS,
-    AFR), logged to `finetune_log.csv`, with the test metrics before it in
+    Nothing is written before the recipe, the output directory (`check_output`) and the data are
+    checked. The run then holds `output_dir`'s `RunLock` (a second run there is refused; a killed
+    one's lock is not left behind), writes `recipe.json` and creates its backup directory.
+
+    A per-epoch backup (`keras_lt.callbacks.Backup`: weights, optimizer, epoch; crash-safe) lives
+    in `output_dir/backup` and `resume=True` continues from it exactly. A recipe with `finetune`
+    then runs its stage 2 (`keras_lt.trainers.STAGE2`: cRT, LWS, tau-norm, MiSLAS, CP-Mix, AFR),
+    logged to `finetune_log.csv`, with the test metrics before it in
     `metrics_before_finetune.json`. Between the stages the stage-1 network is kept in
     `output_dir/stage1`, and stage 2 has its own per-epoch backup (`finetune_backup`), so a run
-    interrupted in stage 2 resumes there, exactly. A trainer that counts training confusions
-    (CP-Mix) leaves them, and their top pairs, in `training_confusion.json`. A recipe with
-    `init_from` skips the training: its `finetune` starts from that checkpoint.
+    interrupted in stage 2 resumes there, exactly. The backups and `stage1` are removed only once
+    the checkpoint is written: a stop at any point loses at most the epoch in progress. A trainer
+    that counts training confusions (CP-Mix) leaves them, and their top pairs, in
+    `training_confusion.json`. A recipe with `init_from` skips the training: its `finetune`
+    starts from that checkpoint.
 
     Args:
         recipe: the recipe to run.
@@ -230,19 +253,30 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     >>> report = train(load_recipe("ce-resnet32-cifar10lt").scaled("short30"), "runs/ce")
     """
     check_recipe(recipe)
-    _check_output(output_dir, recipe, resume)
+    RunLock.check(output_dir)
+    check_output(output_dir, recipe, resume)
     data = data or prepare_data(recipe, data_dir)
-    stage1 = os.path.join(output_dir, STAGE1_DIR)
-    if recipe.init_from is not None:
-        network = _initial_network(recipe, data)
-    elif resume and os.path.isdir(stage1):
-        network = hub.from_pretrained(stage1)
-    else:
-        network = _train_stage1(recipe, data, output_dir, resume, verbose)
-    if recipe.finetune is not None:
-        network = _finetune(network, recipe, data, output_dir, resume, verbose)
-    report = finish(network, recipe, data, output_dir, data_dir)
-    shutil.rmtree(stage1, ignore_errors=True)
+    initial = None if recipe.init_from is None else _initial_network(recipe, data)
+    with RunLock(output_dir):
+        check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
+        content = json.dumps(recipe.to_dict(), indent=2).encode()
+        atomic_write(os.path.join(output_dir, RECIPE_FILE), lambda f: f.write(content))
+        if not is_interrupted(output_dir):  # from now on a stop leaves a run that --resume continues
+            os.makedirs(os.path.join(output_dir, BACKUP_DIR if initial is None else FINETUNE_BACKUP_DIR))
+        stage1 = os.path.join(output_dir, STAGE1_DIR)
+        if initial is not None:
+            network = initial
+        elif os.path.isdir(stage1):  # a resumed run whose stage 1 is done
+            network = hub.from_pretrained(stage1)
+        else:
+            network = _train_stage1(recipe, data, output_dir, resume, verbose)
+        if recipe.finetune is not None:
+            network = _finetune(network, recipe, data, output_dir, resume, verbose)
+        kill_point("run.trained")
+        report = finish(network, recipe, data, output_dir, data_dir)
+        kill_point("run.checkpointed")
+        for directory in (FINETUNE_BACKUP_DIR, STAGE1_DIR, BACKUP_DIR):  # replaced by the checkpoint
+            shutil.rmtree(os.path.join(output_dir, directory), ignore_errors=True)
     return report
 
 
@@ -251,6 +285,7 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
 
     With a finetune to follow, the network is saved to `output_dir/stage1` before the backup goes,
     and what continues is that saved checkpoint: a run resumed in stage 2 continues from the same.
+    Otherwise the backup stays until `train` has written the checkpoint.
     """
     batches = DeviceBatches(
         data.train_images, data.train_labels, data.num_classes, recipe.batch_size,
@@ -259,15 +294,15 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     trainer, callbacks = build_trainer(recipe, data, len(batches))
     trainer(batches[0][0][:1])
     trainer.optimizer.build(trainer.trainable_variables)
-    backup = os.path.join(output_dir, BACKUP_DIR)
+    backup = lt_callbacks.Backup(os.path.join(output_dir, BACKUP_DIR), keep=True)
+    log = os.path.join(output_dir, LOG_FILE)
+    if resume:
+        _trim_log(log, backup.resume_epoch())
     callbacks = [
         lt_callbacks.EpochSeeder(batches),
         *callbacks,
-        keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE), append=resume),
-        # double_checkpoint: a stop while the backup is written falls back to the previous epoch.
-        keras.callbacks.BackupAndRestore(
-            backup, double_checkpoint=True, delete_checkpoint=recipe.finetune is None
-        ),
+        keras.callbacks.CSVLogger(log, append=resume),
+        backup,
     ]
     # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
     # would draw from Python's global `random`, which a resumed run does not replay.
@@ -283,7 +318,9 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
         model_name=f"{recipe.name} (stage 1)",
     )
     os.replace(partial, stage1)
-    shutil.rmtree(backup)
+    kill_point("run.stage1_saved")
+    backup.remove()
+    kill_point("run.handed_over")
     return hub.from_pretrained(stage1)
 
 
@@ -311,16 +348,24 @@ def _save_training_confusion(trainer, data, output_dir):
 
 
 def _finetune(network, recipe, data, output_dir, resume, verbose):
-    """The recipe's stage 2 on `network` (backed up in `output_dir`); the test metrics before it go to a file."""
+    """The recipe's stage 2 on `network`, its backup kept for `train` to remove; the test metrics before it go to a file."""
     with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
         json.dump(evaluate(network, data), f, indent=2)
-    log = keras.callbacks.CSVLogger(os.path.join(output_dir, FINETUNE_LOG_FILE), append=resume)
-    settings = {"batch_size": recipe.batch_size, "seed": recipe.seed, **recipe.finetune}
-    stage2 = STAGE2[settings.pop("method")]
+    backup = lt_callbacks.Backup(os.path.join(output_dir, FINETUNE_BACKUP_DIR), keep=True)
+    log = os.path.join(output_dir, FINETUNE_LOG_FILE)
+    if resume:
+        _trim_log(log, backup.resume_epoch())
+    stage2, settings = _stage2_settings(recipe)
     return stage2(
-        network, images=data.train_images, labels=data.train_labels, callbacks=[log], verbose=verbose,
-        output_dir=output_dir, **settings,
+        network, images=data.train_images, labels=data.train_labels, verbose=verbose, output_dir=output_dir,
+        callbacks=[keras.callbacks.CSVLogger(log, append=resume), backup], **settings,
     )
+
+
+def _stage2_settings(recipe):
+    """The recipe's stage-2 pipeline and its keyword arguments besides the data, callbacks and output."""
+    settings = {"batch_size": recipe.batch_size, "seed": recipe.seed, **recipe.finetune}
+    return STAGE2[settings.pop("method")], settings
 
 
 def evaluate(network, data):

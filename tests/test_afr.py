@@ -14,11 +14,13 @@ import torch
 from keras_lt import hub
 from keras_lt import models
 from keras_lt import training
+from keras_lt.callbacks import Backup
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import STAGE2
 from keras_lt.trainers import AFRTrainer
+from keras_lt.trainers import stage2
 from keras_lt.trainers.afr import adaptive_thresholds
 from keras_lt.trainers.afr import intra_class_minority
 from keras_lt.trainers.pgd import targeted_pgd
@@ -238,7 +240,7 @@ def test_an_interrupted_afr_resumes_exactly(tmp_path, monkeypatch):
     uninterrupted = STAGE2["afr"](tiny_model(), **settings)
     out = str(tmp_path / "run")
     with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
-        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(1))
+        patch.setattr(stage2, "Backup", interrupting_backup(1, base=Backup))
         STAGE2["afr"](tiny_model(), output_dir=out, **settings)
     assert {"afr_rebalanced.npz", "afr_split.json", "finetune_backup"} <= set(os.listdir(out))
     resumed = STAGE2["afr"](tiny_model(), output_dir=out, **settings)  # starts at epoch 2, inside period 0..2

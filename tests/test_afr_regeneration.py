@@ -94,6 +94,16 @@ def test_a_fresh_fit_regenerates_even_where_an_unfinished_fit_left_a_set(tmp_pat
     assert fresh.regenerated == [0] and fresh.restored == [0]  # its own set, made at epoch 0
 
 
+def test_a_fit_resumed_after_its_last_epoch_reports_the_saved_splits(tmp_path):
+    directory = str(tmp_path)
+    first = AFRRegeneration(FakeTrainer(), every=2, directory=directory)
+    run_epochs(first, range(4))
+    assert first.backup_files == [os.path.join(directory, STATE_FILE)]
+    resumed = AFRRegeneration(FakeTrainer(), every=2, directory=directory)
+    resumed.on_train_end()  # its backup was of the last epoch: no epoch ran
+    assert resumed.records == first.records and AFRRegeneration(FakeTrainer(), 2).backup_files == []
+
+
 def test_describe_split_names_thresholds_and_minority_counts():
     text = describe_split(FakeTrainer().regenerate(3))
     assert text.splitlines()[0] == (

@@ -1,4 +1,4 @@
-"""`keras_lt.trainers.stage2_callbacks`: the seeder first, the caller's callbacks, a double-checkpointed backup."""
+"""`keras_lt.trainers.stage2_callbacks`: the seeder first, the caller's callbacks, a crash-safe backup."""
 
 import os
 
@@ -6,6 +6,7 @@ import keras_lt  # noqa: F401  (selects the torch backend before keras is import
 import keras
 import numpy as np
 
+from keras_lt.callbacks import Backup
 from keras_lt.callbacks import EpochLog
 from keras_lt.callbacks import EpochSeeder
 from keras_lt.data.pipeline import DeviceBatches
@@ -34,21 +35,31 @@ def test_with_a_directory_every_epoch_is_backed_up_until_the_fit_completes(tmp_p
     data = batches()
     callbacks = stage2_callbacks(data, [], str(tmp_path))
     backup = callbacks[-1]
-    assert isinstance(backup, keras.callbacks.BackupAndRestore)
-    assert backup.backup_dir == os.path.join(str(tmp_path), BACKUP_DIR) and backup.double_checkpoint
+    assert isinstance(backup, Backup) and not backup.keep
+    assert backup.directory == os.path.join(str(tmp_path), BACKUP_DIR)
 
     class Look(keras.callbacks.Callback):
         seen = []
 
         def on_epoch_end(self, epoch, logs=None):
-            self.seen.append(os.path.isfile(os.path.join(backup.backup_dir, "training_metadata.json")))
+            self.seen.append(backup.resume_epoch())
 
     keras.utils.set_random_seed(0)
     trainer = ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
     trainer.compile(optimizer=SGD(0.1), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     trainer.fit(data, epochs=2, shuffle=False, verbose=0, callbacks=[*callbacks, Look()])
-    assert Look.seen == [True, True]  # written at every epoch end (before Look, which comes after)
-    assert not os.path.exists(backup.backup_dir)  # and removed once the fit completed
+    assert Look.seen == [1, 2]  # written at every epoch end (before Look, which comes after)
+    assert not os.path.exists(backup.directory)  # and removed once the fit completed
+
+
+def test_the_callers_backup_is_used_and_keeps_the_files_the_callbacks_name(tmp_path):
+    class KeepsAFile(keras.callbacks.Callback):
+        backup_files = [str(tmp_path / "set.npz")]
+
+    mine = Backup(str(tmp_path / "mine"), keep=True)
+    callbacks = stage2_callbacks(batches(), [KeepsAFile(), mine], str(tmp_path))
+    assert [c for c in callbacks if isinstance(c, Backup)] == [mine]  # no second one in finetune_backup
+    assert mine.files == [str(tmp_path / "set.npz")]
 
 
 def test_the_seeder_sets_each_epochs_order():

@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
+from keras_lt import callbacks as lt_callbacks
 from keras_lt import hub
 from keras_lt import training
+from keras_lt.callbacks import Backup
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
+from keras_lt.run_lock import RunLock
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 from keras_lt.training import TrainingData
 from interruption import interrupting_backup
@@ -85,7 +88,7 @@ def test_train_end_to_end(tmp_path):
 
 def interrupted_run(monkeypatch, out, recipe):
     with monkeypatch.context() as patch:
-        patch.setattr(keras.callbacks, "BackupAndRestore", interrupting_backup(0))
+        patch.setattr(lt_callbacks, "Backup", interrupting_backup(0, base=Backup))
         with pytest.raises(KeyboardInterrupt):
             training.train(recipe, out, data=tiny_data(), verbose=0)
     assert os.path.isdir(os.path.join(out, training.BACKUP_DIR))
@@ -121,11 +124,7 @@ def test_resume_completes_the_run_exactly(tmp_path, monkeypatch):
     rows = read_log(out)
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]  # every epoch once, one header
     assert not os.path.exists(os.path.join(out, training.BACKUP_DIR))
-    expected = load_file(os.path.join(straight, hub.WEIGHTS_FILE))
-    actual = load_file(os.path.join(out, hub.WEIGHTS_FILE))
-    assert sorted(actual) == sorted(expected)
-    for key in expected:
-        np.testing.assert_allclose(actual[key], expected[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    assert_same_weights(straight, out)
 
 
 def test_resume_drops_log_rows_the_backup_does_not_hold(tmp_path, monkeypatch):
@@ -170,7 +169,7 @@ def test_a_run_interrupted_in_stage_2_resumes_there_exactly(tmp_path, monkeypatc
     """Stage 1 is not trained again (its checkpoint is kept in stage1/) and stage 2 continues from its backup."""
     recipe = tiny_recipe(finetune=finetune)
     straight, out = straight_and_interrupted(
-        tmp_path, monkeypatch, recipe, keras.callbacks, "BackupAndRestore", interrupting_backup(0, FINETUNE_BACKUP_DIR)
+        tmp_path, monkeypatch, recipe, lt_callbacks, "Backup", interrupting_backup(0, FINETUNE_BACKUP_DIR, base=Backup)
     )
     assert {training.STAGE1_DIR, FINETUNE_BACKUP_DIR} <= set(os.listdir(out))
     assert training.BACKUP_DIR not in os.listdir(out)  # stage 1 is done: its backup is gone
@@ -188,8 +187,8 @@ def test_a_run_interrupted_in_stage_2_resumes_there_exactly(tmp_path, monkeypatc
 
 def test_a_stop_before_the_first_stage_2_backup_restarts_stage_2_with_a_clean_log(tmp_path, monkeypatch):
     recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
-    backup = interrupting_backup(0, FINETUNE_BACKUP_DIR, before_saving=True)
-    straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, keras.callbacks, "BackupAndRestore", backup)
+    backup = interrupting_backup(0, FINETUNE_BACKUP_DIR, before_saving=True, base=Backup)
+    straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, lt_callbacks, "Backup", backup)
     with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0]  # logged, never backed up
     stage1_log = read_log(out)
@@ -294,4 +293,54 @@ def test_unknown_names_fail_before_anything_is_written(tmp_path, field, value):
     with pytest.raises(KerasLTError, match=f"unknown {field} 'nope'; choose one of") as error:
         training.train(tiny_recipe(**{field: value}), str(out), data=tiny_data(), verbose=0)
     assert "\n" not in str(error.value)
+    assert not out.exists()
+
+
+def test_a_stop_after_the_last_epoch_keeps_the_backup_until_the_checkpoint_is_written(tmp_path, monkeypatch):
+    recipe = tiny_recipe()
+    straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, training, "finish", interrupt)
+    assert Backup(os.path.join(out, training.BACKUP_DIR)).resume_epoch() == recipe.epochs
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)  # no epoch left: the checkpoint
+    assert [int(r["epoch"]) for r in read_log(out)] == [0, 1]
+    assert_same_weights(straight, out)
+    assert not {training.BACKUP_DIR, ".keras-lt.lock"} & set(os.listdir(out))
+
+
+def snapshot(directory):
+    """Every file under `directory` with its content."""
+    return {path: path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_finished_run_is_never_trained_into(tmp_path, resume):
+    out = tmp_path / "run"
+    training.train(tiny_recipe(), str(out), data=tiny_data(), verbose=0)
+    before = snapshot(out)
+    for recipe in (tiny_recipe(), tiny_recipe(seed=1)):
+        message = "nothing to resume" if resume else "holds a finished run"
+        with pytest.raises(KerasLTError, match=message) as error:
+            training.train(recipe, str(out), data=tiny_data(), resume=resume, verbose=0)
+        assert "\n" not in str(error.value)
+    with pytest.raises(KerasLTError, match="holds a finished run"):  # refused before the data is even read
+        training.train(tiny_recipe(seed=1), str(out), data_dir=str(tmp_path / "no-data"), verbose=0)
+    assert snapshot(out) == before
+
+
+def test_a_run_in_progress_is_not_joined(tmp_path, monkeypatch):
+    """A second run (or a --resume) while the first one is alive is refused, and writes nothing."""
+    out = str(tmp_path / "run")
+    interrupted_run(monkeypatch, out, tiny_recipe(epochs=3))
+    before = snapshot(tmp_path / "run")
+    with RunLock(out):
+        for resume in (False, True):
+            with pytest.raises(KerasLTError, match="in use by another keras-lt run"):
+                training.train(tiny_recipe(epochs=3), out, data=tiny_data(), resume=resume, verbose=0)
+    assert snapshot(tmp_path / "run") == before
+
+
+def test_a_bad_finetune_setting_fails_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    recipe = tiny_recipe(finetune={"method": "crt", "epochs": 1, "learning_rate": 0.1})
+    with pytest.raises(KerasLTError, match="bad finetune setting.*learning_rate"):
+        training.train(recipe, str(out), data=tiny_data(), verbose=0)
     assert not out.exists()

@@ -22,10 +22,11 @@ class AFRRegeneration(keras.callbacks.Callback):
     `CSVLogger`.
 
     With a `directory`, every regeneration writes the splits so far to `afr_split.json` (with
-    `settings`) and the re-balanced set to `afr_rebalanced.npz` there. A fit resumed in the middle of
-    a period (by `keras.callbacks.BackupAndRestore`) then reloads that period's set instead of
-    regenerating it from the resumed weights, which are not the weights it was generated from.
-    `cleanup()` removes the set once the fine-tune is done.
+    `settings`) and the re-balanced set to `afr_rebalanced.npz` there (`backup_files`: a
+    `keras_lt.callbacks.Backup` keeps the set of every epoch it backs up). A fit resumed in the
+    middle of a period then reloads that period's set instead of regenerating it from the resumed
+    weights, which are not the weights it was generated from; one resumed after its last epoch
+    reports the saved splits. `cleanup()` removes the set once the fine-tune is done.
 
     Args:
         trainer: a `keras_lt.trainers.AFRTrainer`.
@@ -72,6 +73,15 @@ class AFRRegeneration(keras.callbacks.Callback):
             atomic_write(self._path(STATE_FILE), lambda f: np.savez(f, period=start, images=images, labels=labels))
             self._write_splits()
 
+    @property
+    def backup_files(self):
+        """The file that a backup of the fit must keep: the current re-balanced set."""
+        return [] if self.directory is None else [self._path(STATE_FILE)]
+
+    def on_train_end(self, logs=None):
+        if self.period_start is None and self.directory is not None and os.path.isfile(self._path(SPLIT_FILE)):
+            self.records = self._saved_records(float("inf"))  # resumed after the last epoch: no epoch ran
+
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None and self.records:
             logs["afr_minority"] = self.records[-1]["minority_share"]
@@ -93,9 +103,13 @@ class AFRRegeneration(keras.callbacks.Callback):
             if int(state["period"]) != start:
                 return False
             self.trainer.set_rebalanced(state["images"], state["labels"])
-        with open(self._path(SPLIT_FILE)) as f:
-            self.records = [r for r in json.load(f)["regenerations"] if r["epoch"] <= start]
+        self.records = self._saved_records(start)
         return True
+
+    def _saved_records(self, last):
+        """The saved splits of the regenerations up to epoch `last`."""
+        with open(self._path(SPLIT_FILE)) as f:
+            return [r for r in json.load(f)["regenerations"] if r["epoch"] <= last]
 
     def _write_splits(self):
         content = json.dumps({"settings": self.settings, "regenerations": self.records}, indent=2)
