@@ -5,6 +5,8 @@
     python benchmarks/campaign.py page      # write zoo/results/campaign.md (the committed progress page)
     python benchmarks/campaign.py stop      # Ctrl-C every run (each keeps its backup) and the daemon
     python benchmarks/campaign.py ship NAME # a finished run replaces its zoo entry's short30 checkpoint
+    python benchmarks/campaign.py export F  # (daemon stopped) the runs a GPU call should continue, in F.tgz
+    python benchmarks/campaign.py import F  # the GPU call's returned runs replace the campaign's copies
 
 The queue is `benchmarks/campaign_queue.json`. Runs live outside the checkout, in
 `~/.cache/keras-lt/campaign` (`KERAS_LT_CAMPAIGN` or `--runs`), which later sessions inherit:
@@ -479,6 +481,69 @@ def cmd_stop(args):
     print(f"asked daemon {state['pid']} to stop; its runs keep their backups (start resumes them).")
 
 
+EXPORT_MANIFEST = "campaign_export.json"
+
+
+def _refuse_while_running(runs, what):
+    state = daemon_state(runs)
+    if state:
+        raise SystemExit(f"the campaign daemon {state.get('pid')} is running; {what} needs it stopped "
+                         "(python benchmarks/campaign.py stop), so that no run trains in two places.")
+
+
+def cmd_export(args):
+    """Packs the runs a GPU call should continue (unfinished, not held, not waiting) with their backups."""
+    _refuse_while_running(args.runs, "export")
+    entries = [e for e in load_queue(args.queue) if progress(e, args.runs).state in ("queued", "interrupted")]
+    if not entries:
+        raise SystemExit("nothing to export: every run is finished, held, failed or waiting.")
+    commit = _git("rev-parse", "HEAD")
+    manifest = {"commit": commit, "exported": _now(), "runs": [e.name for e in entries]}
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(args.output, "w:gz") as tar:
+        for entry in entries:
+            for path in (args.runs / entry.name, args.runs / f"{entry.name}.log"):
+                if path.exists():
+                    tar.add(path, arcname=path.name)
+        data = json.dumps(manifest).encode()
+        info = tarfile.TarInfo(EXPORT_MANIFEST)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    specs = [str(Path("$OLDPWD") / e.recipe) if e.recipe.endswith(".json") else e.recipe for e in entries]
+    print(f"wrote {args.output} ({len(entries)} runs, commit {commit[:7]}). On the device, in RUNS_DIR:\n"
+          f"  tar xzf {args.output.name} -C RUNS_DIR && bash $OLDPWD/benchmarks/device_recipes.sh DATA RUNS_DIR SECONDS "
+          + " ".join(specs) + "\nthen bring RUNS_DIR back as a .tgz and: python benchmarks/campaign.py import FILE")
+
+
+def cmd_import(args):
+    """Takes back the runs a GPU call continued: each replaces the campaign's copy; a segment records it."""
+    _refuse_while_running(args.runs, "import")
+    with tarfile.open(args.input) as tar:
+        staging = args.runs / ".import"
+        shutil.rmtree(staging, ignore_errors=True)
+        tar.extractall(staging, filter="data")
+    roots = [p for p in staging.rglob(EXPORT_MANIFEST)]
+    if len(roots) != 1:
+        raise SystemExit(f"{args.input} holds no {EXPORT_MANIFEST}: it is not a returned campaign export.")
+    root = roots[0].parent
+    manifest = json.loads(roots[0].read_text())
+    for name in manifest["runs"]:
+        if not (root / name).is_dir():
+            continue
+        target = args.runs / name
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(root / name, target)
+        if (root / f"{name}.log").is_file():  # device_recipes.sh appended to the exported log
+            shutil.copyfile(root / f"{name}.log", args.runs / f"{name}.log")
+        segment = {"start": manifest["exported"], "end": _now(), "commit": manifest["commit"], "resume": True,
+                   "threads": None, "slots": None, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0,
+                   "machine": args.machine}
+        with open(args.runs / f"{name}.segments.jsonl", "a") as f:
+            f.write(json.dumps(segment) + "\n")
+        print(f"{name}: {progress(Entry(name, name), args.runs).state} after {args.machine}")
+    shutil.rmtree(staging)
+
+
 def cmd_ship(args):
     import campaign_ship
 
@@ -511,12 +576,17 @@ def main(argv=None):
     page = sub.add_parser("page", help="Write the progress page.")
     page.add_argument("--output", type=Path, default=PAGE_FILE)
     sub.add_parser("stop", help="Ctrl-C the runs (they keep their backups) and end the daemon.")
+    export = sub.add_parser("export", help="Pack the runs a GPU call should continue, with their backups.")
+    export.add_argument("output", type=Path)
+    import_ = sub.add_parser("import", help="Take back the runs a GPU call continued.")
+    import_.add_argument("input", type=Path)
+    import_.add_argument("--machine", default="GPU (device tool)", help="Recorded in each run's segments.")
     ship = sub.add_parser("ship", help="Move a finished run into the zoo (benchmarks/campaign_ship.py).")
     ship.add_argument("name")
     args = parser.parse_args(argv)
     args.runs = args.runs.expanduser()
     commands = {"start": cmd_start, "daemon": cmd_daemon, "status": cmd_status, "page": cmd_page, "stop": cmd_stop,
-                "ship": cmd_ship}
+                "ship": cmd_ship, "export": cmd_export, "import": cmd_import}
     return commands[args.command](args)
 
 

@@ -94,7 +94,7 @@ def command_text(name, segments, log_head):
         "# Processes (start, end, commit, exit code, --resume, threads, wall and CPU seconds):",
     ]
     lines += [
-        f"#   {s['start']} .. {s['end']}  {s['commit'][:7]}  exit {s['exit']}  resume {s['resume']}  "
+        f"#   {s['start']} .. {s['end']}  {s.get('machine', 'CPU')}  {s['commit'][:7]}  exit {s['exit']}  resume {s['resume']}  "
         f"threads {s['threads']}  wall {s['wall_seconds']} s  cpu {s['cpu_seconds']} s"
         for s in segments
     ]
@@ -116,9 +116,12 @@ def bring_run(runs, name, segments, epochs, destination):
     (destination / "command.txt").write_text(command_text(name, segments, first_command))
     config = json.loads((destination / "config.json").read_text())
     config["dataset"].update(title=DATA_TITLE, data_dir=DATA_DIR)
-    threads = segments[-1]["threads"]
-    config["run"]["device"] = f"CPU x86_64, 2 cores (keras-lt campaign), torch threads: {threads}"
-    config["card_note"] = f"Full recipe ({epochs}), 2 CPU cores; final epoch, no checkpoint selection."
+    threads = max(s["threads"] or 0 for s in segments)
+    others = sorted({s["machine"] for s in segments if s.get("machine")})  # parts continued on a GPU
+    config["run"]["device"] = f"CPU x86_64, 2 cores (keras-lt campaign), torch threads: {threads}" + "".join(
+        f"; part on {machine}" for machine in others)
+    where = "2 CPU cores" + "".join(f" and {machine}" for machine in others)
+    config["card_note"] = f"Full recipe ({epochs}), {where}; final epoch, no checkpoint selection."
     (destination / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (destination / "README.md").write_text(hub.model_card(config))
     return config

@@ -5,6 +5,7 @@ import importlib.util
 import json
 import statistics
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,46 @@ def test_a_resumed_run_keeps_its_commit_unless_upgraded(repo, tmp_path, monkeypa
         daemon.launch(entry)
         assert "--resume" in (runs / "r.log").read_text().splitlines()[-1]
     assert snapshots == ["a" * 40, "b" * 40]
+
+
+def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    queue = [{"name": n, "recipe": write_recipe(repo, n, 4)} for n in ("done", "cut", "fresh", "held")]
+    queue[3]["hold"] = "not yet"
+    queue_file = write_queue(tmp_path / "q.json", queue)
+    finish(runs / "done")
+    (runs / "cut" / "backup").mkdir(parents=True)
+    write_log(runs / "cut" / "train_log.csv", [60.0, 61.0])
+    (runs / "cut.log").write_text("epoch 1\nepoch 2\n")
+    monkeypatch.setattr(campaign, "_git", lambda *args: "c" * 40)
+    archive = tmp_path / "out" / "runs.tgz"
+    campaign.main(["--runs", str(runs), "--queue", str(queue_file), "export", str(archive)])
+
+    device = tmp_path / "device"  # what a device call does: extract, continue, pack RUNS_DIR back
+    device.mkdir()
+    with tarfile.open(archive) as tar:
+        assert sorted(tar.getnames())[:2] == ["campaign_export.json", "cut"]
+        assert "done" not in tar.getnames() and "held" not in tar.getnames()
+        tar.extractall(device / "runs", filter="data")
+    write_log(device / "runs" / "cut" / "train_log.csv", [60.0, 61.0, 3.0, 3.0])
+    (device / "runs" / "cut.log").write_text("epoch 1\nepoch 2\nepoch 3 (gpu)\nepoch 4 (gpu)\n")
+    returned = tmp_path / "returned.tgz"
+    with tarfile.open(returned, "w:gz") as tar:
+        tar.add(device / "runs", arcname="device")
+    campaign.main(["--runs", str(runs), "--queue", str(queue_file), "import", str(returned), "--machine", "H200"])
+
+    assert "epoch 4 (gpu)" in (runs / "cut.log").read_text()
+    entries = {e.name: e for e in campaign.load_queue(queue_file)}
+    assert campaign.progress(entries["cut"], runs).done == 4
+    (segment,) = campaign.segments(runs, "cut")
+    assert segment["machine"] == "H200" and segment["commit"] == "c" * 40
+    assert not (runs / ".import").exists()
+
+
+def test_export_refuses_while_the_daemon_runs(tmp_path):
+    held = campaign.lock(tmp_path)
+    try:
+        with pytest.raises(SystemExit, match="is running; export needs it stopped"):
+            campaign.main(["--runs", str(tmp_path), "export", str(tmp_path / "x.tgz")])
+    finally:
+        held.close()
