@@ -81,6 +81,15 @@ def random_gaussian_blur(images, generator, sigma=(0.1, 2.0), probability=0.5):
     Each image is blurred with probability `probability` with `sigma ~ U(sigma)`. Draws, in this
     order: `(K,)` uniforms for whether, then `(K,)` float64 uniforms for the sigmas.
 
+    Args:
+        images: uint8 `(K, H, W, C)` tensor.
+        generator: the `torch.Generator` of the draws.
+        sigma: range of the standard deviation.
+        probability: chance that an image is blurred.
+
+    Returns:
+        A new uint8 tensor like `images`.
+
     Example:
     >>> out = random_gaussian_blur(images, torch.Generator().manual_seed(0))
     """

@@ -73,6 +73,9 @@ def adjust_hue(images, hue_factor):
 
     Returns:
         uint8 `(K, H, W, 3)`.
+
+    Example:
+    >>> shifted = adjust_hue(images, torch.full((len(images),), 0.05))
     """
     hsv = rgb_to_hsv(images)
     # NumPy's `np.array(hue_factor * 255).astype(np.uint8)`: truncated towards 0, then modulo 256.
@@ -124,7 +127,19 @@ def color_jitter(images, generator, strength=(0.4, 0.4, 0.4, 0.1), probability=0
 
 
 def random_grayscale(images, generator, probability=0.2):
-    """torchvision's `RandomGrayscale(p)` of RGB PIL images: `convert("L")` copied to 3 channels, per image."""
+    """torchvision's `RandomGrayscale(p)` of RGB PIL images: `convert("L")` copied to 3 channels, per image.
+
+    Args:
+        images: uint8 RGB `(K, H, W, 3)`.
+        generator: the `torch.Generator` of the `(K,)` draw (`< probability`: grey).
+        probability: chance that an image turns grey.
+
+    Returns:
+        A new uint8 tensor like `images`.
+
+    Example:
+    >>> out = random_grayscale(images, torch.Generator().manual_seed(0))
+    """
     chosen = torch.rand(images.shape[0], device=images.device, generator=generator) < probability
     grey = enhance.grey(images).to(torch.uint8).expand_as(images)
     return torch.where(chosen.view(-1, 1, 1, 1), grey, images)

@@ -31,7 +31,20 @@ from keras_lt.data.resized_crop import resized_crop
 
 
 def regular_augment(images, generator, padding=4, cutout_length=16):
-    """Pad + random crop + flip, AutoAugment's CIFAR-10 policy, Cutout: the regular branch."""
+    """Pad + random crop + flip, AutoAugment's CIFAR-10 policy, Cutout: the regular branch.
+
+    Args:
+        images: uint8 `(K, H, W, 3)` un-augmented images.
+        generator: the `torch.Generator` of the draws (crop and flip, policy, Cutout centres).
+        padding: pixels of zero padding before the crop.
+        cutout_length: side of the Cutout square.
+
+    Returns:
+        A new uint8 tensor like `images`.
+
+    Example:
+    >>> out = regular_augment(images, torch.Generator().manual_seed(0))
+    """
     images = random_crop_flip(pad(images, padding), images.shape[1:3], generator)
     return cutout(autoaugment(images, generator), cutout_length, generator)
 

@@ -78,6 +78,15 @@ def random_resized_boxes(batch, height, width, generator, scale=(0.2, 1.0), rati
     order: `(batch, attempts)` uniforms for the areas, the same for the ratios, then `(batch,)` for
     the rows and the columns.
 
+    Args:
+        batch: number of images.
+        height: image height.
+        width: image width.
+        generator: the `torch.Generator` of the draws (its device is the boxes' device).
+        scale: range of the box's share of the image area.
+        ratio: range of the box's aspect ratio (width / height).
+        attempts: boxes tried per image before the fallback.
+
     Returns:
         `(top, left, h, w)`, int64 `(batch,)` each.
 
