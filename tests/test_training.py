@@ -263,6 +263,13 @@ def test_prepare_data_applies_the_ldam_selection(monkeypatch):
     assert len(untouched.train_labels) == 60
 
 
+def test_a_recipe_name_that_is_a_path_fails_before_anything_is_written(tmp_path):
+    for name in ("../escape", "/abs", "a/b", ".."):
+        with pytest.raises(KerasLTError, match="one path component"):
+            training.train(tiny_recipe(name=name), str(tmp_path / "run"), data=tiny_data(), verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize(
     "field, value", [("loss", "nope"), ("method", "nope"), ("architecture", "nope"), ("sampler", "nope")]
 )
