@@ -38,8 +38,9 @@ class Recipe:
         factors: the factor of `lr` from each milestone on.
         sampler: "instance", "class_balanced" or "inverse_frequency".
         augment: the training batches' augmentation (`keras_lt.data.DeviceBatches`' `augment`):
-            "crop_flip" (pad 4 + crop + flip) or "autoaugment" (crop + flip, AutoAugment's CIFAR-10
-            policy, Cutout 16).
+            "crop_flip" (pad 4 + crop + flip), "autoaugment" (crop + flip, AutoAugment's CIFAR-10
+            policy, Cutout 16) or "paco" (naver-ai/cmo's `--use_randaug`: per image, that or a
+            SimCLR-style branch).
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
         cpmix_epoch: epoch at which CP-Mix's stage 2 (its mixup regulariser) starts (None: never).
