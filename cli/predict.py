@@ -12,10 +12,12 @@ import numpy as np
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.errors import one_line_errors
-from keras_lt.data.image_folder import IMAGE_EXTENSIONS
+from keras_lt.data.image_folder import is_image_file
 from keras_lt.data.image_folder import read_image
 from keras_lt.errors import DataError
 from keras_lt.evaluation import log_softmax
+from keras_lt.inference import inference_batch_size
+from keras_lt.inference import predict_logits
 
 
 def sample_images_dir():
@@ -24,7 +26,7 @@ def sample_images_dir():
 
 
 def image_files(paths):
-    """Files as given, and the image files under folders (recursively, by extension), in order."""
+    """Files as given, and the image files under folders (recursively; regular files with an image extension), in order."""
     files = []
     for path in paths:
         if not os.path.isdir(path):
@@ -32,30 +34,40 @@ def image_files(paths):
             continue
         for folder, subfolders, names in os.walk(path):
             subfolders.sort()
-            files += [os.path.join(folder, n) for n in sorted(names) if n.lower().endswith(IMAGE_EXTENSIONS)]
+            files += [p for p in (os.path.join(folder, n) for n in sorted(names)) if is_image_file(p)]
     return files
 
 
-def read_images(files, size):
-    """Decodes `files` into one uint8 NHWC batch resized to `size`; says which files it skips.
+def predict_files(network, files, size, batch_size):
+    """Decodes and predicts `files` one batch at a time, so memory does not grow with their number.
+
+    A file that cannot be read (corrupt, not an image, too large, not a regular file) is skipped
+    with a line on stderr; the others are predicted.
 
     Returns:
-        The files read and their images.
+        The files read and their logits, in order.
 
     Raises:
         DataError: not one file could be read.
+
+    Example:
+    >>> files, logits = predict_files(model, ["cat.jpg", "dog.png"], (32, 32), 64)
     """
-    read, images = [], []
-    for path in files:
-        try:
-            images.append(read_image(path, size))
-        except DataError as error:
-            click.echo(f"skipped: {error}", err=True)
-            continue
-        read.append(path)
-    if not images:
+    read, logits = [], []
+    for start in range(0, len(files), batch_size):
+        images = []
+        for path in files[start:start + batch_size]:
+            try:
+                images.append(read_image(path, size))
+            except DataError as error:
+                click.echo(f"skipped: {error}", err=True)
+                continue
+            read.append(path)
+        if images:
+            logits.append(predict_logits(network, np.stack(images), batch_size))
+    if not read:
         raise DataError("no image to predict: give image files or folders holding images (jpg, png, ...).")
-    return read, np.stack(images)
+    return read, np.concatenate(logits)
 
 
 def top_k_predictions(paths, probabilities, class_names, k):
@@ -101,7 +113,7 @@ FORMATS = {"table": format_table, "json": lambda results: json.dumps(results, in
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes to show per image.")
 @click.option("--format", "output_format", type=click.Choice(list(FORMATS)), default="table", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Images per forward pass.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 64 of 32x32, fewer larger ones: under 1 GB].")
 @click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
 @one_line_errors
 def predict(model, paths, top_k, output_format, batch_size, tau):
@@ -116,8 +128,8 @@ def predict(model, paths, top_k, output_format, batch_size, tau):
     if not paths:
         paths = (sample_images_dir(),)
         click.echo(f"no PATHS given: predicting the bundled sample images in {paths[0]}", err=True)
-    files, images = read_images(image_files(paths), image_size)
-    logits = adjusted_logits(network, model, network.predict(images, batch_size=batch_size, verbose=0), tau)
+    files, logits = predict_files(network, image_files(paths), image_size, batch_size or inference_batch_size(image_size))
+    logits = adjusted_logits(network, model, logits, tau)
     probabilities = np.exp(log_softmax(np.asarray(logits, dtype=np.float64)))
     results = top_k_predictions(files, probabilities, class_names, min(top_k, len(class_names)))
     click.echo(FORMATS[output_format](results))

@@ -24,6 +24,7 @@ from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import evaluate_predictions
 from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.files import atomic_write
+from keras_lt.inference import predict_logits
 from keras_lt.kill_points import kill_point
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
@@ -372,7 +373,7 @@ def _stage2_settings(recipe):
 
 def evaluate(network, data):
     """The evaluation report of `network` on the test split of `data`."""
-    logits = network.predict(data.test_images, batch_size=500, verbose=0)
+    logits = predict_logits(network, data.test_images)
     return evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
 
 

@@ -196,6 +196,27 @@ def test_predict_any_mode_and_size_skips_a_corrupt_file(tiny, images):
         np.testing.assert_allclose([by_class[c] for c in CLASSES], reference, rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_predict_skips_bombs_and_fifos_and_batches_give_the_same(tiny, images, tmp_path):
+    from test_image_folder import png_header_only
+
+    bomb = str(png_header_only(tmp_path / "bomb.png", 30000, 30000))
+    os.mkfifo(tmp_path / "pipe.jpg")
+    given = [images["rgb"], bomb, images["grey"], str(tmp_path / "pipe.jpg"), images["rgba"], images["palette"]]
+    outputs = []
+    for batch in (["--batch-size", 2], []):  # 3 batches of 2 (one with nothing readable), or one
+        result = run("predict", tiny[1], *given, "--format", "json", *batch)
+        assert result.exit_code == 0, result.stderr
+        skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+        assert len(skipped) == 2 and "bomb.png" in skipped[0] and "not a regular file" in skipped[1]
+        outputs.append(json.loads(result.stdout))
+    assert [p["path"] for p in outputs[0]] == [images[k] for k in ("rgb", "grey", "rgba", "palette")]
+    for mine, theirs in zip(*outputs):
+        assert [p["class"] for p in mine["predictions"]] == [p["class"] for p in theirs["predictions"]]
+        np.testing.assert_allclose([p["probability"] for p in mine["predictions"]],
+                                   [p["probability"] for p in theirs["predictions"]], rtol=1e-5, atol=1e-6)
+
+
 def test_predict_with_posthoc_logit_adjustment(tiny, images):
     model, directory = tiny
     result = run("predict", directory, images["rgb"], "--top-k", 3, "--format", "json", "--logit-adjust", 1.5)

@@ -1,0 +1,53 @@
+"""Prediction only: how many images one forward pass takes, and the pass itself without training's overheads."""
+
+import keras
+import numpy as np
+
+from keras_lt.models import direct_call
+
+PIXELS_PER_BATCH = 64 * 32 * 32  # 64 CIFAR-size images per pass, proportionally fewer larger ones
+
+
+def inference_batch_size(image_size):
+    """Images per forward pass that keep prediction's peak memory well under 1 GB on a CPU.
+
+    A Keras functional model keeps every layer's output of a pass until it ends, so memory grows
+    with the pixels of a batch: about 4 MB per 32 x 32 image for a ResNet-32, on top of the ~0.45 GB
+    that torch, Keras and the model take. 64 such images keep `keras-lt predict` under 0.8 GB (2.7 GB
+    at the earlier 500) for a few percent more CPU time; a larger input gets proportionally fewer
+    images, at least one. Figures: benchmarks/results/predict_memory_cpu.log.
+
+    Args:
+        image_size: the model's `(height, width)`.
+
+    Example:
+    >>> inference_batch_size((32, 32)), inference_batch_size((224, 224))
+    (64, 1)
+    """
+    return max(1, PIXELS_PER_BATCH // (image_size[0] * image_size[1]))
+
+
+def predict_logits(network, images, batch_size=None):
+    """`network.predict(images)`: the logits as a NumPy array, `inference_batch_size` images per pass.
+
+    Each pass runs the layers' `call` directly (`keras_lt.models.direct_call`), without gradients:
+    the values of `network.predict_on_batch`, without the per-layer bookkeeping that makes small
+    batches slow.
+
+    Args:
+        network: a keras-lt model.
+        images: uint8 (or float, 0..255) `(N, H, W, C)` images.
+        batch_size: images per pass; None for `inference_batch_size` of their size.
+
+    Example:
+    >>> logits = predict_logits(keras_lt.from_pretrained("ce-resnet32-cifar10lt"), images)
+    """
+    import torch
+
+    batch_size = batch_size or inference_batch_size(images.shape[1:3])
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            batch = keras.ops.convert_to_tensor(images[start:start + batch_size])
+            outputs.append(keras.ops.convert_to_numpy(direct_call(network, batch, training=False)))
+    return np.concatenate(outputs) if outputs else np.zeros((0, *network.output_shape[1:]), "float32")

@@ -1,0 +1,25 @@
+"""`inference_batch_size` and `predict_logits`: small batches for low memory, the values of `predict`."""
+
+import keras
+import numpy as np
+
+from keras_lt.inference import inference_batch_size
+from keras_lt.inference import predict_logits
+from keras_lt.models import cifar_resnet
+
+
+def test_the_batch_follows_the_pixels_of_an_image():
+    sizes = ((32, 32), (8, 8), (64, 64), (32, 64), (224, 224), (1024, 1024))
+    assert [inference_batch_size(s) for s in sizes] == [64, 1024, 16, 32, 1, 1]
+
+
+def test_predict_logits_are_those_of_keras_predict_in_any_batches():
+    keras.utils.set_random_seed(0)
+    network = cifar_resnet(8, 3, input_shape=(8, 8, 3))
+    images = np.random.default_rng(0).integers(0, 256, (10, 8, 8, 3), dtype=np.uint8)
+    expected = network.predict(images, verbose=0)
+    for batch_size in (None, 3):
+        logits = predict_logits(network, images, batch_size)
+        assert isinstance(logits, np.ndarray) and logits.shape == (10, 3)
+        np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
+    assert predict_logits(network, images[:0]).shape == (0, 3)
