@@ -16,7 +16,8 @@ class Recipe:
 
     Attributes:
         name: the checkpoint name this recipe produces, e.g. "ce-resnet32-cifar10lt".
-        dataset: "cifar10", "cifar100" or "folder".
+        dataset: "cifar10", "cifar100", "folder" (an image folder), or a benchmark read from its
+            split files: "imagenet_lt", "places_lt", "inat2018" (`keras_lt.data.split_files`).
         imbalance_factor: exponential long-tail profile applied to the (balanced) training split with
             the LDAM selection; None trains on the split as it is (your own long-tailed folder).
         selection_seed: seed of the LDAM selection (0 is the split papers use).
@@ -36,10 +37,11 @@ class Recipe:
         lr_decay: "step" (the milestones and factors below) or "cosine" (to 0 at the last epoch).
         milestones: epochs where the learning rate changes ("step" decay).
         factors: the factor of `lr` from each milestone on.
-        sampler: "instance", "class_balanced" or "inverse_frequency".
-        augment: the training batches' augmentation (`keras_lt.data.DeviceBatches`' `augment`):
+        sampler: "instance", "class_balanced", "inverse_frequency" or "square_root".
+        augment: the training batches' augmentation. In memory (`keras_lt.data.DeviceBatches`):
             "crop_flip" (pad 4 + crop + flip) or "autoaugment" (crop + flip, AutoAugment's CIFAR-10
-            policy, Cutout 16).
+            policy, Cutout 16). Streamed (`keras_lt.data.StreamingBatches`): "imagenet"
+            (random-resized crop + flip) or "imagenet_jitter" (+ colour jitter 0.4).
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
         cpmix_epoch: epoch at which CP-Mix's stage 2 (its mixup regulariser) starts (None: never).
@@ -50,6 +52,11 @@ class Recipe:
             of training: the run then consists of `finetune` alone (e.g. AFR on a CMO checkpoint).
         seed: seed of the initialisation, the order and the augmentation.
         schedule: "full" or the name of the schedule this recipe was scaled to (e.g. "short30").
+        pipeline: "memory" (the training set decoded once and kept on the device) or "stream"
+            (image files decoded on the fly by a worker pool; the split-file datasets always stream).
+        image_size: side of the streamed training crops and evaluation centre crops ("stream").
+        sync_batch_norm: in a multi-process run, BatchNorm statistics over the global batch
+            (SyncBatchNorm) instead of each rank's shard; no effect in one process.
     """
 
     name: str
@@ -80,6 +87,9 @@ class Recipe:
     init_from: str | None = None
     seed: int = 0
     schedule: str = "full"
+    pipeline: str = "memory"
+    image_size: int = 224
+    sync_batch_norm: bool = False
 
     def to_dict(self):
         return dataclasses.asdict(self)

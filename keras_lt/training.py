@@ -1,5 +1,6 @@
 """Runs a recipe end to end: data -> device batches -> trainer -> checkpoint + evaluation."""
 
+import contextlib
 import csv
 import dataclasses
 import inspect
@@ -11,20 +12,29 @@ import keras
 import numpy as np
 
 from keras_lt import callbacks as lt_callbacks
+from keras_lt import distributed
 from keras_lt import hub
 from keras_lt import losses
 from keras_lt import models
 from keras_lt.data import long_tailed_counts
 from keras_lt.data import long_tailed_indices
 from keras_lt.data import load_dataset
+from keras_lt.data import load_image_files
+from keras_lt.data.eval_batches import EvalBatches
+from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
+from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.pipeline import AUGMENTATIONS
-from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import SAMPLERS
+from keras_lt.data.streaming import STREAMING_AUGMENTATIONS
+from keras_lt.data.training_batches import training_batches
+from keras_lt.distributed.restore_only_backup import RestoreOnlyBackup
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import evaluate_predictions
 from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.files import atomic_write
 from keras_lt.kill_points import kill_point
+from keras_lt.models.resnet import IMAGENET_MEAN
+from keras_lt.models.resnet import IMAGENET_STD
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_lock import RunLock
@@ -43,7 +53,11 @@ FINETUNE_LOG_FILE = "finetune_log.csv"
 PRE_FINETUNE_METRICS_FILE = "metrics_before_finetune.json"
 TRAINING_CONFUSION_FILE = "training_confusion.json"
 TRAINING_CONFUSION_PAIRS = 20
-DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+DATASET_TITLES = {
+    "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet_lt": "ImageNet-LT", "places_lt": "Places-LT",
+    "inat2018": "iNaturalist 2018",
+}
+PIPELINES = ("memory", "stream")
 
 
 @dataclasses.dataclass
@@ -66,15 +80,36 @@ class TrainingData:
 
 
 def prepare_data(recipe, data_dir=None):
-    """Loads the recipe's dataset and applies its long-tail profile with the LDAM selection."""
-    images, labels, class_names = load_dataset(recipe.dataset, "train", data_dir)
+    """Loads the recipe's dataset and applies its long-tail profile with the LDAM selection.
+
+    With `pipeline` "stream" the images stay files (`keras_lt.data.ImageFiles`), decoded later.
+    """
+    if recipe.pipeline == "stream":
+        def load(split):
+            return load_image_files(recipe.dataset, split, data_dir, recipe.image_size)
+    else:
+        def load(split):
+            return load_dataset(recipe.dataset, split, data_dir)
+    images, labels, class_names = load("train")
     if recipe.imbalance_factor:
         max_count = int(np.bincount(labels).max())
         counts = long_tailed_counts(len(class_names), max_count, recipe.imbalance_factor)
         keep = long_tailed_indices(labels, counts, recipe.selection_seed)
         images, labels = images[keep], labels[keep]
-    test_images, test_labels, _ = load_dataset(recipe.dataset, "test", data_dir)
+    test_images, test_labels, _ = load("test")
     return TrainingData(images, labels, test_images, test_labels, class_names)
+
+
+def pixel_statistics(images):
+    """Per-channel `(mean, std)` in 0..1 that the model normalises with.
+
+    Those of the training images for an array; ImageNet's for image files (what every ImageNet-LT,
+    Places-LT and iNaturalist recipe normalises with; a pass over the files would cost an epoch).
+    """
+    if isinstance(images, ImageFiles):
+        return list(IMAGENET_MEAN), list(IMAGENET_STD)
+    pixels = images.reshape(-1, images.shape[-1])
+    return (pixels.mean(0) / 255.0).tolist(), (pixels.std(0) / 255.0).tolist()
 
 
 def check_recipe(recipe):
@@ -85,7 +120,8 @@ def check_recipe(recipe):
         "architecture": models.ARCHITECTURES,
         "sampler": SAMPLERS,
         "lr_decay": ("step", "cosine"),
-        "augment": AUGMENTATIONS,
+        "pipeline": PIPELINES,
+        "augment": STREAMING_AUGMENTATIONS if recipe.pipeline == "stream" else AUGMENTATIONS,
     }
     for field, known in choices.items():
         value = getattr(recipe, field)
@@ -93,6 +129,12 @@ def check_recipe(recipe):
             raise KerasLTError(
                 f"recipe {recipe.name}: unknown {field} '{value}'; choose one of {', '.join(sorted(known))}."
             )
+    if recipe.dataset in SPLIT_FILE_DATASETS and recipe.pipeline != "stream":
+        raise KerasLTError(f"recipe {recipe.name}: {recipe.dataset} is read from its split files: set pipeline \"stream\".")
+    if recipe.pipeline == "stream" and (recipe.finetune or {}).get("method") == "afr":
+        raise KerasLTError(
+            f"recipe {recipe.name}: AFR keeps its adversarial training set in memory; it runs on the \"memory\" pipeline only."
+        )
     if recipe.init_from is not None and recipe.finetune is None:
         raise KerasLTError(
             f"recipe {recipe.name}: init_from starts from a trained checkpoint, so it needs a finetune stage."
@@ -113,8 +155,7 @@ def build_trainer(recipe, data, steps_per_epoch):
     """The network, trainer, compiled loss/optimizer and the recipe's epoch-driven callbacks."""
     check_recipe(recipe)
     keras.utils.set_random_seed(recipe.seed)
-    pixels = data.train_images.reshape(-1, data.train_images.shape[-1])
-    mean, std = (pixels.mean(0) / 255.0).tolist(), (pixels.std(0) / 255.0).tolist()
+    mean, std = pixel_statistics(data.train_images)
     network = models.build(
         {
             "name": recipe.architecture,
@@ -129,6 +170,8 @@ def build_trainer(recipe, data, steps_per_epoch):
         trainer = TRAINERS[recipe.method](network, **recipe.method_config)
     except TypeError as error:
         raise KerasLTError(f"recipe {recipe.name}: bad method_config for {recipe.method} ({error}).") from None
+    if recipe.sync_batch_norm:
+        distributed.convert_sync_batch_norm(trainer.network)
     loss = losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
     if recipe.lr_decay == "cosine":
         schedule = WarmupCosine(recipe.lr, steps_per_epoch, recipe.warmup_epochs, recipe.epochs)
@@ -148,7 +191,8 @@ def build_trainer(recipe, data, steps_per_epoch):
         switches.append(lt_callbacks.GradientAdjustment(loss, recipe.ga_epoch))
     if recipe.cpmix_epoch is not None:
         switches.append(lt_callbacks.CPMixStage(trainer, recipe.cpmix_epoch))
-    return trainer, [lt_callbacks.EpochLog(schedule), *switches, *trainer.epoch_callbacks()]
+    callbacks = [distributed.MetricReduction(), lt_callbacks.EpochLog(schedule), *switches, *trainer.epoch_callbacks()]
+    return trainer, callbacks
 
 
 def is_interrupted(output_dir):
@@ -238,6 +282,11 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     `training_confusion.json`. A recipe with `init_from` skips the training: its `finetune`
     starts from that checkpoint.
 
+    Under `torchrun` (`WORLD_SIZE` > 1) this process joins the process group
+    (`keras_lt.distributed.initialize`) and trains its shard of every global batch; rank 0 alone
+    checks and locks `output_dir` and writes there (logs, backups, stage 1, checkpoint, metrics),
+    the other ranks restore the same backups and return None.
+
     Args:
         recipe: the recipe to run.
         output_dir: where the checkpoint, `train_log.csv`, `metrics.json` and the recipe go.
@@ -247,22 +296,28 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         data: a `TrainingData` to use instead of loading the recipe's dataset.
 
     Returns:
-        The evaluation report of the final model.
+        The evaluation report of the final model (None on ranks other than 0).
 
     Example:
     >>> report = train(load_recipe("ce-resnet32-cifar10lt").scaled("short30"), "runs/ce")
     """
+    distributed.initialize()
+    main = distributed.is_main()
+    verbose = verbose if main else 0
     check_recipe(recipe)
-    RunLock.check(output_dir)
-    check_output(output_dir, recipe, resume)
+    if main:
+        RunLock.check(output_dir)
+        check_output(output_dir, recipe, resume)
     data = data or prepare_data(recipe, data_dir)
     initial = None if recipe.init_from is None else _initial_network(recipe, data)
-    with RunLock(output_dir):
-        check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
-        content = json.dumps(recipe.to_dict(), indent=2).encode()
-        atomic_write(os.path.join(output_dir, RECIPE_FILE), lambda f: f.write(content))
-        if not is_interrupted(output_dir):  # from now on a stop leaves a run that --resume continues
-            os.makedirs(os.path.join(output_dir, BACKUP_DIR if initial is None else FINETUNE_BACKUP_DIR))
+    with RunLock(output_dir) if main else contextlib.nullcontext():
+        if main:
+            check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
+            content = json.dumps(recipe.to_dict(), indent=2).encode()
+            atomic_write(os.path.join(output_dir, RECIPE_FILE), lambda f: f.write(content))
+            if not is_interrupted(output_dir):  # from now on a stop leaves a run that --resume continues
+                os.makedirs(os.path.join(output_dir, BACKUP_DIR if initial is None else FINETUNE_BACKUP_DIR))
+        distributed.barrier()  # the other ranks read output_dir once rank 0 has checked and prepared it
         stage1 = os.path.join(output_dir, STAGE1_DIR)
         if initial is not None:
             network = initial
@@ -273,11 +328,23 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         if recipe.finetune is not None:
             network = _finetune(network, recipe, data, output_dir, resume, verbose)
         kill_point("run.trained")
+        if not main:
+            return None
         report = finish(network, recipe, data, output_dir, data_dir)
         kill_point("run.checkpointed")
         for directory in (FINETUNE_BACKUP_DIR, STAGE1_DIR, BACKUP_DIR):  # replaced by the checkpoint
             shutil.rmtree(os.path.join(output_dir, directory), ignore_errors=True)
     return report
+
+
+def _backup(directory):
+    """Rank 0's (or the only process's) `Backup` of a stage; the other ranks restore from it without writing."""
+    return lt_callbacks.Backup(directory, keep=True) if distributed.is_main() else RestoreOnlyBackup(directory)
+
+
+def _log(path, append):
+    """The stage's CSV log: written by rank 0 only."""
+    return [keras.callbacks.CSVLogger(path, append=append)] if distributed.is_main() else []
 
 
 def _train_stage1(recipe, data, output_dir, resume, verbose):
@@ -287,40 +354,39 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     and what continues is that saved checkpoint: a run resumed in stage 2 continues from the same.
     Otherwise the backup stays until `train` has written the checkpoint.
     """
-    batches = DeviceBatches(
+    batches = training_batches(
         data.train_images, data.train_labels, data.num_classes, recipe.batch_size,
         sampler=recipe.sampler, augment=recipe.augment, seed=recipe.seed,
     )
     trainer, callbacks = build_trainer(recipe, data, len(batches))
-    trainer(batches[0][0][:1])
+    trainer(keras.ops.zeros((1, *data.train_images.shape[1:]), dtype="uint8"))
     trainer.optimizer.build(trainer.trainable_variables)
-    backup = lt_callbacks.Backup(os.path.join(output_dir, BACKUP_DIR), keep=True)
+    backup = _backup(os.path.join(output_dir, BACKUP_DIR))
     log = os.path.join(output_dir, LOG_FILE)
-    if resume:
+    if resume and distributed.is_main():
         _trim_log(log, backup.resume_epoch())
-    callbacks = [
-        lt_callbacks.EpochSeeder(batches),
-        *callbacks,
-        keras.callbacks.CSVLogger(log, append=resume),
-        backup,
-    ]
+    callbacks = [lt_callbacks.EpochSeeder(batches), *callbacks, *_log(log, resume), backup]
     # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
     # would draw from Python's global `random`, which a resumed run does not replay.
     trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=verbose)
-    _save_training_confusion(trainer, data, output_dir)
     if recipe.finetune is None:
+        if distributed.is_main():
+            _save_training_confusion(trainer, data, output_dir)
         return trainer.network
     stage1 = os.path.join(output_dir, STAGE1_DIR)
-    partial = f"{stage1}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    hub.save_pretrained(
-        trainer.network, partial, class_names=data.class_names, train_class_counts=data.class_counts,
-        model_name=f"{recipe.name} (stage 1)",
-    )
-    os.replace(partial, stage1)
-    kill_point("run.stage1_saved")
-    backup.remove()
-    kill_point("run.handed_over")
+    if distributed.is_main():
+        _save_training_confusion(trainer, data, output_dir)
+        partial = f"{stage1}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        hub.save_pretrained(
+            trainer.network, partial, class_names=data.class_names, train_class_counts=data.class_counts,
+            model_name=f"{recipe.name} (stage 1)",
+        )
+        os.replace(partial, stage1)
+        kill_point("run.stage1_saved")
+        backup.remove()
+        kill_point("run.handed_over")
+    distributed.barrier()  # every rank continues from the saved stage 1
     return hub.from_pretrained(stage1)
 
 
@@ -349,16 +415,19 @@ def _save_training_confusion(trainer, data, output_dir):
 
 def _finetune(network, recipe, data, output_dir, resume, verbose):
     """The recipe's stage 2 on `network`, its backup kept for `train` to remove; the test metrics before it go to a file."""
-    with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
-        json.dump(evaluate(network, data), f, indent=2)
-    backup = lt_callbacks.Backup(os.path.join(output_dir, FINETUNE_BACKUP_DIR), keep=True)
+    main = distributed.is_main()
+    if main:
+        with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
+            json.dump(evaluate(network, data), f, indent=2)
+    backup = _backup(os.path.join(output_dir, FINETUNE_BACKUP_DIR))
     log = os.path.join(output_dir, FINETUNE_LOG_FILE)
-    if resume:
+    if resume and main:
         _trim_log(log, backup.resume_epoch())
     stage2, settings = _stage2_settings(recipe)
     return stage2(
-        network, images=data.train_images, labels=data.train_labels, verbose=verbose, output_dir=output_dir,
-        callbacks=[keras.callbacks.CSVLogger(log, append=resume), backup], **settings,
+        network, images=data.train_images, labels=data.train_labels, verbose=verbose,
+        output_dir=output_dir if main else None,
+        callbacks=[distributed.MetricReduction(), *_log(log, resume), backup], **settings,
     )
 
 
@@ -370,7 +439,10 @@ def _stage2_settings(recipe):
 
 def evaluate(network, data):
     """The evaluation report of `network` on the test split of `data`."""
-    logits = network.predict(data.test_images, batch_size=500, verbose=0)
+    images = data.test_images
+    if isinstance(images, ImageFiles):
+        images = EvalBatches(images, 256)
+    logits = network.predict(images, batch_size=500, verbose=0)
     return evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
 
 

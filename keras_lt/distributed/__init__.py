@@ -18,6 +18,7 @@ from keras_lt.distributed.context import is_distributed
 from keras_lt.distributed.context import is_main
 from keras_lt.distributed.context import rank
 from keras_lt.distributed.context import world_size
+from keras_lt.distributed.gradients import batch_weight
 from keras_lt.distributed.gradients import synchronize_gradients
 from keras_lt.distributed.launch import launch
 from keras_lt.distributed.metric_reduction import MetricReduction
