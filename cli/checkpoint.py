@@ -20,7 +20,7 @@ def load_model(name_or_path):
     """
     model = hub.from_pretrained(name_or_path)
     config = model.keras_lt_config
-    class_names = config.get("class_names") or [str(c) for c in range(config["num_classes"])]
+    class_names = config.get("class_names") or [str(c) for c in range(model.output_shape[-1])]
     return model, class_names, tuple(model.input_shape[1:3])
 
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 
 import click
 
@@ -13,7 +12,6 @@ from keras_lt.data.profiles import shot_groups
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
 
-REPO_ID = re.compile(r"[\w.-]+/[\w.-]+")
 METRICS = (  # config key, label, unit (evaluation's units: percentages or fractions)
     ("top1", "top-1", "%"), ("top5", "top-5", "%"), ("many", "many", "%"), ("medium", "medium", "%"),
     ("few", "few", "%"), ("balanced_accuracy", "balanced", "%"), ("macro_f1", "macro-F1", ""),
@@ -157,7 +155,7 @@ def push(directory, repo_id, private, dry_run, token):
 
     Uploads config.json, model.safetensors and README.md (the model card) to ORG/NAME.
     """
-    if not REPO_ID.fullmatch(repo_id):
+    if not hub.is_repo_id(repo_id):
         raise KerasLTError(f"--repo-id must be ORG/NAME (letters, digits, '-', '_', '.'), got '{repo_id}'.")
     visibility = "private" if private else "public"
     if dry_run:

@@ -6,10 +6,14 @@ import os
 import keras
 
 from keras_lt import hub
+from keras_lt.errors import KerasLTError
+from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
+from keras_lt.run_lock import RunLock
 from keras_lt.trainers import decouple
 from keras_lt.training import LOG_FILE
 from keras_lt.training import finish
+from keras_lt.training import is_interrupted
 from keras_lt.training import prepare_data
 
 
@@ -38,8 +42,11 @@ def decouple_checkpoint(
 
     The training split is selected as at training time: the dataset, imbalance factor and LDAM
     selection seed of the checkpoint's recipe, or of the options when it has none (or they are
-    given). The new checkpoint is named `<base name>-<method>`; its recipe records the stage-2
-    settings and the base checkpoint's recipe.
+    given). The new checkpoint is named `<base name>-<method>`, the base name taken from `model` as
+    given (a zoo name, the directory's name, the Hub repo's name), never from a file; its recipe
+    records the stage-2 settings and the base checkpoint's recipe. The output directory is locked
+    while it is written (`keras_lt.run_lock.RunLock`), and one holding another checkpoint or a
+    training run is refused.
 
     Args:
         model: a zoo name, a checkpoint directory or `hf://ORG/NAME[@REVISION]`.
@@ -59,33 +66,55 @@ def decouple_checkpoint(
     Example:
     >>> report, path = decouple_checkpoint("ce-resnet32-cifar10lt", "crt", data_dir="data", epochs=3)
     """
+    name = f"{_base_name(model)}-{method}"
+    if output_dir is None and not hub.is_model_name(name):
+        raise KerasLTError(f"cannot name a checkpoint '{name}' (letters, digits, '.', '_', '-'); pass --output.")
+    output_dir = output_dir or os.path.join(hub.local_checkpoints_dir(), name)
+    _check_output(output_dir, name)
     network = hub.from_pretrained(model)
     config = network.keras_lt_config
-    name = f"{config.get('name') or os.path.basename(os.path.abspath(model))}-{method}"
     base = _base_recipe(config.get("recipe"), name, dataset, imbalance_factor)
     data = prepare_data(base, data_dir)
-    output_dir = output_dir or os.path.join(hub.local_checkpoints_dir(), name)
-    os.makedirs(output_dir, exist_ok=True)
-    log = keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE))
-    decoupled = decouple(
-        network, method, data.train_images, data.train_labels, callbacks=[log], verbose=verbose, **settings
-    )
-    stage_two = {
-        **dataclasses.asdict(base),
-        "name": name,
-        "architecture": config["architecture"]["name"],
-        "classifier": config["architecture"].get("classifier", "linear"),
-        "loss": "ce",
-        "loss_config": {},
-        "warmup_epochs": 0,
-        "milestones": [],
-        "factors": [],
-        "drw_epoch": None,
-        "ga_epoch": None,
-        **decoupled.keras_lt_config["decoupling"],
-    }
-    recipe = _StageTwoRecipe(**stage_two, base_model=model, base_recipe=config.get("recipe"))
-    return finish(decoupled, recipe, data, output_dir, data_dir), output_dir
+    with RunLock(output_dir):
+        _check_output(output_dir, name)
+        log = keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE))
+        decoupled = decouple(
+            network, method, data.train_images, data.train_labels, callbacks=[log], verbose=verbose, **settings
+        )
+        stage_two = {
+            **dataclasses.asdict(base),
+            "name": name,
+            "architecture": config["architecture"]["name"],
+            "classifier": config["architecture"].get("classifier", "linear"),
+            "loss": "ce",
+            "loss_config": {},
+            "warmup_epochs": 0,
+            "milestones": [],
+            "factors": [],
+            "drw_epoch": None,
+            "ga_epoch": None,
+            **decoupled.keras_lt_config["decoupling"],
+        }
+        recipe = _StageTwoRecipe(**stage_two, base_model=model, base_recipe=config.get("recipe"))
+        return finish(decoupled, recipe, data, output_dir, data_dir), output_dir
+
+
+def _base_name(model):
+    """The name of the checkpoint `model` refers to, from the argument alone: zoo name, directory or repo name."""
+    if model.startswith(hub.HF_PREFIX):
+        return model[len(hub.HF_PREFIX):].split("@", 1)[0].rstrip("/").split("/")[-1]
+    return os.path.basename(os.path.abspath(model)) if os.path.isdir(model) else model
+
+
+def _check_output(output_dir, name):
+    """Refuses an output directory holding a training run, or a checkpoint other than `name`'s."""
+    if is_interrupted(output_dir) or os.path.isfile(os.path.join(output_dir, RECIPE_FILE)):
+        raise KerasLTError(f"{output_dir} holds a training run; choose another --output.")
+    config_path = os.path.join(output_dir, hub.CONFIG_FILE)
+    if os.path.isfile(config_path):
+        existing = hub.read_config(output_dir).get("name")
+        if existing != name:
+            raise KerasLTError(f"{output_dir} holds another checkpoint ({existing}); choose another --output.")
 
 
 def _base_recipe(stored, name, dataset, imbalance_factor):

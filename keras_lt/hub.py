@@ -6,10 +6,13 @@
 
 import json
 import os
+import re
 
 import numpy as np
 
 from keras_lt import models
+from keras_lt.checkpoint_validation import check_config
+from keras_lt.checkpoint_validation import check_weights
 from keras_lt.errors import CheckpointError
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import UnknownModelError
@@ -20,6 +23,29 @@ WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
 CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
 HF_PREFIX = "hf://"
+MODEL_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")  # a zoo or checkpoint name: one path component
+REPO_ID = re.compile(rf"{MODEL_NAME.pattern}/{MODEL_NAME.pattern}")  # ORG/NAME
+REVISION = re.compile(rf"{MODEL_NAME.pattern}(/{MODEL_NAME.pattern})*")  # a branch, tag or commit
+
+
+def is_model_name(name):
+    """Whether `name` can name a zoo entry or checkpoint directory: letters, digits, '.', '_', '-', no '..'.
+
+    Example:
+    >>> is_model_name("ce-resnet32-cifar10lt"), is_model_name("../x")
+    (True, False)
+    """
+    return isinstance(name, str) and bool(MODEL_NAME.fullmatch(name)) and ".." not in name
+
+
+def is_repo_id(repo_id):
+    """Whether `repo_id` is a Hub model repo id, ORG/NAME, each a name as `is_model_name` takes.
+
+    Example:
+    >>> is_repo_id("someone/tiny"), is_repo_id("../x")
+    (True, False)
+    """
+    return bool(REPO_ID.fullmatch(repo_id)) and ".." not in repo_id
 
 
 def local_checkpoints_dir():
@@ -52,13 +78,14 @@ def model_info(name):
         A dict with `name`, `status` ("bundled", "trained locally" or "not published"),
         `path` and `config` (None when not published).
     """
+    if not is_model_name(name):
+        raise _unknown_model(name)
     for status, directory in (
         ("bundled", os.path.join(zoo_root(), name)),
         ("trained locally", os.path.join(local_checkpoints_dir(), name)),
     ):
         if _is_checkpoint(directory):
-            with open(os.path.join(directory, CONFIG_FILE)) as f:
-                return {"name": name, "status": status, "path": directory, "config": json.load(f)}
+            return {"name": name, "status": status, "path": directory, "config": read_config(directory)}
     if name in list_models():
         return {"name": name, "status": "not published", "path": None, "config": None}
     raise _unknown_model(name)
@@ -95,6 +122,13 @@ def _download(repo_id, revision):
 
     if "@" in repo_id:
         repo_id, revision = repo_id.split("@", 1)
+    if not is_repo_id(repo_id):
+        raise UnknownModelError(f"hf://{repo_id} is not a Hub model: give hf://ORG/NAME[@REVISION].")
+    if revision is not None and (not REVISION.fullmatch(revision) or ".." in revision):
+        raise KerasLTError(
+            f"hf://{repo_id}: '{revision}' is not a revision: a branch, tag or commit is letters, digits, "
+            "'.', '_', '-' and '/', without '..'."
+        )
     try:
         return snapshot_download(repo_id, revision=revision, allow_patterns=list(CHECKPOINT_FILES))
     except errors.LocalEntryNotFoundError:
@@ -125,29 +159,39 @@ def from_pretrained(name_or_path, revision=None):
     """
     directory = resolve(name_or_path, revision)
     config = read_config(directory)
+    weights = os.path.join(directory, WEIGHTS_FILE)
+    check_weights(config, weights)  # before anything is built from the config
     try:
         model = models.build(config["architecture"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{directory}/{CONFIG_FILE} has an unusable architecture: {e}") from None
-    load_weights(model, os.path.join(directory, WEIGHTS_FILE))
+    load_weights(model, weights)
     model.keras_lt_config = config
     return model
 
 
 def read_config(directory):
+    """The `config.json` of a checkpoint directory, checked (`keras_lt.checkpoint_validation.check_config`).
+
+    Raises:
+        CheckpointError: unreadable, or a field of the wrong type, range or length.
+    """
     path = os.path.join(directory, CONFIG_FILE)
     try:
         with open(path) as f:
-            return json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
+            config = json.load(f)
+    except (OSError, ValueError) as e:
         raise CheckpointError(f"cannot read {path}: {e}") from None
+    check_config(config, path)
+    return config
 
 
 def load_weights(model, path):
     """Assigns every weight of `model` from a safetensors file keyed by `variable.path`.
 
     Raises:
-        CheckpointError: missing or unexpected tensors, or shapes that differ.
+        CheckpointError: missing or unexpected tensors, shapes or kinds (float, int, bool) that
+            differ, or weights that are not finite.
     """
     from safetensors import SafetensorError
     from safetensors.numpy import load_file
@@ -169,6 +213,10 @@ def load_weights(model, path):
             raise CheckpointError(
                 f"{path}: weight {key} has shape {tensors[key].shape}, the model expects {variable.shape}."
             )
+        if tensors[key].dtype.kind != np.dtype(variable.dtype).kind:
+            raise CheckpointError(f"{path}: weight {key} is {tensors[key].dtype}, the model expects {variable.dtype}.")
+        if tensors[key].dtype.kind == "f" and not np.isfinite(tensors[key]).all():
+            raise CheckpointError(f"{path}: weight {key} holds NaN or infinite values.")
         variable.assign(tensors[key])
 
 

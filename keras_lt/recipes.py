@@ -39,8 +39,9 @@ class Recipe:
         factors: the factor of `lr` from each milestone on.
         sampler: "instance", "class_balanced", "inverse_frequency" or "square_root".
         augment: the training batches' augmentation. In memory (`keras_lt.data.DeviceBatches`):
-            "crop_flip" (pad 4 + crop + flip) or "autoaugment" (crop + flip, AutoAugment's CIFAR-10
-            policy, Cutout 16). Streamed (`keras_lt.data.StreamingBatches`): "imagenet"
+            "crop_flip" (pad 4 + crop + flip), "autoaugment" (crop + flip, AutoAugment's CIFAR-10
+            policy, Cutout 16) or "paco" (naver-ai/cmo's `--use_randaug`: per image, that or a
+            SimCLR-style branch). Streamed (`keras_lt.data.StreamingBatches`): "imagenet"
             (random-resized crop + flip) or "imagenet_jitter" (+ colour jitter 0.4).
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).

@@ -123,6 +123,8 @@ def check_recipe(recipe):
         "pipeline": PIPELINES,
         "augment": STREAMING_AUGMENTATIONS if recipe.pipeline == "stream" else AUGMENTATIONS,
     }
+    if not hub.is_model_name(recipe.name):  # it names the checkpoint, and its default directory
+        raise KerasLTError(f"recipe name '{recipe.name}' must be letters, digits, '.', '_' and '-' (one path component).")
     for field, known in choices.items():
         value = getattr(recipe, field)
         if value not in known:

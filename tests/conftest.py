@@ -20,17 +20,10 @@ def tiny_architecture():
     them need a registered one; this one is about four times faster than ResNet-32.
     """
     from keras_lt.models import ARCHITECTURES
-    from keras_lt.models import cifar_resnet
-    from keras_lt.models.registry import register_architecture
+    from tiny_run import TINY
+    from tiny_run import register
 
-    name = "test_resnet8"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setitem(ARCHITECTURES, name, None)  # removed again at the end of the session
-
-        @register_architecture(name)
-        def resnet8(
-            num_classes, classifier="linear", input_shape=(8, 8, 3), mean=(0.5,) * 3, std=(0.25,) * 3, logit_scale=False
-        ):
-            return cifar_resnet(8, num_classes, classifier, input_shape, mean, std, logit_scale=logit_scale)
-
-        yield name
+        patch.setitem(ARCHITECTURES, TINY, None)  # removed again at the end of the session
+        register()
+        yield TINY

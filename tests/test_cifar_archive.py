@@ -152,3 +152,54 @@ def test_load_dataset_dispatches_to_the_archive_and_caches(tmp_path, monkeypatch
         np.testing.assert_array_equal(got_labels, labels)
         assert names == CIFAR10_NAMES
     assert len(os.listdir(tmp_path / "cache" / "arrays")) == 1
+
+
+class RunsCode:
+    """A pickle that calls `os.mkdir(path)` when loaded with a plain `pickle.load`."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return os.mkdir, (self.path,)
+
+
+@pytest.mark.parametrize("writer", [write_archive, write_tarball], ids=["folder", "tar.gz"])
+def test_a_pickle_that_would_run_code_is_refused(tmp_path, writer):
+    marker = str(tmp_path / "code-ran")
+    staging = str(tmp_path / "staging")
+    write_archive(staging, "cifar10")
+    member = os.path.join(staging, "cifar-10-batches-py", "test_batch")
+    with open(member, "wb") as f:
+        pickle.dump({b"data": RunsCode(marker), b"labels": [0]}, f, protocol=2)
+    with open(member, "rb") as f:
+        pickle.load(f)  # a plain pickle.load runs the code
+    assert os.path.isdir(marker)
+    os.rmdir(marker)
+    root = staging
+    if writer is write_tarball:
+        root = str(tmp_path / "tar")
+        os.makedirs(root)
+        with tarfile.open(os.path.join(root, "cifar-10-python.tar.gz"), "w:gz") as tar:
+            tar.add(os.path.join(staging, "cifar-10-batches-py"), arcname="cifar-10-batches-py")
+    with pytest.raises(DataError, match=r"refers to posix.mkdir.*official CIFAR python archive") as error:
+        load_cifar_archive("cifar10", "test", root)
+    assert "\n" not in str(error.value)
+    assert not os.path.exists(marker)
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x80\x02}q", "cannot read"),  # truncated
+        ({b"data": [["x"] * 3072], b"labels": [0]}, "no uint8 data"),
+        ({b"data": np.zeros((1, 3072), np.uint8), b"labels": [12]}, "labels outside 0..9"),
+    ],
+)
+def test_a_malformed_batch_is_one_line(tmp_path, content, message):
+    write_archive(str(tmp_path), "cifar10")
+    with open(os.path.join(tmp_path, "cifar-10-batches-py", "test_batch"), "wb") as f:
+        f.write(content if isinstance(content, bytes) else pickle.dumps(content, protocol=2))
+    with pytest.raises(DataError, match=message) as error:
+        load_cifar_archive("cifar10", "test", str(tmp_path))
+    assert "\n" not in str(error.value)

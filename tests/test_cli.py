@@ -133,6 +133,29 @@ def test_unknown_model_is_one_error_line(command):
     assert_one_line_error(run(*command, "no-such-model"))
 
 
+MALFORMED = {
+    "short class_names": lambda c: c.update(class_names=["ant"]),
+    "no num_classes": lambda c: c["architecture"].pop("num_classes"),
+    "1-channel input": lambda c: c["architecture"].update(input_shape=[8, 8, 1]),
+    "string counts": lambda c: c.update(train_class_counts="200,50,5"),
+    "huge num_classes": lambda c: c["architecture"].update(num_classes=2_000_000_000),
+    "huge input": lambda c: c["architecture"].update(input_shape=[4096, 4096, 3]),
+    "list recipe": lambda c: c.update(recipe=["erm"]),
+    "string metric": lambda c: c.update(metrics={"top1": "n/a"}),
+    "null architecture": lambda c: c.update(architecture=None),
+}
+
+
+@pytest.mark.parametrize("command", ["info", "predict"])
+@pytest.mark.parametrize("damage", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_checkpoint_is_one_error_line(tiny, tmp_path, command, damage):
+    directory = shutil.copytree(tiny[1], tmp_path / "malformed")
+    config = json.loads((directory / "config.json").read_text())
+    damage(config)
+    (directory / "config.json").write_text(json.dumps(config))
+    assert_one_line_error(run(command, directory))
+
+
 # ------------------------------------------------------------------------------------------ predict
 
 

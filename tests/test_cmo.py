@@ -193,8 +193,8 @@ def adjust_learning_rate(epoch, lr=0.1):
     [
         ("cmo-resnet32-cifar10lt", 10, 200, [4, 196], "crop_flip", adjust_learning_rate),
         ("cmo-resnet32-cifar100lt", 100, 200, [4, 196], "crop_flip", adjust_learning_rate),
-        ("cmo-aa-resnet32-cifar10lt", 10, 400, [4, 396], "autoaugment", paco_adjust_learning_rate),
-        ("cmo-aa-resnet32-cifar100lt", 100, 400, [4, 396], "autoaugment", paco_adjust_learning_rate),
+        ("cmo-aa-resnet32-cifar10lt", 10, 400, [4, 396], "paco", paco_adjust_learning_rate),
+        ("cmo-aa-resnet32-cifar100lt", 100, 400, [4, 396], "paco", paco_adjust_learning_rate),
     ],
 )
 def test_zoo_recipes_and_short30(name, num_classes, epochs, window, augment, official):

@@ -122,11 +122,12 @@ def test_from_pretrained_round_trip(model, checkpoint):
 
 def test_weights_for_another_architecture_are_refused(checkpoint):
     config = json.loads((checkpoint / "config.json").read_text())
-    config["architecture"]["num_classes"] = 5  # the safetensors hold a 3-way head
+    config["architecture"]["num_classes"] = config["num_classes"] = 5  # the safetensors hold a 3-way head
+    config["class_names"] = config["train_class_counts"] = []
     (checkpoint / "config.json").write_text(json.dumps(config))
     with pytest.raises(CheckpointError) as error:
         hub.from_pretrained(str(checkpoint))
-    assert "shape" in one_line(error)
+    assert "declares num_classes 5, the weights' classifier/kernel has shape [64, 3]" in one_line(error)
 
 
 def test_missing_tensor_is_refused(checkpoint):
@@ -145,7 +146,7 @@ def test_missing_tensor_is_refused(checkpoint):
         (lambda d: (d / "model.safetensors").unlink(), "not a keras-lt checkpoint"),
         (lambda d: (d / "config.json").write_text("{not json"), "cannot read"),
         (lambda d: (d / "model.safetensors").write_bytes(b"garbage"), "cannot read"),
-        (lambda d: (d / "config.json").write_text('{"architecture": {"name": "x"}}'), "unusable architecture"),
+        (lambda d: (d / "config.json").write_text('{"architecture": {"name": "x", "num_classes": 3}}'), "unusable architecture"),
     ],
 )
 def test_broken_checkpoints_raise_one_line(checkpoint, damage, expected):
@@ -153,6 +154,67 @@ def test_broken_checkpoints_raise_one_line(checkpoint, damage, expected):
     with pytest.raises(CheckpointError) as error:
         hub.from_pretrained(str(checkpoint))
     assert expected in one_line(error)
+
+
+def edit_config(directory, change):
+    config = json.loads((directory / "config.json").read_text())
+    change(config)
+    (directory / "config.json").write_text(json.dumps(config))
+
+
+def set_architecture(key, value):
+    return lambda config: config["architecture"].update({key: value})
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        (lambda c: c.update(class_names=["plane"]), "class_names must be 3 strings"),
+        (lambda c: c.update(train_class_counts=["200", "50", "5"]), "train_class_counts must be 3 non-negative integers"),
+        (lambda c: c.update(train_class_counts=[0, 0, 0]), "train_class_counts are all zero"),
+        (set_architecture("input_shape", [8, 8, 1]), "input_shape must be [height, width, 3]"),
+        (set_architecture("input_shape", [4096, 4096, 3]), "sides of 1..1024"),
+        (set_architecture("num_classes", 2_000_000_000), "num_classes must be an integer in 1..100000"),
+        (set_architecture("num_classes", "3"), "num_classes must be an integer"),
+        (set_architecture("std", [0.2, 0.0, 0.3]), "std must be positive"),
+        (set_architecture("mean", "grey"), "mean must be 3 numbers"),
+        (lambda c: c.update(num_classes=10), "num_classes 10 differs from the architecture's 3"),
+        (lambda c: c.update(recipe="ce"), "recipe must be an object"),
+        (lambda c: c.update(metrics={"top1": "high"}), "metrics top1 must be numbers"),
+        (lambda c: c.update(architecture=[]), "architecture needs a name"),
+    ],
+)
+def test_a_malformed_config_is_one_line_before_anything_is_built(checkpoint, monkeypatch, change, expected):
+    monkeypatch.setattr(hub.models, "build", lambda architecture: pytest.fail("built"))
+    edit_config(checkpoint, change)
+    with pytest.raises(CheckpointError) as error:
+        hub.from_pretrained(str(checkpoint))
+    assert expected in one_line(error)
+
+
+def test_a_config_without_the_top_level_num_classes_loads(checkpoint, model):
+    edit_config(checkpoint, lambda config: config.pop("num_classes"))
+    np.testing.assert_array_equal(predict(hub.from_pretrained(str(checkpoint)), images()), predict(model, images()))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "bool"])
+def test_integer_or_bool_weights_are_refused_before_building(checkpoint, monkeypatch, dtype):
+    tensors = load_file(checkpoint / "model.safetensors")
+    tensors["classifier/kernel"] = tensors["classifier/kernel"].astype(dtype)
+    save_file(tensors, checkpoint / "model.safetensors")
+    monkeypatch.setattr(hub.models, "build", lambda architecture: pytest.fail("built"))
+    with pytest.raises(CheckpointError) as error:
+        hub.from_pretrained(str(checkpoint))
+    assert "keras-lt weights are floating point" in one_line(error)
+
+
+def test_weights_that_are_not_finite_are_refused(checkpoint):
+    tensors = load_file(checkpoint / "model.safetensors")
+    tensors["classifier/bias"][0] = np.nan
+    save_file(tensors, checkpoint / "model.safetensors")
+    with pytest.raises(CheckpointError) as error:
+        hub.from_pretrained(str(checkpoint))
+    assert "classifier/bias holds NaN" in one_line(error)
 
 
 def test_unknown_name_lists_accepted_forms_and_zoo_names():
@@ -184,6 +246,13 @@ def test_zoo_name_without_weights_says_how_to_train(fake_zoo):
     with pytest.raises(KerasLTError) as error:
         hub.from_pretrained("alpha")
     assert "keras-lt train --recipe alpha" in one_line(error)
+
+
+@pytest.mark.parametrize("name", ["../outside", "beta/../../outside", "/abs/outside", ".."])
+def test_a_zoo_name_never_reaches_outside_the_zoo(fake_zoo, model, name):
+    save(model, fake_zoo.parent / "outside")
+    with pytest.raises(UnknownModelError):
+        hub.model_info(name)
 
 
 def test_zoo_name_loads_bundled_then_locally_trained_weights(fake_zoo, model):
@@ -237,10 +306,19 @@ def test_hf_uri_offline_and_not_cached_is_one_line(offline_hf_cache):
     assert "hf://someorg/absent" in message and "HF_HUB_OFFLINE" in message
 
 
+@pytest.mark.parametrize("uri", ["hf://someorg/tiny-ce@../../..", "hf://someorg/tiny-ce@refs/../../x", "hf://someorg/tiny-ce@/etc"])
+def test_a_revision_never_reaches_outside_the_hub_cache(offline_hf_cache, checkpoint, uri):
+    cache_repo(offline_hf_cache, checkpoint, "someorg/tiny-ce")
+    with pytest.raises(KerasLTError, match="is not a revision") as error:
+        hub.from_pretrained(uri)
+    one_line(error)
+
+
 def test_hf_uri_with_an_invalid_repo_id_is_one_line(offline_hf_cache):
-    with pytest.raises(KerasLTError) as error:
-        hub.from_pretrained("hf://a/b/c")
-    assert "hf://a/b/c" in one_line(error)
+    for uri in ("hf://a/b/c", "hf://../x", "hf://a/.."):
+        with pytest.raises(KerasLTError) as error:
+            hub.from_pretrained(uri)
+        assert uri.split("/", 3)[2] in one_line(error)
 
 
 def test_push_dry_run_lists_the_files(checkpoint):

@@ -203,3 +203,14 @@ def test_regular_branch_is_the_autoaugment_pipeline():
     np.testing.assert_array_equal(
         regular_augment(torch.tensor(IMAGES), torch.Generator().manual_seed(9)).numpy(), expected.numpy()
     )
+
+
+def test_device_batches_paco_mode_is_paco_augment_of_the_batch():
+    images = np.random.default_rng(6).integers(1, 256, (24, 8, 8, 3), dtype=np.uint8)
+    labels = np.arange(24) % 3
+    batches = DeviceBatches(images, labels, 3, batch_size=12, seed=2, augment="paco", cutout_length=4)
+    x, y = batches[1]
+    idx = batches.order[12:24]
+    expected = paco_augment(torch.as_tensor(images)[idx], batches._generator(batches.epoch, 1), 4, 4)
+    np.testing.assert_array_equal(x.numpy(), expected.numpy())
+    np.testing.assert_array_equal(y.numpy(), labels[idx.numpy()])

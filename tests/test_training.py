@@ -16,36 +16,14 @@ from keras_lt import hub
 from keras_lt import training
 from keras_lt.callbacks import Backup
 from keras_lt.errors import KerasLTError
-from keras_lt.recipes import load_recipe
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
-from keras_lt.training import TrainingData
 from interruption import interrupting_backup
+from tiny_run import NUM_CLASSES
+from tiny_run import tiny_data
+from tiny_run import tiny_recipe
 
-NUM_CLASSES = 3
-TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
-
-
-def tiny_data(seed=0):
-    """24 training and 9 test 8x8 images whose dominant colour channel is the label."""
-    rng = np.random.default_rng(seed)
-
-    def split(n):
-        labels = np.arange(n) % NUM_CLASSES
-        images = rng.integers(0, 60, size=(n, 8, 8, 3))
-        images[np.arange(n), :, :, labels] += 180
-        return images.astype("uint8"), labels.astype("int64")
-
-    return TrainingData(*split(24), *split(9), class_names=["r", "g", "b"])
-
-
-def tiny_recipe(**overrides):
-    recipe = load_recipe("ce-resnet32-cifar10lt")
-    fields = dict(
-        name="tiny-ce", architecture=TINY, epochs=2, batch_size=8, warmup_epochs=1, milestones=[1], factors=[0.1]
-    )
-    return dataclasses.replace(recipe, **{**fields, **overrides})
 
 
 def read_log(output_dir):
@@ -283,6 +261,13 @@ def test_prepare_data_applies_the_ldam_selection(monkeypatch):
 
     untouched = training.prepare_data(tiny_recipe(imbalance_factor=None), "/data")
     assert len(untouched.train_labels) == 60
+
+
+def test_a_recipe_name_that_is_a_path_fails_before_anything_is_written(tmp_path):
+    for name in ("../escape", "/abs", "a/b", ".."):
+        with pytest.raises(KerasLTError, match="one path component"):
+            training.train(tiny_recipe(name=name), str(tmp_path / "run"), data=tiny_data(), verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

@@ -58,20 +58,52 @@ def find_cifar_archive(name, data_dir):
     return tarball if os.path.isfile(tarball) else None
 
 
+# What the official batches are made of besides dicts, lists, bytes, strings and ints: NumPy arrays
+# (pickled by Python 2's NumPy, or by NumPy 2) and protocol 2's encoding of Python 3 bytes.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
+}
+
+
+class _ArchiveUnpickler(pickle.Unpickler):
+    """Builds only the objects of the official layout; any other class or function is refused.
+
+    Unpickling may call any importable function, so a crafted batch file could run code; this
+    allows nothing else to be looked up (as `torch.load(weights_only=True)` does for tensors).
+    """
+
+    def find_class(self, module, name):
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"it refers to {module}.{name}, which the CIFAR layout never holds")
+        return super().find_class(module, name)
+
+
+def _unpickle(file, where):
+    """One archive file's content, read with `_ArchiveUnpickler`; a DataError naming `where` if it is not one."""
+    try:
+        return _ArchiveUnpickler(file, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as error:
+        raise DataError(f"cannot read {where} ({error}); is it the official CIFAR python archive?") from None
+
+
 def _read_pickles(path, layout, members):
     """Unpickles `members` (file names inside the archive folder) from the folder or the tarball."""
     if os.path.isdir(path):
         pickles = {}
         for member in members:
             with open(os.path.join(path, member), "rb") as f:
-                pickles[member] = pickle.load(f, encoding="bytes")
+                pickles[member] = _unpickle(f, f"{layout.folder}/{member} in {path}")
         return pickles
     wanted = {f"{layout.folder}/{member}": member for member in members}
     pickles = {}
     with tarfile.open(path, "r:gz") as tar:  # one sequential pass: gzip cannot seek back cheaply
         for info in tar:
             if info.name in wanted:
-                pickles[wanted[info.name]] = pickle.load(tar.extractfile(info), encoding="bytes")
+                pickles[wanted[info.name]] = _unpickle(tar.extractfile(info), f"{info.name} in {path}")
     missing = [m for m in members if m not in pickles]
     if missing:
         raise DataError(
@@ -126,15 +158,24 @@ def load_cifar_archive(name, split, data_dir):
     images, labels = [], []
     for batch in batches:
         where = f"{layout.folder}/{batch} in {path}"
-        data = np.asarray(_entry(pickles[batch], b"data", where), dtype=np.uint8)
-        batch_labels = np.asarray(_entry(pickles[batch], layout.labels_key, where), dtype=np.int64)
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(batch_labels) != len(data):
+        data, batch_labels = _entry(pickles[batch], b"data", where), _entry(pickles[batch], layout.labels_key, where)
+        try:
+            data, batch_labels = np.asarray(data, dtype=np.uint8), np.asarray(batch_labels, dtype=np.int64)
+        except (ValueError, TypeError, OverflowError) as error:
+            raise DataError(f"{where} holds no uint8 data and integer labels ({error}).") from None
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or batch_labels.ndim != 1 or len(batch_labels) != len(data):
             raise DataError(
                 f"{where} holds data {data.shape} and {len(batch_labels)} labels; expected "
                 "(N, 3072) uint8 and N labels."
             )
         images.append(data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
         labels.append(batch_labels)
-    names = _entry(pickles[layout.meta], layout.names_key, f"{layout.folder}/{layout.meta} in {path}")
-    class_names = [n.decode("utf-8") for n in names]
-    return np.ascontiguousarray(np.concatenate(images)), np.concatenate(labels), class_names
+    where = f"{layout.folder}/{layout.meta} in {path}"
+    names = _entry(pickles[layout.meta], layout.names_key, where)
+    if not isinstance(names, list) or not all(isinstance(n, bytes) for n in names):
+        raise DataError(f"{where}: {layout.names_key.decode()} is not a list of names.")
+    class_names = [n.decode("utf-8", errors="replace") for n in names]
+    labels = np.concatenate(labels)
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+        raise DataError(f"{path}: labels outside 0..{len(class_names) - 1}, the classes of {where}.")
+    return np.ascontiguousarray(np.concatenate(images)), labels, class_names

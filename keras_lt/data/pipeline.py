@@ -5,14 +5,14 @@ import torch
 
 from keras_lt.data.augment import pad
 from keras_lt.data.augment import random_crop_flip
-from keras_lt.data.autoaugment import autoaugment
 from keras_lt.data.batches import TrainingBatches
 from keras_lt.data.batches import training_device
-from keras_lt.data.cutout import cutout
 from keras_lt.data.image_files import ImageFiles
+from keras_lt.data.paco_augment import paco_augment
+from keras_lt.data.paco_augment import regular_augment
 from keras_lt.errors import KerasLTError
 
-AUGMENTATIONS = ("crop_flip", "autoaugment")  # besides True (= "crop_flip") and False (none)
+AUGMENTATIONS = ("crop_flip", "autoaugment", "paco")  # besides True (= "crop_flip") and False (none)
 
 __all__ = ["AUGMENTATIONS", "DeviceBatches", "training_device"]
 
@@ -39,11 +39,12 @@ class DeviceBatches(TrainingBatches):
             "square_root" (class-first sampling with replacement, `N` draws per epoch).
         augment: True or "crop_flip" for pad + random crop + horizontal flip; "autoaugment" for
             crop + flip, then AutoAugment's CIFAR-10 policy, then Cutout (one `cutout_length`
-            square), in the order of CMO's AutoAugment recipe; False for none.
+            square) on every image; "paco" for what naver-ai/cmo's `--use_randaug` applies, each
+            image either that or a SimCLR-style branch (`keras_lt.data.paco_augment`); False for none.
         padding: pixels of zero padding before the random crop.
         seed: seed of the order and the augmentation.
         device: torch device; defaults to `training_device()`.
-        cutout_length: side of the Cutout square ("autoaugment" only).
+        cutout_length: side of the Cutout square ("autoaugment" and "paco").
 
     Example:
     >>> batches = DeviceBatches(images, labels, 10, batch_size=128)
@@ -77,11 +78,11 @@ class DeviceBatches(TrainingBatches):
 
     def augment_batch(self, images, generator):
         """The batches' augmentation of a uint8 NHWC batch on the device (pad + crop + flip, and more)."""
-        size = images.shape[1:3]
-        images = random_crop_flip(pad(images, self.padding), size, generator)
+        if self.augment == "paco":
+            return paco_augment(images, generator, self.padding, self.cutout_length)
         if self.augment == "autoaugment":
-            images = cutout(autoaugment(images, generator), self.cutout_length, generator)
-        return images
+            return regular_augment(images, generator, self.padding, self.cutout_length)
+        return random_crop_flip(pad(images, self.padding), images.shape[1:3], generator)
 
     def images_at(self, idx, generator):
         images = self.images[idx]

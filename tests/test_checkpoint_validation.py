@@ -1,0 +1,50 @@
+"""`check_config` and `check_weights`: a checkpoint checked field by field before a model is built."""
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from keras_lt.checkpoint_validation import check_config
+from keras_lt.checkpoint_validation import check_weights
+from keras_lt.errors import CheckpointError
+
+CONFIG = {
+    "name": "tiny",
+    "architecture": {"name": "resnet32", "num_classes": 3, "input_shape": [32, 32, 3], "mean": [0.5] * 3,
+                     "std": [0.25] * 3, "latent_categories": 4},
+    "num_classes": 3,
+    "class_names": ["a", "b", "c"],
+    "train_class_counts": [10, 5, 0],
+    "metrics": {"top1": 50.0, "num_samples": 9, "group_sizes": {"many": 1}},
+    "recipe": None,
+}
+
+
+def test_a_valid_config_passes_and_optional_fields_may_be_empty():
+    check_config(CONFIG, "config.json")
+    check_config({**CONFIG, "class_names": [], "train_class_counts": None, "metrics": None}, "config.json")
+
+
+@pytest.mark.parametrize("field, value", [("class_names", ["a", 1, "c"]), ("train_class_counts", [10, -1, 0]),
+                                          ("dataset", "cifar10"), ("num_classes", True)])
+def test_a_field_of_the_wrong_kind_is_named(field, value):
+    with pytest.raises(CheckpointError, match=f"config.json: .*{field}") as error:
+        check_config({**CONFIG, field: value}, "config.json")
+    assert "\n" not in str(error.value)
+
+
+def weights(path, latent=4, dtype="float32"):
+    save_file({"classifier/kernel": np.zeros((64, 3), dtype),
+               "latent_categories/latent_kernel": np.zeros((64, latent), "float32")}, str(path))
+    return str(path)
+
+
+def test_the_weights_must_have_the_declared_outputs_and_be_floating_point(tmp_path):
+    check_weights(CONFIG, weights(tmp_path / "ok.safetensors"))
+    with pytest.raises(CheckpointError, match="declares latent_categories 4, .* has shape \\[64, 40\\]"):
+        check_weights(CONFIG, weights(tmp_path / "latent.safetensors", latent=40))
+    with pytest.raises(CheckpointError, match="classifier/kernel is I32"):
+        check_weights(CONFIG, weights(tmp_path / "int.safetensors", dtype="int32"))
+    (tmp_path / "cut.safetensors").write_bytes(open(weights(tmp_path / "w.safetensors"), "rb").read()[:100])
+    with pytest.raises(CheckpointError, match="cannot read"):
+        check_weights(CONFIG, str(tmp_path / "cut.safetensors"))
