@@ -34,7 +34,7 @@ class EvalTransform:
             new = (self.resize, int(self.resize * height / width))
         else:
             new = (int(self.resize * width / height), self.resize)
-        image, _ = open_rgb(path, needed=new)
+        image = open_rgb(path, needed=new)
         if image.size != new:
             image = image.resize(new, Image.BILINEAR)
         left = int(round((new[0] - self.size) / 2.0))

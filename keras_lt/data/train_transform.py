@@ -109,12 +109,14 @@ class TrainTransform:
             width, height = header.size
         top, left, h, w = random_resized_box(width, height, rng, self.scale, self.ratio)
         flip = rng.random() < 0.5
-        image, factor = open_rgb(path, needed=(width * self.size / w, height * self.size / h))
+        image = open_rgb(path, needed=(width * self.size / w, height * self.size / h))
         box = (left, top, left + w, top + h)
-        if factor == 1:
+        if image.size == (width, height):
             image = image.crop(box).resize((self.size, self.size), Image.BILINEAR)
-        else:
-            image = image.resize((self.size, self.size), Image.BILINEAR, box=tuple(c / factor for c in box))
+        else:  # decoded at 1/2^k: the box in its coordinates (the last row and column may be partial)
+            sx, sy = width / image.size[0], height / image.size[1]
+            box = (left / sx, top / sy, min((left + w) / sx, image.size[0]), min((top + h) / sy, image.size[1]))
+            image = image.resize((self.size, self.size), Image.BILINEAR, box=box)
         if flip:
             image = image.transpose(Image.FLIP_LEFT_RIGHT)
         if self.color_jitter is not None:
