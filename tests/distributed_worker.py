@@ -7,6 +7,7 @@ the logs, and CP-Mix's confusion matrix.
 
 - "erm": a BatchNorm-free net (so shards change nothing) with ERM;
 - "syncbn": ResNet-8 with SyncBatchNorm;
+- "bn": ResNet-8 with per-rank BatchNorm (its running statistics follow rank 0's);
 - "cpmix": the BatchNorm-free net with CP-Mix's trainer (stage 1: counting confusions).
 
 29 images in batches of 8: the last batch of an epoch (5) splits 3 / 2 between two ranks.
@@ -32,7 +33,7 @@ from keras_lt.models import cifar_resnet  # noqa: E402
 from keras_lt.trainers import TRAINERS  # noqa: E402
 from keras_lt.trainers import SGD  # noqa: E402
 
-CASES = ("erm", "syncbn", "cpmix")
+CASES = ("erm", "syncbn", "bn", "cpmix")
 NUM_CLASSES, SIZE, IMAGES, BATCH, EPOCHS = 4, 8, 29, 8, 2
 
 
@@ -51,9 +52,10 @@ def run(case, out):
     images = rng.integers(0, 256, (IMAGES, SIZE, SIZE, 3), dtype=np.uint8)
     labels = rng.integers(0, NUM_CLASSES, IMAGES)
     keras.utils.set_random_seed(0)
-    if case == "syncbn":
+    if case in ("syncbn", "bn"):
         network = cifar_resnet(8, NUM_CLASSES, input_shape=(SIZE, SIZE, 3))
-        distributed.convert_sync_batch_norm(network)
+        if case == "syncbn":
+            distributed.convert_sync_batch_norm(network)
     else:
         network = bn_free(NUM_CLASSES)
     trainer = TRAINERS["cpmix" if case == "cpmix" else "erm"](network)

@@ -69,6 +69,13 @@ def test_two_processes_train_the_weights_of_one(runs, case, tolerance):
     np.testing.assert_allclose(rank0["accuracy"], one["accuracy"], atol=1e-6)
 
 
+def test_ranks_with_their_own_batch_norm_statistics_agree(runs):
+    one, rank0, rank1 = runs["bn", 1, 0], runs["bn", 2, 0], runs["bn", 2, 1]
+    for a, b, c in zip(_weights(one), _weights(rank0), _weights(rank1)):
+        np.testing.assert_array_equal(b, c)  # weights and the running statistics rank 0 broadcasts
+    assert not all(np.allclose(a, b, atol=1e-4) for a, b in zip(_weights(one), _weights(rank0)))  # shard statistics
+
+
 def test_cpmix_confusion_is_the_sum_over_ranks(runs):
     one, rank0, rank1 = runs["cpmix", 1, 0], runs["cpmix", 2, 0], runs["cpmix", 2, 1]
     np.testing.assert_array_equal(rank0["confusion"], rank1["confusion"])
