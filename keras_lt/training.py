@@ -193,8 +193,7 @@ def build_trainer(recipe, data, steps_per_epoch):
         switches.append(lt_callbacks.GradientAdjustment(loss, recipe.ga_epoch))
     if recipe.cpmix_epoch is not None:
         switches.append(lt_callbacks.CPMixStage(trainer, recipe.cpmix_epoch))
-    callbacks = [distributed.MetricReduction(), lt_callbacks.EpochLog(schedule), *switches, *trainer.epoch_callbacks()]
-    return trainer, callbacks
+    return trainer, [lt_callbacks.EpochLog(schedule), *switches, *trainer.epoch_callbacks()]
 
 
 def is_interrupted(output_dir):
@@ -367,7 +366,7 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     log = os.path.join(output_dir, LOG_FILE)
     if resume and distributed.is_main():
         _trim_log(log, backup.resume_epoch())
-    callbacks = [lt_callbacks.EpochSeeder(batches), *callbacks, *_log(log, resume), backup]
+    callbacks = [lt_callbacks.EpochSeeder(batches), distributed.MetricReduction(), *callbacks, *_log(log, resume), backup]
     # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
     # would draw from Python's global `random`, which a resumed run does not replay.
     trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=verbose)
