@@ -54,12 +54,8 @@ def imagenet_resnet(
         block: "basic" or "bottleneck".
         counts: blocks per stage, e.g. `(3, 4, 6, 3)`.
         num_classes: number of classes.
-        classifier: "linear" or "cosine".
-        input_shape: `(height, width, channels)`.
-        mean: per-channel mean in 0..1.
-        std: per-channel standard deviation in 0..1.
-        logit_scale: append a learnable per-class logit scale (LWS) after the classifier.
-        groups: groups of the 3x3 convolutions (ResNeXt's cardinality).
+        classifier, input_shape, mean, std, logit_scale: as the registered architectures' (`resnet50`).
+        groups of the 3x3 convolutions (ResNeXt's cardinality).
         width_per_group: channels per group at the first stage (ResNeXt's bottleneck width).
         name: model name.
 
@@ -83,11 +79,7 @@ def imagenet_resnet(
     return keras.Model(inputs, outputs, name=name)
 
 
-@register_architecture("resnet10")
-def resnet10(
-    num_classes, classifier="linear", input_shape=(224, 224, 3), mean=IMAGENET_MEAN, std=IMAGENET_STD, logit_scale=False,
-):
-    """ResNet-10 (one basic block per stage; OLTR's and BALMS' small ImageNet-LT baseline).
+_ARGS = """
 
     Args:
         num_classes: number of classes.
@@ -98,49 +90,29 @@ def resnet10(
         logit_scale: append a learnable per-class logit scale (LWS) after the classifier.
 
     Example:
-    >>> model = resnet10(1000)
+    >>> model = {name}(1000)
     """
-    return imagenet_resnet("basic", (1, 1, 1, 1), num_classes, classifier, input_shape, mean, std, logit_scale, name="resnet10")
 
 
-@register_architecture("resnet50")
-def resnet50(
-    num_classes, classifier="linear", input_shape=(224, 224, 3), mean=IMAGENET_MEAN, std=IMAGENET_STD, logit_scale=False,
-):
-    """ResNet-50 (ImageNet-LT, iNaturalist) taking uint8 or float images in 0..255, NHWC.
+def _architecture(name, summary, block, counts, groups=1, width_per_group=64):
+    """Registers `name`: `imagenet_resnet` with these blocks, taking images in 0..255, NHWC."""
 
-    Args:
-        num_classes: number of classes.
-        classifier: "linear" or "cosine".
-        input_shape: `(height, width, channels)`.
-        mean: per-channel mean in 0..1.
-        std: per-channel standard deviation in 0..1.
-        logit_scale: append a learnable per-class logit scale (LWS) after the classifier.
+    def architecture(
+        num_classes, classifier="linear", input_shape=(224, 224, 3), mean=IMAGENET_MEAN, std=IMAGENET_STD,
+        logit_scale=False,
+    ):
+        return imagenet_resnet(
+            block, counts, num_classes, classifier, input_shape, mean, std, logit_scale, groups, width_per_group, name
+        )
 
-    Example:
-    >>> model = resnet50(1000)
-    """
-    return imagenet_resnet("bottleneck", (3, 4, 6, 3), num_classes, classifier, input_shape, mean, std, logit_scale, name="resnet50")
+    architecture.__name__ = architecture.__qualname__ = name
+    architecture.__doc__ = summary + _ARGS.format(name=name)
+    return register_architecture(name)(architecture)
 
 
-@register_architecture("resnext50")
-def resnext50(
-    num_classes, classifier="linear", input_shape=(224, 224, 3), mean=IMAGENET_MEAN, std=IMAGENET_STD, logit_scale=False,
-):
-    """ResNeXt-50 32x4d (the ImageNet-LT backbone of the decoupling, KPS, CP-Mix, MiSLAS and LCReg tables).
-
-    Args:
-        num_classes: number of classes.
-        classifier: "linear" or "cosine".
-        input_shape: `(height, width, channels)`.
-        mean: per-channel mean in 0..1.
-        std: per-channel standard deviation in 0..1.
-        logit_scale: append a learnable per-class logit scale (LWS) after the classifier.
-
-    Example:
-    >>> model = resnext50(1000)
-    """
-    return imagenet_resnet(
-        "bottleneck", (3, 4, 6, 3), num_classes, classifier, input_shape, mean, std, logit_scale,
-        groups=32, width_per_group=4, name="resnext50",
-    )
+resnet10 = _architecture("resnet10", "ResNet-10: one basic block per stage (OLTR's and BALMS' small ImageNet-LT baseline).", "basic", (1, 1, 1, 1))
+resnet50 = _architecture("resnet50", "ResNet-50 (ImageNet-LT, iNaturalist 2018).", "bottleneck", (3, 4, 6, 3))
+resnext50 = _architecture(
+    "resnext50", "ResNeXt-50 32x4d (the ImageNet-LT backbone of the decoupling, KPS and LCReg tables).",
+    "bottleneck", (3, 4, 6, 3), groups=32, width_per_group=4,
+)
