@@ -585,6 +585,8 @@ def main(argv=None):
     ship.add_argument("name")
     args = parser.parse_args(argv)
     args.runs = args.runs.expanduser()
+    if argv is None:  # the command line: `status | head` ends quietly
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     commands = {"start": cmd_start, "daemon": cmd_daemon, "status": cmd_status, "page": cmd_page, "stop": cmd_stop,
                 "ship": cmd_ship, "export": cmd_export, "import": cmd_import}
     return commands[args.command](args)

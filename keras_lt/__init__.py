@@ -10,11 +10,15 @@ import sys as _sys
 
 from keras_lt.backend import select_torch_backend
 from keras_lt.errors import KerasLTError
+from keras_lt.interrupts import one_line_interrupts
 
+_CLI = _os.path.basename(_sys.argv[0]) == "keras-lt"
+if _CLI:  # a Ctrl-C while the command imports torch and Keras (seconds): one line, no traceback
+    one_line_interrupts()
 try:
     select_torch_backend()
 except KerasLTError as _error:
-    if _os.path.basename(_sys.argv[0]) == "keras-lt":  # the CLI: one line, no traceback
+    if _CLI:  # the CLI: one line, no traceback
         raise SystemExit(f"Error: {_error}") from None
     raise
 

@@ -1,6 +1,9 @@
 """Image-folder decoding: every PIL mode to RGB uint8, ordering, labels, and one-line errors."""
 
 import os
+import struct
+import threading
+import zlib
 
 import numpy as np
 import pytest
@@ -138,3 +141,55 @@ def test_missing_split_or_images(tmp_path):
     os.makedirs(tmp_path / "test" / "empty_class")
     with pytest.raises(DataError, match="no images under"):
         load_image_folder(str(tmp_path), "test")
+
+
+def png_header_only(path, width, height):
+    """A PNG that declares `width` x `height` 1-bit pixels and holds none: a few dozen bytes."""
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+@pytest.mark.parametrize("side", [30000, 10000])  # 900 M pixels (Pillow raises); 100 M (Pillow only warns)
+def test_a_decompression_bomb_is_refused_before_decoding(tmp_path, side):
+    with pytest.raises(DataError, match="cannot read image .*bomb.png") as error:
+        read_image(png_header_only(tmp_path / "bomb.png", side, side))
+    assert "\n" not in str(error.value)
+
+
+def test_a_fifo_named_like_an_image_is_neither_listed_nor_waited_on(tmp_path):
+    write_folder(tmp_path, "train", {"a": ["1.png"]})
+    os.mkfifo(tmp_path / "train" / "a" / "2.jpg")
+    os.mkdir(tmp_path / "train" / "a" / "3.png")  # a directory with an image's name
+    paths, _, _ = list_image_folder(str(tmp_path), "train")
+    assert [os.path.basename(p) for p in paths] == ["1.png"]
+    errors = []
+
+    def read():
+        try:
+            read_image(tmp_path / "train" / "a" / "2.jpg")
+        except DataError as error:
+            errors.append(str(error))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=10)
+    assert errors and "not a regular file" in errors[0]
+
+
+def test_the_exif_orientation_is_applied(tmp_path):
+    pixels = np.zeros((16, 32, 3), np.uint8)
+    pixels[:, :16] = (255, 0, 0)  # stored: red left half, blue right half
+    pixels[:, 16:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to view", as a phone held upright writes it
+    Image.fromarray(pixels).save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    image = read_image(tmp_path / "phone.jpg").astype(int)
+    assert image.shape == (32, 16, 3)  # upright: the left half is now on top
+    assert np.abs(image[:14].mean((0, 1)) - (255, 0, 0)).max() < 20
+    assert np.abs(image[18:].mean((0, 1)) - (0, 0, 255)).max() < 20

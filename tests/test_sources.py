@@ -73,6 +73,21 @@ def test_cache_follows_the_images(folder, monkeypatch):
     assert len(calls) == 4
 
 
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 not a zip", None])
+def test_a_damaged_cache_is_rebuilt(folder, tmp_path, monkeypatch, capsys, damage):
+    calls = counting_loader(monkeypatch)
+    expected = load_dataset("folder", "train", data_dir=str(folder))
+    (cache,) = (tmp_path / "cache" / "arrays").iterdir()
+    if damage is None:  # a valid .npz without the arrays
+        np.savez(cache, other=np.zeros(1))
+    else:
+        cache.write_bytes(damage)
+    for _ in range(2):  # rebuilt once, then read
+        for got, want in zip(load_dataset("folder", "train", data_dir=str(folder)), expected):
+            np.testing.assert_array_equal(got, want)
+    assert len(calls) == 2 and "rebuilding the damaged array cache" in capsys.readouterr().err
+
+
 def test_missing_data_is_one_line(tmp_path):
     with pytest.raises(DataError, match=r"cannot find folder 'train' data in .*pass --data-dir") as error:
         load_dataset("folder", "train", data_dir=str(tmp_path))

@@ -1,6 +1,7 @@
 """The image-folder layout: `<root>/<split>/<class>/<image files>`."""
 
 import os
+import stat
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -8,6 +9,12 @@ import numpy as np
 from keras_lt.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+DECODING = 2  # bumped whenever `read_image` decodes a file differently (2: EXIF orientation applied)
+
+
+def is_image_file(path):
+    """Whether `path` is a regular file (or a link to one) with an image extension; FIFOs and devices are not."""
+    return path.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(path)
 
 
 def list_image_folder(root, split):
@@ -29,7 +36,7 @@ def list_image_folder(root, split):
     paths, labels = [], []
     for label, name in enumerate(class_names):
         class_dir = os.path.join(split_dir, name)
-        files = sorted(f for f in os.listdir(class_dir) if f.lower().endswith(IMAGE_EXTENSIONS))
+        files = sorted(f for f in os.listdir(class_dir) if is_image_file(os.path.join(class_dir, f)))
         paths += [os.path.join(class_dir, f) for f in files]
         labels += [label] * len(files)
     if not paths:
@@ -41,16 +48,24 @@ def read_image(path, size=None):
     """Reads one image file as an RGB uint8 array (H, W, 3), resized to `size=(h, w)` if given.
 
     Any mode is accepted (grey, 16-bit grey, palette, RGBA, CMYK); 16-bit values keep their high
-    byte (as torchvision converts them) and transparency is composited on white.
+    byte (as torchvision converts them) and transparency is composited on white. The EXIF
+    orientation (a phone's rotated JPEG) is applied, so the image is upright. Only regular files
+    are opened (a FIFO named `*.jpg` would block), and an image of more pixels than Pillow's
+    `Image.MAX_IMAGE_PIXELS` (about 89 million; a decompression bomb is a small file that decodes to
+    gigabytes) is refused before it is decoded.
 
     Raises:
-        DataError: the file is missing, truncated or not an image.
+        DataError: the file is missing, not a regular file, too large, truncated or not an image.
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with _open_regular(path) as file, Image.open(file) as image:
+            limit = Image.MAX_IMAGE_PIXELS  # Pillow's bomb limit: it raises past twice this, we past it
+            if limit and image.width * image.height > limit:
+                raise DataError(f"cannot read image {path}: {image.width} x {image.height} pixels, more than {limit}")
             image.load()
+            ImageOps.exif_transpose(image, in_place=True)
             if image.mode.startswith("I"):  # 16-bit grey ("I;16*", or "I" on older Pillow)
                 image = Image.fromarray((np.asarray(image).clip(0, 65535) >> 8).astype(np.uint8))
             if image.mode in ("RGBA", "LA") or "transparency" in image.info:
@@ -62,8 +77,21 @@ def read_image(path, size=None):
             if size is not None and image.size != (size[1], size[0]):
                 image = image.resize((size[1], size[0]), Image.BILINEAR)
             return np.asarray(image, dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise DataError(f"cannot read image {path}: {error}") from None
+
+
+def _open_regular(path):
+    """Opens `path` for reading if it is a regular file (without blocking on a FIFO); else a DataError."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise DataError(f"cannot read image {path}: not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def load_image_folder(root, split, size=None):

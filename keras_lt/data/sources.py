@@ -2,11 +2,14 @@
 
 import hashlib
 import os
+import sys
+import zipfile
 
 import numpy as np
 
 from keras_lt.data.cifar_archive import find_cifar_archive
 from keras_lt.data.cifar_archive import load_cifar_archive
+from keras_lt.data.image_folder import DECODING
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.image_folder import load_image_folder
 from keras_lt.data.tfds_source import TFDS_NAMES
@@ -21,12 +24,18 @@ def cache_dir():
 
 
 def _cached(key, loader):
-    """Returns `loader()`'s `(images, labels, class_names)`, memoised in an `.npz` under the cache."""
+    """Returns `loader()`'s `(images, labels, class_names)`, memoised in an `.npz` under the cache.
+
+    A damaged cache file (cut short, overwritten, not an `.npz`) is rebuilt, with a line on stderr.
+    """
     digest = hashlib.sha1(repr(key).encode()).hexdigest()[:16]
     path = os.path.join(cache_dir(), "arrays", f"{digest}.npz")
     if os.path.exists(path):
-        with np.load(path) as arrays:
-            return arrays["images"], arrays["labels"], [str(n) for n in arrays["class_names"]]
+        try:
+            with np.load(path) as arrays:
+                return arrays["images"], arrays["labels"], [str(n) for n in arrays["class_names"]]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+            print(f"rebuilding the damaged array cache {path} ({error})", file=sys.stderr)
     images, labels, class_names = loader()
     # Concurrent runs never see a partial file.
     atomic_write(path, lambda f: np.savez(f, images=images, labels=labels, class_names=np.asarray(class_names)))
@@ -76,7 +85,7 @@ def load_dataset(name, split, data_dir=None, image_size=None):
         key = ("cifar_archive", archive, os.path.getmtime(archive), split)
         return _cached(key, lambda: load_cifar_archive(name, split, data_dir))
     if _is_image_folder(data_dir, split):
-        key = ("folder", data_dir, split, _folder_fingerprint(data_dir, split), image_size)
+        key = ("folder", data_dir, split, _folder_fingerprint(data_dir, split), image_size, DECODING)
         return _cached(key, lambda: load_image_folder(data_dir, split, image_size))
     if name in TFDS_NAMES:
         return _cached(("tfds", name, split, data_dir), lambda: load_tfds(name, split, data_dir))
