@@ -16,6 +16,7 @@ from keras_lt.data import StreamingBatches
 from keras_lt.data import load_image_files
 from keras_lt.data import training_batches
 from keras_lt.data.eval_transform import EvalTransform
+from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.recipes import Recipe
 from keras_lt.training import train
@@ -109,7 +110,8 @@ RECIPES = {
 
 
 @pytest.mark.parametrize("name", RECIPES)
-def test_one_epoch_of_each_method_through_the_streaming_pipeline(tree, tmp_path, tiny_architecture, name):
+def test_one_epoch_of_each_method_through_the_streaming_pipeline(tree, tmp_path, tiny_architecture, name, monkeypatch):
+    monkeypatch.setenv(WORKERS_ENV, "0")  # decoding in the test process: no worker start-up per epoch
     recipe = Recipe(
         name=f"stream-{name}", dataset="imagenet_lt", imbalance_factor=None, pipeline="stream", image_size=16,
         architecture=tiny_architecture, epochs=1, batch_size=4, lr=0.01, warmup_epochs=0, milestones=[],

@@ -1,4 +1,8 @@
-"""`keras-lt train --devices 2` (torchrun, gloo): an interrupted and resumed run ends where an uninterrupted one does."""
+"""Two ranks under torchrun (gloo): an interrupted and resumed run ends where an uninterrupted one does.
+
+The uninterrupted run starts as `keras-lt train --devices 2`, the interrupted one and its resume as
+`torchrun --nproc_per_node 2 -m keras_lt.cli.main train`: both entry points.
+"""
 
 import json
 import os
@@ -20,14 +24,15 @@ RECIPE = {
 }
 
 
-def _train(tmp_path, output, *extra, kill=None):
+def _train(tmp_path, output, *extra, kill=None, torchrun=True):
     env = {**os.environ, "KERAS_LT_DIST_TIMEOUT": "300", "OMP_NUM_THREADS": "1"}
     env.pop(KILL_AT, None)
     if kill:
         env[KILL_AT] = kill
+    launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"] if torchrun else []
     command = [
-        sys.executable, "-m", "keras_lt.cli.main", "train", "--recipe", str(tmp_path / "recipe.json"),
-        "--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / output), "--devices", "2", "--workers", "1",
+        sys.executable, *launcher, "-m", "keras_lt.cli.main", "train", "--recipe", str(tmp_path / "recipe.json"),
+        "--data-dir", str(tmp_path / "data"), "--output", str(tmp_path / output), "--workers", "1",
         "--sync-bn", *extra,  # SyncBatchNorm: the last batch (3) leaves one image on rank 1, too few for BN alone
     ]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
@@ -36,7 +41,7 @@ def _train(tmp_path, output, *extra, kill=None):
 def test_interrupted_two_process_run_resumes_exactly(tmp_path):
     write_tree(tmp_path / "data")
     (tmp_path / "recipe.json").write_text(json.dumps(RECIPE))
-    whole = _train(tmp_path, "whole")
+    whole = _train(tmp_path, "whole", "--devices", "2", torchrun=False)
     assert whole.returncode == 0, whole.stderr[-3000:]
     assert "checkpoint:" in whole.stdout and whole.stdout.count("top-1") == 1  # rank 0 reports, once
     cut = _train(tmp_path, "cut", kill="backup.renamed:1")  # rank 0 killed right after epoch 1's backup
