@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import json
 import os
+import shutil
 
 import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
@@ -17,6 +18,7 @@ from keras_lt import training
 from keras_lt.callbacks import Backup
 from keras_lt.errors import KerasLTError
 from keras_lt.run_lock import RunLock
+from keras_lt.trainers import stage2
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 from interruption import interrupting_backup
 from tiny_run import NUM_CLASSES
@@ -329,3 +331,29 @@ def test_a_bad_finetune_setting_fails_before_anything_is_written(tmp_path):
     with pytest.raises(KerasLTError, match="bad finetune setting.*learning_rate"):
         training.train(recipe, str(out), data=tiny_data(), verbose=0)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("stage", [training.BACKUP_DIR, FINETUNE_BACKUP_DIR])
+def test_a_run_backed_up_by_keras_backup_and_restore_resumes_exactly(tmp_path, monkeypatch, stage):
+    """A run that keras-lt wrote before its own backup (`keras.callbacks.BackupAndRestore` with
+    `double_checkpoint=True`: latest.weights.h5, training_metadata.json and their .bkp) resumes with
+    `Backup`, which reads that layout once and writes its own from the next epoch on."""
+    class OldBackup(interrupting_backup(1, stage)):  # stops after epoch 1's backup (epoch 0's in .bkp)
+        def __init__(self, directory, keep=False, files=()):  # as training.py built it before Backup
+            super().__init__(directory, double_checkpoint=True, delete_checkpoint=not keep)
+            self.files = list(files)
+
+        def remove(self):
+            shutil.rmtree(self.backup_dir)
+
+    recipe = tiny_recipe(epochs=3, finetune={"method": "crt", "epochs": 3})
+    straight, out = str(tmp_path / "straight"), str(tmp_path / "resumed")
+    training.train(recipe, straight, data=tiny_data(), verbose=0)
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        for module in (lt_callbacks, stage2):  # training's backups, and stage 2's check for one
+            patch.setattr(module, "Backup", OldBackup)
+        training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert {"latest.weights.h5", "training_metadata.json", "latest.weights.h5.bkp"} <= set(os.listdir(os.path.join(out, stage)))
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert_same_weights(straight, out)
+    assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
