@@ -81,6 +81,3 @@ class DecodePool:
         if self._threads is None:
             self._threads = ThreadPoolExecutor(max_workers=max(1, self.workers))
         return _stack(list(self._threads.map(lambda item: self.files[item], items)))
-
-    def __getstate__(self):  # the running loader and threads stay in their process
-        return {**self.__dict__, "_iterator": None, "_threads": None}
