@@ -78,7 +78,7 @@ def recipe_for_folder(data_dir, image_size=None, **fields):
         name=f"{loss}-{fields.get('architecture', architecture)}-{folder}".lower(), dataset="folder",
         imbalance_factor=None, architecture=architecture, image_size=size,
     ).scaled("short30")
-    return dataclasses.replace(base, schedule="full", **fields)
+    return dataclasses.replace(base, **fields)
 
 
 def fit_recipe_to_folder(recipe, data_dir, imbalance_factor=None):

@@ -138,6 +138,7 @@ class Recipe:
         Warmup, milestones, the DRW / GA / CP-Mix switches and CMO's window move to
         `round(epoch * epochs / self.epochs)` (a switch that was on stays at epoch 1 or later, before the
         end); a stage-2 `finetune` keeps its share of the epochs (at least 1). No method is dropped.
+        The schedule is named "<schedule> scaled to <epochs> epochs".
 
         Args:
             epochs: the new number of training epochs.
@@ -167,7 +168,7 @@ class Recipe:
             fields["method_config"] = {**self.method_config, "window": [at(e) for e in self.method_config["window"]]}
         if self.finetune is not None and "epochs" in self.finetune:
             fields["finetune"] = {**self.finetune, "epochs": max(1, round(self.finetune["epochs"] * scale))}
-        scaled = dataclasses.replace(self, **fields)
+        scaled = dataclasses.replace(self, schedule=f"{self.schedule} scaled to {epochs} epochs", **fields)
         changes = [
             f"{name}: {_short(getattr(self, name))} -> {_short(getattr(scaled, name))}"
             for name in fields

@@ -72,6 +72,8 @@ def test_the_readme_own_data_path(tmp_path):
     assert evaluate.exit_code == 0 and "top-1" in evaluate.output.lower()
     predict = run("predict", out, data / "test", "--top-k", "1")
     assert predict.exit_code == 0 and "bee" + os.sep + "1.png" in predict.output
+    decoupled = run("decouple", out, "--method", "tau-norm", "--data-dir", data, "--output", tmp_path / "tau")
+    assert decoupled.exit_code == 0, decoupled.output  # the same mixed folder, fitted to the model's size
     push = run("push", out, "--repo-id", "me/photos", "--dry-run")
     assert push.exit_code == 0
     assert all(f in push.output for f in ("model.safetensors", "metrics.json", "train_log.csv", "recipe.json"))
