@@ -1,6 +1,7 @@
 """`keras-lt data profile`: the class profile of an image folder, without decoding an image."""
 
 import json
+import os
 
 import click
 import numpy as np
@@ -72,7 +73,7 @@ def data():
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
 @click.option("--split", default="train", show_default=True, help="The split folder to profile.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--plot", type=click.Path(dir_okay=False, writable=True), help="Save the class histogram (PNG) here.")
+@click.option("--plot", type=click.Path(dir_okay=False, writable=True), help="Save the class histogram (PNG) here (its folder is created).")
 @one_line_errors
 def profile(root, split, output_format, plot):
     """Class counts, imbalance factor and many/medium/few classes of an image folder.
@@ -82,6 +83,7 @@ def profile(root, split, output_format, plot):
     result = profile_image_folder(root, split)
     click.echo(json.dumps(result, indent=2) if output_format == "json" else format_profile(result))
     if plot:
+        os.makedirs(os.path.dirname(os.path.abspath(plot)), exist_ok=True)
         names = [c["name"] for c in result["classes"]]
         plot_class_histogram([c["count"] for c in result["classes"]], names, plot, MANY_THRESHOLD, FEW_THRESHOLD)
         click.echo(f"plot: {plot}", err=True)

@@ -1,38 +1,116 @@
-"""`keras-lt train`: a recipe in, a checkpoint and its metrics out."""
+"""`keras-lt train`: a recipe (or just an image folder) in, a checkpoint and its metrics out."""
 
 import dataclasses
 import os
+import shutil
 import sys
 
 import click
 
 from keras_lt import hub
 from keras_lt.cli.errors import one_line_errors
+from keras_lt.data.image_files import WORKERS_ENV
+from keras_lt.distributed import launch
+from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import format_table
+from keras_lt.own_data import fit_recipe_to_folder
+from keras_lt.own_data import recipe_for_folder
 from keras_lt.recipes import load_recipe
 from keras_lt.training import is_interrupted
 from keras_lt.training import train as run
 
 
+def parse_image_size(value):
+    """`"32"` or `"48x40"` as `[h, w]`; None stays None."""
+    if value is None:
+        return None
+    try:
+        sides = [int(side) for side in value.lower().split("x")]
+    except ValueError:
+        sides = []
+    if len(sides) not in (1, 2) or min(sides) < 1:
+        raise KerasLTError(f"--image-size must be SIDE or HEIGHTxWIDTH (e.g. 32 or 48x40), not '{value}'.")
+    return sides * (3 - len(sides))
+
+
+def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=True):
+    """The run's recipe: the zoo recipe fitted to the data, or one made from the image folder."""
+    if recipe_name is None:
+        if data_dir is None:
+            raise KerasLTError("give --data-dir (an image folder train/<class>/<images>) or --recipe.")
+        if init_from is not None and options.get("image_size") is None:  # the pretrained model's size
+            config = hub.read_config(hub.resolve(init_from))
+            options = {**options, "image_size": config["architecture"]["input_shape"][:2]}
+            options.setdefault("architecture", config["architecture"]["name"])
+        epochs = options.pop("epochs", None)
+        recipe = recipe_for_folder(data_dir, **options, init_from=init_from, imbalance_factor=imbalance_factor)
+    else:
+        recipe = load_recipe(recipe_name).scaled(schedule)
+        recipe, note = fit_recipe_to_folder(recipe, data_dir, imbalance_factor)
+        if note and echo:
+            click.echo(note)
+        epochs = options.pop("epochs", None)
+        recipe = dataclasses.replace(recipe, **options, **({"init_from": init_from} if init_from else {}))
+    if epochs is not None and epochs != recipe.epochs:
+        recipe, changes = recipe.with_epochs(epochs)
+        if echo:
+            click.echo(f"--epochs {epochs} scales the recipe: {'; '.join(changes)}")
+    return recipe
+
+
 @click.command()
-@click.option("--recipe", "recipe_name", required=True, help="Zoo recipe name or a recipe JSON file.")
-@click.option("--schedule", default="full", show_default=True, help="'full' or 'short30' (CPU evidence schedule).")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Data: image folder, CIFAR archive dir or tfds dir.")
+@click.option("--recipe", "recipe_name", help="Zoo recipe name or a recipe JSON file [default: one made from --data-dir].")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Data: image folder (train/<class>/*, optional test/<class>/*), CIFAR archive dir or tfds dir.")
+@click.option("--schedule", default="full", show_default=True, help="'full' or 'short30' (CPU evidence schedule) of a recipe.")
 @click.option("--output", type=click.Path(file_okay=False), help="Run directory [default: the local checkpoint of the recipe's name].")
-@click.option("--epochs", type=int, help="Override the recipe's epochs.")
-@click.option("--loss", help="Override the recipe's loss (ce, bs, ldam, kps, ...).")
-@click.option("--seed", type=int, help="Override the recipe's seed.")
-@click.option("--init-from", help="Override the checkpoint a stage-2 recipe starts from (name or directory).")
+@click.option("--method", help="Training method (erm, cmo, cpmix, mislas, lcreg, ...) [default: the recipe's, or erm].")
+@click.option("--loss", help="Loss (ce, bs, ldam, kps, ...) [default: the recipe's, or ce].")
+@click.option("--epochs", type=int, help="Epochs; a recipe's epoch switches (warmup, milestones, DRW, GA, ...) scale with it.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per batch.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate.")
+@click.option("--image-size", help="SIDE or HEIGHTxWIDTH the images are fitted to (shorter side, then centre crop) [default: the data's most common size].")
+@click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Hold out this share of every training class for per-epoch validation metrics.")
+@click.option("--select-on-val", is_flag=True, help="Keep the epoch with the best balanced validation accuracy (needs --val-split), not the last.")
+@click.option("--imbalance-factor", type=click.FloatRange(min=0), help="Apply a long-tail profile of this factor to the training split (0: none).")
+@click.option("--seed", type=int, help="Seed of the initialisation, order and augmentation.")
+@click.option("--license", "license_id", help="License of the trained weights, for the model card (e.g. mit).")
+@click.option("--init-from", help="Start from this checkpoint (name, directory or hf://): a stage-2 recipe's base, else fine-tune the whole network with a new head.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in --output.")
+@click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Data-parallel processes (one per GPU): runs this command under torchrun.")
+@click.option("--workers", type=click.IntRange(min=0), help=f"Image-decoding processes per rank (streamed data) [default: ${WORKERS_ENV} or the cores, at most 8].")
+@click.option("--sync-bn", is_flag=True, help="Multi-process runs: BatchNorm statistics over the global batch.")
+@click.pass_context
 @one_line_errors
-def train(recipe_name, schedule, data_dir, output, epochs, loss, seed, init_from, resume):
-    """Train a model from a recipe; prints progress, writes a checkpoint and metrics."""
-    recipe = load_recipe(recipe_name).scaled(schedule)
-    given = (("epochs", epochs), ("loss", loss), ("seed", seed), ("init_from", init_from))
-    overrides = {k: v for k, v in given if v is not None}
-    recipe = dataclasses.replace(recipe, **overrides)
+def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, batch_size, lr, image_size, val_split,
+          select_on_val, imbalance_factor, seed, license_id, init_from, resume, overwrite, devices, workers, sync_bn):
+    """Train a model from a recipe, or from an image folder alone; writes a checkpoint and metrics.
+
+    \b
+    keras-lt train --data-dir my_photos --epochs 30
+    keras-lt train --recipe ldam-drw-resnet32-cifar10lt --data-dir my_photos --epochs 30
+    keras-lt train --init-from ce-resnet32-cifar10lt --data-dir my_photos
+    Several devices: `--devices N`, or `torchrun --nproc_per_node N -m keras_lt.cli.main train ...`.
+    """
+    if devices > 1 and "WORLD_SIZE" not in os.environ:
+        ctx.exit(launch(devices, _arguments(ctx)))
+    if workers is not None:
+        os.environ[WORKERS_ENV] = str(workers)
+    given = {
+        "method": method, "loss": loss, "epochs": epochs, "batch_size": batch_size, "lr": lr,
+        "image_size": parse_image_size(image_size), "seed": seed, "license": license_id, "val_split": val_split,
+        "select_on_val": select_on_val or None, "sync_batch_norm": sync_bn or None,
+    }
+    options = {k: v for k, v in given.items() if v is not None}
+    main = os.environ.get("RANK", "0") == "0"
+    recipe = build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=main)
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
-    click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
+    if main and overwrite and os.path.isfile(os.path.join(output, hub.CONFIG_FILE)) and not is_interrupted(output):
+        click.echo(f"--overwrite: removing the finished run in {output}")
+        shutil.rmtree(output)
+    if main:
+        click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
     try:
         report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
@@ -41,5 +119,17 @@ def train(recipe_name, schedule, data_dir, output, epochs, loss, seed, init_from
                 f"interrupted; {output} keeps the last finished epoch: run the same command with --resume to continue it."
             ) from None
         raise click.ClickException(f"interrupted before the first epoch was saved; nothing to resume in {output}.") from None
-    click.echo(format_table(report))
-    click.echo(f"checkpoint: {output}")
+    if report is not None:
+        click.echo(format_table(report))
+        click.echo(f"checkpoint: {output}")
+
+
+def _arguments(ctx):
+    """This `train` command's arguments for each torchrun rank: the same, without `--devices`."""
+    arguments = ["train"]
+    for param in ctx.command.params:
+        value = ctx.params[param.name]
+        if param.name == "devices" or value is None or value is False:
+            continue
+        arguments += [param.opts[0]] if param.is_flag else [param.opts[0], str(value)]
+    return arguments

@@ -22,14 +22,19 @@ except KerasLTError as _error:
         raise SystemExit(f"Error: {_error}") from None
     raise
 
-from keras_lt import data  # noqa: E402
-from keras_lt import layers  # noqa: E402
-from keras_lt import losses  # noqa: E402
-from keras_lt import models  # noqa: E402
-from keras_lt import trainers  # noqa: E402
-from keras_lt.hub import from_pretrained  # noqa: E402
-from keras_lt.hub import list_models  # noqa: E402
-from keras_lt.hub import save_pretrained  # noqa: E402
+from keras_lt.lazy import lazy_exports  # noqa: E402
+
+# Imported on first use (PEP 562): `keras-lt --help`, `list` and `info` never load torch or Keras.
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "data": "keras_lt.data:",
+    "layers": "keras_lt.layers:",
+    "losses": "keras_lt.losses:",
+    "models": "keras_lt.models:",
+    "trainers": "keras_lt.trainers:",
+    "from_pretrained": "keras_lt.hub",
+    "list_models": "keras_lt.hub",
+    "save_pretrained": "keras_lt.hub",
+})
 
 __version__ = "0.1.0"
 

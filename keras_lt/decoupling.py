@@ -74,6 +74,7 @@ def decouple_checkpoint(
     network = hub.from_pretrained(model)
     config = network.keras_lt_config
     base = _base_recipe(config.get("recipe"), name, dataset, imbalance_factor)
+    base = dataclasses.replace(base, image_size=list(network.input_shape[1:3]))  # fitted to what the model takes
     data = prepare_data(base, data_dir)
     with RunLock(output_dir):
         _check_output(output_dir, name)

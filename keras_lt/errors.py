@@ -15,3 +15,23 @@ class CheckpointError(KerasLTError, ValueError):
 
 class DataError(KerasLTError, ValueError):
     """Data that is missing, unreadable or in a layout keras-lt does not know."""
+
+
+def did_you_mean(name, choices):
+    """A " (did you mean 'x'?)" hint for a misspelt `name` among `choices` (difflib), or "".
+
+    Args:
+        name: what the user typed.
+        choices: the names that exist.
+
+    Returns:
+        The hint, to append to an error message.
+
+    Example:
+    >>> did_you_mean("ce-resnet32-cifar10-lt", ["ce-resnet32-cifar10lt"])
+    " (did you mean 'ce-resnet32-cifar10lt'?)"
+    """
+    import difflib
+
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -10,11 +10,11 @@ import re
 
 import numpy as np
 
-from keras_lt import models
 from keras_lt.checkpoint_validation import check_config
 from keras_lt.checkpoint_validation import check_weights
 from keras_lt.errors import CheckpointError
 from keras_lt.errors import KerasLTError
+from keras_lt.errors import did_you_mean
 from keras_lt.errors import UnknownModelError
 from keras_lt.recipes import zoo_root
 
@@ -22,6 +22,9 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
 CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
+# What a training run leaves beside its checkpoint (keras_lt.training), uploaded with it by `push`.
+RUN_FILES = ("recipe.json", "metrics.json", "train_log.csv", "finetune_log.csv", "metrics_before_finetune.json",
+             "training_confusion.json")
 HF_PREFIX = "hf://"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")  # a zoo or checkpoint name: one path component
 REPO_ID = re.compile(rf"{MODEL_NAME.pattern}/{MODEL_NAME.pattern}")  # ORG/NAME
@@ -93,8 +96,8 @@ def model_info(name):
 
 def _unknown_model(name):
     return UnknownModelError(
-        f"unknown model '{name}'; give a zoo name ({', '.join(list_models())}), a checkpoint "
-        f"directory, or hf://ORG/NAME[@REVISION]."
+        f"unknown model '{name}'{did_you_mean(name, list_models())}; give a zoo name "
+        f"({', '.join(list_models())}), a checkpoint directory, or hf://ORG/NAME[@REVISION]."
     )
 
 
@@ -141,22 +144,31 @@ def _download(repo_id, revision):
         raise KerasLTError(f"cannot load hf://{repo_id}: {first_line}") from None
 
 
-def from_pretrained(name_or_path, revision=None):
+def from_pretrained(name_or_path, revision=None, num_classes=None, class_names=None):
     """Loads a checkpoint as a `keras.Model` that takes images (0..255, NHWC) and returns logits.
+
+    With `num_classes` (timm's and KerasHub's habit) the pretrained backbone comes with a new,
+    freshly initialised classifier of that many classes, to fine-tune on other data.
 
     Args:
         name_or_path: a zoo name (`keras_lt.list_models()`), a local checkpoint directory, or
             `hf://ORG/NAME` (optionally `@REVISION`), fetched with `huggingface_hub` (which honours
             `HF_HUB_OFFLINE` and its cache).
         revision: a branch, tag or commit of an `hf://` repo.
+        num_classes: give the model a new head of this many classes (the backbone keeps its weights).
+        class_names: the new head's class names (with `num_classes`).
 
     Returns:
-        The model, with its `config.json` content in `model.keras_lt_config`.
+        The model, with its `config.json` content in `model.keras_lt_config` and its class names
+        (label order) in `model.class_names` (None if the checkpoint has none).
 
     Example:
     >>> model = keras_lt.from_pretrained("ce-resnet32-cifar10lt")
     >>> logits = model.predict(images)  # uint8 (N, 32, 32, 3)
+    >>> flowers = keras_lt.from_pretrained("ce-resnet32-cifar10lt", num_classes=5)
     """
+    from keras_lt import models  # Keras: imported when a model is built, not to list or describe one
+
     directory = resolve(name_or_path, revision)
     config = read_config(directory)
     weights = os.path.join(directory, WEIGHTS_FILE)
@@ -167,6 +179,10 @@ def from_pretrained(name_or_path, revision=None):
         raise CheckpointError(f"{directory}/{CONFIG_FILE} has an unusable architecture: {e}") from None
     load_weights(model, weights)
     model.keras_lt_config = config
+    if num_classes is not None:
+        model = models.rebuild(model, fresh=("classifier", "logit_scale"), num_classes=num_classes)
+        model.keras_lt_config = {"architecture": model.keras_lt_config["architecture"], "class_names": class_names}
+    model.class_names = model.keras_lt_config.get("class_names")
     return model
 
 
@@ -322,7 +338,8 @@ def model_card(config):
     data = ModelCardData(
         library_name="keras-lt",
         model_name=config["name"],
-        datasets=[dataset_id],
+        datasets=None if dataset_id == "folder" else [dataset_id],  # a Hub dataset id, not the user's folder
+        license=(config.get("recipe") or {}).get("license"),
         metrics=["accuracy"],
         tags=["image-classification", "long-tailed", "keras", "pytorch"],
         pipeline_tag="image-classification",
@@ -339,6 +356,12 @@ def model_card(config):
         else ""
     )
     note = f"\n**{config['card_note']}**\n" if config.get("card_note") else ""  # e.g. a superseded recipe
+    load_name = config["name"] if config["name"] in list_models() else f"path/to/{config['name']}"  # its folder
+    selected = (config.get("run") or {}).get("selected_epoch")
+    selection = (
+        f"\nThe weights are those of epoch {selected}, the best on a validation split held out of the training "
+        "data (never the test split).\n" if selected is not None else ""
+    )
     body = f"""
 # {config['name']}
 
@@ -346,11 +369,12 @@ A {config['architecture']['name']} trained with keras-lt {_training_summary(reci
 {note}
 ```python
 import keras_lt
-model = keras_lt.from_pretrained("{config['name']}")
+model = keras_lt.from_pretrained("{load_name}")  # or "hf://ORG/{config['name']}" once pushed
 logits = model.predict(images)  # RGB uint8 (N, H, W, 3), 0..255
+print(model.class_names[logits.argmax(-1)[0]])
 ```
-
-## Test metrics (final epoch, balanced test split)
+{selection}
+## Test metrics ({"checkpoint selected on the validation split" if selection else "final epoch"}, test split)
 
 | metric | value |
 | --- | --- |
@@ -386,6 +410,8 @@ def _run_note(run):
 def push(directory, repo_id, private=False, dry_run=False, token=None, commit_message=None):
     """Publishes a checkpoint directory to the Hub: `create_repo` + one `upload_folder`.
 
+    The checkpoint's files go up with the run's recipe, metrics and logs beside them (`RUN_FILES`).
+
     Args:
         directory: a checkpoint directory written by `save_pretrained`.
         repo_id: "ORG/NAME".
@@ -399,7 +425,7 @@ def push(directory, repo_id, private=False, dry_run=False, token=None, commit_me
     """
     if not _is_checkpoint(directory):
         raise CheckpointError(f"{directory} is not a keras-lt checkpoint ({CONFIG_FILE} + {WEIGHTS_FILE}).")
-    files = [f for f in CHECKPOINT_FILES if os.path.isfile(os.path.join(directory, f))]
+    files = [f for f in CHECKPOINT_FILES + RUN_FILES if os.path.isfile(os.path.join(directory, f))]
     if dry_run:
         return files
     from huggingface_hub import HfApi

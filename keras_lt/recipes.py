@@ -6,6 +6,7 @@ import os
 from importlib import resources
 
 from keras_lt.errors import KerasLTError
+from keras_lt.errors import did_you_mean
 
 RECIPE_FILE = "recipe.json"
 
@@ -16,7 +17,8 @@ class Recipe:
 
     Attributes:
         name: the checkpoint name this recipe produces, e.g. "ce-resnet32-cifar10lt".
-        dataset: "cifar10", "cifar100" or "folder".
+        dataset: "cifar10", "cifar100", "folder" (an image folder), or a benchmark read from its
+            split files: "imagenet_lt", "places_lt", "inat2018" (`keras_lt.data.split_files`).
         imbalance_factor: exponential long-tail profile applied to the (balanced) training split with
             the LDAM selection; None trains on the split as it is (your own long-tailed folder).
         selection_seed: seed of the LDAM selection (0 is the split papers use).
@@ -36,11 +38,12 @@ class Recipe:
         lr_decay: "step" (the milestones and factors below) or "cosine" (to 0 at the last epoch).
         milestones: epochs where the learning rate changes ("step" decay).
         factors: the factor of `lr` from each milestone on.
-        sampler: "instance", "class_balanced" or "inverse_frequency".
-        augment: the training batches' augmentation (`keras_lt.data.DeviceBatches`' `augment`):
+        sampler: "instance", "class_balanced", "inverse_frequency" or "square_root".
+        augment: the training batches' augmentation. In memory (`keras_lt.data.DeviceBatches`):
             "crop_flip" (pad 4 + crop + flip), "autoaugment" (crop + flip, AutoAugment's CIFAR-10
             policy, Cutout 16) or "paco" (naver-ai/cmo's `--use_randaug`: per image, that or a
-            SimCLR-style branch).
+            SimCLR-style branch). Streamed (`keras_lt.data.StreamingBatches`): "imagenet"
+            (random-resized crop + flip) or "imagenet_jitter" (+ colour jitter 0.4).
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
         cpmix_epoch: epoch at which CP-Mix's stage 2 (its mixup regulariser) starts (None: never).
@@ -48,9 +51,24 @@ class Recipe:
             `keras_lt.trainers.decouple`, e.g. `{"method": "crt", "epochs": 10, "lr": 0.01}`
             (None: none); batch size and seed default to the recipe's.
         init_from: a trained checkpoint (zoo name, directory or `hf://` name) to start from instead
-            of training: the run then consists of `finetune` alone (e.g. AFR on a CMO checkpoint).
+            of training: with a `finetune`, the run consists of it alone (e.g. AFR on a CMO checkpoint);
+            without one, the whole network is fine-tuned from that checkpoint, with a new head for
+            the data's classes (transfer learning).
+        image_size: `[h, w]` the images are fitted to (`keras_lt.data.fit_image`: shorter side, then
+            centre crop); None keeps the data's size (an image folder of mixed sizes: its most common).
+            With `pipeline` "stream": the side of the training crops and evaluation centre crops, an
+            int or a square `[s, s]` (None: 224).
+        val_split: the share of every training class held out as a validation split, scored after
+            each epoch (`val_accuracy`, `val_balanced_accuracy` in the log); None: no validation split.
+        select_on_val: keep the epoch with the best balanced validation accuracy, not the last (needs
+            `val_split`; the card says so). The test split is never used to select.
+        license: the license of the trained weights, written to the model card (e.g. "mit").
         seed: seed of the initialisation, the order and the augmentation.
         schedule: "full" or the name of the schedule this recipe was scaled to (e.g. "short30").
+        pipeline: "memory" (the training set decoded once and kept on the device) or "stream"
+            (image files decoded on the fly by a worker pool; the split-file datasets always stream).
+        sync_batch_norm: in a multi-process run, BatchNorm statistics over the global batch
+            (SyncBatchNorm) instead of each rank's shard; no effect in one process.
     """
 
     name: str
@@ -79,8 +97,14 @@ class Recipe:
     cpmix_epoch: int | None = None
     finetune: dict | None = None
     init_from: str | None = None
+    image_size: list | int | None = None
+    val_split: float | None = None
+    select_on_val: bool = False
+    license: str | None = None
     seed: int = 0
     schedule: str = "full"
+    pipeline: str = "memory"
+    sync_batch_norm: bool = False
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -103,16 +127,71 @@ class Recipe:
         finetune_epochs = overrides.pop("finetune_epochs")
         method_overrides = overrides.pop("method_overrides", {}).get(self.method, {})
         finetune_overrides = overrides.pop("finetune_overrides", {})
-        scale = overrides["epochs"] / self.epochs
-        for switch in ("drw_epoch", "ga_epoch", "cpmix_epoch"):
-            value = getattr(self, switch)
-            overrides[switch] = None if value is None else round(value * scale)
+        overrides.update(self._scaled_switches(overrides["epochs"] / self.epochs))
         overrides["finetune"] = None if self.finetune is None else {**self.finetune, "epochs": finetune_epochs}
         if method_overrides:
             overrides["method_config"] = {**self.method_config, **method_overrides}
         if self.finetune is not None and self.finetune.get("method") in finetune_overrides:
             overrides["finetune"].update(finetune_overrides[self.finetune["method"]])
         return dataclasses.replace(self, schedule=schedule, **overrides)
+
+    def _scaled_switches(self, scale):
+        """The epoch switches (DRW, KPS's GA, CP-Mix's stage 2) at `round(epoch * scale)`."""
+        return {
+            switch: None if getattr(self, switch) is None else round(getattr(self, switch) * scale)
+            for switch in ("drw_epoch", "ga_epoch", "cpmix_epoch")
+        }
+
+    def with_epochs(self, epochs):
+        """This recipe in `epochs` epochs, every epoch-dependent setting scaled with it.
+
+        Warmup, milestones, the DRW / GA / CP-Mix switches and CMO's window move to
+        `round(epoch * epochs / self.epochs)` (a switch that was on stays at epoch 1 or later, before the
+        end); a stage-2 `finetune` keeps its share of the epochs (at least 1). No method is dropped.
+        The schedule is named "<schedule> scaled to <epochs> epochs".
+
+        Args:
+            epochs: the new number of training epochs.
+
+        Returns:
+            `(recipe, changes)`: the scaled recipe and one "field: old -> new" line per changed setting.
+
+        Example:
+        >>> recipe, changes = load_recipe("ldam-drw-resnet32-cifar10lt").with_epochs(20)
+        >>> changes[:2]
+        ['epochs: 200 -> 20', 'warmup_epochs: 5 -> 0']
+        """
+        if epochs < 1:
+            raise KerasLTError(f"--epochs must be at least 1, not {epochs}.")
+        scale = epochs / self.epochs
+
+        def at(epoch):
+            return min(max(round(epoch * scale), 1 if epoch else 0), max(epochs - 1, 0))
+
+        fields = {
+            "epochs": epochs,
+            "warmup_epochs": round(self.warmup_epochs * scale),
+            "milestones": [at(m) for m in self.milestones],
+            **{k: None if v is None else at(getattr(self, k)) for k, v in self._scaled_switches(scale).items()},
+        }
+        if "window" in self.method_config:
+            fields["method_config"] = {**self.method_config, "window": [at(e) for e in self.method_config["window"]]}
+        if self.finetune is not None and "epochs" in self.finetune:
+            fields["finetune"] = {**self.finetune, "epochs": max(1, round(self.finetune["epochs"] * scale))}
+        scaled = dataclasses.replace(self, schedule=f"{self.schedule} scaled to {epochs} epochs", **fields)
+        changes = [
+            f"{name}: {_short(getattr(self, name))} -> {_short(getattr(scaled, name))}"
+            for name in fields
+            if getattr(self, name) != getattr(scaled, name)
+        ]
+        return scaled, changes
+
+
+def _short(value):
+    """A setting as the scaling report shows it: a dict as its epoch-bearing entries."""
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k in ("epochs", "window")}
+    return value
 
 
 SCHEDULES = {
@@ -149,7 +228,8 @@ def load_recipe(name_or_path):
         path = os.path.join(zoo_root(), name_or_path, RECIPE_FILE)
     if not os.path.isfile(path):
         raise KerasLTError(
-            f"unknown recipe '{name_or_path}'; give a recipe JSON file or one of: {', '.join(zoo_names())}."
+            f"unknown recipe '{name_or_path}'{did_you_mean(name_or_path, zoo_names())}; give a recipe JSON file "
+            f"or one of: {', '.join(zoo_names())}."
         )
     try:
         with open(path) as f:

@@ -1,5 +1,6 @@
 """Runs a recipe end to end: data -> device batches -> trainer -> checkpoint + evaluation."""
 
+import contextlib
 import csv
 import dataclasses
 import inspect
@@ -11,21 +12,34 @@ import keras
 import numpy as np
 
 from keras_lt import callbacks as lt_callbacks
+from keras_lt import distributed
 from keras_lt import hub
 from keras_lt import losses
 from keras_lt import models
 from keras_lt.data import long_tailed_counts
 from keras_lt.data import long_tailed_indices
 from keras_lt.data import load_dataset
+from keras_lt.data import load_image_files
+from keras_lt.data.eval_batches import EvalBatches
+from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
+from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.pipeline import AUGMENTATIONS
-from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import SAMPLERS
+from keras_lt.data.image_files import DEFAULT_IMAGE_SIZE
+from keras_lt.data.splits import stratified_split
+from keras_lt.data.streaming import STREAMING_AUGMENTATIONS
+from keras_lt.data.training_batches import training_batches
+from keras_lt.distributed.restore_only_backup import RestoreOnlyBackup
+from keras_lt.errors import DataError
 from keras_lt.errors import KerasLTError
+from keras_lt.errors import did_you_mean
 from keras_lt.evaluation import evaluate_predictions
 from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.files import atomic_write
 from keras_lt.inference import predict_logits
 from keras_lt.kill_points import kill_point
+from keras_lt.models.resnet import IMAGENET_MEAN
+from keras_lt.models.resnet import IMAGENET_STD
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_lock import RunLock
@@ -37,6 +51,7 @@ from keras_lt.trainers import STAGE2
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 
 BACKUP_DIR = "backup"
+BEST_DIR = "best_val"  # the best epoch on the validation split, while a run that selects on it trains
 STAGE1_DIR = "stage1"  # the finished stage 1 of a recipe with a finetune, until the run is done
 LOG_FILE = "train_log.csv"
 METRICS_FILE = "metrics.json"
@@ -44,18 +59,25 @@ FINETUNE_LOG_FILE = "finetune_log.csv"
 PRE_FINETUNE_METRICS_FILE = "metrics_before_finetune.json"
 TRAINING_CONFUSION_FILE = "training_confusion.json"
 TRAINING_CONFUSION_PAIRS = 20
-DATASET_TITLES = {"cifar10": "CIFAR-10", "cifar100": "CIFAR-100"}
+HOLDOUT = 0.2  # the test share held out of an image folder that has no test/ split
+DATASET_TITLES = {
+    "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet_lt": "ImageNet-LT", "places_lt": "Places-LT",
+    "inat2018": "iNaturalist 2018",
+}
+PIPELINES = ("memory", "stream")
 
 
 @dataclasses.dataclass
 class TrainingData:
-    """The arrays of a run: the (long-tailed) training set and the balanced test set."""
+    """The arrays of a run: the (long-tailed) training set, the test set and an optional validation split."""
 
     train_images: np.ndarray
     train_labels: np.ndarray
     test_images: np.ndarray
     test_labels: np.ndarray
     class_names: list
+    val_images: np.ndarray | None = None
+    val_labels: np.ndarray | None = None
 
     @property
     def num_classes(self):
@@ -67,15 +89,77 @@ class TrainingData:
 
 
 def prepare_data(recipe, data_dir=None):
-    """Loads the recipe's dataset and applies its long-tail profile with the LDAM selection."""
-    images, labels, class_names = load_dataset(recipe.dataset, "train", data_dir)
+    """Loads the recipe's dataset and applies its long-tail profile with the LDAM selection.
+
+    With `pipeline` "stream" the images stay files (`keras_lt.data.ImageFiles`), decoded later as
+    crops of `recipe.image_size` (224 if unset). In memory, images are fitted to `recipe.image_size`
+    (if set) and the test split to the training size. Every class needs two training images; the
+    test split must have the training classes. With `recipe.val_split`, that share of every class is
+    held out of the training images for validation.
+    """
+    if recipe.pipeline == "stream":
+        side = _stream_side(recipe)
+
+        def load(split, size):
+            return load_image_files(recipe.dataset, split, data_dir, side)
+    else:
+        def load(split, size):
+            return load_dataset(recipe.dataset, split, data_dir, image_size=size)
+    size = recipe.image_size
+    images, labels, class_names = load("train", None if size is None else tuple(size) if isinstance(size, list) else (size, size))
     if recipe.imbalance_factor:
         max_count = int(np.bincount(labels).max())
         counts = long_tailed_counts(len(class_names), max_count, recipe.imbalance_factor)
         keep = long_tailed_indices(labels, counts, recipe.selection_seed)
         images, labels = images[keep], labels[keep]
-    test_images, test_labels, _ = load_dataset(recipe.dataset, "test", data_dir)
-    return TrainingData(images, labels, test_images, test_labels, class_names)
+    counts = np.bincount(labels, minlength=len(class_names))
+    if counts.min() < 2:
+        raise DataError(
+            f"class '{class_names[int(counts.argmin())]}' has {counts.min()} training image(s); every class needs at "
+            "least 2 (add images or remove the class folder)."
+        )
+    val = {}
+    if recipe.val_split:
+        kept, held = stratified_split(labels, recipe.val_split, recipe.seed)
+        val = {"val_images": images[held], "val_labels": labels[held]}
+        images, labels = images[kept], labels[kept]
+    if recipe.dataset == "folder" and not os.path.isdir(os.path.join(os.path.expanduser(data_dir or "."), "test")):
+        print(f"{data_dir} has no test/ folder: holding out {HOLDOUT:.0%} of each class for the test metrics.")
+        kept, held = stratified_split(labels, HOLDOUT, recipe.seed + 1)
+        return TrainingData(images[kept], labels[kept], images[held], labels[held], class_names, **val)
+    test_images, test_labels, test_names = load("test", tuple(images.shape[1:3]))
+    if list(test_names) != list(class_names):
+        only_test = sorted(set(test_names) - set(class_names))
+        only_train = sorted(set(class_names) - set(test_names))
+        raise DataError(
+            f"the test split's classes differ from the training split's (only in test: {', '.join(only_test) or '-'}; "
+            f"only in train: {', '.join(only_train) or '-'}); give both the same class folders."
+        )
+    return TrainingData(images, labels, test_images, test_labels, class_names, **val)
+
+
+def _stream_side(recipe):
+    """The side of a streamed recipe's square crops: `image_size` as an int or `[s, s]`, else 224."""
+    size = recipe.image_size
+    if size is None:
+        return DEFAULT_IMAGE_SIZE
+    if isinstance(size, int):
+        return size
+    if len(size) != 2 or size[0] != size[1]:
+        raise KerasLTError(f"recipe {recipe.name}: streamed images are square crops; give image_size as one side, not {size}.")
+    return int(size[0])
+
+
+def pixel_statistics(images):
+    """Per-channel `(mean, std)` in 0..1 that the model normalises with.
+
+    Those of the training images for an array; ImageNet's for image files (what every ImageNet-LT,
+    Places-LT and iNaturalist recipe normalises with; a pass over the files would cost an epoch).
+    """
+    if isinstance(images, ImageFiles):
+        return list(IMAGENET_MEAN), list(IMAGENET_STD)
+    pixels = images.reshape(-1, images.shape[-1])
+    return (pixels.mean(0) / 255.0).tolist(), (pixels.std(0) / 255.0).tolist()
 
 
 def check_recipe(recipe):
@@ -86,7 +170,8 @@ def check_recipe(recipe):
         "architecture": models.ARCHITECTURES,
         "sampler": SAMPLERS,
         "lr_decay": ("step", "cosine"),
-        "augment": AUGMENTATIONS,
+        "pipeline": PIPELINES,
+        "augment": STREAMING_AUGMENTATIONS if recipe.pipeline == "stream" else AUGMENTATIONS,
     }
     if not hub.is_model_name(recipe.name):  # it names the checkpoint, and its default directory
         raise KerasLTError(f"recipe name '{recipe.name}' must be letters, digits, '.', '_' and '-' (one path component).")
@@ -94,11 +179,21 @@ def check_recipe(recipe):
         value = getattr(recipe, field)
         if value not in known:
             raise KerasLTError(
-                f"recipe {recipe.name}: unknown {field} '{value}'; choose one of {', '.join(sorted(known))}."
+                f"recipe {recipe.name}: unknown {field} '{value}'{did_you_mean(value, known)}; "
+                f"choose one of {', '.join(sorted(known))}."
             )
-    if recipe.init_from is not None and recipe.finetune is None:
+    if recipe.dataset in SPLIT_FILE_DATASETS and recipe.pipeline != "stream":
+        raise KerasLTError(f"recipe {recipe.name}: {recipe.dataset} is read from its split files: set pipeline \"stream\".")
+    if recipe.pipeline == "stream" and (recipe.finetune or {}).get("method") == "afr":
         raise KerasLTError(
-            f"recipe {recipe.name}: init_from starts from a trained checkpoint, so it needs a finetune stage."
+            f"recipe {recipe.name}: AFR keeps its adversarial training set in memory; it runs on the \"memory\" pipeline only."
+        )
+    if recipe.val_split is not None and not 0 < recipe.val_split < 1:
+        raise KerasLTError(f"recipe {recipe.name}: val_split must be between 0 and 1, not {recipe.val_split}.")
+    if recipe.select_on_val and (not recipe.val_split or recipe.finetune is not None):
+        raise KerasLTError(
+            f"recipe {recipe.name}: selecting a checkpoint on the validation split needs --val-split and a "
+            "recipe without a stage 2."
         )
     if recipe.finetune is not None and recipe.finetune.get("method") not in STAGE2:
         raise KerasLTError(
@@ -113,25 +208,39 @@ def check_recipe(recipe):
 
 
 def build_trainer(recipe, data, steps_per_epoch):
-    """The network, trainer, compiled loss/optimizer and the recipe's epoch-driven callbacks."""
+    """The network, trainer, compiled loss/optimizer and the recipe's epoch-driven callbacks.
+
+    A recipe with `init_from` and no `finetune` fine-tunes that checkpoint's whole network, with a
+    new head for the data's classes (`keras_lt.from_pretrained(..., num_classes=K)`).
+    """
     check_recipe(recipe)
     keras.utils.set_random_seed(recipe.seed)
-    pixels = data.train_images.reshape(-1, data.train_images.shape[-1])
-    mean, std = (pixels.mean(0) / 255.0).tolist(), (pixels.std(0) / 255.0).tolist()
-    network = models.build(
-        {
-            "name": recipe.architecture,
-            "num_classes": data.num_classes,
-            "classifier": recipe.classifier,
-            "input_shape": list(data.train_images.shape[1:]),
-            "mean": mean,
-            "std": std,
-        }
-    )
+    if recipe.init_from is not None and recipe.finetune is None:
+        network = hub.from_pretrained(recipe.init_from, num_classes=data.num_classes, class_names=data.class_names)
+        expected = tuple(network.input_shape[1:3])
+        if tuple(data.train_images.shape[1:3]) != expected:
+            raise KerasLTError(
+                f"--init-from {recipe.init_from} takes {expected[0]}x{expected[1]} images; pass --image-size "
+                f"{expected[0]}x{expected[1]} (or leave it out)."
+            )
+    else:
+        mean, std = pixel_statistics(data.train_images)
+        network = models.build(
+            {
+                "name": recipe.architecture,
+                "num_classes": data.num_classes,
+                "classifier": recipe.classifier,
+                "input_shape": list(data.train_images.shape[1:]),
+                "mean": mean,
+                "std": std,
+            }
+        )
     try:
         trainer = TRAINERS[recipe.method](network, **recipe.method_config)
     except TypeError as error:
         raise KerasLTError(f"recipe {recipe.name}: bad method_config for {recipe.method} ({error}).") from None
+    if recipe.sync_batch_norm:
+        distributed.convert_sync_batch_norm(trainer.network)
     loss = losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
     if recipe.lr_decay == "cosine":
         schedule = WarmupCosine(recipe.lr, steps_per_epoch, recipe.warmup_epochs, recipe.epochs)
@@ -179,7 +288,7 @@ def check_output(output_dir, recipe, resume):
     if not interrupted and os.path.isfile(os.path.join(output_dir, hub.CONFIG_FILE)):
         subject = f"nothing to resume in {output_dir}: it" if resume else output_dir
         raise KerasLTError(
-            f"{subject} holds a finished run (its checkpoint); choose another --output, or delete it to "
+            f"{subject} holds a finished run (its checkpoint); choose another --output, or pass --overwrite to "
             "train it again."
         )
     if interrupted and not resume:
@@ -241,6 +350,11 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     `training_confusion.json`. A recipe with `init_from` skips the training: its `finetune`
     starts from that checkpoint.
 
+    Under `torchrun` (`WORLD_SIZE` > 1) this process joins the process group
+    (`keras_lt.distributed.initialize`) and trains its shard of every global batch; rank 0 alone
+    checks and locks `output_dir` and writes there (logs, backups, stage 1, checkpoint, metrics),
+    the other ranks restore the same backups and return None.
+
     Args:
         recipe: the recipe to run.
         output_dir: where the checkpoint, `train_log.csv`, `metrics.json` and the recipe go.
@@ -250,22 +364,30 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         data: a `TrainingData` to use instead of loading the recipe's dataset.
 
     Returns:
-        The evaluation report of the final model.
+        The evaluation report of the final model (None on ranks other than 0).
 
     Example:
     >>> report = train(load_recipe("ce-resnet32-cifar10lt").scaled("short30"), "runs/ce")
     """
+    distributed.initialize()
+    main = distributed.is_main()
+    verbose = verbose if main else 0
     check_recipe(recipe)
-    RunLock.check(output_dir)
-    check_output(output_dir, recipe, resume)
+    if main:
+        RunLock.check(output_dir)
+        check_output(output_dir, recipe, resume)
     data = data or prepare_data(recipe, data_dir)
-    initial = None if recipe.init_from is None else _initial_network(recipe, data)
-    with RunLock(output_dir):
-        check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
-        content = json.dumps(recipe.to_dict(), indent=2).encode()
-        atomic_write(os.path.join(output_dir, RECIPE_FILE), lambda f: f.write(content))
-        if not is_interrupted(output_dir):  # from now on a stop leaves a run that --resume continues
-            os.makedirs(os.path.join(output_dir, BACKUP_DIR if initial is None else FINETUNE_BACKUP_DIR))
+    initial = None if recipe.init_from is None or recipe.finetune is None else _initial_network(recipe, data)
+    if recipe.init_from is not None:
+        hub.resolve(recipe.init_from)  # a checkpoint to fine-tune that is not there fails before anything is written
+    with RunLock(output_dir) if main else contextlib.nullcontext():
+        if main:
+            check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
+            content = json.dumps(recipe.to_dict(), indent=2).encode()
+            atomic_write(os.path.join(output_dir, RECIPE_FILE), lambda f: f.write(content))
+            if not is_interrupted(output_dir):  # from now on a stop leaves a run that --resume continues
+                os.makedirs(os.path.join(output_dir, BACKUP_DIR if initial is None else FINETUNE_BACKUP_DIR))
+        distributed.barrier()  # the other ranks read output_dir once rank 0 has checked and prepared it
         stage1 = os.path.join(output_dir, STAGE1_DIR)
         if initial is not None:
             network = initial
@@ -276,11 +398,23 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         if recipe.finetune is not None:
             network = _finetune(network, recipe, data, output_dir, resume, verbose)
         kill_point("run.trained")
+        if not main:
+            return None
         report = finish(network, recipe, data, output_dir, data_dir)
         kill_point("run.checkpointed")
-        for directory in (FINETUNE_BACKUP_DIR, STAGE1_DIR, BACKUP_DIR):  # replaced by the checkpoint
+        for directory in (FINETUNE_BACKUP_DIR, STAGE1_DIR, BACKUP_DIR, BEST_DIR):  # replaced by the checkpoint
             shutil.rmtree(os.path.join(output_dir, directory), ignore_errors=True)
     return report
+
+
+def _backup(directory):
+    """Rank 0's (or the only process's) `Backup` of a stage; the other ranks restore from it without writing."""
+    return lt_callbacks.Backup(directory, keep=True) if distributed.is_main() else RestoreOnlyBackup(directory)
+
+
+def _log(path, append):
+    """The stage's CSV log: written by rank 0 only."""
+    return [keras.callbacks.CSVLogger(path, append=append)] if distributed.is_main() else []
 
 
 def _train_stage1(recipe, data, output_dir, resume, verbose):
@@ -290,40 +424,52 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     and what continues is that saved checkpoint: a run resumed in stage 2 continues from the same.
     Otherwise the backup stays until `train` has written the checkpoint.
     """
-    batches = DeviceBatches(
+    batches = training_batches(
         data.train_images, data.train_labels, data.num_classes, recipe.batch_size,
         sampler=recipe.sampler, augment=recipe.augment, seed=recipe.seed,
     )
     trainer, callbacks = build_trainer(recipe, data, len(batches))
-    trainer(batches[0][0][:1])
+    trainer(keras.ops.zeros((1, *data.train_images.shape[1:]), dtype="uint8"))
     trainer.optimizer.build(trainer.trainable_variables)
-    backup = lt_callbacks.Backup(os.path.join(output_dir, BACKUP_DIR), keep=True)
+    backup = _backup(os.path.join(output_dir, BACKUP_DIR))
     log = os.path.join(output_dir, LOG_FILE)
-    if resume:
+    if resume and distributed.is_main():
         _trim_log(log, backup.resume_epoch())
+    validation = None
+    if data.val_images is not None:
+        best_dir = os.path.join(output_dir, BEST_DIR) if recipe.select_on_val else None
+        validation = lt_callbacks.ValidationMetrics(trainer.network, data.val_images, data.val_labels, best_dir)
     callbacks = [
         lt_callbacks.EpochSeeder(batches),
+        distributed.MetricReduction(),
         *callbacks,
-        keras.callbacks.CSVLogger(log, append=resume),
+        *([validation] if validation else []),
+        *_log(log, resume),
         backup,
     ]
     # shuffle=False: the batches already draw each epoch's order; Keras' shuffle of the batch order
     # would draw from Python's global `random`, which a resumed run does not replay.
     trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=verbose)
-    _save_training_confusion(trainer, data, output_dir)
+    if recipe.select_on_val:
+        validation.restore_best()
     if recipe.finetune is None:
+        if distributed.is_main():
+            _save_training_confusion(trainer, data, output_dir)
         return trainer.network
     stage1 = os.path.join(output_dir, STAGE1_DIR)
-    partial = f"{stage1}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    hub.save_pretrained(
-        trainer.network, partial, class_names=data.class_names, train_class_counts=data.class_counts,
-        model_name=f"{recipe.name} (stage 1)",
-    )
-    os.replace(partial, stage1)
-    kill_point("run.stage1_saved")
-    backup.remove()
-    kill_point("run.handed_over")
+    if distributed.is_main():
+        _save_training_confusion(trainer, data, output_dir)
+        partial = f"{stage1}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        hub.save_pretrained(
+            trainer.network, partial, class_names=data.class_names, train_class_counts=data.class_counts,
+            model_name=f"{recipe.name} (stage 1)",
+        )
+        os.replace(partial, stage1)
+        kill_point("run.stage1_saved")
+        backup.remove()
+        kill_point("run.handed_over")
+    distributed.barrier()  # every rank continues from the saved stage 1
     return hub.from_pretrained(stage1)
 
 
@@ -352,16 +498,19 @@ def _save_training_confusion(trainer, data, output_dir):
 
 def _finetune(network, recipe, data, output_dir, resume, verbose):
     """The recipe's stage 2 on `network`, its backup kept for `train` to remove; the test metrics before it go to a file."""
-    with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
-        json.dump(evaluate(network, data), f, indent=2)
-    backup = lt_callbacks.Backup(os.path.join(output_dir, FINETUNE_BACKUP_DIR), keep=True)
+    main = distributed.is_main()
+    if main:
+        with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
+            json.dump(evaluate(network, data), f, indent=2)
+    backup = _backup(os.path.join(output_dir, FINETUNE_BACKUP_DIR))
     log = os.path.join(output_dir, FINETUNE_LOG_FILE)
-    if resume:
+    if resume and main:
         _trim_log(log, backup.resume_epoch())
     stage2, settings = _stage2_settings(recipe)
     return stage2(
-        network, images=data.train_images, labels=data.train_labels, verbose=verbose, output_dir=output_dir,
-        callbacks=[keras.callbacks.CSVLogger(log, append=resume), backup], **settings,
+        network, images=data.train_images, labels=data.train_labels, verbose=verbose,
+        output_dir=output_dir if main else None,
+        callbacks=[distributed.MetricReduction(), *_log(log, resume), backup], **settings,
     )
 
 
@@ -373,7 +522,10 @@ def _stage2_settings(recipe):
 
 def evaluate(network, data):
     """The evaluation report of `network` on the test split of `data`."""
-    logits = predict_logits(network, data.test_images)
+    if isinstance(data.test_images, ImageFiles):  # streamed: decoded by the worker pool, batch by batch
+        logits = network.predict(EvalBatches(data.test_images, 256), verbose=0)
+    else:
+        logits = predict_logits(network, data.test_images)
     return evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
 
 
@@ -391,6 +543,8 @@ def finish(network, recipe, data, output_dir, data_dir=None):
     with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
         json.dump(report, f, indent=2)
     title = DATASET_TITLES.get(recipe.dataset, recipe.dataset)
+    if recipe.dataset == "folder" and data_dir:  # the user's folder, as the user named it
+        title = os.path.basename(os.path.normpath(data_dir))
     if recipe.imbalance_factor:
         title = f"{title}-LT (imbalance factor {recipe.imbalance_factor:g})"
     hub.save_pretrained(
@@ -433,7 +587,9 @@ def run_info(output_dir):
         if os.path.isfile(path):
             with open(path) as f:
                 seconds += sum(float(row.get("seconds") or 0) for row in csv.DictReader(f))
+    best = lt_callbacks.ValidationMetrics.read_best(os.path.join(output_dir, BEST_DIR))
     return {
+        **({"selected_epoch": best["epoch"], "val_balanced_accuracy": round(best["val_balanced_accuracy"], 2)} if best else {}),
         "device": device,
         "torch": torch.__version__,
         "keras": keras.__version__,

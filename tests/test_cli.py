@@ -68,13 +68,17 @@ def write_image(path, mode, size, seed=0):
 
 
 def expected_probabilities(model, path):
-    """Softmax of the model's logits for one image, read and resized here with PIL directly."""
+    """Softmax of the model's logits for one image, read and fitted here with PIL directly (shorter side, centre crop)."""
     with Image.open(path) as image:
         if image.mode == "RGBA":
             background = Image.new("RGB", image.size, (255, 255, 255))
             background.paste(image, mask=image.getchannel("A"))
             image = background
-        pixels = np.asarray(image.convert("RGB").resize((SIZE, SIZE), Image.BILINEAR))
+        scale = SIZE / min(image.size)
+        width, height = max(SIZE, round(image.width * scale)), max(SIZE, round(image.height * scale))
+        left, top = (width - SIZE) // 2, (height - SIZE) // 2
+        fitted = image.convert("RGB").resize((width, height), Image.BILINEAR)
+        pixels = np.asarray(fitted.crop((left, top, left + SIZE, top + SIZE)))
     logits = np.asarray(model.predict(pixels[None], verbose=0), dtype=np.float64)[0]
     exp = np.exp(logits - logits.max())
     return exp / exp.sum()

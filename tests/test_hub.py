@@ -4,7 +4,7 @@ import json
 import os
 import shutil
 
-import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras_lt  # selects the torch backend before keras is imported
 import keras
 import numpy as np
 import pytest
@@ -185,7 +185,7 @@ def set_architecture(key, value):
     ],
 )
 def test_a_malformed_config_is_one_line_before_anything_is_built(checkpoint, monkeypatch, change, expected):
-    monkeypatch.setattr(hub.models, "build", lambda architecture: pytest.fail("built"))
+    monkeypatch.setattr(keras_lt.models, "build", lambda architecture: pytest.fail("built"))
     edit_config(checkpoint, change)
     with pytest.raises(CheckpointError) as error:
         hub.from_pretrained(str(checkpoint))
@@ -202,7 +202,7 @@ def test_integer_or_bool_weights_are_refused_before_building(checkpoint, monkeyp
     tensors = load_file(checkpoint / "model.safetensors")
     tensors["classifier/kernel"] = tensors["classifier/kernel"].astype(dtype)
     save_file(tensors, checkpoint / "model.safetensors")
-    monkeypatch.setattr(hub.models, "build", lambda architecture: pytest.fail("built"))
+    monkeypatch.setattr(keras_lt.models, "build", lambda architecture: pytest.fail("built"))
     with pytest.raises(CheckpointError) as error:
         hub.from_pretrained(str(checkpoint))
     assert "keras-lt weights are floating point" in one_line(error)

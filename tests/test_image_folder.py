@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from keras_lt.data.image_folder import list_image_folder
+from keras_lt.data.image_folder import fit_image
 from keras_lt.data.image_folder import load_image_folder
 from keras_lt.data.image_folder import read_image
 from keras_lt.errors import DataError
@@ -125,21 +126,31 @@ def test_order_labels_and_class_names(tmp_path):
     assert [tuple(p.split(os.sep)[-2:]) for p in paths] == order
 
 
-def test_sizes_must_agree_unless_resized(tmp_path):
-    write_folder(tmp_path, "train", {"a": ["1.png"]}, size=(4, 4))
+def test_mixed_sizes_are_fitted_to_the_most_common(tmp_path, capsys):
+    write_folder(tmp_path, "train", {"a": ["1.png", "2.png"]}, size=(4, 4))
     write_folder(tmp_path, "train", {"b": ["1.png"]}, size=(5, 3))
-    with pytest.raises(DataError, match="differ in size .*pass an image size") as error:
-        load_image_folder(str(tmp_path), "train")
-    assert "\n" not in str(error.value)
+    images, labels, _ = load_image_folder(str(tmp_path), "train")
+    assert images.shape == (3, 4, 4, 3)
+    assert "fitting them to the most common, 4x4" in capsys.readouterr().err
     images, labels, _ = load_image_folder(str(tmp_path), "train", size=(6, 6))
-    assert images.shape == (2, 6, 6, 3)
+    assert images.shape == (3, 6, 6, 3)
+
+
+def test_fit_image_scales_the_shorter_side_then_centre_crops():
+    wide = np.zeros((10, 20, 3), np.uint8)
+    wide[:, 5:15] = 255  # the centre half is white
+    fitted = np.asarray(fit_image(Image.fromarray(wide), (4, 4)))
+    assert fitted.shape == (4, 4, 3)
+    assert fitted.min() > 200  # the crop kept the centre, nothing was squeezed in from the sides
+    grey = Image.fromarray(np.full((6, 3), 7, np.uint8))
+    assert np.asarray(fit_image(grey.convert("RGB"), (4, 8))).shape == (4, 8, 3)
 
 
 def test_missing_split_or_images(tmp_path):
     with pytest.raises(DataError, match="no 'test' folder in"):
         load_image_folder(str(tmp_path), "test")
     os.makedirs(tmp_path / "test" / "empty_class")
-    with pytest.raises(DataError, match="no images under"):
+    with pytest.raises(DataError, match="class folder .*empty_class holds no image files"):
         load_image_folder(str(tmp_path), "test")
 
 

@@ -1,4 +1,4 @@
-"""Class-first samplers: drawn class frequencies against n_c / uniform / 1 / n_c, and label agreement."""
+"""Class-first samplers: drawn class frequencies against n_c / uniform / 1 / n_c / sqrt(n_c), and label agreement."""
 
 import numpy as np
 import pytest
@@ -22,6 +22,7 @@ def shuffled_labels(counts, seed=0):
         ("instance", COUNTS.astype(float)),
         ("class_balanced", np.ones(len(COUNTS))),
         ("inverse_frequency", 1.0 / COUNTS),
+        ("square_root", np.array([20.0, 120**0.5, 30**0.5, 7**0.5, 1.0])),
     ],
 )
 def test_drawn_class_frequencies(kind, weights):
@@ -57,7 +58,7 @@ def test_sample_classes_returns_an_image_of_each_requested_class():
 
 def test_empty_classes_are_never_drawn():
     counts = np.array([5, 0, 3])
-    for kind in ("instance", "class_balanced", "inverse_frequency"):
+    for kind in ("instance", "class_balanced", "inverse_frequency", "square_root"):
         p = class_probabilities(counts, kind)
         assert p[1] == 0 and p.sum() == pytest.approx(1.0)
     labels = shuffled_labels(counts)
@@ -66,5 +67,5 @@ def test_empty_classes_are_never_drawn():
 
 
 def test_unknown_sampler():
-    with pytest.raises(ValueError, match="unknown sampler 'square_root'"):
-        class_probabilities(COUNTS, "square_root")
+    with pytest.raises(ValueError, match="unknown sampler 'cube_root'"):
+        class_probabilities(COUNTS, "cube_root")

@@ -225,9 +225,10 @@ def test_init_from_refuses_a_checkpoint_of_other_classes(tmp_path):
     assert "\n" not in str(error.value)
 
 
-def test_init_from_without_a_stage_2_is_refused(tmp_path):
-    with pytest.raises(KerasLTError, match="needs a finetune stage"):
+def test_an_unknown_init_from_fails_before_anything_is_written(tmp_path):
+    with pytest.raises(KerasLTError, match="unknown model 'x'"):
         training.train(tiny_recipe(init_from="x"), str(tmp_path / "run"), data=tiny_data(), verbose=0)
+    assert not (tmp_path / "run").exists()
 
 
 def test_prepare_data_applies_the_ldam_selection(monkeypatch):
@@ -237,7 +238,7 @@ def test_prepare_data_applies_the_ldam_selection(monkeypatch):
     images[:, 0, 0, 0] = np.arange(60)  # pixel (0, 0, 0) identifies the image
     test_images, test_labels = images[:9], labels[:9]
 
-    def fake_load_dataset(name, split, data_dir=None):
+    def fake_load_dataset(name, split, data_dir=None, image_size=None):
         assert (name, data_dir) == ("cifar10", "/data")
         if split == "train":
             return images, labels, ["a", "b", "c"]

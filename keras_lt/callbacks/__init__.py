@@ -11,3 +11,4 @@ from keras_lt.callbacks.isda_ramp import ISDARamp
 from keras_lt.callbacks.cmo_window import CMOWindow
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
 from keras_lt.callbacks.backup import Backup
+from keras_lt.callbacks.validation_metrics import ValidationMetrics

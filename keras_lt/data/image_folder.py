@@ -2,6 +2,8 @@
 
 import os
 import stat
+import sys
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -10,6 +12,7 @@ from keras_lt.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 DECODING = 2  # bumped whenever `read_image` decodes a file differently (2: EXIF orientation applied)
+RESIZING = "fit-1"  # bumped whenever `fit_image` resizes differently (1: shorter side, then centre crop)
 
 
 def is_image_file(path):
@@ -37,6 +40,8 @@ def list_image_folder(root, split):
     for label, name in enumerate(class_names):
         class_dir = os.path.join(split_dir, name)
         files = sorted(f for f in os.listdir(class_dir) if is_image_file(os.path.join(class_dir, f)))
+        if not files:
+            raise DataError(f"class folder {class_dir} holds no image files; add images or remove the folder.")
         paths += [os.path.join(class_dir, f) for f in files]
         labels += [label] * len(files)
     if not paths:
@@ -44,8 +49,37 @@ def list_image_folder(root, split):
     return paths, np.asarray(labels, dtype=np.int64), class_names
 
 
+def fit_image(image, size):
+    """The resize policy of every command: scale the shorter side to cover `size=(h, w)`, then centre-crop.
+
+    The aspect ratio is kept (nothing is stretched); an image already of `size`, or `size=None`,
+    is returned as it is. Train, decouple, evaluate and predict all read images through this.
+
+    Args:
+        image: a PIL image.
+        size: `(h, w)`, or None.
+
+    Returns:
+        The PIL image of `size`.
+
+    Example:
+    >>> fit_image(Image.new("RGB", (40, 28)), (32, 32)).size
+    (32, 32)
+    """
+    from PIL import Image
+
+    if size is None or image.size == (size[1], size[0]):
+        return image
+    height, width = size
+    scale = max(height / image.height, width / image.width)
+    scaled = (max(width, round(image.width * scale)), max(height, round(image.height * scale)))
+    image = image.resize(scaled, Image.BILINEAR)
+    left, top = (scaled[0] - width) // 2, (scaled[1] - height) // 2
+    return image.crop((left, top, left + width, top + height))
+
+
 def read_image(path, size=None):
-    """Reads one image file as an RGB uint8 array (H, W, 3), resized to `size=(h, w)` if given.
+    """Reads one image file as an RGB uint8 array (H, W, 3), fitted to `size=(h, w)` if given (`fit_image`).
 
     Any mode is accepted (grey, 16-bit grey, palette, RGBA, CMYK); 16-bit values keep their high
     byte (as torchvision converts them) and transparency is composited on white. The EXIF
@@ -74,9 +108,7 @@ def read_image(path, size=None):
                 image.paste(rgba, mask=rgba.getchannel("A"))
             else:
                 image = image.convert("RGB")
-            if size is not None and image.size != (size[1], size[0]):
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
-            return np.asarray(image, dtype=np.uint8)
+            return np.asarray(fit_image(image, size), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise DataError(f"cannot read image {path}: {error}") from None
 
@@ -100,7 +132,8 @@ def load_image_folder(root, split, size=None):
     Args:
         root: the dataset directory.
         split: "train" or "test" (any sub-directory name).
-        size: `(h, w)` to resize to; None keeps the size of the images, which must then agree.
+        size: `(h, w)` to fit the images to (`fit_image`); None keeps their size if they agree,
+            else fits them all to their most common size.
 
     Returns:
         `(images, labels, class_names)`.
@@ -111,9 +144,14 @@ def load_image_folder(root, split, size=None):
     paths, labels, class_names = list_image_folder(os.path.expanduser(root), split)
     with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
         images = list(pool.map(lambda p: read_image(p, size), paths, chunksize=256))
-    shapes = {image.shape for image in images}
+    shapes = Counter(image.shape[:2] for image in images)
     if len(shapes) > 1:
-        raise DataError(
-            f"images under {root}/{split} differ in size ({len(shapes)} sizes); pass an image size to resize them."
+        common = shapes.most_common(1)[0][0]
+        print(
+            f"images under {root}/{split} differ in size ({len(shapes)} sizes); fitting them to the most common, "
+            f"{common[0]}x{common[1]} (shorter side, then centre crop).",
+            file=sys.stderr,
         )
+        with ThreadPoolExecutor(max_workers=os.cpu_count()) as pool:
+            images = list(pool.map(lambda p: read_image(p, common), paths, chunksize=256))
     return np.stack(images), labels, class_names

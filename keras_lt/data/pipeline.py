@@ -1,27 +1,23 @@
 """The device-resident training pipeline: uint8 images stay on the device, batches are built there."""
 
-import math
-
-import keras
 import numpy as np
 import torch
 
 from keras_lt.data.augment import pad
 from keras_lt.data.augment import random_crop_flip
+from keras_lt.data.batches import TrainingBatches
+from keras_lt.data.batches import training_device
+from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.paco_augment import paco_augment
 from keras_lt.data.paco_augment import regular_augment
-from keras_lt.data.samplers import ClassSampler
-from keras_lt.data.samplers import class_probabilities
+from keras_lt.errors import KerasLTError
 
 AUGMENTATIONS = ("crop_flip", "autoaugment", "paco")  # besides True (= "crop_flip") and False (none)
 
-
-def training_device():
-    """The device Keras' torch backend computes on ("cuda" when a GPU is present)."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+__all__ = ["AUGMENTATIONS", "DeviceBatches", "training_device"]
 
 
-class DeviceBatches(keras.utils.PyDataset):
+class DeviceBatches(TrainingBatches):
     """Training batches gathered and augmented on the device, one epoch at a time.
 
     The whole training set is moved once to the device as uint8 NHWC; each batch is an index gather
@@ -30,15 +26,17 @@ class DeviceBatches(keras.utils.PyDataset):
     `(seed, epoch, i)`, so batch `i` of epoch `e` is the same whatever was fetched before it (a
     peek, a resumed run, Keras' batch shuffling). Pass it to `fit(..., shuffle=False)`: the order is
     already random, and Keras' shuffle of the batches uses Python's `random`, which a resumed run
-    does not restore. `EpochSeeder` (or the trainer's `fit`) calls `set_epoch`.
+    does not replay. `EpochSeeder` (or the trainer's `fit`) calls `set_epoch`. In a multi-process
+    run every rank augments the global batch (a few vectorised ops) and keeps its shard, so the
+    ranks see exactly what one process sees (`keras_lt.data.TrainingBatches`).
 
     Args:
         images: uint8 array `(N, H, W, C)`.
         labels: integer labels `(N,)`.
         num_classes: number of classes.
         batch_size: images per batch; the last batch of an epoch may be smaller.
-        sampler: "instance" (shuffle without replacement), "class_balanced" or "inverse_frequency"
-            (class-first sampling with replacement, `N` draws per epoch).
+        sampler: "instance" (shuffle without replacement), "class_balanced", "inverse_frequency" or
+            "square_root" (class-first sampling with replacement, `N` draws per epoch).
         augment: True or "crop_flip" for pad + random crop + horizontal flip; "autoaugment" for
             crop + flip, then AutoAugment's CIFAR-10 policy, then Cutout (one `cutout_length`
             square) on every image; "paco" for what naver-ai/cmo's `--use_randaug` applies, each
@@ -66,42 +64,17 @@ class DeviceBatches(keras.utils.PyDataset):
         device=None,
         cutout_length=16,
     ):
-        super().__init__()
         if augment not in (True, False, *AUGMENTATIONS):
             raise ValueError(f"augment must be True, False or one of {', '.join(AUGMENTATIONS)}; got {augment!r}.")
-        self.device = torch.device(device) if device else training_device()
-        self.images = torch.as_tensor(np.asarray(images)).to(self.device)
-        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(self.device)
-        self.num_classes = num_classes
-        self.batch_size = batch_size
-        self.sampler = sampler
-        self.augment = augment
+        if isinstance(images, ImageFiles):
+            raise KerasLTError(
+                "this pipeline keeps the training set on the device; image files stream through "
+                "keras_lt.data.StreamingBatches (keras_lt.data.training_batches picks it)."
+            )
         self.padding = padding
         self.cutout_length = cutout_length
-        self.seed = seed
-        self.class_sampler = ClassSampler(self.labels, num_classes)
-        self.class_counts = self.class_sampler.class_counts.cpu().numpy()
-        self.set_epoch(0)
-
-    def __len__(self):
-        return math.ceil(len(self.labels) / self.batch_size)
-
-    def _generator(self, *key):
-        """A device generator seeded by `seed` with `key` as spawn key: distinct keys, distinct streams."""
-        generator = torch.Generator(device=self.device)
-        generator.manual_seed(int(np.random.SeedSequence(self.seed, spawn_key=key).generate_state(1)[0]))
-        return generator
-
-    def set_epoch(self, epoch):
-        """Draws the order of `epoch` deterministically; the batches' augmentation follows it."""
-        self.epoch = epoch
-        generator = self._generator(epoch)
-        n = len(self.labels)
-        if self.sampler == "instance":
-            self.order = torch.randperm(n, device=self.device, generator=generator)
-        else:
-            probabilities = class_probabilities(self.class_counts, self.sampler)
-            self.order = self.class_sampler.sample(probabilities, n, generator)
+        super().__init__(labels, num_classes, batch_size, sampler, augment, seed, device)
+        self.images = torch.as_tensor(np.asarray(images)).to(self.device)
 
     def augment_batch(self, images, generator):
         """The batches' augmentation of a uint8 NHWC batch on the device (pad + crop + flip, and more)."""
@@ -111,9 +84,14 @@ class DeviceBatches(keras.utils.PyDataset):
             return regular_augment(images, generator, self.padding, self.cutout_length)
         return random_crop_flip(pad(images, self.padding), images.shape[1:3], generator)
 
+    def images_at(self, idx, generator):
+        images = self.images[idx]
+        return self.augment_batch(images, generator) if self.augment else images
+
     def __getitem__(self, index):
-        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        idx = self.batch_indices(index)
         images = self.images[idx]
         if self.augment:
             images = self.augment_batch(images, self._generator(self.epoch, index))
-        return images, self.labels[idx]
+        part = self.shard(len(idx))
+        return images[part], self.labels[idx[part]]

@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-SAMPLERS = ("instance", "class_balanced", "inverse_frequency")
+SAMPLERS = ("instance", "class_balanced", "inverse_frequency", "square_root")
 
 
 def class_probabilities(class_counts, sampler):
@@ -13,6 +13,8 @@ def class_probabilities(class_counts, sampler):
     - "class_balanced": uniform over classes (Kang et al.'s class-balanced sampling; also what a
       per-sample weight `1 / n_c` gives, as CMO's weighted sampler does).
     - "inverse_frequency": proportional to `1 / n_c` (the rarer the class, the more often).
+    - "square_root": proportional to `sqrt(n_c)` (Kang et al.'s square-root sampling, q = 1/2 of
+      `p_c = n_c^q / sum_k n_k^q`; Mahajan et al. 2018).
 
     Args:
         class_counts: training images per class.
@@ -33,6 +35,8 @@ def class_probabilities(class_counts, sampler):
         weights = present.astype("float64")
     elif sampler == "inverse_frequency":
         weights = np.where(present, 1.0 / np.maximum(counts, 1), 0.0)
+    elif sampler == "square_root":
+        weights = np.sqrt(counts)
     else:
         raise ValueError(f"unknown sampler '{sampler}'; choose one of {', '.join(SAMPLERS)}.")
     return weights / weights.sum()

@@ -10,6 +10,7 @@ import numpy as np
 from keras_lt.data.cifar_archive import find_cifar_archive
 from keras_lt.data.cifar_archive import load_cifar_archive
 from keras_lt.data.image_folder import DECODING
+from keras_lt.data.image_folder import RESIZING
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.image_folder import load_image_folder
 from keras_lt.data.tfds_source import TFDS_NAMES
@@ -85,7 +86,8 @@ def load_dataset(name, split, data_dir=None, image_size=None):
         key = ("cifar_archive", archive, os.path.getmtime(archive), split)
         return _cached(key, lambda: load_cifar_archive(name, split, data_dir))
     if _is_image_folder(data_dir, split):
-        key = ("folder", data_dir, split, _folder_fingerprint(data_dir, split), image_size, DECODING)
+        resizing = () if image_size is None else (RESIZING,)  # unsized keys stay those of earlier versions
+        key = ("folder", data_dir, split, _folder_fingerprint(data_dir, split), image_size, DECODING, *resizing)
         return _cached(key, lambda: load_image_folder(data_dir, split, image_size))
     if name in TFDS_NAMES:
         return _cached(("tfds", name, split, data_dir), lambda: load_tfds(name, split, data_dir))

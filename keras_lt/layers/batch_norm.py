@@ -13,6 +13,10 @@ class BatchNorm(keras.layers.BatchNormalization):
     semantics: epsilon 1e-5, momentum 0.1 (Keras `momentum=0.9`), and the running variance updated
     with the unbiased batch variance. On other backends it is the Keras layer.
 
+    `synchronized = True` (set by `keras_lt.distributed.convert_sync_batch_norm`; a run setting, not
+    saved) makes training-mode statistics those of the global batch of a multi-process run
+    (`keras_lt.distributed.sync_batch_norm`, torch's SyncBatchNorm); in one process it changes nothing.
+
     Args:
         axis: the channel axis (1 for channels_first).
         momentum: Keras-style momentum of the moving statistics (`1 - torch momentum`).
@@ -24,6 +28,8 @@ class BatchNorm(keras.layers.BatchNormalization):
     >>> y = bn(np.ones((2, 16, 8, 8), "float32"), training=True)
     """
 
+    synchronized = False
+
     def __init__(self, axis=1, momentum=0.9, epsilon=1e-5, **kwargs):
         super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
 
@@ -32,15 +38,20 @@ class BatchNorm(keras.layers.BatchNormalization):
             return super().call(inputs, training=training, mask=mask)
         import torch.nn.functional as F
 
+        from keras_lt.distributed import is_distributed
+        from keras_lt.distributed import sync_batch_norm
+
         axis = self.axis % inputs.ndim
-        outputs = F.batch_norm(
+        training = bool(training) and self.trainable
+        arguments = (
             inputs.movedim(axis, 1),  # torch's kernel wants the channels on axis 1
             self.moving_mean.value,
             self.moving_variance.value,
             self.gamma.value if self.scale else None,
             self.beta.value if self.center else None,
-            training=bool(training) and self.trainable,
-            momentum=1.0 - self.momentum,
-            eps=self.epsilon,
         )
+        if training and self.synchronized and is_distributed():
+            outputs = sync_batch_norm(*arguments, momentum=1.0 - self.momentum, eps=self.epsilon)
+        else:
+            outputs = F.batch_norm(*arguments, training=training, momentum=1.0 - self.momentum, eps=self.epsilon)
         return outputs.movedim(1, axis)

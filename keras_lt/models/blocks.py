@@ -11,20 +11,26 @@ DATA_FORMAT = "channels_first"  # torch's native layout: no transposes around ev
 CHANNEL_AXIS = 1
 
 
-def kaiming_normal():
-    """Kaiming-normal, fan-in, ReLU gain, untruncated: `torch.nn.init.kaiming_normal_`."""
-    return keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+def kaiming_normal(mode="fan_in"):
+    """Kaiming-normal, ReLU gain, untruncated: `torch.nn.init.kaiming_normal_(mode=mode)`.
+
+    "fan_in" as the CIFAR ResNets of LDAM-DRW; "fan_out" as torchvision's ImageNet ResNets (and
+    classifier-balancing's ResNeXt) initialise their convolutions.
+    """
+    return keras.initializers.VarianceScaling(2.0, mode, "untruncated_normal")
 
 
-def conv(x, filters, kernel_size, strides=1, name=None):
+def conv(x, filters, kernel_size, strides=1, name=None, groups=1, mode="fan_in"):
+    """A bias-free convolution with PyTorch's padding, `groups` groups and Kaiming-normal (`mode`) weights."""
     return keras.layers.Conv2D(
         filters,
         kernel_size,
         strides=strides,
         padding="same" if strides == 1 else "valid",
         use_bias=False,
+        groups=groups,
         data_format=DATA_FORMAT,
-        kernel_initializer=kaiming_normal(),
+        kernel_initializer=kaiming_normal(mode),
         name=name,
     )(_pad_for_stride(x, kernel_size, strides))
 

@@ -318,9 +318,7 @@ class AFRTrainer(ERMTrainer):
         originals = self.originals
         generator, rng = self.step_generators(STEP_STREAM, originals.seed)
         idx = torch.randint(0, len(originals.labels), (size,), device=originals.device, generator=generator)
-        background = originals.images[idx]
-        if originals.augment:
-            background = originals.augment_batch(background, generator)
+        background = originals.images_at(idx, generator)
         lam = torch.as_tensor(rng.beta(self.alpha, self.alpha, size), device=x.device)
         mixed, lam = cutmix(background, x[:size].to(background.dtype), lam, generator)
         logits = self(torch.cat([x, mixed.to(x.dtype)]), training=True)

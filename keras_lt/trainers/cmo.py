@@ -117,10 +117,7 @@ class CMOTrainer(ERMTrainer):
         batches = self.batches
         probabilities = class_probabilities(batches.class_counts, self.foreground_sampler)
         idx = batches.class_sampler.sample(probabilities, size, generator)
-        images = batches.images[idx]
-        if batches.augment:
-            images = batches.augment_batch(images, generator)
-        return images, batches.labels[idx]
+        return batches.images_at(idx, generator), batches.labels[idx]
 
     def get_config(self):
         return {

@@ -7,6 +7,7 @@ from keras_lt.data.mixing import confusion_counts
 from keras_lt.data.mixing import label_weight
 from keras_lt.data.mixing import mix
 from keras_lt.data.mixing import sample_confusion_pairs
+from keras_lt.distributed import all_reduce_sum
 from keras_lt.errors import KerasLTError
 from keras_lt.models import rebuild
 from keras_lt.trainers.decoupled import HEAD_LAYERS
@@ -22,7 +23,9 @@ class CPMixTrainer(ERMTrainer):
 
     Every step adds the misclassified `(true, predicted argmax)` pairs of the augmented batch to
     `confusion` (`Q`, C x C float32 counts, exact up to 2**24 per cell; a non-trainable variable,
-    so `BackupAndRestore` and `--resume` carry it), from the first epoch on. Stage 1 minimises the
+    so `BackupAndRestore` and `--resume` carry it), from the first epoch on; in a multi-process run
+    each step adds the counts of every rank's shard (a sum all-reduce), so all ranks hold the Q of
+    the global batches. Stage 1 minimises the
     compiled loss (Balanced Softmax in the recipes; any ERM loss works). Stage 2, switched on by
     `keras_lt.callbacks.CPMixStage`, minimises
 
@@ -94,7 +97,7 @@ class CPMixTrainer(ERMTrainer):
     def training_loss(self, x, y, sample_weight=None):
         loss, logits = super().training_loss(x, y, sample_weight)
         with torch.no_grad():
-            self.confusion.assign_add(confusion_counts(y, torch.argmax(logits, -1), self.num_classes))
+            self.confusion.assign_add(all_reduce_sum(confusion_counts(y, torch.argmax(logits, -1), self.num_classes)))
         if self.stage2:
             loss = loss + self.eta * self.mixing_loss(x, y)
         return loss, logits
@@ -113,9 +116,7 @@ class CPMixTrainer(ERMTrainer):
 
     def _images_of(self, classes, generator):
         """One training image of each class in `classes`, augmented as the batches are."""
-        batches = self.batches
-        images = batches.images[batches.class_sampler.sample_classes(classes, generator)]
-        return batches.augment_batch(images, generator) if batches.augment else images
+        return self.batches.images_at(self.batches.class_sampler.sample_classes(classes, generator), generator)
 
     def _mixup_loss(self, images_i, images_j, labels_i, labels_j, rng):
         """Soft-label CE of the network on the imbalance-aware mixup of two aligned batches."""

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_lt import losses
-from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.data.training_batches import training_batches
 from keras_lt.errors import KerasLTError
 from keras_lt.layers import NormedLinear
 from keras_lt.models import rebuild
@@ -180,7 +180,7 @@ def _train_head(model, head, images, labels, settings, callbacks, verbose, outpu
             f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
             "re-train it on the dataset it was trained on."
         )
-    batches = DeviceBatches(
+    batches = training_batches(
         images, labels, num_classes, settings["batch_size"], sampler=settings["sampler"], seed=settings["seed"]
     )
     schedule = CosineToZero(settings["lr"], settings["epochs"] * len(batches))

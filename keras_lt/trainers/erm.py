@@ -4,9 +4,10 @@ import keras
 import numpy as np
 import torch
 
+from keras_lt import distributed
 from keras_lt.callbacks.step_key import StepKey
-from keras_lt.data.pipeline import DeviceBatches
-from keras_lt.data.pipeline import training_device
+from keras_lt.data.batches import TrainingBatches
+from keras_lt.data.batches import training_device
 from keras_lt.errors import KerasLTError
 from keras_lt.models.direct_call import direct_call
 
@@ -27,7 +28,14 @@ class ERMTrainer(keras.Model):
     `step_generators(stream)`, keyed by `(seed, epoch, step, stream)` through the `StepKey` callback
     of `epoch_callbacks()`, so a resumed run draws what an uninterrupted one does. Trainers that
     need the training set itself (partner or foreground images) set `needs_training_set` and are
-    fitted on `DeviceBatches`, kept as `self.batches`.
+    fitted on `keras_lt.data.TrainingBatches` (`DeviceBatches` or `StreamingBatches`), kept as
+    `self.batches`; they draw those images with `self.batches.images_at`.
+
+    Multi-process runs (`keras_lt.distributed`, under `torchrun`): `backward(loss, batch_size)`
+    weights each rank's loss by its share of the global batch, all-reduces the gradients and gives
+    every rank rank 0's BatchNorm running statistics (unless they are synchronised, SyncBatchNorm),
+    so all ranks hold the same weights; the in-step draws are keyed by the rank too, so ranks
+    draw different partners, permutations and boxes for their shards.
 
     Method state that must survive a checkpoint (a confusion matrix, covariances, a stage) is a
     non-trainable variable of the trainer, so `BackupAndRestore` and `--resume` carry it.
@@ -53,10 +61,12 @@ class ERMTrainer(keras.Model):
         self.step_key = None  # (epoch, step), set by StepKey before every step
 
     def fit(self, x=None, *args, **kwargs):
-        if isinstance(x, DeviceBatches):
+        if isinstance(x, TrainingBatches):
             self.batches = x
         elif self.needs_training_set:
-            raise KerasLTError(f"{self.needs_training_set}: fit it on a keras_lt.data.DeviceBatches.")
+            raise KerasLTError(
+                f"{self.needs_training_set}: fit it on keras_lt.data batches (DeviceBatches or StreamingBatches)."
+            )
         return super().fit(x, *args, **kwargs)
 
     def call(self, inputs, training=False):
@@ -75,10 +85,10 @@ class ERMTrainer(keras.Model):
     def step_generators(self, stream, seed=None):
         """`(torch.Generator, numpy Generator)` of the current step's draws, keyed by `(seed, epoch, step, stream)`.
 
-        `stream` separates the draws of different parts of a step (and from `DeviceBatches`' own
-        `(epoch,)` and `(epoch, batch)` keys); `seed` defaults to the seed of the `DeviceBatches`
-        being fitted (0 without them). NumPy serves the draws torch cannot take a generator for
-        (its Beta sampler).
+        `stream` separates the draws of different parts of a step (and from the batches' own
+        `(epoch,)` and `(epoch, batch)` keys); `seed` defaults to the seed of the batches being
+        fitted (0 without them). NumPy serves the draws torch cannot take a generator for (its Beta
+        sampler). In a multi-process run the rank ends the key, so each rank draws its own.
 
         Example:
         >>> generator, rng = self.step_generators(STREAM)
@@ -92,7 +102,8 @@ class ERMTrainer(keras.Model):
             )
         if seed is None:
             seed = self.batches.seed if self.batches is not None else 0
-        torch_sequence, numpy_sequence = np.random.SeedSequence(seed, spawn_key=(*self.step_key, stream)).spawn(2)
+        key = (*self.step_key, stream) + ((distributed.rank(),) if distributed.is_distributed() else ())
+        torch_sequence, numpy_sequence = np.random.SeedSequence(seed, spawn_key=key).spawn(2)
         generator = torch.Generator(device=self.batches.device if self.batches is not None else training_device())
         generator.manual_seed(int(torch_sequence.generate_state(1)[0]))
         return generator, np.random.default_rng(numpy_sequence)
@@ -121,13 +132,37 @@ class ERMTrainer(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         self.zero_grad()
         loss, logits = self.training_loss(x, y, sample_weight)
-        loss.backward()
+        self.backward(loss, x.shape[0])
         variables = self.trainable_weights
         with torch.no_grad():
             self.optimizer.apply([v.value.grad for v in variables], variables)
         # Metrics see detached tensors: they must not keep the step's autograd graph alive.
         self._loss_tracker.update_state(loss.detach(), sample_weight=x.shape[0])
         return self.compute_metrics(x, y, logits.detach(), sample_weight)
+
+    def backward(self, loss, batch_size):
+        """`loss.backward()`; in a multi-process run, the gradients of the global batch on every rank.
+
+        There the loss is weighted by this rank's share of the global batch
+        (`keras_lt.distributed.batch_weight`, `batch_size` being this rank's images), the gradients
+        are averaged over the ranks (`synchronize_gradients`), and the running statistics of
+        BatchNorm layers in training mode that are not synchronised follow rank 0's, as
+        `DistributedDataParallel(broadcast_buffers=True)`: every rank then holds the state rank 0
+        saves, so a resumed run continues from what every rank had.
+        """
+        if not distributed.is_distributed():
+            loss.backward()
+            return
+        (loss * distributed.batch_weight(batch_size, loss.device)).backward()
+        distributed.synchronize_gradients(self.trainable_weights)
+        buffers = [
+            variable
+            for layer in self.network._flatten_layers()
+            if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
+            and not getattr(layer, "synchronized", False)
+            for variable in (layer.moving_mean, layer.moving_variance)
+        ]
+        distributed.broadcast_variables(buffers)
 
     def get_config(self):
         return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network)}

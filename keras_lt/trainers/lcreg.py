@@ -4,6 +4,7 @@ import keras
 import torch
 
 from keras_lt.callbacks.isda_ramp import ISDARamp
+from keras_lt.distributed import all_gather
 from keras_lt.errors import KerasLTError
 from keras_lt.layers.latent_categories import RECONSTRUCTION_REDUCTIONS
 from keras_lt.losses.isda import ISDACovariance
@@ -38,7 +39,8 @@ class LCRegTrainer(MixupTrainer):
       the projected latents `g(P_m)`, target m, with `Sigma_m` the covariance of the spatial
       features `f(a, b)` (of the mixed images, detached) assigned to latent m by `argmax_m S^_m(a, b)`,
       estimated online over the whole run (`ISDACovariance`, updated with the step's features before
-      the loss, as ISDA does). `lam = lam0 * t / T` with t the 0-based iteration and T the run's
+      the loss, as ISDA does; in a multi-process run with every rank's features, gathered, so the
+      statistics are those of the global batch on every rank). `lam = lam0 * t / T` with t the 0-based iteration and T the run's
       iterations (the paper's "T indicates the total iteration"), set before every step by the
       `ISDARamp` callback of `epoch_callbacks()`.
 
@@ -159,7 +161,9 @@ class LCRegTrainer(MixupTrainer):
         recon = layer.reconstruction_loss(features, reconstruction, self.recon_reduction)
         with torch.no_grad():
             flat = layer._channels_last(features.detach())
-            self.estimator.update(flat.reshape(-1, flat.shape[-1]), layer.assignment(weights.detach()).reshape(-1))
+            # Every rank updates with the features of all ranks: the statistics of the global batch.
+            features_all = all_gather(flat.reshape(-1, flat.shape[-1]))
+            self.estimator.update(features_all, all_gather(layer.assignment(weights.detach()).reshape(-1)))
             self.latent_spread_tracker.update_state(self.logit_spread(reconstruction.detach()))
             self.feature_spread_tracker.update_state(self.logit_spread(features.detach()))
         aug = self.latent_aug_loss()

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import torch
 
-from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.data.training_batches import training_batches
 from keras_lt.errors import KerasLTError
 from keras_lt.losses import LabelAwareSmoothing
 from keras_lt.models import rebuild
@@ -139,7 +139,7 @@ class MiSLASRetrainer(ERMTrainer):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         self.zero_grad()
         loss, logits = self.training_loss(x, y, sample_weight)
-        loss.backward()
+        self.backward(loss, x.shape[0])
         head, scale = self._split(self.trainable_weights)
         with torch.no_grad():
             self.optimizer.apply([v.value.grad for v in head], head)
@@ -222,7 +222,7 @@ def mislas(
             f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
             "re-train it on the dataset it was trained on."
         )
-    batches = DeviceBatches(images, labels, num_classes, batch_size, sampler="class_balanced", seed=seed)
+    batches = training_batches(images, labels, num_classes, batch_size, sampler="class_balanced", seed=seed)
     steps = epochs * len(batches)
     trainer = MiSLASRetrainer(model, shift_bn=shift_bn)
     trainer.compile(

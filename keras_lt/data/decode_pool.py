@@ -1,0 +1,83 @@
+"""Decoding image files into batches with a `torch.utils.data.DataLoader` worker pool."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+
+class _Files(torch.utils.data.Dataset):
+    """Item `(i, seed)` is `transform(paths[i], seed)`; what the DataLoader's workers run."""
+
+    def __init__(self, paths, transform):
+        self.paths = paths
+        self.transform = transform
+
+    def __getitem__(self, item):
+        index, seed = item
+        return self.transform(self.paths[index], seed)
+
+    def __len__(self):
+        return len(self.paths)
+
+
+def _stack(images):
+    return torch.from_numpy(np.stack(images))
+
+
+class DecodePool:
+    """Decodes batches of image files in order with a DataLoader worker pool, prefetching ahead.
+
+    A batch is a list of `(file index, seed)` items; `transform(path, seed)` turns one into a uint8
+    HWC array, and a batch comes back as one uint8 NHWC tensor (pinned when `pin_memory`, so the
+    copy to the GPU overlaps). `batch(index, items_from)` serves batch `index` of the sequence
+    `items_from(start)` yields from `start` on: consecutive indices come from one running
+    DataLoader (`workers` processes, each `prefetch` batches ahead); any other index starts a new
+    one there. `decode(items)` decodes a few images now, in a thread pool (PIL releases the GIL
+    while it decodes and resizes): for the images a training step asks for itself.
+
+    Why a DataLoader: decoding is CPU work in C that needs processes to scale, the DataLoader is
+    the worker pool every PyTorch ImageNet script uses (fork, shared-memory tensors, pinning,
+    prefetch), and torch is already a dependency. `benchmarks/streaming.py` measures it.
+
+    Args:
+        paths: image file paths.
+        transform: a picklable `transform(path, seed)` (`TrainTransform`, `EvalTransform`).
+        workers: decoding processes (0: in this process).
+        pin_memory: pin the batches (for a CUDA device).
+        prefetch: batches each worker prepares ahead.
+
+    Example:
+    >>> pool = DecodePool(files.paths, EvalTransform(224), workers=4)
+    >>> first = pool.batch(0, lambda start: ([(i, 0) for i in range(b * 64, (b + 1) * 64)] for b in range(start, 10)))
+    """
+
+    def __init__(self, paths, transform, workers, pin_memory=False, prefetch=4):
+        self.files = _Files(paths, transform)
+        self.workers = int(workers)
+        self.pin_memory = pin_memory
+        self.prefetch = prefetch
+        self._iterator = None
+        self._next = None
+        self._threads = None
+
+    def batch(self, index, items_from):
+        """Batch `index` of `items_from(index)`'s sequence, from the running loader when it is there."""
+        if self._iterator is None or index != self._next:
+            loader = torch.utils.data.DataLoader(
+                self.files, batch_sampler=items_from(index), num_workers=self.workers, collate_fn=_stack,
+                pin_memory=self.pin_memory, prefetch_factor=self.prefetch if self.workers else None,
+            )
+            self._iterator = iter(loader)
+        self._next = index + 1
+        return next(self._iterator)
+
+    def reset(self):
+        """Stops the running loader (its workers exit); the next `batch` starts a new one."""
+        self._iterator = None
+
+    def decode(self, items):
+        """The images of `items` as one uint8 NHWC tensor, decoded now by a thread pool."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=max(1, self.workers))
+        return _stack(list(self._threads.map(lambda item: self.files[item], items)))

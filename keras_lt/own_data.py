@@ -1,0 +1,114 @@
+"""Your own image folder: a recipe that fits it, and a zoo recipe fitted to it."""
+
+import dataclasses
+import os
+import re
+from collections import Counter
+
+import numpy as np
+
+from keras_lt.data.image_folder import list_image_folder
+from keras_lt.errors import DataError
+from keras_lt.recipes import Recipe
+
+SOURCE_CLASSES = {"cifar10": 10, "cifar100": 100}  # the balanced sources the zoo recipes were written for
+SMALL_IMAGES = 64  # up to this side: the CIFAR ResNet-32; larger: ResNet-50
+LARGEST_DEFAULT = 224  # a folder of larger images trains at 224x224 unless --image-size says otherwise
+
+
+def is_image_folder(data_dir):
+    """Whether `data_dir` is an image folder (`train/<class>/<images>`)."""
+    return data_dir is not None and os.path.isdir(os.path.join(os.path.expanduser(data_dir), "train"))
+
+
+def folder_class_counts(data_dir):
+    """`(class_names, counts)` of `<data_dir>/train`, from the listing (nothing is decoded)."""
+    _, labels, names = list_image_folder(os.path.expanduser(data_dir), "train")
+    return names, np.bincount(labels, minlength=len(names))
+
+
+def default_image_size(data_dir):
+    """The most common size of the training images (read from their headers), at most 224x224.
+
+    Example:
+    >>> default_image_size("my_photos")
+    [32, 32]
+    """
+    from PIL import Image
+
+    paths, _, _ = list_image_folder(os.path.expanduser(data_dir), "train")
+    sizes = Counter()
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                sizes[(image.height, image.width)] += 1
+        except (OSError, ValueError, Image.DecompressionBombError):
+            continue  # reading the images names the file
+    if not sizes:
+        raise DataError(f"no readable image under {data_dir}/train.")
+    height, width = sizes.most_common(1)[0][0]
+    if max(height, width) > LARGEST_DEFAULT:
+        return [LARGEST_DEFAULT, LARGEST_DEFAULT]
+    return [height, width]
+
+
+def recipe_for_folder(data_dir, image_size=None, **fields):
+    """A recipe for an image folder, its defaults taken from the data: the `short30` schedule.
+
+    The image size is the folder's most common (`default_image_size`) unless given; the
+    architecture the CIFAR ResNet-32 up to 64 pixels a side, else ResNet-50; the recipe is named
+    `<loss>-<architecture>-<folder name>`. The folder's class counts are kept as they are.
+
+    Args:
+        data_dir: the image folder.
+        image_size: `[h, w]`, or None for the data's.
+        **fields: other `Recipe` fields (method, loss, epochs, batch_size, lr, seed, ...).
+
+    Returns:
+        The `Recipe`.
+
+    Example:
+    >>> recipe = recipe_for_folder("my_photos", loss="balanced_softmax")
+    """
+    size = list(image_size) if image_size else default_image_size(data_dir)
+    architecture = "resnet32" if max(size) <= SMALL_IMAGES else "resnet50"
+    folder = re.sub(r"[^A-Za-z0-9._-]+", "-", os.path.basename(os.path.normpath(data_dir))).strip("-.") or "data"
+    loss = fields.get("loss", "ce")
+    base = Recipe(
+        name=f"{loss}-{fields.get('architecture', architecture)}-{folder}".lower(), dataset="folder",
+        imbalance_factor=None, architecture=architecture, image_size=size,
+    ).scaled("short30")
+    return dataclasses.replace(base, **fields)
+
+
+def fit_recipe_to_folder(recipe, data_dir, imbalance_factor=None):
+    """A zoo recipe given with an image folder: the user's class counts kept, unless asked otherwise.
+
+    The recipe's long-tail selection is applied only where the folder is the balanced source the
+    recipe was written for (as many classes as its dataset, all of the same count), or when
+    `imbalance_factor` asks for one; otherwise the recipe trains on the folder as it is, and its
+    card names the folder.
+
+    Args:
+        recipe: the recipe.
+        data_dir: the data directory (an image folder; anything else leaves the recipe as it is).
+        imbalance_factor: a long-tail profile to apply to the folder, or None.
+
+    Returns:
+        `(recipe, note)`: the fitted recipe and a line saying what was done with the class counts.
+
+    Example:
+    >>> recipe, note = fit_recipe_to_folder(load_recipe("ce-resnet32-cifar10lt"), "my_photos")
+    """
+    if imbalance_factor is not None:
+        recipe = dataclasses.replace(recipe, imbalance_factor=imbalance_factor or None)
+    if not is_image_folder(data_dir):
+        return recipe, None
+    names, counts = folder_class_counts(data_dir)
+    is_source = len(names) == SOURCE_CLASSES.get(recipe.dataset) and len(set(counts.tolist())) == 1
+    if is_source and recipe.imbalance_factor:
+        return recipe, f"{data_dir} is balanced {recipe.dataset}-sized data: applying the recipe's imbalance factor {recipe.imbalance_factor:g}."
+    recipe = dataclasses.replace(recipe, dataset="folder", imbalance_factor=imbalance_factor or None)
+    if recipe.imbalance_factor:
+        return recipe, f"applying imbalance factor {recipe.imbalance_factor:g} to {data_dir} as asked."
+    return recipe, f"training on {data_dir} as it is: {len(names)} classes, {counts.max()} ... {counts.min()} images per class."

@@ -1,0 +1,82 @@
+"""One rank of the multi-process tests (tests/test_distributed.py): trains tiny cases, saves their state.
+
+Run as `python tests/distributed_worker.py OUT` with torchrun's environment (RANK, WORLD_SIZE,
+MASTER_ADDR, MASTER_PORT) or without it (one process). For each case it writes
+`OUT/<case>-rank<r>.npz`: the network's weights after two epochs, the epoch loss and accuracy of
+the logs, and CP-Mix's confusion matrix.
+
+- "erm": a BatchNorm-free net (so shards change nothing) with ERM;
+- "syncbn": ResNet-8 with SyncBatchNorm;
+- "bn": ResNet-8 with per-rank BatchNorm (its running statistics follow rank 0's);
+- "cpmix": the BatchNorm-free net with CP-Mix's trainer (stage 1: counting confusions).
+
+29 images in batches of 8: the last batch of an epoch (5) splits 3 / 2 between two ranks.
+"""
+
+import os
+import sys
+
+import numpy as np
+import torch
+
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+
+torch.set_num_threads(1)
+
+import keras  # noqa: E402
+
+from keras_lt import distributed  # noqa: E402
+from keras_lt.callbacks import EpochSeeder  # noqa: E402
+from keras_lt.data import DeviceBatches  # noqa: E402
+from keras_lt.losses import get as get_loss  # noqa: E402
+from keras_lt.models import cifar_resnet  # noqa: E402
+from keras_lt.trainers import TRAINERS  # noqa: E402
+from keras_lt.trainers import SGD  # noqa: E402
+
+CASES = ("erm", "syncbn", "bn", "cpmix")
+NUM_CLASSES, SIZE, IMAGES, BATCH, EPOCHS = 4, 8, 29, 8, 2
+
+
+def bn_free(num_classes):
+    """conv - relu - conv(stride 2) - relu - GAP - dense: no BatchNorm, so shards change nothing."""
+    inputs = keras.Input((SIZE, SIZE, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="classifier")(x))
+
+
+def run(case, out):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (IMAGES, SIZE, SIZE, 3), dtype=np.uint8)
+    labels = rng.integers(0, NUM_CLASSES, IMAGES)
+    keras.utils.set_random_seed(0)
+    if case in ("syncbn", "bn"):
+        network = cifar_resnet(8, NUM_CLASSES, input_shape=(SIZE, SIZE, 3))
+        if case == "syncbn":
+            distributed.convert_sync_batch_norm(network)
+    else:
+        network = bn_free(NUM_CLASSES)
+    trainer = TRAINERS["cpmix" if case == "cpmix" else "erm"](network)
+    batches = DeviceBatches(images, labels, NUM_CLASSES, BATCH, augment=True, seed=3)
+    trainer.compile(
+        optimizer=SGD(0.05, momentum=0.9, weight_decay=5e-4), loss=get_loss("ce", np.bincount(labels)),
+        metrics=["accuracy"],
+    )
+    history = trainer.fit(
+        batches, epochs=EPOCHS, shuffle=False, verbose=0,
+        callbacks=[distributed.MetricReduction(), EpochSeeder(batches), *trainer.epoch_callbacks()],
+    )
+    state = {f"w{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(trainer.network.weights)}
+    state["loss"] = np.asarray(history.history["loss"])
+    state["accuracy"] = np.asarray(history.history["accuracy"])
+    if case == "cpmix":
+        state["confusion"] = keras.ops.convert_to_numpy(trainer.confusion)
+    np.savez(os.path.join(out, f"{case}-rank{distributed.rank()}.npz"), **state)
+
+
+if __name__ == "__main__":
+    distributed.initialize()
+    for name in CASES:
+        run(name, sys.argv[1])
