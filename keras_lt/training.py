@@ -28,7 +28,7 @@ from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.image_files import DEFAULT_IMAGE_SIZE
 from keras_lt.data.splits import stratified_split
 from keras_lt.data.streaming import STREAMING_AUGMENTATIONS
-from keras_lt.data.training_batches import training_batches
+from keras_lt.data.batch_choice import training_batches
 from keras_lt.distributed.restore_only_backup import RestoreOnlyBackup
 from keras_lt.errors import DataError
 from keras_lt.errors import KerasLTError

@@ -15,5 +15,5 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "DeviceBatches": "keras_lt.data.pipeline",
     "StreamingBatches": "keras_lt.data.streaming",
     "EvalBatches": "keras_lt.data.eval_batches",
-    "training_batches": "keras_lt.data.training_batches",
+    "training_batches": "keras_lt.data.batch_choice",
 })

@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from keras_lt import losses
-from keras_lt.data.training_batches import training_batches
+from keras_lt.data.batch_choice import training_batches
 from keras_lt.errors import KerasLTError
 from keras_lt.layers import NormedLinear
 from keras_lt.models import rebuild

@@ -34,7 +34,7 @@ import keras
 import numpy as np
 import torch
 
-from keras_lt.data.training_batches import training_batches
+from keras_lt.data.batch_choice import training_batches
 from keras_lt.errors import KerasLTError
 from keras_lt.losses import LabelAwareSmoothing
 from keras_lt.models import rebuild
