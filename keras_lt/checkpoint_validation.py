@@ -96,6 +96,10 @@ def check_weights(config, path):
     have the number of outputs the config declares, so a model is never built larger than its
     weights.
 
+    Args:
+        config: a config that `check_config` passed.
+        path: the `model.safetensors` file.
+
     Example:
     >>> check_weights(config, "runs/ce/model.safetensors")
     """

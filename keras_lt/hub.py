@@ -34,6 +34,9 @@ REVISION = re.compile(rf"{MODEL_NAME.pattern}(/{MODEL_NAME.pattern})*")  # a bra
 def is_model_name(name):
     """Whether `name` can name a zoo entry or checkpoint directory: letters, digits, '.', '_', '-', no '..'.
 
+    Args:
+        name: the name to check (any object: only a string can pass).
+
     Example:
     >>> is_model_name("ce-resnet32-cifar10lt"), is_model_name("../x")
     (True, False)
@@ -43,6 +46,9 @@ def is_model_name(name):
 
 def is_repo_id(repo_id):
     """Whether `repo_id` is a Hub model repo id, ORG/NAME, each a name as `is_model_name` takes.
+
+    Args:
+        repo_id: the id to check, without `hf://` or a revision.
 
     Example:
     >>> is_repo_id("someone/tiny"), is_repo_id("../x")
@@ -189,8 +195,15 @@ def from_pretrained(name_or_path, revision=None, num_classes=None, class_names=N
 def read_config(directory):
     """The `config.json` of a checkpoint directory, checked (`keras_lt.checkpoint_validation.check_config`).
 
+    Args:
+        directory: a checkpoint directory.
+
     Raises:
         CheckpointError: unreadable, or a field of the wrong type, range or length.
+
+    Example:
+    >>> read_config("runs/ce")["num_classes"]
+    10
     """
     path = os.path.join(directory, CONFIG_FILE)
     try:

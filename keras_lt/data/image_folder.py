@@ -16,7 +16,15 @@ RESIZING = "fit-1"  # bumped whenever `fit_image` resizes differently (1: shorte
 
 
 def is_image_file(path):
-    """Whether `path` is a regular file (or a link to one) with an image extension; FIFOs and devices are not."""
+    """Whether `path` is a regular file (or a link to one) with an image extension; FIFOs and devices are not.
+
+    Args:
+        path: a file path.
+
+    Example:
+    >>> is_image_file("train/cat/0001.jpg")
+    True
+    """
     return path.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(path)
 
 
