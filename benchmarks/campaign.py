@@ -11,7 +11,11 @@
 The queue is `benchmarks/campaign_queue.json`. Runs live outside the checkout, in
 `~/.cache/keras-lt/campaign` (`KERAS_LT_CAMPAIGN` or `--runs`), which later sessions inherit:
 `<name>/` is the run's `--output`, `<name>.log` its stdout, `<name>.segments.jsonl` one line per
-process that worked on it (start, end, commit, exit code, CPU seconds).
+process that worked on it (start, end, commit, exit code, wall and CPU seconds). A live process's
+line is kept in `<name>.process.json`, its wall and CPU time updated every few seconds, because the
+end of a session kills the daemon and its runs alike: the next daemon appends that last known state
+as a segment with exit "lost". A process older than that mechanism is recovered from its launch
+line in `<name>.log` (commit, start; wall time the epochs it logged; CPU time unknown).
 
 `start` detaches a daemon that holds `campaign.lock` (an `flock`, released by the kernel when the
 daemon dies, so a stale lock cannot block a later start); a second `start` finds it held and only
@@ -38,6 +42,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import statistics
@@ -62,6 +67,8 @@ STAGE1_LOG, STAGE2_LOG = "train_log.csv", "finetune_log.csv"
 PACKAGE_DIRS = {"keras_lt": "keras_lt", "cli": "keras_lt/cli", "zoo": "keras_lt/zoo"}
 RECENT_EPOCHS = 10  # seconds per epoch: the median of the stage's last epochs
 POLL_SECONDS = 5
+PROCESS_SUFFIX = ".process.json"  # the segment of a live process, checkpointed every poll
+LAUNCH_SLACK_SECONDS = 5  # a segment's start and its log line's time are written moments apart
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +216,73 @@ def segments(runs, name):
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def append_segment(runs, name, segment):
+    with open(runs / f"{name}.segments.jsonl", "a") as f:
+        f.write(json.dumps(segment) + "\n")
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU seconds of a live process (its threads and waited-for children), from /proc."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")  # utime, stime, cutime, cstime
+
+
+LAUNCH_LINE = re.compile(r"^# (\S+) campaign: (.*)  \(commit ([0-9a-f]{40}), (\d+) threads\)$")
+EPOCH_SECONDS = re.compile(r" - seconds: ([0-9.]+)")
+
+
+def launches(log_text):
+    """`(start, commit, resume, threads, logged epoch seconds)` of every process in a run's log."""
+    found = []
+    for line in log_text.splitlines():
+        match = LAUNCH_LINE.match(line)
+        if match:
+            start, command, commit, threads = match.groups()
+            found.append([start, commit, "--resume" in command.split(), int(threads), 0.0])
+        elif found and (seconds := EPOCH_SECONDS.search(line)):
+            found[-1][4] += float(seconds.group(1))
+    return found
+
+
+def _seconds_between(earlier, later):
+    parse = lambda t: datetime.datetime.strptime(t, "%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    return abs((parse(later) - parse(earlier)).total_seconds())
+
+
+def recover_segments(runs, name):
+    """Appends the segments of a run's processes that ended without being recorded (killed with a session).
+
+    Called by a daemon holding the lock, before it launches anything, so none of them still runs.
+    A `<name>.process.json` becomes a segment with its last checkpointed times; a launch line in the
+    log that no segment matches (a process of a daemon before this mechanism) becomes one with the
+    seconds of the epochs it logged as its wall time and its CPU time unknown (null).
+    """
+    current = runs / f"{name}{PROCESS_SUFFIX}"
+    if current.is_file():
+        try:
+            segment = json.loads(current.read_text())
+        except json.JSONDecodeError:  # killed mid-write of the checkpoint: the launch line still has it
+            segment = None
+        if segment:
+            append_segment(runs, name, {**segment, "exit": "lost"})
+        current.unlink()
+    log = runs / f"{name}.log"
+    if not log.is_file():
+        return
+    starts = [s["start"] for s in segments(runs, name) if s.get("start")]
+    for start, commit, resume, threads, seconds in launches(log.read_text()):
+        if any(_seconds_between(start, known) <= LAUNCH_SLACK_SECONDS for known in starts):
+            continue
+        append_segment(runs, name, {
+            "start": start, "end": None, "commit": commit, "resume": resume, "threads": threads, "slots": None,
+            "exit": "lost", "wall_seconds": round(seconds, 1), "cpu_seconds": None,
+            "estimated": "recovered from the log: wall = its logged epochs' seconds, CPU unknown",
+        })
+
+
 # ---------------------------------------------------------------- the daemon
 
 
@@ -259,7 +333,7 @@ class Daemon:
     def __init__(self, runs, data_dir, slots, threads, retry_failed, queue_file=QUEUE_FILE, upgrade_code=False):
         self.runs, self.data_dir, self.slots, self.threads = runs, data_dir, slots, threads
         self.retry_failed, self.queue_file, self.upgrade_code = retry_failed, queue_file, upgrade_code
-        self.children = {}  # name -> (pid, segment)
+        self.children = {}  # name -> (pid, segment so far, start time)
         self.stopping = False
 
     def command(self, entry, code):
@@ -290,38 +364,48 @@ class Daemon:
         pid = subprocess.Popen(command, cwd=self.runs, env=env, stdout=log, stderr=subprocess.STDOUT,
                                stdin=subprocess.DEVNULL).pid
         log.close()
-        segment = {"start": _now(), "commit": commit, "resume": "--resume" in command, "threads": self.threads,
-                   "slots": self.slots, "pid": pid, "started": time.time()}
-        self.children[entry.name] = (pid, segment)
+        segment = {"start": _now(), "end": None, "commit": commit, "resume": "--resume" in command,
+                   "threads": self.threads, "slots": self.slots, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0}
+        self.children[entry.name] = (pid, segment, time.time())
+        self.checkpoint(entry.name)
+
+    def checkpoint(self, name):
+        """Writes the live process's segment so far to `<name>.process.json` (atomically)."""
+        pid, segment, started = self.children[name]
+        cpu = process_cpu_seconds(pid)
+        segment.update(end=_now(), wall_seconds=round(time.time() - started, 1),
+                       **({"cpu_seconds": round(cpu, 1)} if cpu is not None else {}))
+        partial = self.runs / f"{name}{PROCESS_SUFFIX}.partial"
+        partial.write_text(json.dumps(segment))
+        os.replace(partial, self.runs / f"{name}{PROCESS_SUFFIX}")
 
     def reap(self):
         """Records every child that exited: its segment, and a `.failed` mark unless it was stopped."""
-        for name, (pid, segment) in list(self.children.items()):
+        for name, (pid, segment, started) in list(self.children.items()):
             waited, status, usage = os.wait4(pid, os.WNOHANG)
             if not waited:
+                self.checkpoint(name)
                 continue
             del self.children[name]
             code = os.waitstatus_to_exitcode(status)
-            started = segment.pop("started")
-            segment.pop("pid")
             segment.update(end=_now(), exit=code, wall_seconds=round(time.time() - started, 1),
                            cpu_seconds=round(usage.ru_utime + usage.ru_stime, 1))
-            with open(self.runs / f"{name}.segments.jsonl", "a") as f:
-                f.write(json.dumps(segment) + "\n")
+            append_segment(self.runs, name, segment)
+            (self.runs / f"{name}{PROCESS_SUFFIX}").unlink(missing_ok=True)
             if code != 0 and not self.stopping:
                 tail = (self.runs / f"{name}.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
                 (self.runs / f"{name}.failed").write_text(f"exit {code} at {segment['end']}: {tail[0]}\n")
 
     def write_state(self):
         state = {"pid": os.getpid(), "since": self.since, "slots": self.slots, "threads": self.threads,
-                 "running": {name: pid for name, (pid, _) in self.children.items()}}
+                 "running": {name: child[0] for name, child in self.children.items()}}
         partial = self.runs / "campaign.state.json.partial"
         partial.write_text(json.dumps(state, indent=2))
         os.replace(partial, self.runs / "campaign.state.json")
 
     def stop(self, *_):
         self.stopping = True
-        for pid, _ in self.children.values():  # keras-lt train ends a Ctrl-C keeping its backup
+        for pid, *_ in self.children.values():  # keras-lt train ends a Ctrl-C keeping its backup
             try:
                 os.kill(pid, signal.SIGINT)
             except ProcessLookupError:
@@ -333,6 +417,8 @@ class Daemon:
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
         print(f"{_now()} campaign daemon {os.getpid()}: {self.slots} slot(s) x {self.threads} thread(s)", flush=True)
+        for entry in load_queue(self.queue_file):
+            recover_segments(self.runs, entry.name)
         while True:
             self.reap()
             if not self.stopping:
@@ -403,7 +489,8 @@ def totals(runs, entries):
     clock and CPU time of its finished processes (from the segments)."""
     done = [s for e in entries for s in segments(runs, e.name)]
     epochs = sum(sum(_log_seconds(runs / e.name / log)) for e in entries for log in (STAGE1_LOG, STAGE2_LOG))
-    return epochs / 3600, sum(s["wall_seconds"] for s in done) / 3600, sum(s["cpu_seconds"] for s in done) / 3600
+    return (epochs / 3600, sum(s["wall_seconds"] or 0 for s in done) / 3600,
+            sum(s["cpu_seconds"] or 0 for s in done) / 3600)
 
 
 def cmd_status(args):

@@ -81,21 +81,24 @@ def _git_mv(repo, source, target):
 def command_text(name, segments, log_head):
     """`command.txt`: the command, the commits, the machine and each process of the run."""
     commits = sorted({s["commit"] for s in segments}, key=[s["commit"] for s in segments].index)
-    wall = sum(s["wall_seconds"] for s in segments) / 3600
-    cpu = sum(s["cpu_seconds"] for s in segments) / 3600
+    wall = sum(s["wall_seconds"] or 0 for s in segments) / 3600
+    cpu = sum(s["cpu_seconds"] or 0 for s in segments) / 3600
+    unknown = sum(s["cpu_seconds"] is None for s in segments)
     lines = [
         f"# The run behind these numbers: the keras-lt full-recipe campaign (benchmarks/campaign.py) on the",
         f"# project's development machine, 2 CPU cores (x86_64), at nice 19 beside other work;",
-        f"# {len(segments)} process(es), {wall:.1f} h wall clock, {cpu:.1f} CPU-hours; keras-lt at commit(s) "
-        + ", ".join(c[:7] for c in commits) + ".",
+        f"# {len(segments)} process(es), {wall:.1f} h wall clock, {cpu:.1f} CPU-hours"
+        + (f" (CPU time unknown for {unknown}, recovered from the log)" if unknown else "")
+        + "; keras-lt at commit(s) " + ", ".join(c[:7] for c in commits) + ".",
         "# Data: tar xzf shared/data/cifar10-jpeg-q75.tar.gz -C ~/.cache/keras-lt (LDAM seed-0 selection).",
         "# Every process ran (PYTHONPATH: the commit's package snapshot; OMP_WAIT_POLICY=PASSIVE):",
         log_head,
         "# Processes (start, end, commit, exit code, --resume, threads, wall and CPU seconds):",
     ]
     lines += [
-        f"#   {s['start']} .. {s['end']}  {s.get('machine', 'CPU')}  {s['commit'][:7]}  exit {s['exit']}  resume {s['resume']}  "
-        f"threads {s['threads']}  wall {s['wall_seconds']} s  cpu {s['cpu_seconds']} s"
+        f"#   {s['start']} .. {s['end'] or '?'}  {s.get('machine', 'CPU')}  {s['commit'][:7]}  exit {s['exit']}  resume {s['resume']}  "
+        f"threads {s['threads']}  wall {s['wall_seconds']} s  cpu "
+        + ("unknown" if s["cpu_seconds"] is None else f"{s['cpu_seconds']} s")
         for s in segments
     ]
     lines.append(f"# train_stdout.log is its output (the campaign's {name}.log).")

@@ -3,9 +3,12 @@
 import csv
 import importlib.util
 import json
+import os
+import signal
 import statistics
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -185,6 +188,69 @@ def test_daemon_runs_the_queue_records_segments_and_marks_failures(repo, tmp_pat
     assert segment["cpu_seconds"] >= 0 and segment["wall_seconds"] >= 0
     states = {e.name: campaign.progress(e, runs).state for e in campaign.load_queue(queue_file)}
     assert states == {"ok": "done", "bad": "failed", "held": "held", "after": "done"}
+    assert not list(runs.glob("*" + campaign.PROCESS_SUFFIX))  # every process was recorded as it ended
+
+
+def test_a_live_process_is_checkpointed_and_recovered_after_a_kill(repo, tmp_path, monkeypatch):
+    """A session's end kills daemon and run alike: the next daemon records the process's last known state."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    entry = campaign.Entry("r", write_recipe(repo, "r", 1))
+    monkeypatch.setattr(campaign, "snapshot", lambda runs, commit: tmp_path)
+    monkeypatch.setattr(campaign, "_git", lambda *args: "c" * 40)
+
+    class Busy(campaign.Daemon):
+        def command(self, entry, code):
+            return [sys.executable, "-c", "import time; t = time.process_time()\nwhile time.process_time() - t < 0.3: pass\n"
+                    "time.sleep(60)"]
+
+    daemon = Busy(runs, tmp_path, 1, 1, False)
+    daemon.launch(entry)
+    pid = daemon.children["r"][0]
+    try:
+        time.sleep(1.0)
+        daemon.reap()  # still running: checkpointed, not recorded
+        checkpoint = json.loads((runs / ("r" + campaign.PROCESS_SUFFIX)).read_text())
+        assert checkpoint["cpu_seconds"] >= 0.25 and checkpoint["wall_seconds"] >= 0.9
+        assert campaign.segments(runs, "r") == []
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    campaign.recover_segments(runs, "r")  # what the next daemon does first
+    (segment,) = campaign.segments(runs, "r")
+    assert segment == {**checkpoint, "exit": "lost"}
+    assert not (runs / ("r" + campaign.PROCESS_SUFFIX)).exists()
+    campaign.recover_segments(runs, "r")  # its launch line is matched by that segment: nothing added
+    assert len(campaign.segments(runs, "r")) == 1
+
+
+def test_processes_of_an_older_daemon_are_recovered_from_the_log(tmp_path):
+    """Launch lines without a segment (killed before processes were checkpointed) become estimated segments."""
+    runs = tmp_path
+    a, b = "a" * 40, "b" * 40
+    (runs / "r.log").write_text(
+        f"\n# 2026-11-29T16:28:12Z campaign: python -m keras_lt.cli.main train --recipe r --output x  (commit {a}, 2 threads)\n"
+        "Epoch 1/200\n97/97 - 149s - 2s/step - accuracy: 0.3590 - loss: 1.4923 - lr: 0.0200 - seconds: 148.1400\n"
+        "Epoch 2/200\n97/97 - 91s - 939ms/step - accuracy: 0.4075 - loss: 1.1725 - lr: 0.0400 - seconds: 90.9000\nEpoch 3/200\n"
+        f"\n# 2026-11-29T19:02:33Z campaign: python -m keras_lt.cli.main train --recipe r --output x --resume  (commit {b}, 1 threads)\n"
+        "Epoch 3/200\n97/97 - 64s - 658ms/step - accuracy: 0.9059 - loss: 0.1904 - lr: 0.1000 - seconds: 63.5700\n"
+    )
+    campaign.append_segment(runs, "r", {"start": "2026-11-29T19:02:34Z", "commit": b, "exit": 0,
+                                        "wall_seconds": 70.0, "cpu_seconds": 130.0})
+    campaign.recover_segments(runs, "r")
+    recorded, recovered = campaign.segments(runs, "r")
+    assert recorded["exit"] == 0  # matched its launch line (one second apart)
+    assert recovered["start"] == "2026-11-29T16:28:12Z" and recovered["commit"] == a and not recovered["resume"]
+    assert recovered["threads"] == 2 and recovered["exit"] == "lost" and recovered["cpu_seconds"] is None
+    assert recovered["wall_seconds"] == round(148.14 + 90.9, 1)
+
+
+def test_process_cpu_seconds_reads_proc():
+    before = os.times()
+    measured = campaign.process_cpu_seconds(os.getpid())
+    after = os.times()
+    assert before.user + before.system - 0.05 <= measured <= after.user + after.system + after.children_user + 1.0
+    assert campaign.process_cpu_seconds(2**22 + 12345) is None
 
 
 def test_a_resumed_run_keeps_its_commit_unless_upgraded(repo, tmp_path, monkeypatch):
