@@ -209,11 +209,15 @@ def runnable(entries, runs, busy, retry_failed=False):
 
 
 def segments(runs, name):
-    """The recorded processes of a run (`<name>.segments.jsonl`)."""
+    """The recorded processes of a run (`<name>.segments.jsonl`), in the order they started.
+
+    (Recovered segments are appended after later ones were recorded; ISO times sort as strings.)
+    """
     path = runs / f"{name}.segments.jsonl"
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    recorded = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return sorted(recorded, key=lambda segment: segment.get("start") or "")
 
 
 def append_segment(runs, name, segment):

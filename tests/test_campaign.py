@@ -208,10 +208,14 @@ def test_a_live_process_is_checkpointed_and_recovered_after_a_kill(repo, tmp_pat
     daemon.launch(entry)
     pid = daemon.children["r"][0]
     try:
-        time.sleep(1.0)
-        daemon.reap()  # still running: checkpointed, not recorded
-        checkpoint = json.loads((runs / ("r" + campaign.PROCESS_SUFFIX)).read_text())
-        assert checkpoint["cpu_seconds"] >= 0.25 and checkpoint["wall_seconds"] >= 0.9
+        deadline = time.time() + 60  # a loaded machine may give the child its 0.3 CPU seconds slowly
+        while True:
+            daemon.reap()  # still running: checkpointed, not recorded
+            checkpoint = json.loads((runs / ("r" + campaign.PROCESS_SUFFIX)).read_text())
+            if checkpoint["cpu_seconds"] >= 0.25 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        assert checkpoint["cpu_seconds"] >= 0.25 and checkpoint["wall_seconds"] >= checkpoint["cpu_seconds"] - 0.05
         assert campaign.segments(runs, "r") == []
     finally:
         os.kill(pid, signal.SIGKILL)
@@ -238,7 +242,7 @@ def test_processes_of_an_older_daemon_are_recovered_from_the_log(tmp_path):
     campaign.append_segment(runs, "r", {"start": "2026-11-29T19:02:34Z", "commit": b, "exit": 0,
                                         "wall_seconds": 70.0, "cpu_seconds": 130.0})
     campaign.recover_segments(runs, "r")
-    recorded, recovered = campaign.segments(runs, "r")
+    recovered, recorded = campaign.segments(runs, "r")  # in the order they started
     assert recorded["exit"] == 0  # matched its launch line (one second apart)
     assert recovered["start"] == "2026-11-29T16:28:12Z" and recovered["commit"] == a and not recovered["resume"]
     assert recovered["threads"] == 2 and recovered["exit"] == "lost" and recovered["cpu_seconds"] is None
