@@ -489,12 +489,16 @@ def table(runs, entries, state):
 
 
 def totals(runs, entries):
-    """Hours of the campaign so far: its epochs (from the logs, running runs included), and the wall
-    clock and CPU time of its finished processes (from the segments)."""
+    """The campaign so far, in words: hours of its epochs (from the logs, running runs included), and
+    the wall clock and CPU time of its ended processes (from the segments)."""
     done = [s for e in entries for s in segments(runs, e.name)]
     epochs = sum(sum(_log_seconds(runs / e.name / log)) for e in entries for log in (STAGE1_LOG, STAGE2_LOG))
-    return (epochs / 3600, sum(s["wall_seconds"] or 0 for s in done) / 3600,
-            sum(s["cpu_seconds"] or 0 for s in done) / 3600)
+    wall = sum(s["wall_seconds"] or 0 for s in done) / 3600
+    cpu = sum(s["cpu_seconds"] or 0 for s in done) / 3600
+    unknown = sum(s["cpu_seconds"] is None for s in done)
+    return (f"{epochs / 3600:.1f} h of training epochs (logs, running runs included); ended processes: {wall:.1f} h "
+            f"wall clock, {cpu:.1f} CPU-hours" + (f" ({unknown} of them recovered from a log: CPU time unknown)"
+                                                   if unknown else ""))
 
 
 def cmd_status(args):
@@ -510,14 +514,12 @@ def cmd_status(args):
         print(f"no daemon running; runs in {args.runs} (start it: python benchmarks/campaign.py start)")
     for row in [header, *rows]:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-    epochs, wall, cpu = totals(args.runs, entries)
-    print(f"campaign so far: {epochs:.1f} h of training epochs; finished processes: {wall:.1f} h, {cpu:.1f} CPU-hours")
+    print(f"campaign so far: {totals(args.runs, entries)}")
 
 
 def cmd_page(args):
     entries = load_queue(args.queue)
     rows = table(args.runs, entries, daemon_state(args.runs))
-    epochs, wall, cpu = totals(args.runs, entries)
     lines = [
         "# The full-recipe campaign: progress",
         "",
@@ -526,8 +528,7 @@ def cmd_page(args):
         "of the development machines, runs at `nice 19` beside other work, so seconds per epoch vary with",
         "what else ran. s/epoch: median of the last 10 epochs of the current stage; ETA: that run alone.",
         "",
-        f"Updated {_now()}. So far: {epochs:.1f} h of training epochs (logs, running runs included); "
-        f"finished processes: {wall:.1f} h wall clock, {cpu:.1f} CPU-hours.",
+        f"Updated {_now()}. So far: {totals(runs=args.runs, entries=entries)}.",
         "",
         "| run | state | stage | epoch | s/epoch | ETA | note |",
         "| --- | --- | --- | --- | --- | --- | --- |",

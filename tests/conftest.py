@@ -6,6 +6,10 @@ import os
 # spinning made the suite several times slower (one crash-safety run: 11 s with two threads, 1 s
 # with one). Set before torch is imported; child processes inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Child Pythons (`python -c`, `-m`, the forkserver) must import the keras-lt under test, not the
+# source tree in their working directory: CI installs the wheel (keras_lt.cli, keras_lt.zoo), and a
+# checkout's keras_lt/ alone lacks them. Python 3.11+: do not prepend the working directory.
+os.environ.setdefault("PYTHONSAFEPATH", "1")
 
 import keras_lt  # noqa: E402,F401  (selects the torch backend before any test imports keras)
 import pytest  # noqa: E402
