@@ -13,6 +13,7 @@ from PIL import Image
 
 import keras_lt
 from keras_lt import hub
+from keras_lt import inference
 from keras_lt import recipes
 from keras_lt.cli.main import cli
 
@@ -334,6 +335,28 @@ def test_evaluate_with_posthoc_logit_adjustment(tiny, test_folder, tau):
 def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
     shutil.rmtree(test_folder / "test" / "cat")
     assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
+
+
+def same_predictions(result, reference):
+    """Whether two JSON reports count the same predictions (their logits differ with the batch by rounding)."""
+    got, expected = json.loads(result.stdout), json.loads(reference.stdout)
+    return got["confusion_matrix"] == expected["confusion_matrix"] and got["top1"] == expected["top1"]
+
+
+def test_evaluate_default_batch_is_memory_bounded(tiny, test_folder, monkeypatch):
+    passes = []
+    direct_call = inference.direct_call
+    monkeypatch.setattr(inference, "direct_call", lambda network, x, training: passes.append(len(x)) or direct_call(
+        network, x, training=training))
+    reference = run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json")
+    assert passes == [7]  # 7 images of 8x8 fit inference_batch_size's 1024
+    passes.clear()
+    monkeypatch.setattr(inference, "PIXELS_PER_BATCH", 3 * SIZE * SIZE)  # the bound: 3 images of 8x8 per pass
+    bounded = run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json")
+    assert passes == [3, 3, 1] and same_predictions(bounded, reference)
+    passes.clear()
+    assert run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json", "--batch-size", 2).exit_code == 0
+    assert passes == [2, 2, 2, 1]
 
 
 # ---------------------------------------------------------------------------------------------- push
