@@ -154,12 +154,15 @@ class ISDACovariance(keras.layers.Layer):
     def _update_per_class(self, features, labels):
         """The update one present class at a time, in place: temporaries of `N x D` and `D x D` floats."""
         new = torch.bincount(labels, minlength=self.num_classes)
-        groups = features[torch.argsort(labels, stable=True)].split(new.tolist())
+        sizes = new.tolist()
+        groups = features[torch.argsort(labels, stable=True)].split(sizes)
         mean, covariance, count = self.mean.value, self.covariance.value, self.count.value
         with torch.no_grad():
-            for c in torch.nonzero(new).flatten().tolist():
-                batch_mean = groups[c].mean(0)
-                centered = groups[c] - batch_mean
+            for c, members in enumerate(groups):
+                if not sizes[c]:
+                    continue
+                batch_mean = members.mean(0)
+                centered = members - batch_mean
                 w = new[c] / (new[c] + count[c])
                 shift = mean[c] - batch_mean
                 covariance[c] = (covariance[c] * (1.0 - w) + (centered.T @ centered) * (w / new[c])
