@@ -1,4 +1,4 @@
-"""`keras-lt data profile`: the class profile of an image folder, without decoding an image."""
+"""`keras-lt data profile`: the class profile of an image folder or a split file, without decoding an image."""
 
 import json
 import os
@@ -7,7 +7,8 @@ import click
 import numpy as np
 
 from keras_lt.cli.errors import one_line_errors
-from keras_lt.data.image_folder import list_image_folder
+from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
+from keras_lt.data.file_sources import load_image_files
 from keras_lt.data.profiles import imbalance_factor
 from keras_lt.data.profiles import shot_groups
 from keras_lt.evaluation import plot_class_histogram
@@ -16,8 +17,15 @@ MANY_THRESHOLD = 100
 FEW_THRESHOLD = 20
 
 
-def profile_image_folder(root, split):
-    """Counts, imbalance factor and shot groups of `<root>/<split>/<class>/<images>`.
+def profile_dataset(root, split, dataset="folder"):
+    """Counts, imbalance factor and shot groups of a split, from its file names or split file alone.
+
+    Args:
+        root: the image folder (`<root>/<split>/<class>/<images>`), or the image root of a
+            split-file dataset (its `ImageNet_LT_train.txt`-style files in `root` or
+            `root/ImageNet_LT/`).
+        split: the split to profile.
+        dataset: "folder", or a split-file dataset ("imagenet_lt", "places_lt", "inat2018").
 
     Returns:
         A JSON-serialisable dict: `root`, `split`, `num_images`, `num_classes`, `imbalance_factor`
@@ -25,9 +33,10 @@ def profile_image_folder(root, split):
         `{"name", "count", "group"}` sorted by count, largest first (ties by name).
 
     Example:
-    >>> profile_image_folder("my-data", "train")["imbalance_factor"]
+    >>> profile_dataset("my-data", "train")["imbalance_factor"]
+    >>> profile_dataset("/data/imagenet", "train", "imagenet_lt")["group_sizes"]
     """
-    _, labels, class_names = list_image_folder(root, split)
+    _, labels, class_names = load_image_files(dataset, split, root, workers=0)
     counts = np.bincount(labels, minlength=len(class_names))
     groups = shot_groups(counts, MANY_THRESHOLD, FEW_THRESHOLD)
     group_of = np.empty(len(counts), dtype=object)
@@ -71,16 +80,18 @@ def data():
 
 @data.command()
 @click.argument("root", type=click.Path(exists=True, file_okay=False))
-@click.option("--split", default="train", show_default=True, help="The split folder to profile.")
+@click.option("--split", default="train", show_default=True, help="The split to profile.")
+@click.option("--dataset", type=click.Choice(["folder", *SPLIT_FILE_DATASETS]), default="folder", show_default=True, help="An image folder, or the split files of a benchmark under ROOT.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--plot", type=click.Path(dir_okay=False, writable=True), help="Save the class histogram (PNG) here (its folder is created).")
 @one_line_errors
-def profile(root, split, output_format, plot):
-    """Class counts, imbalance factor and many/medium/few classes of an image folder.
+def profile(root, split, dataset, output_format, plot):
+    """Class counts, imbalance factor and many/medium/few classes of an image folder or split file.
 
-    ROOT holds SPLIT/<class>/<images>; files are counted, not decoded.
+    ROOT holds SPLIT/<class>/<images>, or with --dataset imagenet_lt, places_lt or inat2018 that
+    benchmark's split files (ImageNet_LT_train.txt, ...); files are counted, not decoded.
     """
-    result = profile_image_folder(root, split)
+    result = profile_dataset(root, split, dataset)
     click.echo(json.dumps(result, indent=2) if output_format == "json" else format_profile(result))
     if plot:
         os.makedirs(os.path.dirname(os.path.abspath(plot)), exist_ok=True)

@@ -11,7 +11,11 @@ from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.checkpoint import train_counts
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.data import load_dataset
+from keras_lt.data import load_image_files
+from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
+from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import DataError
+from keras_lt.inference import predict_logits
 
 PLOTS = {
     "per_class_accuracy.png": evaluation.plot_per_class_accuracy,
@@ -19,9 +23,36 @@ PLOTS = {
 }
 
 
-def load_split(dataset, split, data_dir, class_names, image_size):
-    """The split's images (resized to `image_size` if an image folder) and labels, checked against the model."""
-    images, labels, data_class_names = load_dataset(dataset, split, data_dir, image_size=image_size)
+def load_split(dataset, split, data_dir, class_names, image_size, stream=False, workers=None):
+    """The split's images and labels, checked against the model.
+
+    Split-file datasets (ImageNet-LT, Places-LT, iNaturalist 2018), and any folder when `stream`,
+    stay on disk as a `keras_lt.data.ImageFiles`, decoded batch by batch at evaluation (resize,
+    centre crop `image_size`); the others are decoded into memory (an image folder resized to
+    `image_size`).
+
+    Args:
+        dataset: "cifar10", "cifar100", "folder", or a split-file dataset.
+        split: the split to load.
+        data_dir: where the data is.
+        class_names: the model's class names.
+        image_size: the model's `(height, width)`.
+        stream: stream the data from disk even if it is a folder (for a model trained on streamed data).
+        workers: decoding processes for streamed data (None: `keras_lt.data.image_files.default_workers()`).
+
+    Returns:
+        `(images, labels)`: uint8 NHWC images or an `ImageFiles`, and int64 labels.
+
+    Example:
+    >>> files, labels = load_split("imagenet_lt", "test", "/data/imagenet", names, (224, 224))
+    """
+    if dataset in SPLIT_FILE_DATASETS or stream:
+        if image_size[0] != image_size[1]:
+            raise DataError(f"{dataset} images are streamed as square crops but the model takes "
+                            f"{image_size[0]}x{image_size[1]}.")
+        images, labels, data_class_names = load_image_files(dataset, split, data_dir, image_size[0], workers)
+    else:
+        images, labels, data_class_names = load_dataset(dataset, split, data_dir, image_size=image_size)
     if len(data_class_names) != len(class_names):
         raise DataError(
             f"the {dataset} '{split}' data has {len(data_class_names)} classes but the model has "
@@ -44,22 +75,26 @@ def format_pairs(pairs):
 
 @click.command()
 @click.argument("model")
-@click.option("--dataset", help="cifar10, cifar100 or folder [default: the checkpoint's dataset].")
-@click.option("--data-dir", type=click.Path(file_okay=False), help="Image folder, CIFAR archive dir or tfds dir.")
+@click.option("--dataset", help=f"cifar10, cifar100, folder, {', '.join(SPLIT_FILE_DATASETS)} [default: the checkpoint's dataset].")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="Image folder, CIFAR archive dir, tfds dir, or the image root of a split-file dataset's split files.")
 @click.option("--split", default="test", show_default=True, help="The split to evaluate on.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file instead of stdout.")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, writable=True), help="Write per-class accuracy and confusion-matrix PNGs here.")
 @click.option("--confusion-pairs", type=click.IntRange(min=1), help="Also report the K most frequent confusions.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=500, show_default=True, help="Images per forward pass.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 64 of 32x32, fewer larger ones: under 1 GB; on a GPU, 256 is faster at 224 px].")
+@click.option("--workers", type=click.IntRange(min=0), help=f"Image-decoding processes (streamed data) [default: ${WORKERS_ENV} or the cores, at most 8].")
 @click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
 @one_line_errors
-def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, confusion_pairs, batch_size, tau):
+def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, confusion_pairs, batch_size, workers,
+             tau):
     """Evaluate MODEL on a split: top-1/5, many/medium/few, per-class, calibration.
 
     MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. Shot groups use the
     training counts stored in the checkpoint, as does --logit-adjust (Menon et al.'s post-hoc
-    correction, tau 1 for the balanced error; for a model trained with plain CE).
+    correction, tau 1 for the balanced error; for a model trained with plain CE). ImageNet-LT,
+    Places-LT and iNaturalist 2018 (their split files in --data-dir), and the folders of models
+    trained on streamed data, are read from disk batch by batch: resized and centre-cropped.
     """
     network, class_names, image_size = load_model(model)
     config = network.keras_lt_config
@@ -67,8 +102,9 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     if not dataset:
         raise DataError(f"{model} does not say which dataset it was trained on; pass --dataset.")
     counts = train_counts(network, model, "they define many/medium/few")
-    images, labels = load_split(dataset, split, data_dir, class_names, image_size)
-    logits = adjusted_logits(network, model, network.predict(images, batch_size=batch_size, verbose=0), tau)
+    stream = dataset == "folder" and (config.get("recipe") or {}).get("pipeline") == "stream"
+    images, labels = load_split(dataset, split, data_dir, class_names, image_size, stream, workers)
+    logits = adjusted_logits(network, model, predict_logits(network, images, batch_size), tau)
     report = evaluation.evaluate_predictions(logits, labels, counts, class_names)
     pairs = None
     if confusion_pairs:

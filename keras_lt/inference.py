@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 
+from keras_lt.data.image_files import ImageFiles
 from keras_lt.models import direct_call
 
 PIXELS_PER_BATCH = 64 * 32 * 32  # 64 CIFAR-size images per pass, proportionally fewer larger ones
@@ -32,22 +33,42 @@ def predict_logits(network, images, batch_size=None):
 
     Each pass runs the layers' `call` directly (`keras_lt.models.direct_call`), without gradients:
     the values of `network.predict_on_batch`, without the per-layer bookkeeping that makes small
-    batches slow.
+    batches slow. Images on disk (`keras_lt.data.ImageFiles`: ImageNet-LT, Places-LT, iNaturalist,
+    large folders) are decoded batch by batch by their worker pool with the evaluation transform
+    (`keras_lt.data.EvalBatches`: resize to 256/224 of the side, centre crop), so memory holds one
+    batch of them, not the split.
 
     Args:
         network: a keras-lt model.
-        images: uint8 (or float, 0..255) `(N, H, W, C)` images.
+        images: uint8 (or float, 0..255) `(N, H, W, C)` images, or a `keras_lt.data.ImageFiles`.
         batch_size: images per pass; None for `inference_batch_size` of their size.
 
     Example:
     >>> logits = predict_logits(keras_lt.from_pretrained("ce-resnet32-cifar10lt"), images)
+    >>> files, labels, _ = keras_lt.data.load_image_files("imagenet_lt", "test", "/data/imagenet")
+    >>> logits = predict_logits(network, files, batch_size=256)  # streamed from disk
     """
     import torch
 
     batch_size = batch_size or inference_batch_size(images.shape[1:3])
-    outputs = []
     with torch.no_grad():
-        for start in range(0, len(images), batch_size):
-            batch = keras.ops.convert_to_tensor(images[start:start + batch_size])
-            outputs.append(keras.ops.convert_to_numpy(direct_call(network, batch, training=False)))
+        outputs = [
+            keras.ops.convert_to_numpy(direct_call(network, keras.ops.convert_to_tensor(batch), training=False))
+            for batch in _batches(images, batch_size)
+        ]
     return np.concatenate(outputs) if outputs else np.zeros((0, *network.output_shape[1:]), "float32")
+
+
+def _batches(images, batch_size):
+    """`images` `batch_size` at a time: slices of an array, or files decoded by `EvalBatches`' workers."""
+    if not isinstance(images, ImageFiles):
+        yield from (images[start:start + batch_size] for start in range(0, len(images), batch_size))
+        return
+    from keras_lt.data.eval_batches import EvalBatches
+
+    batches = EvalBatches(images, batch_size)
+    try:
+        for index in range(len(batches)):
+            yield batches[index][0]
+    finally:
+        batches.on_epoch_end()  # its decoding workers exit

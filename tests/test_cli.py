@@ -12,9 +12,14 @@ from click.testing import CliRunner
 from PIL import Image
 
 import keras_lt
+from imagenet_lt_tree import TRAIN_COUNTS as TREE_TRAIN_COUNTS
+from imagenet_lt_tree import write_tree
 from keras_lt import hub
+from keras_lt import inference
 from keras_lt import recipes
+from keras_lt.cli import evaluate as evaluate_command
 from keras_lt.cli.main import cli
+from keras_lt.data.eval_transform import EvalTransform
 
 CLASSES = ["ant", "bee", "cat"]
 TRAIN_COUNTS = [200, 50, 5]  # many, medium, few
@@ -336,6 +341,76 @@ def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
     assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
 
 
+def same_predictions(result, reference):
+    """Whether two JSON reports count the same predictions (their logits differ with the batch by rounding)."""
+    got, expected = json.loads(result.stdout), json.loads(reference.stdout)
+    return got["confusion_matrix"] == expected["confusion_matrix"] and got["top1"] == expected["top1"]
+
+
+def test_evaluate_default_batch_is_memory_bounded(tiny, test_folder, monkeypatch):
+    passes = []
+    direct_call = inference.direct_call
+    monkeypatch.setattr(inference, "direct_call", lambda network, x, training: passes.append(len(x)) or direct_call(
+        network, x, training=training))
+    reference = run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json")
+    assert passes == [7]  # 7 images of 8x8 fit inference_batch_size's 1024
+    passes.clear()
+    monkeypatch.setattr(inference, "PIXELS_PER_BATCH", 3 * SIZE * SIZE)  # the bound: 3 images of 8x8 per pass
+    bounded = run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json")
+    assert passes == [3, 3, 1] and same_predictions(bounded, reference)
+    passes.clear()
+    assert run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json", "--batch-size", 2).exit_code == 0
+    assert passes == [2, 2, 2, 1]
+
+
+@pytest.fixture(scope="module")
+def streamed_model(tmp_path_factory):
+    """An ImageNet-LT-style tree (`imagenet_lt_tree`) and a 16x16 ResNet-32 saved as trained on it.
+
+    Returns the model, the tree, its listed images, and two checkpoint directories: `imagenet_lt`
+    (its split files) and `folder` (its `val/<class>/` folder, with a streamed recipe).
+    """
+    root = tmp_path_factory.mktemp("imagenet")
+    listed = write_tree(root)
+    model = keras_lt.models.resnet32(3, input_shape=(16, 16, 3))
+    directories = {}
+    for dataset, recipe in (("imagenet_lt", None), ("folder", {"pipeline": "stream"})):
+        directories[dataset] = str(root / f"checkpoint-{dataset}")
+        keras_lt.save_pretrained(model, directories[dataset], class_names=["n00", "n01", "n02"],
+                                 train_class_counts=list(TREE_TRAIN_COUNTS), dataset={"name": dataset}, recipe=recipe)
+    return model, root, listed, directories
+
+
+@pytest.mark.parametrize("dataset, split", [("imagenet_lt", "test"), ("folder", "val")])
+def test_evaluate_streams_split_files_and_folders_of_streamed_models(streamed_model, monkeypatch, dataset, split):
+    model, root, listed, directories = streamed_model
+
+    def decode_all(*args, **kwargs):
+        raise AssertionError("the split was decoded into memory")
+
+    monkeypatch.setattr(evaluate_command, "load_dataset", decode_all)
+    result = run("evaluate", directories[dataset], "--data-dir", root, "--split", split, "--format", "json",
+                 "--workers", 0)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    # The reference: the standard evaluation crop of every listed test image (in val/), one predict.
+    images = np.stack([EvalTransform(16)(os.path.join(root, path)) for path, _ in listed["test"]])
+    predictions = np.argmax(model.predict(images, verbose=0), axis=1)
+    labels = np.array([label for _, label in listed["test"]])
+    assert report["num_samples"] == 6
+    assert report["top1"] == pytest.approx(100 * np.mean(predictions == labels))
+    assert report["few"] == pytest.approx(100 * np.mean(predictions == labels))  # 6, 3, 2 training images: all few
+    pooled = run("evaluate", directories[dataset], "--data-dir", root, "--split", split, "--format", "json",
+                 "--workers", 1, "--batch-size", 4)
+    assert pooled.exit_code == 0 and same_predictions(pooled, result)
+
+
+def test_evaluate_without_the_split_file_is_one_error_line(streamed_model, tmp_path):
+    result = run("evaluate", streamed_model[3]["imagenet_lt"], "--data-dir", tmp_path, "--workers", 0)
+    assert_one_line_error(result)
+    assert "no ImageNet_LT_test.txt in" in result.stderr
+
+
 # ---------------------------------------------------------------------------------------------- push
 
 
@@ -381,6 +456,20 @@ def test_data_profile_counts_without_decoding(tmp_path):
 
 def test_data_profile_of_a_folder_without_the_split(tmp_path):
     assert_one_line_error(run("data", "profile", tmp_path, "--split", "train"))
+
+
+def test_data_profile_of_split_files(tmp_path):
+    listed = write_tree(tmp_path)
+    for path, _ in listed["train"]:  # counted from the split file alone: no image is opened
+        os.remove(tmp_path / path)
+    profile = json.loads(run("data", "profile", tmp_path, "--dataset", "imagenet_lt", "--format", "json").output)
+    counts = np.bincount([label for _, label in listed["train"]])
+    assert [(c["name"], c["count"]) for c in profile["classes"]] == [(f"n0{c}", int(counts[c])) for c in (0, 1, 2)]
+    assert profile["num_images"] == counts.sum() and profile["imbalance_factor"] == pytest.approx(counts.max() / counts.min())
+    assert profile["group_sizes"] == {"many": 0, "medium": 0, "few": 3}
+    result = run("data", "profile", tmp_path, "--dataset", "places_lt")
+    assert_one_line_error(result)
+    assert "no Places_LT_train.txt in" in result.stderr
 
 
 @pytest.mark.parametrize("saved, message", [(True, "run the same command with --resume"), (False, "nothing to resume")])

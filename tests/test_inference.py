@@ -3,6 +3,9 @@
 import keras
 import numpy as np
 
+from imagenet_lt_tree import write_tree
+from keras_lt.data import load_image_files
+from keras_lt.data.eval_transform import EvalTransform
 from keras_lt.inference import inference_batch_size
 from keras_lt.inference import predict_logits
 from keras_lt.models import cifar_resnet
@@ -23,3 +26,13 @@ def test_predict_logits_are_those_of_keras_predict_in_any_batches():
         assert isinstance(logits, np.ndarray) and logits.shape == (10, 3)
         np.testing.assert_allclose(logits, expected, rtol=1e-5, atol=1e-6)
     assert predict_logits(network, images[:0]).shape == (0, 3)
+
+
+def test_predict_logits_streams_image_files_through_the_evaluation_transform(tmp_path):
+    keras.utils.set_random_seed(0)
+    network = cifar_resnet(8, 3, input_shape=(16, 16, 3))
+    write_tree(tmp_path)
+    files, _, _ = load_image_files("imagenet_lt", "test", str(tmp_path), image_size=16, workers=1)
+    expected = network.predict(np.stack([EvalTransform(16)(path) for path in files.paths]), verbose=0)
+    for batch_size in (None, 4):
+        np.testing.assert_allclose(predict_logits(network, files, batch_size), expected, rtol=1e-5, atol=1e-6)

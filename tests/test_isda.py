@@ -3,16 +3,19 @@
 import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
 import numpy as np
+import pytest
 import torch
 
+from keras_lt.errors import KerasLTError
 from keras_lt.losses import ISDACovariance
 from keras_lt.losses import isda_logits
 from keras_lt.losses import isda_loss
 
 
-def test_online_estimate_is_the_population_covariance_of_everything_seen():
+@pytest.mark.parametrize("max_block_bytes", [2**28, 0], ids=["block", "per-class"])
+def test_online_estimate_is_the_population_covariance_of_everything_seen(max_block_bytes):
     rng = np.random.default_rng(0)
-    estimator = ISDACovariance(4, 3)
+    estimator = ISDACovariance(4, 3, max_block_bytes=max_block_bytes)
     seen = []
     # Class 3 never appears, class 2 only in the second batch, class 1 once in the first.
     for labels in (np.array([0, 0, 1, 0, 0, 0]), np.array([2, 0, 2, 2, 0]), np.array([0, 2, 0, 0, 0, 0, 0])):
@@ -30,6 +33,64 @@ def test_online_estimate_is_the_population_covariance_of_everything_seen():
         np.testing.assert_allclose(covariance[c], np.cov(members, rowvar=False, bias=True), rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(covariance[3], 0.0)  # never seen: stays 0
     assert not any(v.trainable for v in estimator.weights)  # state, carried by checkpoints, not trained
+
+
+def block_formula(mean, covariance, count, features, labels):
+    """A copy of the one-matmul update as it was before the per-class path: the CIFAR reference."""
+    ops = keras.ops
+    c, d = covariance.shape[0], covariance.shape[1]
+    one_hot = ops.one_hot(labels, c, dtype="float32")
+    new = ops.sum(one_hot, axis=0)
+    safe = ops.maximum(new, 1.0)
+    batch_mean = ops.matmul(ops.transpose(one_hot), features) / safe[:, None]
+    centered = features - ops.matmul(one_hot, batch_mean)
+    blocks = ops.reshape(one_hot[:, :, None] * centered[:, None, :], (-1, c * d))
+    batch_cov = ops.reshape(ops.matmul(ops.transpose(blocks), centered), (c, d, d)) / safe[:, None, None]
+    w = ops.where(new > 0, new / (new + count), 0.0)
+    shift = mean - batch_mean
+    covariance = (covariance * (1.0 - w)[:, None, None] + batch_cov * w[:, None, None]
+                  + (w * (1.0 - w))[:, None, None] * shift[:, :, None] * shift[:, None, :])
+    return mean * (1.0 - w)[:, None] + batch_mean * w[:, None], covariance, count + new
+
+
+def test_cifar_size_updates_keep_the_block_arithmetic_bit_for_bit():
+    torch.manual_seed(0)
+    estimator = ISDACovariance(40, 64)  # LCReg on CIFAR: 128 images x 8 x 8 positions, 40 latents
+    expected = (torch.zeros(40, 64), torch.zeros(40, 64, 64), torch.zeros(40))
+    for _ in range(2):
+        features, labels = torch.randn(8192, 64) * 2.0 + 1.0, torch.randint(0, 38, (8192,))
+        estimator.update(features, labels)
+        expected = block_formula(*expected, features, labels.int())
+    for variable, value in zip((estimator.mean, estimator.covariance, estimator.count), expected):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(variable), value.numpy())
+
+
+def test_per_class_path_bounds_the_block_and_matches_np_cov_with_absent_classes():
+    rng = np.random.default_rng(2)
+    c, d = 6, 40
+    # Each update's block would be 4 * N * 6 * 40 > 4000 bytes: all go class by class.
+    estimator = ISDACovariance(c, d, max_block_bytes=4000)
+    batches = [rng.choice([0, 1, 3], size=50), rng.choice([1, 2, 3, 4], size=70), rng.choice([0, 4], size=30)]
+    features = [rng.normal(size=(len(y), d)) * rng.uniform(0.5, 3.0, size=d) + y[:, None] for y in batches]
+    for x, y in zip(features, batches):
+        estimator.update(x.astype("float32"), y)
+    features, labels = np.concatenate(features), np.concatenate(batches)
+    mean = keras.ops.convert_to_numpy(estimator.mean)
+    covariance = keras.ops.convert_to_numpy(estimator.covariance)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(estimator.count), np.bincount(labels, minlength=c))
+    for k in range(5):
+        members = features[labels == k]
+        np.testing.assert_allclose(mean[k], members.mean(0), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(covariance[k], np.cov(members, rowvar=False, bias=True), rtol=1e-4, atol=1e-4)
+    np.testing.assert_array_equal(mean[5], 0.0)  # class 5 never seen
+    np.testing.assert_array_equal(covariance[5], 0.0)
+
+
+def test_max_block_bytes_is_checked_and_serialized():
+    with pytest.raises(KerasLTError, match="max_block_bytes must be >= 0"):
+        ISDACovariance(4, 3, max_block_bytes=-1)
+    restored = ISDACovariance.from_config(ISDACovariance(4, 3, max_block_bytes=123).get_config())
+    assert restored.max_block_bytes == 123
 
 
 def test_surrogate_logits_and_loss_match_the_formula():

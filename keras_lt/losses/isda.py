@@ -17,7 +17,10 @@ Not a `--loss`: it needs a classifier's weights and a covariance state, so a tra
 """
 
 import keras
+import torch
 from keras import ops
+
+from keras_lt.errors import KerasLTError
 
 
 def isda_logits(logits, labels, weight, covariance, lam):
@@ -71,25 +74,40 @@ class ISDACovariance(keras.layers.Layer):
     counts are exact up to 2**24 per class) is non-trainable, so a trainer that owns this layer
     carries it through `BackupAndRestore` and `--resume`. Gradients never flow into it.
 
-    The batch scatter matrices come from one matmul of a block matrix (`N x C*D` floats per update:
-    105 MB for 8192 positions, 50 classes, 64 channels; about 0.14 s on one CPU core), sized for
-    CIFAR ResNets' 64 channels.
+    Memory: the state is `C * D**2` floats, 16 kB per class at CIFAR ResNets' `D = 64` (655 kB for
+    LCReg's 40 latent categories) but 16.8 MB per class at ResNet-50 / ResNeXt-50's `D = 2048`: 1.68 GB
+    for ImageNet-LT's M = 100, 3.36 GB for iNaturalist's M = 200, on the device and in every
+    checkpoint; `isda_logits` gathers one such matrix per sample, as much again per LCReg step (its
+    M latent samples). An update adds, while its `N x C*D` block matrix stays under `max_block_bytes`,
+    that block, the batch covariances `(C, D, D)` and a few temporaries of the state's size (CIFAR:
+    105 MB for 8192 positions, 50 classes, 64 channels): one matmul stacks every class's scatter
+    matrix. Larger updates go one present class at a time, adding a sorted copy of the features
+    (`N x D`) and a few `D x D` temporaries to the state: at `D = 2048` and 3136 positions
+    (batch 64 x 7 x 7) the block alone would be 2.6 GB for M = 100 and 10.3 GB at batch 256
+    (`benchmarks/isda_memory.py`).
 
     Args:
         num_classes: number of classes C (LCReg: the number of latent categories).
         dim: feature dimension D.
+        max_block_bytes: the largest block matrix (`4 * N * C * D` bytes) an update builds; updates
+            whose block would be larger go class by class (the same statistics, up to float
+            rounding). The default keeps CIFAR ResNets (and 2-process runs of them) on the block.
         **kwargs: forwarded to `keras.layers.Layer`.
 
     Example:
     >>> estimator = ISDACovariance(40, 64)
     >>> estimator.update(features, assignment)  # (N, 64) float, (N,) int
     >>> estimator.covariance                     # (40, 64, 64)
+    >>> wide = ISDACovariance(100, 2048, max_block_bytes=2**26)  # ResNeXt-50 features, class by class
     """
 
-    def __init__(self, num_classes, dim, **kwargs):
+    def __init__(self, num_classes, dim, max_block_bytes=2**28, **kwargs):
         super().__init__(**kwargs)
+        if int(max_block_bytes) < 0:
+            raise KerasLTError(f"max_block_bytes must be >= 0, got {max_block_bytes}.")
         self.num_classes = int(num_classes)
         self.dim = int(dim)
+        self.max_block_bytes = int(max_block_bytes)
         c, d = self.num_classes, self.dim
         self.mean = self.add_weight(shape=(c, d), initializer="zeros", trainable=False, name="mean")
         self.covariance = self.add_weight(shape=(c, d, d), initializer="zeros", trainable=False, name="covariance")
@@ -97,9 +115,24 @@ class ISDACovariance(keras.layers.Layer):
         self.built = True
 
     def update(self, features, labels):
-        """Adds a batch of `(N, D)` features with their `(N,)` integer classes to the estimate."""
+        """Adds a batch of `(N, D)` features with their `(N,)` integer classes to the estimate.
+
+        Args:
+            features: `(N, D)` features (no gradient flows back).
+            labels: `(N,)` integer classes in `[0, C)`.
+
+        Example:
+        >>> estimator.update(torch.randn(8192, 64), torch.randint(0, 40, (8192,)))
+        """
         features = ops.stop_gradient(ops.cast(features, "float32"))
         labels = ops.cast(labels, "int32")
+        if 4 * ops.shape(features)[0] * self.num_classes * self.dim <= self.max_block_bytes:
+            self._update_all_classes(features, labels)
+        else:
+            self._update_per_class(features, labels)
+
+    def _update_all_classes(self, features, labels):
+        """The update with one `N x C*D` block matrix: every class's scatter matrix in one matmul."""
         c, d = self.num_classes, self.dim
         one_hot = ops.one_hot(labels, c, dtype="float32")  # (N, C)
         new = ops.sum(one_hot, axis=0)  # (C,)
@@ -119,8 +152,28 @@ class ISDACovariance(keras.layers.Layer):
         self.mean.assign(self.mean * (1.0 - w)[:, None] + batch_mean * w[:, None])
         self.count.assign_add(new)
 
+    def _update_per_class(self, features, labels):
+        """The update one present class at a time, in place: temporaries of `N x D` and `D x D` floats."""
+        new = torch.bincount(labels, minlength=self.num_classes)
+        sizes = new.tolist()
+        groups = features[torch.argsort(labels, stable=True)].split(sizes)
+        mean, covariance, count = self.mean.value, self.covariance.value, self.count.value
+        with torch.no_grad():
+            for c, members in enumerate(groups):
+                if not sizes[c]:
+                    continue
+                batch_mean = members.mean(0)
+                centered = members - batch_mean
+                w = new[c] / (new[c] + count[c])
+                shift = mean[c] - batch_mean
+                covariance[c] = (covariance[c] * (1.0 - w) + (centered.T @ centered) * (w / new[c])
+                                 + torch.outer(shift, shift) * (w * (1.0 - w)))
+                mean[c] = mean[c] * (1.0 - w) + batch_mean * w
+            count += new
+
     def call(self, inputs):
         return inputs
 
     def get_config(self):
-        return {**super().get_config(), "num_classes": self.num_classes, "dim": self.dim}
+        return {**super().get_config(), "num_classes": self.num_classes, "dim": self.dim,
+                "max_block_bytes": self.max_block_bytes}
