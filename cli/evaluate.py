@@ -82,7 +82,7 @@ def format_pairs(pairs):
 @click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file instead of stdout.")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, writable=True), help="Write per-class accuracy and confusion-matrix PNGs here.")
 @click.option("--confusion-pairs", type=click.IntRange(min=1), help="Also report the K most frequent confusions.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 64 of 32x32, fewer larger ones: under 1 GB; on a GPU, 256 is faster at 224 px].")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 8 of 224x224, 392 of 32x32: under 1 GB; on a GPU, 256 is faster at 224 px].")
 @click.option("--workers", type=click.IntRange(min=0), help=f"Image-decoding processes (streamed data) [default: ${WORKERS_ENV} or the cores, at most 8].")
 @click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
 @one_line_errors

@@ -113,7 +113,7 @@ FORMATS = {"table": format_table, "json": lambda results: json.dumps(results, in
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes to show per image.")
 @click.option("--format", "output_format", type=click.Choice(list(FORMATS)), default="table", show_default=True)
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 64 of 32x32, fewer larger ones: under 1 GB].")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 8 of 224x224, 392 of 32x32: under 1 GB].")
 @click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
 @one_line_errors
 def predict(model, paths, top_k, output_format, batch_size, tau):

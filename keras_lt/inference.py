@@ -6,24 +6,24 @@ import numpy as np
 from keras_lt.data.image_files import ImageFiles
 from keras_lt.models import direct_call
 
-PIXELS_PER_BATCH = 64 * 32 * 32  # 64 CIFAR-size images per pass, proportionally fewer larger ones
+PIXELS_PER_BATCH = 8 * 224 * 224  # 8 ImageNet-size images per pass, 392 CIFAR-size ones
 
 
 def inference_batch_size(image_size):
     """Images per forward pass that keep prediction's peak memory well under 1 GB on a CPU.
 
-    A Keras functional model keeps every layer's output of a pass until it ends, so memory grows
-    with the pixels of a batch: about 4 MB per 32 x 32 image for a ResNet-32, on top of the ~0.45 GB
-    that torch, Keras and the model take. 64 such images keep `keras-lt predict` under 0.8 GB (2.7 GB
-    at the earlier 500) for a few percent more CPU time; a larger input gets proportionally fewer
-    images, at least one. Figures: benchmarks/results/predict_memory_cpu.log.
+    Without gradients a pass holds a few feature maps at a time (`keras_lt.models.direct_call` drops
+    each layer output after its last reader), under 0.5 kB per input pixel in a ResNet-32 or a
+    ResNet-50, on top of the ~0.5 GB that torch, Keras and the model take: 8 images of 224 x 224 or
+    392 of 32 x 32 (proportionally fewer larger ones, at least one) peak at about 0.75 GB in all.
+    Larger batches save little CPU time from there; a GPU goes faster with them (`--batch-size 256`). Figures: benchmarks/results/predict_memory_freeing_cpu.log.
 
     Args:
         image_size: the model's `(height, width)`.
 
     Example:
     >>> inference_batch_size((32, 32)), inference_batch_size((224, 224))
-    (64, 1)
+    (392, 8)
     """
     return max(1, PIXELS_PER_BATCH // (image_size[0] * image_size[1]))
 

@@ -1,5 +1,7 @@
 """direct_call: the same outputs, BatchNorm statistics and gradients as `network(...)`."""
 
+import weakref
+
 import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
 import numpy as np
@@ -50,3 +52,42 @@ def test_a_subclassed_model_goes_through_its_own_call():
 
     x = torch.ones(2, 3)
     np.testing.assert_array_equal(direct_call(Doubler(), x).numpy(), 2.0 * np.ones((2, 3)))
+
+
+def test_same_values_bit_for_bit_as_keras_walk_of_the_graph():
+    network = resnet32(10)
+    x = _images(2)
+    with torch.no_grad():
+        keras_walk = network._run_through_graph([x.float()], operation_fn=lambda op: op.call)
+        np.testing.assert_array_equal(direct_call(network, x).numpy(), keras_walk.numpy())
+
+
+@keras.saving.register_keras_serializable(package="keras_lt_tests")
+class Probe(keras.layers.Layer):
+    """Adds 1; records its output (weakly) and how many probes' outputs are alive when it runs."""
+
+    outputs = []
+    alive_at_call = []
+
+    def call(self, inputs):
+        Probe.alive_at_call.append(sum(ref() is not None for ref in Probe.outputs))
+        output = inputs + 1.0
+        Probe.outputs.append(weakref.ref(output))
+        return output
+
+
+def test_a_layer_output_is_dropped_after_its_last_reader():
+    """A chain of probes with a skip connection over it: only the skip and the current input stay alive."""
+    inputs = keras.Input((3,))
+    skip = Probe()(inputs)
+    x = skip
+    for _ in range(5):
+        x = Probe()(x)
+    network = keras.Model(inputs, keras.layers.Add()([x, skip]))
+    Probe.outputs.clear()
+    Probe.alive_at_call.clear()
+    with torch.no_grad():
+        out = direct_call(network, torch.zeros(2, 3))
+    np.testing.assert_array_equal(out.numpy(), np.full((2, 3), 7.0))
+    # Keras' own walk would hold 0, 1, 2, ... 5 earlier outputs; here the skip and the chain's last one.
+    assert Probe.alive_at_call == [0, 1, 2, 2, 2, 2]

@@ -2,6 +2,7 @@
 
 import functools
 import inspect
+import weakref
 
 import keras
 
@@ -18,6 +19,11 @@ def direct_call(network, inputs, training=False):
     precision) goes through `network(...)` unchanged. The results, BatchNorm statistics and
     gradients are those of `network(...)` (tests/test_direct_call.py).
 
+    Each layer output is dropped as soon as the last layer that reads it has run (Keras' walk keeps
+    every one until the pass ends): without gradients a pass holds a few feature maps instead of all
+    of them, which is what bounds prediction's batch size (`keras_lt.inference`); in training,
+    autograd keeps what the backward pass needs either way.
+
     Args:
         network: a `keras.Model`.
         inputs: a tensor, the model's only input.
@@ -31,8 +37,44 @@ def direct_call(network, inputs, training=False):
     """
     if not _direct_callable(network):
         return network(inputs, training=training)
-    inputs = keras.ops.cast(inputs, "float32")
-    return network._run_through_graph([inputs], operation_fn=lambda op: _call_of(op, training))
+    steps, input_id, output_ids = _plan(network)
+    tensors = {input_id: keras.ops.cast(inputs, "float32")}
+    for node, operation, dead in steps:
+        args, kwargs = node.arguments.fill_in(tensors)
+        for x, y in zip(node.outputs, keras.tree.flatten(_call_of(operation, training)(*args, **kwargs))):
+            tensors[id(x)] = y
+        for tensor_id in dead:
+            del tensors[tensor_id]
+    return keras.tree.pack_sequence_as(network._outputs_struct, [tensors[i] for i in output_ids])
+
+
+_PLANS = weakref.WeakKeyDictionary()
+
+
+def _plan(network):
+    """The walk of `Functional._run_through_graph` (deepest nodes first), each step with the ids of
+    the tensors it reads last; computed once per network."""
+    if network not in _PLANS:
+        available = {id(network.inputs[0])}
+        steps = []
+        for depth in sorted(network._nodes_by_depth, reverse=True):
+            for node in network._nodes_by_depth[depth]:
+                if not node.operation or node.is_input or any(id(x) not in available for x in node.input_tensors):
+                    continue
+                operation = network._get_operation_for_node(node) if hasattr(network, "_get_operation_for_node") \
+                    else node.operation
+                steps.append((node, operation, []))
+                available.update(id(x) for x in node.outputs)
+        output_ids = [id(x) for x in keras.tree.flatten(network.outputs)]
+        last_reader = {}
+        for index, (node, _, _) in enumerate(steps):
+            for x in node.input_tensors:
+                last_reader[id(x)] = index
+        for tensor_id, index in last_reader.items():
+            if tensor_id not in output_ids:
+                steps[index][2].append(tensor_id)
+        _PLANS[network] = (steps, id(network.inputs[0]), output_ids)
+    return _PLANS[network]
 
 
 @functools.lru_cache(maxsize=None)
