@@ -15,7 +15,7 @@ from keras_lt.trainers.afr import AFRTrainer
 from keras_lt.trainers.afr import afr
 from keras_lt.trainers.cmo import CMO
 from keras_lt.trainers.cpmix import ConfusionPairMixing
-from keras_lt.trainers.cpmix_finetune import cpmix_finetune
+from keras_lt.trainers.cpmix_stage2 import cpmix_finetune
 from keras_lt.trainers.decoupled import ClassifierRetrainer
 from keras_lt.trainers.decoupled import decouple
 from keras_lt.trainers.erm import ERMTrainer

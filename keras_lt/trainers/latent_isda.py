@@ -48,10 +48,13 @@ class LatentISDA(Ingredient):
         self.layer = None
         self.estimator = None
 
-    def build(self, trainer):
-        self.layer = latent_layer(trainer.network)
+    def prepare(self, network):
+        self.layer = latent_layer(network)
         if self.layer is None:
             raise KerasLTError("latent ISDA needs latent categories: put latent_reconstruction before it.")
+        return network
+
+    def build(self, trainer):
         dim = int(self.layer.input.shape[self.layer.channel_axis])
         trainer.estimator = self.estimator = ISDACovariance(self.layer.num_latents, dim, name="latent_covariance")
         trainer.aug_tracker = keras.metrics.Mean(name="latent_aug_loss")
