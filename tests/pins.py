@@ -73,16 +73,21 @@ def pin_data():
     return TrainingData(*split(rng.permutation(train)), *split(np.arange(9) % 3), class_names=["r", "g", "b"])
 
 
-def pin_recipe(case):
-    """The tiny recipe of `case`: its zoo recipe in 3 epochs on the tiny architecture."""
+def tiny_zoo_recipe(zoo_name, name, **overrides):
+    """The zoo recipe `zoo_name` in 3 epochs (stage 2: 2) on the tiny architecture, named `name`."""
     from keras_lt.recipes import load_recipe
 
-    zoo_name, overrides = CASES[case]
     recipe, _ = load_recipe(zoo_name).with_epochs(EPOCHS)
     finetune = recipe.finetune
     if finetune is not None and "epochs" in finetune:
         finetune = {**finetune, "epochs": STAGE2_EPOCHS, **STAGE2_OVERRIDES.get(finetune["method"], {})}
-    return dataclasses.replace(recipe, name=f"pin-{case}", finetune=finetune, **{**TINY_FIELDS, **overrides})
+    return dataclasses.replace(recipe, name=name, finetune=finetune, **{**TINY_FIELDS, **overrides})
+
+
+def pin_recipe(case):
+    """The tiny recipe of `case`: its zoo recipe in 3 epochs on the tiny architecture."""
+    zoo_name, overrides = CASES[case]
+    return tiny_zoo_recipe(zoo_name, f"pin-{case}", **overrides)
 
 
 def weights_pin(output_dir):
@@ -100,15 +105,16 @@ def weights_pin(output_dir):
 
 
 def train_straight(case, output_dir):
-    """Trains `case` without interruption into `output_dir`; returns its pin."""
+    """Trains `case` (a case name or a recipe) without interruption into `output_dir`; returns its pin."""
     from keras_lt import training
 
-    training.train(pin_recipe(case), output_dir, data=pin_data(), verbose=0)
+    recipe = pin_recipe(case) if isinstance(case, str) else case
+    training.train(recipe, output_dir, data=pin_data(), verbose=0)
     return weights_pin(output_dir)
 
 
 def train_interrupted(case, output_dir, patch):
-    """Trains `case` into `output_dir` stopped after epoch 0 of stage 1 and of stage 2, each time resumed; its pin.
+    """Trains `case` (a case name or a recipe) into `output_dir` stopped after epoch 0 of stage 1 and of stage 2, each time resumed; its pin.
 
     `patch` is a `pytest.MonkeyPatch` (or anything with `setattr` and `undo`).
     """
@@ -119,7 +125,7 @@ def train_interrupted(case, output_dir, patch):
     from keras_lt import training
     from keras_lt.callbacks import Backup
 
-    recipe = pin_recipe(case)
+    recipe = pin_recipe(case) if isinstance(case, str) else case
     patch.setattr(lt_callbacks, "Backup", interrupting_backup(0, "backup", base=Backup))
     try:
         with pytest.raises(KeyboardInterrupt):  # after stage 1's epoch 0
