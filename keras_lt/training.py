@@ -337,10 +337,10 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     `metrics_before_finetune.json`. Between the stages the stage-1 network is kept in
     `output_dir/stage1`, and stage 2 has its own per-epoch backup (`finetune_backup`), so a run
     interrupted in stage 2 resumes there, exactly. The backups and `stage1` are removed only once
-    the checkpoint is written: a stop at any point loses at most the epoch in progress. A trainer
-    whose ingredients learn something worth keeping leaves it beside the checkpoint
-    (CP-Mix: its training confusions and their top pairs in `training_confusion.json`). A recipe with `init_from` skips the training: its `finetune`
-    starts from that checkpoint.
+    the checkpoint is written: a stop at any point loses at most the epoch in progress. The
+    ingredients leave what they learned beside the checkpoint (CP-Mix: its training confusions and
+    their top pairs in `training_confusion.json`). A recipe with `init_from` skips the training:
+    its `finetune` starts from that checkpoint.
 
     Under `torchrun` (`WORLD_SIZE` > 1) this process joins the process group
     (`keras_lt.distributed.initialize`) and trains its shard of every global batch; rank 0 alone

@@ -20,6 +20,16 @@ def log_softmax(z):
     return z - np.log(np.exp(z).sum(-1, keepdims=True))
 
 
+def latent_isda_reference(layer, covariance, lam):
+    """ISDA's surrogate loss of the latent classifier on the latents, written out: `z_mj + lam/2 (w_j - w_m)^T S_m (w_j - w_m)`."""
+    z = keras.ops.convert_to_numpy(layer.latent_logits()).astype(np.float64)
+    w = layer.latent_kernel.numpy().T.astype(np.float64)
+    for m in range(len(z)):
+        for j in range(len(z)):
+            z[m, j] += lam / 2 * (w[j] - w[m]) @ covariance[m] @ (w[j] - w[m])
+    return -np.mean(np.diag(log_softmax(z)))
+
+
 def test_the_term_is_isda_on_the_latents_with_the_covariance_of_their_features():
     keras.utils.set_random_seed(0)
     isda = LatentISDA(lam0=0.5, weight=0.2)
@@ -41,13 +51,7 @@ def test_the_term_is_isda_on_the_latents_with_the_covariance_of_their_features()
     for m in np.unique(assignment):
         covariance[m] = np.cov(features[assignment == m], rowvar=False, bias=True)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(isda.estimator.covariance), covariance, rtol=1e-3, atol=1e-4)
-    layer = trainer.latent
-    z = keras.ops.convert_to_numpy(layer.latent_logits()).astype(np.float64)
-    w = layer.latent_kernel.numpy().T.astype(np.float64)
-    for m in range(4):
-        for j in range(4):
-            z[m, j] += 0.4 / 2 * (w[j] - w[m]) @ covariance[m] @ (w[j] - w[m])
-    aug = -np.mean(np.diag(log_softmax(z)))
+    aug = latent_isda_reference(trainer.latent, covariance, 0.4)
     ce = -np.mean(log_softmax(out)[np.arange(6), y.numpy()])
     np.testing.assert_allclose(float(loss.detach()), ce + 0.2 * aug, rtol=1e-4)
     np.testing.assert_allclose(float(trainer.aug_tracker.result()), aug, rtol=1e-4)

@@ -32,6 +32,7 @@ from keras_lt.trainers import Mixup
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
 from interruption import interrupting_backup
+from test_latent_isda import latent_isda_reference
 
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
@@ -92,12 +93,7 @@ def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment
         covariance[m] = np.cov(features[assignment == m], rowvar=False, bias=True)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(trainer.estimator.covariance), covariance, rtol=1e-3, atol=1e-4)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(trainer.estimator.count), np.bincount(assignment, minlength=4))
-    z = keras.ops.convert_to_numpy(layer.latent_logits()).astype(np.float64)
-    w = layer.latent_kernel.numpy().T.astype(np.float64)
-    for m in range(4):
-        for j in range(4):
-            z[m, j] += 0.3 / 2 * (w[j] - w[m]) @ covariance[m] @ (w[j] - w[m])
-    aug = -np.mean(np.diag(log_softmax(z)))
+    aug = latent_isda_reference(layer, covariance, 0.3)
     np.testing.assert_allclose(float(loss.detach()), 0.1 * aug + 0.1 * recon + cls, rtol=1e-4)
     # the diagnostic: the classifier on GAP(f^) (the latent branch) and on GAP(f), across the batch
     kernel, bias = (v.numpy().astype(np.float64) for v in trainer.network.get_layer("classifier").weights)
