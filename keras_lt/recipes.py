@@ -7,6 +7,7 @@ from importlib import resources
 
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
+from keras_lt.presets import ingredient_specs
 
 RECIPE_FILE = "recipe.json"
 
@@ -24,7 +25,7 @@ class Recipe:
         selection_seed: seed of the LDAM selection (0 is the split papers use).
         architecture: a key of `keras_lt.models.ARCHITECTURES`.
         classifier: "linear" or "cosine".
-        method: a named preset of ingredients (`PRESETS`: "erm", "mixup", "cmo", "cpmix", "lcreg"),
+        method: a named preset of ingredients (`keras_lt.presets.PRESETS`: "erm", "mixup", "cmo", "cpmix", "lcreg"),
             to which `mixer` and `regularizers` add.
         method_config: the preset's settings, e.g. CP-Mix's `{"alpha": 1.0, "rho": 0.5, "eta": 1.0}`.
         mixer: a batch mixer, `{"name": ..., **settings}` (`keras_lt.trainers.MIXERS`: "mixup",
@@ -121,63 +122,33 @@ class Recipe:
     def ingredients(self):
         """`{"mixer", "regularizers", "loss_weight"}`: the method's preset with this recipe's ingredients added.
 
-        Checks the combination without building anything (no torch): one `KerasLTError` line for
-        an unknown method or ingredient, two mixers, an ingredient named twice, or one without the
-        ingredient it needs. `keras_lt.trainers.trainer_ingredients` builds them.
+        Checks the combination without building anything (`keras_lt.presets.ingredient_specs`): one
+        `KerasLTError` line for an unknown method or ingredient, two mixers, an ingredient named
+        twice, or one without the ingredient it needs. `keras_lt.trainers.trainer_ingredients`
+        builds them.
 
         Example:
         >>> load_recipe("lcreg-resnet32-cifar10lt").ingredients()["regularizers"][0]["name"]
         'latent_reconstruction'
         """
-        if self.method not in PRESETS:
-            raise KerasLTError(
-                f"recipe {self.name}: unknown method '{self.method}'{did_you_mean(self.method, PRESETS)}; "
-                f"choose one of {', '.join(sorted(PRESETS))}."
-            )
-        config = dict(self.method_config)
-        preset = PRESETS[self.method](config, self.cpmix_epoch)
-        if config:
-            raise KerasLTError(f"recipe {self.name}: bad method_config for {self.method} (unknown {', '.join(sorted(config))}).")
-        if self.cpmix_epoch is not None and self.method != "cpmix":
-            raise KerasLTError(
-                f"recipe {self.name}: cpmix_epoch switches the cpmix method; give a cpmix regulariser its start_epoch instead."
-            )
-        mixer, regularizers = preset.get("mixer"), [*preset.get("regularizers", []), *self.regularizers]
-        if self.mixer is not None:
-            if mixer is not None:
-                raise KerasLTError(
-                    f"recipe {self.name}: two batch mixers ({mixer['name']} of method {self.method}, and {self.mixer.get('name')}); "
-                    "a recipe has one."
-                )
-            mixer = self.mixer
-        named = [("mixer", mixer)] if mixer is not None else []
-        names = []
-        for kind, spec in named + [("regularizer", spec) for spec in regularizers]:
-            name = spec.get("name") if isinstance(spec, dict) else None
-            if INGREDIENTS.get(name) != kind:
-                known = sorted(k for k, v in INGREDIENTS.items() if v == kind)
-                raise KerasLTError(
-                    f"recipe {self.name}: unknown {kind} {name!r}{did_you_mean(str(name), known)}; give "
-                    f"{{\"name\": ..., settings}} with a name of {', '.join(known)}."
-                )
-            if name in names:
-                raise KerasLTError(f"recipe {self.name}: {name} is named twice (by the method {self.method} or the recipe).")
-            needed = NEEDS.get(name)
-            if needed and needed not in names:
-                raise KerasLTError(f"recipe {self.name}: {name} needs {needed} before it in the regularizers.")
-            names.append(name)
-        return {"mixer": mixer, "regularizers": regularizers, "loss_weight": preset.get("loss_weight", 1.0)}
+        return ingredient_specs(self)
 
-    def _scaled_specs(self, at):
-        """`mixer` and `regularizers` with their epoch switches ("start_epoch", "window") moved by `at`."""
+    def _scaled_specs(self, at, settings=None):
+        """`method_config`, `mixer` and `regularizers`, epoch switches ("start_epoch", "window") moved by `at`.
 
-        def scaled(spec):
+        `settings` maps a method or ingredient name to settings that replace its own.
+        """
+        settings = settings or {}
+
+        def scaled(spec, name):
             moved = {"start_epoch": at, "window": lambda window: [at(e) for e in window]}
-            return {k: moved[k](v) if k in moved and v is not None else v for k, v in spec.items()}
+            spec = {k: moved[k](v) if k in moved and v is not None else v for k, v in spec.items()}
+            return {**spec, **settings.get(name, {})}
 
         return {
-            "mixer": None if self.mixer is None else scaled(self.mixer),
-            "regularizers": [scaled(spec) for spec in self.regularizers],
+            "method_config": scaled(self.method_config, self.method),
+            "mixer": None if self.mixer is None else scaled(self.mixer, self.mixer.get("name")),
+            "regularizers": [scaled(spec, spec.get("name")) for spec in self.regularizers],
         }
 
     def scaled(self, schedule):
@@ -198,18 +169,11 @@ class Recipe:
         overrides = dict(SCHEDULES[schedule])
         finetune_epochs = overrides.pop("finetune_epochs")
         ingredient_overrides = overrides.pop("ingredient_overrides", {})
-        method_overrides = ingredient_overrides.get(self.method, {})
         finetune_overrides = overrides.pop("finetune_overrides", {})
         scale = overrides["epochs"] / self.epochs
         overrides.update(self._scaled_switches(scale))
-        overrides.update(self._scaled_specs(lambda epoch: round(epoch * scale)))
-        if overrides["mixer"] is not None:
-            overrides["mixer"].update(ingredient_overrides.get(overrides["mixer"]["name"], {}))
-        for spec in overrides["regularizers"]:
-            spec.update(ingredient_overrides.get(spec["name"], {}))
+        overrides.update(self._scaled_specs(lambda epoch: round(epoch * scale), ingredient_overrides))
         overrides["finetune"] = None if self.finetune is None else {**self.finetune, "epochs": finetune_epochs}
-        if method_overrides:
-            overrides["method_config"] = {**self.method_config, **method_overrides}
         if self.finetune is not None and self.finetune.get("method") in finetune_overrides:
             overrides["finetune"].update(finetune_overrides[self.finetune["method"]])
         return dataclasses.replace(self, schedule=schedule, **overrides)
@@ -255,8 +219,6 @@ class Recipe:
             **{k: None if v is None else at(getattr(self, k)) for k, v in self._scaled_switches(scale).items()},
             **self._scaled_specs(at),
         }
-        if "window" in self.method_config:
-            fields["method_config"] = {**self.method_config, "window": [at(e) for e in self.method_config["window"]]}
         if self.finetune is not None and "epochs" in self.finetune:
             fields["finetune"] = {**self.finetune, "epochs": max(1, round(self.finetune["epochs"] * scale))}
         scaled = dataclasses.replace(self, schedule=f"{self.schedule} scaled to {epochs} epochs", **fields)
@@ -285,55 +247,6 @@ SCHEDULES = {
         finetune_overrides={"afr": {"epochs": 10, "regenerate_every": 2}},
     ),
 }
-
-
-def _lcreg(config, cpmix_epoch):
-    """LCReg's stage 1: MiSLAS' mixup, latent-category reconstruction and latent ISDA (the old trainer's keywords)."""
-
-    def take(**keywords):  # ingredient keyword=method_config key
-        return {new: config.pop(old) for new, old in keywords.items() if old in config}
-
-    return {
-        "mixer": {"name": "mixup", **take(alpha="alpha", lam_per_sample="lam_per_sample", seed="seed")},
-        "regularizers": [
-            {"name": "latent_reconstruction", **take(
-                latent_categories="latent_categories", fusion="fusion", weight="recon_weight", reduction="recon_reduction"
-            )},
-            {"name": "latent_isda", **take(lam0="lam0", weight="aug_weight")},
-        ],
-        "loss_weight": config.pop("cls_weight", 1.0),
-    }
-
-
-def _mixer(name):
-    def preset(config, cpmix_epoch):
-        spec = {"name": name, **config}
-        config.clear()
-        return {"mixer": spec}
-
-    return preset
-
-
-def _cpmix(config, cpmix_epoch):
-    spec = {"name": "cpmix", **config, "start_epoch": cpmix_epoch}
-    config.clear()
-    return {"regularizers": [spec]}
-
-
-# A recipe's `method`: a named list of ingredients, from its `method_config` (whose keys it consumes).
-PRESETS = {
-    "erm": lambda config, cpmix_epoch: {},
-    "mixup": _mixer("mixup"),
-    "cmo": _mixer("cmo"),
-    "cpmix": _cpmix,
-    "lcreg": _lcreg,
-}
-# Every ingredient a recipe can name, and its kind (`keras_lt.trainers.MIXERS` and `REGULARIZERS` build them).
-INGREDIENTS = {
-    "mixup": "mixer", "cmo": "mixer", "cpmix": "regularizer", "latent_reconstruction": "regularizer",
-    "latent_isda": "regularizer",
-}
-NEEDS = {"latent_isda": "latent_reconstruction"}  # an ingredient -> the one it needs before it
 
 
 def zoo_root():

@@ -145,8 +145,8 @@ def test_unreadable_recipe_file(tmp_path, text, expected):
 def test_short30_method_and_finetune_overrides():
     cmo = Recipe(name="x", method="cmo", method_config={"window": [4, 196], "alpha": 1.0}).scaled("short30")
     assert cmo.method_config == {"window": [1, 27], "alpha": 1.0}  # CMO's window: epochs 1..27
-    other = Recipe(name="x", method="erm", method_config={"window": [4, 196]}).scaled("short30")
-    assert other.method_config == {"window": [4, 196]}  # only the named method's config changes
+    mixer = Recipe(name="x", mixer={"name": "cmo", "window": [4, 196]}).scaled("short30")
+    assert mixer.mixer == {"name": "cmo", "window": [1, 27]} and mixer.method_config == {}  # a CMO mixer's too
     afr = Recipe(name="x", finetune={"method": "afr", "epochs": 50, "regenerate_every": 10, "lr": 0.01})
     assert afr.scaled("short30").finetune == {"method": "afr", "epochs": 10, "regenerate_every": 2, "lr": 0.01}
     assert afr.finetune["epochs"] == 50  # the full recipe is left alone
@@ -155,7 +155,7 @@ def test_short30_method_and_finetune_overrides():
 
 
 def test_every_ingredient_a_recipe_names_is_built_by_the_trainers():
-    from keras_lt.recipes import INGREDIENTS
+    from keras_lt.presets import INGREDIENTS
     from keras_lt.trainers import MIXERS
     from keras_lt.trainers import REGULARIZERS
 

@@ -2,7 +2,7 @@
 
 A method is a batch mixer and regularisers (`keras_lt.trainers.Ingredient`): `MIXERS` and
 `REGULARIZERS` map a recipe's ingredient names to their classes, and `trainer_ingredients(recipe)`
-builds a recipe's (its `method`'s preset, `keras_lt.recipes.PRESETS`, plus its `mixer` and
+builds a recipe's (its `method`'s preset, `keras_lt.presets.PRESETS`, plus its `mixer` and
 `regularizers`). `STAGE2` maps a recipe's `finetune` method to its stage-2 pipeline,
 `fn(network, images=, labels=, batch_size=, seed=, callbacks=, verbose=, output_dir=, **settings)`
 returning the new network (settings: the recipe's `finetune` entries besides "method"; `output_dir`

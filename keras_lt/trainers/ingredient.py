@@ -13,7 +13,8 @@ class Ingredient:
     estimators, metrics) on the trainer, where its backups carry it; `epoch_callbacks(trainer)` are
     the switches and ramps that drive the ingredient from the epoch number (so a resumed run gets
     them back); `write_summary(output_dir, class_names)` leaves what the ingredient learned beside
-    the checkpoint. Every hook has a no-op default.
+    the checkpoint. Every hook has a no-op default. An ingredient belongs to the one trainer it was
+    built with (it keeps references to that trainer's state).
 
     Randomness comes from `trainer.step_generators(STREAM)` with the ingredient's own stream
     number, so ingredients never share draws and a resumed run draws what an uninterrupted one does.
