@@ -63,7 +63,7 @@ def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data: image folder (train/<class>/*, optional test/<class>/*), CIFAR archive dir or tfds dir.")
 @click.option("--schedule", default="full", show_default=True, help="'full' or 'short30' (CPU evidence schedule) of a recipe.")
 @click.option("--output", type=click.Path(file_okay=False), help="Run directory [default: the local checkpoint of the recipe's name].")
-@click.option("--method", help="Training method (erm, cmo, cpmix, mislas, lcreg, ...) [default: the recipe's, or erm].")
+@click.option("--method", help="Training method, a preset of ingredients (erm, mixup, cmo, cpmix, lcreg) [default: the recipe's, or erm].")
 @click.option("--loss", help="Loss (ce, bs, ldam, kps, ...) [default: the recipe's, or ce].")
 @click.option("--epochs", type=int, help="Epochs; a recipe's epoch switches (warmup, milestones, DRW, GA, ...) scale with it.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per batch.")
@@ -91,6 +91,17 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     keras-lt train --data-dir my_photos --epochs 30
     keras-lt train --recipe ldam-drw-resnet32-cifar10lt --data-dir my_photos --epochs 30
     keras-lt train --init-from ce-resnet32-cifar10lt --data-dir my_photos
+    keras-lt train --recipe my-recipe.json --data-dir my_photos
+
+    \b
+    Combine methods in a recipe JSON (README, "Combining methods"): at most one
+    "mixer" (mixup, cmo), any "regularizers" (cpmix, latent_reconstruction,
+    latent_isda), each {"name": ..., settings}, with any "loss", "classifier",
+    "sampler" and "finetune" (crt, lws, tau-norm, mislas, afr, cpmix), e.g.
+      {"name": "cpmix-kps", "loss": "kps", "classifier": "cosine",
+       "regularizers": [{"name": "cpmix", "start_epoch": 200}]}
+
+    \b
     Several devices: `--devices N`, or `torchrun --nproc_per_node N -m keras_lt.cli.main train ...`.
     """
     if devices > 1 and "WORLD_SIZE" not in os.environ:

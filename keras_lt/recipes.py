@@ -7,6 +7,7 @@ from importlib import resources
 
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
+from keras_lt.presets import ingredient_specs
 
 RECIPE_FILE = "recipe.json"
 
@@ -24,9 +25,15 @@ class Recipe:
         selection_seed: seed of the LDAM selection (0 is the split papers use).
         architecture: a key of `keras_lt.models.ARCHITECTURES`.
         classifier: "linear" or "cosine".
-        method: a key of `keras_lt.trainers.TRAINERS`.
-        method_config: the trainer's hyperparameters (keyword arguments of its constructor), e.g.
-            CP-Mix's `{"alpha": 1.0, "rho": 0.5, "eta": 1.0}`.
+        method: a named preset of ingredients (`keras_lt.presets.PRESETS`: "erm", "mixup", "cmo", "cpmix", "lcreg"),
+            to which `mixer` and `regularizers` add.
+        method_config: the preset's settings, e.g. CP-Mix's `{"alpha": 1.0, "rho": 0.5, "eta": 1.0}`.
+        mixer: a batch mixer, `{"name": ..., **settings}` (`keras_lt.trainers.MIXERS`: "mixup",
+            "cmo"), or None; a recipe has at most one (its method's or this one).
+        regularizers: regularisers added to the loss, each `{"name": ..., **settings}`
+            (`keras_lt.trainers.REGULARIZERS`: "cpmix", "latent_reconstruction", "latent_isda"),
+            after the method's. Epoch switches are settings of their ingredient ("start_epoch",
+            "window").
         loss: a key of `keras_lt.losses.LOSSES` (or an alias).
         loss_config: the loss's hyperparameters.
         epochs: training epochs.
@@ -46,7 +53,8 @@ class Recipe:
             (random-resized crop + flip) or "imagenet_jitter" (+ colour jitter 0.4).
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
-        cpmix_epoch: epoch at which CP-Mix's stage 2 (its mixup regulariser) starts (None: never).
+        cpmix_epoch: epoch at which the "cpmix" method's mixup terms start (None: never); a "cpmix"
+            regulariser of `regularizers` takes it as "start_epoch".
         finetune: a classifier re-training run after the main training, as keyword arguments of
             `keras_lt.trainers.decouple`, e.g. `{"method": "crt", "epochs": 10, "lr": 0.01}`
             (None: none); batch size and seed default to the recipe's.
@@ -79,6 +87,8 @@ class Recipe:
     classifier: str = "linear"
     method: str = "erm"
     method_config: dict = dataclasses.field(default_factory=dict)
+    mixer: dict | None = None
+    regularizers: list = dataclasses.field(default_factory=list)
     loss: str = "ce"
     loss_config: dict = dataclasses.field(default_factory=dict)
     epochs: int = 200
@@ -109,14 +119,47 @@ class Recipe:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    def ingredients(self):
+        """`{"mixer", "regularizers", "loss_weight"}`: the method's preset with this recipe's ingredients added.
+
+        Checks the combination without building anything (`keras_lt.presets.ingredient_specs`): one
+        `KerasLTError` line for an unknown method or ingredient, two mixers, an ingredient named
+        twice, or one without the ingredient it needs. `keras_lt.trainers.trainer_ingredients`
+        builds them.
+
+        Example:
+        >>> load_recipe("lcreg-resnet32-cifar10lt").ingredients()["regularizers"][0]["name"]
+        'latent_reconstruction'
+        """
+        return ingredient_specs(self)
+
+    def _scaled_specs(self, at, settings=None):
+        """`method_config`, `mixer` and `regularizers`, epoch switches ("start_epoch", "window") moved by `at`.
+
+        `settings` maps a method or ingredient name to settings that replace its own.
+        """
+        settings = settings or {}
+
+        def scaled(spec, name):
+            moved = {"start_epoch": at, "window": lambda window: [at(e) for e in window]}
+            spec = {k: moved[k](v) if k in moved and v is not None else v for k, v in spec.items()}
+            return {**spec, **settings.get(name, {})}
+
+        return {
+            "method_config": scaled(self.method_config, self.method),
+            "mixer": None if self.mixer is None else scaled(self.mixer, self.mixer.get("name")),
+            "regularizers": [scaled(spec, spec.get("name")) for spec in self.regularizers],
+        }
+
     def scaled(self, schedule):
         """This recipe on a named short schedule, epoch switches scaled with it.
 
         `short30` (METHODS.md): 30 epochs, batch 128, lr 0.1, wd 2e-4, warmup 2, x0.1 at 24,
         x0.01 at 27; switches at `round(epoch * 30 / epochs)` (DRW 160 -> 24, GA 120 -> 18,
-        CP-Mix 200 of 300 -> 20); a fine-tune phase runs 3 epochs. Method-specific settings come
-        from the schedule's `method_overrides` (merged into `method_config` for that method: CMO's
-        window -> epochs 1..27) and `finetune_overrides` (merged into `finetune` for that stage-2
+        CP-Mix 200 of 300 -> 20, and the ingredients' "start_epoch"); a fine-tune phase runs 3
+        epochs. Ingredient settings come from the schedule's `ingredient_overrides` (merged into
+        `method_config` for that method, and into that mixer or regulariser: CMO's window -> epochs
+        1..27) and `finetune_overrides` (merged into `finetune` for that stage-2
         method: AFR runs 10 epochs, regenerating every 2).
         """
         if schedule == "full":
@@ -125,12 +168,12 @@ class Recipe:
             raise KerasLTError(f"unknown schedule '{schedule}'; choose full or {', '.join(SCHEDULES)}.")
         overrides = dict(SCHEDULES[schedule])
         finetune_epochs = overrides.pop("finetune_epochs")
-        method_overrides = overrides.pop("method_overrides", {}).get(self.method, {})
+        ingredient_overrides = overrides.pop("ingredient_overrides", {})
         finetune_overrides = overrides.pop("finetune_overrides", {})
-        overrides.update(self._scaled_switches(overrides["epochs"] / self.epochs))
+        scale = overrides["epochs"] / self.epochs
+        overrides.update(self._scaled_switches(scale))
+        overrides.update(self._scaled_specs(lambda epoch: round(epoch * scale), ingredient_overrides))
         overrides["finetune"] = None if self.finetune is None else {**self.finetune, "epochs": finetune_epochs}
-        if method_overrides:
-            overrides["method_config"] = {**self.method_config, **method_overrides}
         if self.finetune is not None and self.finetune.get("method") in finetune_overrides:
             overrides["finetune"].update(finetune_overrides[self.finetune["method"]])
         return dataclasses.replace(self, schedule=schedule, **overrides)
@@ -145,7 +188,8 @@ class Recipe:
     def with_epochs(self, epochs):
         """This recipe in `epochs` epochs, every epoch-dependent setting scaled with it.
 
-        Warmup, milestones, the DRW / GA / CP-Mix switches and CMO's window move to
+        Warmup, milestones, the DRW / GA / CP-Mix switches, CMO's window and the ingredients'
+        "start_epoch" and "window" move to
         `round(epoch * epochs / self.epochs)` (a switch that was on stays at epoch 1 or later, before the
         end); a stage-2 `finetune` keeps its share of the epochs (at least 1). No method is dropped.
         The schedule is named "<schedule> scaled to <epochs> epochs".
@@ -173,9 +217,8 @@ class Recipe:
             "warmup_epochs": round(self.warmup_epochs * scale),
             "milestones": [at(m) for m in self.milestones],
             **{k: None if v is None else at(getattr(self, k)) for k, v in self._scaled_switches(scale).items()},
+            **self._scaled_specs(at),
         }
-        if "window" in self.method_config:
-            fields["method_config"] = {**self.method_config, "window": [at(e) for e in self.method_config["window"]]}
         if self.finetune is not None and "epochs" in self.finetune:
             fields["finetune"] = {**self.finetune, "epochs": max(1, round(self.finetune["epochs"] * scale))}
         scaled = dataclasses.replace(self, schedule=f"{self.schedule} scaled to {epochs} epochs", **fields)
@@ -190,7 +233,9 @@ class Recipe:
 def _short(value):
     """A setting as the scaling report shows it: a dict as its epoch-bearing entries."""
     if isinstance(value, dict):
-        return {k: v for k, v in value.items() if k in ("epochs", "window")}
+        return {k: v for k, v in value.items() if k in ("epochs", "window", "start_epoch")}
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value):
+        return [_short(v) for v in value]
     return value
 
 
@@ -198,7 +243,7 @@ SCHEDULES = {
     "short30": dict(
         epochs=30, batch_size=128, lr=0.1, weight_decay=2e-4, warmup_epochs=2,
         milestones=[24, 27], factors=[0.1, 0.01], finetune_epochs=3,
-        method_overrides={"cmo": {"window": [1, 27]}},
+        ingredient_overrides={"cmo": {"window": [1, 27]}},
         finetune_overrides={"afr": {"epochs": 10, "regenerate_every": 2}},
     ),
 }
@@ -242,4 +287,6 @@ def load_recipe(name_or_path):
     unknown = set(fields) - known
     if unknown:
         raise KerasLTError(f"recipe {path} has unknown fields: {', '.join(sorted(unknown))}.")
-    return Recipe(**fields)
+    recipe = Recipe(**fields)
+    recipe.ingredients()  # an invalid combination fails here, in one line
+    return recipe

@@ -34,7 +34,6 @@ from keras_lt.errors import DataError
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
 from keras_lt.evaluation import evaluate_predictions
-from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.files import atomic_write
 from keras_lt.inference import predict_logits
 from keras_lt.kill_points import kill_point
@@ -44,10 +43,12 @@ from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers import SGD
-from keras_lt.trainers import TRAINERS
+from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import WarmupCosine
 from keras_lt.trainers import WarmupMultiStep
 from keras_lt.trainers import STAGE2
+from keras_lt.trainers import loss_switches
+from keras_lt.trainers import trainer_ingredients
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 
 BACKUP_DIR = "backup"
@@ -57,8 +58,6 @@ LOG_FILE = "train_log.csv"
 METRICS_FILE = "metrics.json"
 FINETUNE_LOG_FILE = "finetune_log.csv"
 PRE_FINETUNE_METRICS_FILE = "metrics_before_finetune.json"
-TRAINING_CONFUSION_FILE = "training_confusion.json"
-TRAINING_CONFUSION_PAIRS = 20
 HOLDOUT = 0.2  # the test share held out of an image folder that has no test/ split
 DATASET_TITLES = {
     "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet_lt": "ImageNet-LT", "places_lt": "Places-LT",
@@ -163,9 +162,12 @@ def pixel_statistics(images):
 
 
 def check_recipe(recipe):
-    """Raises one `KerasLTError` line if the recipe names an unknown method, loss, architecture or sampler."""
+    """Raises one `KerasLTError` line if the recipe names an unknown method, ingredient, loss, architecture or sampler.
+
+    Bad settings of an ingredient or of the stage 2 fail here too, before anything is written.
+    """
+    trainer_ingredients(recipe)
     choices = {
-        "method": TRAINERS,
         "loss": {**losses.LOSSES, **losses.ALIASES},
         "architecture": models.ARCHITECTURES,
         "sampler": SAMPLERS,
@@ -208,7 +210,7 @@ def check_recipe(recipe):
 
 
 def build_trainer(recipe, data, steps_per_epoch):
-    """The network, trainer, compiled loss/optimizer and the recipe's epoch-driven callbacks.
+    """The network, trainer (with the recipe's ingredients), compiled loss/optimizer and the epoch-driven callbacks.
 
     A recipe with `init_from` and no `finetune` fine-tunes that checkpoint's whole network, with a
     new head for the data's classes (`keras_lt.from_pretrained(..., num_classes=K)`).
@@ -235,10 +237,7 @@ def build_trainer(recipe, data, steps_per_epoch):
                 "std": std,
             }
         )
-    try:
-        trainer = TRAINERS[recipe.method](network, **recipe.method_config)
-    except TypeError as error:
-        raise KerasLTError(f"recipe {recipe.name}: bad method_config for {recipe.method} ({error}).") from None
+    trainer = ERMTrainer(network, **trainer_ingredients(recipe))
     if recipe.sync_batch_norm:
         distributed.convert_sync_batch_norm(trainer.network)
     loss = losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
@@ -253,14 +252,7 @@ def build_trainer(recipe, data, steps_per_epoch):
         loss=loss,
         metrics=["accuracy"],
     )
-    switches = []
-    if recipe.drw_epoch is not None:
-        switches.append(lt_callbacks.DeferredReweighting(loss, recipe.drw_epoch))
-    if recipe.ga_epoch is not None:
-        switches.append(lt_callbacks.GradientAdjustment(loss, recipe.ga_epoch))
-    if recipe.cpmix_epoch is not None:
-        switches.append(lt_callbacks.CPMixStage(trainer, recipe.cpmix_epoch))
-    return trainer, [lt_callbacks.EpochLog(schedule), *switches, *trainer.epoch_callbacks()]
+    return trainer, [lt_callbacks.EpochLog(schedule), *loss_switches(recipe, loss), *trainer.epoch_callbacks()]
 
 
 def is_interrupted(output_dir):
@@ -345,10 +337,10 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     `metrics_before_finetune.json`. Between the stages the stage-1 network is kept in
     `output_dir/stage1`, and stage 2 has its own per-epoch backup (`finetune_backup`), so a run
     interrupted in stage 2 resumes there, exactly. The backups and `stage1` are removed only once
-    the checkpoint is written: a stop at any point loses at most the epoch in progress. A trainer
-    that counts training confusions (CP-Mix) leaves them, and their top pairs, in
-    `training_confusion.json`. A recipe with `init_from` skips the training: its `finetune`
-    starts from that checkpoint.
+    the checkpoint is written: a stop at any point loses at most the epoch in progress. The
+    ingredients leave what they learned beside the checkpoint (CP-Mix: its training confusions and
+    their top pairs in `training_confusion.json`). A recipe with `init_from` skips the training:
+    its `finetune` starts from that checkpoint.
 
     Under `torchrun` (`WORLD_SIZE` > 1) this process joins the process group
     (`keras_lt.distributed.initialize`) and trains its shard of every global batch; rank 0 alone
@@ -452,13 +444,13 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     trainer.fit(batches, epochs=recipe.epochs, callbacks=callbacks, shuffle=False, verbose=verbose)
     if recipe.select_on_val:
         validation.restore_best()
+    if distributed.is_main():
+        for ingredient in trainer.ingredients:  # what they learned (CP-Mix: training_confusion.json)
+            ingredient.write_summary(output_dir, data.class_names)
     if recipe.finetune is None:
-        if distributed.is_main():
-            _save_training_confusion(trainer, data, output_dir)
         return trainer.network
     stage1 = os.path.join(output_dir, STAGE1_DIR)
     if distributed.is_main():
-        _save_training_confusion(trainer, data, output_dir)
         partial = f"{stage1}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         hub.save_pretrained(
@@ -483,17 +475,6 @@ def _initial_network(recipe, data):
             f"{recipe.dataset}; start from a checkpoint of the same dataset."
         )
     return network
-
-
-def _save_training_confusion(trainer, data, output_dir):
-    """Writes the training confusion counts of a trainer that keeps them (CP-Mix) and their top pairs."""
-    confusion = getattr(trainer, "confusion", None)
-    if confusion is None:
-        return
-    matrix = keras.ops.convert_to_numpy(confusion).astype("int64")
-    pairs = top_confusion_pairs(matrix, TRAINING_CONFUSION_PAIRS, data.class_names)
-    with open(os.path.join(output_dir, TRAINING_CONFUSION_FILE), "w") as f:
-        json.dump({"top_pairs": pairs, "matrix": matrix.tolist()}, f, indent=2)
 
 
 def _finetune(network, recipe, data, output_dir, resume, verbose):

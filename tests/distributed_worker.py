@@ -30,7 +30,8 @@ from keras_lt.callbacks import EpochSeeder  # noqa: E402
 from keras_lt.data import DeviceBatches  # noqa: E402
 from keras_lt.losses import get as get_loss  # noqa: E402
 from keras_lt.models import cifar_resnet  # noqa: E402
-from keras_lt.trainers import TRAINERS  # noqa: E402
+from keras_lt.trainers import ConfusionPairMixing  # noqa: E402
+from keras_lt.trainers import ERMTrainer  # noqa: E402
 from keras_lt.trainers import SGD  # noqa: E402
 
 CASES = ("erm", "syncbn", "bn", "cpmix")
@@ -58,7 +59,7 @@ def run(case, out):
             distributed.convert_sync_batch_norm(network)
     else:
         network = bn_free(NUM_CLASSES)
-    trainer = TRAINERS["cpmix" if case == "cpmix" else "erm"](network)
+    trainer = ERMTrainer(network, regularizers=[ConfusionPairMixing()] if case == "cpmix" else [])
     batches = DeviceBatches(images, labels, NUM_CLASSES, BATCH, augment=True, seed=3)
     trainer.compile(
         optimizer=SGD(0.05, momentum=0.9, weight_decay=5e-4), loss=get_loss("ce", np.bincount(labels)),
@@ -72,7 +73,7 @@ def run(case, out):
     state["loss"] = np.asarray(history.history["loss"])
     state["accuracy"] = np.asarray(history.history["accuracy"])
     if case == "cpmix":
-        state["confusion"] = keras.ops.convert_to_numpy(trainer.confusion)
+        state["confusion"] = keras.ops.convert_to_numpy(trainer.regularizers[0].confusion)
     np.savez(os.path.join(out, f"{case}-rank{distributed.rank()}.npz"), **state)
 
 

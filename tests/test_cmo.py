@@ -1,4 +1,4 @@
-"""CMO trainer: the foreground sampler, the mixed loss, the window, exact resume, the recipes."""
+"""The CMO mixer: the foreground sampler, the mixed loss, the window, exact resume, the recipes."""
 
 import dataclasses
 
@@ -17,9 +17,9 @@ from keras_lt.losses import BalancedSoftmax
 from keras_lt.models import cifar_resnet
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
-from keras_lt.trainers import TRAINERS
 from keras_lt.trainers import WarmupMultiStep
-from keras_lt.trainers import CMOTrainer
+from keras_lt.trainers import CMO
+from keras_lt.trainers import ERMTrainer
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
 from interruption import interrupting_backup
@@ -46,6 +46,10 @@ def tiny_network(seed=0):
     return cifar_resnet(8, len(COUNTS), input_shape=(8, 8, 3))
 
 
+def cmo_trainer(network, **settings):
+    return ERMTrainer(network, mixer=CMO(**settings))
+
+
 def compiled(trainer, counts=COUNTS):
     trainer.compile(optimizer=SGD(0.05, momentum=0.9), loss=BalancedSoftmax(counts), metrics=["accuracy"])
     return trainer
@@ -60,10 +64,9 @@ def balanced_softmax(logits, labels, counts=COUNTS):
 def test_the_foreground_sampler_draws_images_with_weights_one_over_n():
     """CMO's WeightedRandomSampler: image i drawn with weight 1 / n_{y_i}, with replacement."""
     images, labels = noise_data()
-    trainer = CMOTrainer(stub_network())
-    trainer.batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
+    batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
     draws = 60000
-    foreground, classes = trainer.foreground_batch(draws, torch.Generator().manual_seed(0))
+    foreground, classes = CMO().foreground_batch(batches, draws, torch.Generator().manual_seed(0))
     frequencies = np.bincount(classes.numpy(), minlength=3) / draws
     image_weights = 1.0 / np.asarray(COUNTS)[labels]  # the reference's per-sample weights
     expected = np.bincount(labels, weights=image_weights / image_weights.sum(), minlength=3)
@@ -77,10 +80,9 @@ def test_the_foreground_sampler_draws_images_with_weights_one_over_n():
 def test_the_inverse_frequency_knob_draws_classes_with_probability_one_over_n():
     """The issue's literal reading, kept as a knob: class c drawn with probability proportional to 1 / n_c."""
     images, labels = noise_data()
-    trainer = CMOTrainer(stub_network(), foreground_sampler="inverse_frequency")
-    trainer.batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
+    batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
     draws = 60000
-    _, classes = trainer.foreground_batch(draws, torch.Generator().manual_seed(1))
+    _, classes = CMO(foreground_sampler="inverse_frequency").foreground_batch(batches, draws, torch.Generator().manual_seed(1))
     frequencies = np.bincount(classes.numpy(), minlength=3) / draws
     expected = (1.0 / np.asarray(COUNTS)) / np.sum(1.0 / np.asarray(COUNTS))
     sigma = np.sqrt(expected * (1 - expected) / draws)
@@ -97,14 +99,14 @@ def keyed_losses(trainer, x, y, keys):
 
 def test_training_loss_mixes_half_the_batches_inside_the_window_reproducibly():
     images, labels = noise_data()
-    trainer = compiled(CMOTrainer(stub_network()))
+    trainer = compiled(cmo_trainer(stub_network()))
     trainer.batches = DeviceBatches(images, labels, 3, batch_size=8)
     x, y = trainer.batches[0]
     erm = float(keras.ops.convert_to_numpy(trainer.compute_loss(y=y, y_pred=trainer(x))))
     keys = [(e, s) for e in range(20) for s in range(10)]
-    trainer.cmo_active = False
+    trainer.mixer.active = False
     np.testing.assert_allclose(keyed_losses(trainer, x, y, keys[:5]), erm, rtol=1e-6)  # outside the window
-    trainer.cmo_active = True
+    trainer.mixer.active = True
     losses = keyed_losses(trainer, x, y, keys)
     mixed = ~np.isclose(losses, erm, rtol=1e-6, atol=0)
     assert abs(mixed.mean() - 0.5) < 0.1  # probability 0.5 per batch (200 keys)
@@ -117,7 +119,7 @@ def test_training_loss_mixes_half_the_batches_inside_the_window_reproducibly():
 def test_window_is_inclusive_and_logged():
     images, labels = noise_data()
     batches = DeviceBatches(images, labels, 3, batch_size=16)
-    trainer = compiled(CMOTrainer(tiny_network(), window=(1, 2), probability=1.0))
+    trainer = compiled(cmo_trainer(tiny_network(), window=(1, 2), probability=1.0))
     assert [type(c) for c in trainer.epoch_callbacks()] == [StepKey, CMOWindow]
     history = trainer.fit(
         batches, epochs=4, shuffle=False, verbose=0, callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()]
@@ -131,7 +133,7 @@ def test_resume_mixes_exactly_what_an_uninterrupted_run_mixes(tmp_path):
 
     def fit(seed, *callbacks):
         batches = DeviceBatches(images, labels, 3, batch_size=16, augment="autoaugment", cutout_length=4)
-        trainer = compiled(CMOTrainer(tiny_network(seed), window=(0, 1)))
+        trainer = compiled(cmo_trainer(tiny_network(seed), window=(0, 1)))
         trainer(batches[0][0][:1])
         trainer.optimizer.build(trainer.trainable_variables)
         trainer.fit(
@@ -150,18 +152,20 @@ def test_resume_mixes_exactly_what_an_uninterrupted_run_mixes(tmp_path):
 
 
 def test_fit_needs_device_batches():
-    trainer = compiled(CMOTrainer(stub_network()))
+    trainer = compiled(cmo_trainer(stub_network()))
     images, labels = noise_data()
     with pytest.raises(KerasLTError, match="DeviceBatches"):
         trainer.fit(images.astype("float32"), labels, epochs=1, verbose=0)
 
 
 def test_config_round_trip():
-    trainer = CMOTrainer(stub_network(), probability=0.25, alpha=0.5, window=(2, 9), lam_per_sample=True)
-    config = trainer.get_config()
+    trainer = cmo_trainer(stub_network(), probability=0.25, alpha=0.5, window=(2, 9), lam_per_sample=True)
+    config = keras.saving.serialize_keras_object(trainer.mixer)["config"]
     assert (config["probability"], config["alpha"], config["window"], config["lam_per_sample"]) == (0.25, 0.5, [2, 9], True)
+    again = ERMTrainer.from_config(trainer.get_config())
+    assert isinstance(again.mixer, CMO) and again.mixer.get_config() == trainer.mixer.get_config()
     with pytest.raises(ValueError):
-        CMOTrainer(stub_network(), window=(5, 2))
+        CMO(window=(5, 2))
 
 
 def paco_adjust_learning_rate(epoch, lr=0.1):
@@ -208,7 +212,7 @@ def test_zoo_recipes_and_short30(name, num_classes, epochs, window, augment, off
     np.testing.assert_allclose([schedule.epoch_lr(epoch) for epoch in range(epochs)], expected, rtol=1e-12)
     per_step = keras.ops.convert_to_numpy(schedule(np.arange(epochs * steps)))
     np.testing.assert_allclose(per_step, np.repeat(expected, steps), rtol=1e-6)
-    assert TRAINERS[recipe.method] is CMOTrainer
+    assert recipe.ingredients() == {"mixer": {"name": "cmo", **recipe.method_config}, "regularizers": [], "loss_weight": 1.0}
     short = recipe.scaled("short30")
     assert short.method_config["window"] == [1, 27] and recipe.method_config["window"] == window
     assert short.method_config["probability"] == 0.5 and short.augment == augment
@@ -216,6 +220,6 @@ def test_zoo_recipes_and_short30(name, num_classes, epochs, window, augment, off
     images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
     data = TrainingData(images, labels, images, labels, [str(c) for c in range(num_classes)])
     trainer, callbacks = build_trainer(dataclasses.replace(short, architecture=TINY), data, 7)
-    assert isinstance(trainer, CMOTrainer) and trainer.window == (1, 27)
+    assert isinstance(trainer.mixer, CMO) and trainer.mixer.window == (1, 27)
     windows = [c for c in callbacks if isinstance(c, CMOWindow)]
     assert len(windows) == 1 and (windows[0].start_epoch, windows[0].last_epoch) == (1, 27)

@@ -1,4 +1,4 @@
-"""CP-Mix trainer: confusion counting, the stage-2 objective, the stage switch, resume, the recipes."""
+"""The CP-Mix regulariser: confusion counting, the stage-2 objective, the stage switch, resume, the recipes."""
 
 import csv
 import dataclasses
@@ -23,7 +23,8 @@ from keras_lt.models import cifar_resnet
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
 from keras_lt.trainers import STAGE2
-from keras_lt.trainers import CPMixTrainer
+from keras_lt.trainers import ConfusionPairMixing
+from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import cpmix
 from keras_lt.trainers import cpmix_finetune
 from keras_lt.training import TrainingData
@@ -47,6 +48,14 @@ def noise_data(counts=COUNTS, seed=0):
     return images, labels
 
 
+def cpmix_trainer(network, **settings):
+    return ERMTrainer(network, regularizers=[ConfusionPairMixing(**settings)])
+
+
+def confusion(trainer):
+    return keras.ops.convert_to_numpy(trainer.regularizers[0].confusion)
+
+
 def compiled(trainer, counts=COUNTS):
     trainer.compile(optimizer=SGD(0.05, momentum=0.9), loss=BalancedSoftmax(counts), metrics=["accuracy"])
     return trainer
@@ -61,7 +70,7 @@ def test_counts_the_misclassified_pairs_of_each_batch():
     """A parameter-free stub network: the logits are the mean of each colour channel."""
     inputs = keras.Input((2, 2, 3))
     stub = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
-    trainer = CPMixTrainer(stub)
+    trainer = cpmix_trainer(stub)
     trainer.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     predicted = np.array([0, 1, 2, 2, 0, 1, 1])
     labels = np.array([0, 2, 2, 1, 1, 1, 2])
@@ -72,13 +81,13 @@ def test_counts_the_misclassified_pairs_of_each_batch():
     expected[2, 1] = 2
 
     loss, logits = trainer.training_loss(torch.tensor(x), torch.tensor(labels))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(trainer.confusion), expected)
+    np.testing.assert_array_equal(confusion(trainer), expected)
     np.testing.assert_allclose(  # stage 1: the compiled loss alone
         float(loss.detach()), -np.mean(log_softmax(np.eye(3)[predicted] * 9.0)[np.arange(7), labels]), rtol=1e-5
     )
     trainer.training_loss(torch.tensor(x), torch.tensor(labels))
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(trainer.confusion), 2 * expected)  # accumulates
-    pairs = top_confusion_pairs(keras.ops.convert_to_numpy(trainer.confusion), k=2, class_names=["a", "b", "c"])
+    np.testing.assert_array_equal(confusion(trainer), 2 * expected)  # accumulates
+    pairs = top_confusion_pairs(confusion(trainer), k=2, class_names=["a", "b", "c"])
     assert pairs == [{"true": "c", "predicted": "b", "count": 4}, {"true": "b", "predicted": "a", "count": 2}]
 
 
@@ -98,9 +107,9 @@ def recorded_mixes(monkeypatch):
 def test_stage2_loss_is_erm_plus_eta_times_the_two_mixup_terms(monkeypatch):
     images, labels = noise_data()
     batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
-    trainer = compiled(CPMixTrainer(tiny_network(), rho=0.3, eta=0.5, mix_batch_size=5))
-    trainer.confusion.assign(np.array([[0, 5, 1], [2, 0, 0], [0, 0, 0]], "float32"))
-    trainer.batches, trainer.stage2, trainer.step_key = batches, True, (3, 1)
+    trainer = compiled(cpmix_trainer(tiny_network(), rho=0.3, eta=0.5, mix_batch_size=5))
+    trainer.regularizers[0].confusion.assign(np.array([[0, 5, 1], [2, 0, 0], [0, 0, 0]], "float32"))
+    trainer.batches, trainer.regularizers[0].active, trainer.step_key = batches, True, (3, 1)
     calls = recorded_mixes(monkeypatch)
     x, y = batches[0]
     loss, _ = trainer.training_loss(x, y)
@@ -142,13 +151,13 @@ def test_stage2_loss_is_erm_plus_eta_times_the_two_mixup_terms(monkeypatch):
 def test_one_lam_per_mixed_batch_knob_and_reproducible_draws(monkeypatch):
     images, labels = noise_data()
     batches = DeviceBatches(images, labels, 3, batch_size=8)
-    trainer = compiled(CPMixTrainer(tiny_network(), lam_per_sample=False))
+    trainer = compiled(cpmix_trainer(tiny_network(), lam_per_sample=False))
     trainer.batches = batches
     calls = recorded_mixes(monkeypatch)
     x, y = batches[0]
     for key in ((0, 0), (0, 0), (0, 1)):
         trainer.step_key = key
-        trainer.mixing_loss(x, y)
+        trainer.regularizers[0].mixing_loss(trainer, x, y)
     lams = [call[4] for call in calls]
     assert all(np.ptp(lam) == 0 for lam in lams)  # one lam for every pair of a mixed batch
     for first, again in zip(calls[0:2], calls[2:4]):  # the same key draws the same pairs and lam
@@ -158,7 +167,7 @@ def test_one_lam_per_mixed_batch_knob_and_reproducible_draws(monkeypatch):
 
 
 def fit(trainer, batches, epochs, start_epoch, *more_callbacks):
-    stage = CPMixStage(trainer, start_epoch)
+    stage = CPMixStage(trainer.regularizers[0], start_epoch)
     return trainer.fit(
         batches, epochs=epochs, shuffle=False, verbose=0,
         callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks(), stage, *more_callbacks],
@@ -168,24 +177,24 @@ def fit(trainer, batches, epochs, start_epoch, *more_callbacks):
 def test_stage_switches_at_the_configured_epoch_and_is_logged(monkeypatch):
     images, labels = noise_data()
     batches = DeviceBatches(images, labels, 3, batch_size=8)
-    trainer = compiled(CPMixTrainer(tiny_network()))
+    trainer = compiled(cpmix_trainer(tiny_network()))
     mixed_steps = []
-    original = CPMixTrainer.mixing_loss
+    original = ConfusionPairMixing.mixing_loss
 
-    def recording(self, x, y):
-        mixed_steps.append(self.step_key)
-        return original(self, x, y)
+    def recording(self, trainer, x, y):
+        mixed_steps.append(trainer.step_key)
+        return original(self, trainer, x, y)
 
-    monkeypatch.setattr(CPMixTrainer, "mixing_loss", recording)
+    monkeypatch.setattr(ConfusionPairMixing, "mixing_loss", recording)
     history = fit(trainer, batches, 3, 2).history
     assert history["cpmix"] == [0.0, 0.0, 1.0]
     assert mixed_steps == [(2, 0), (2, 1), (2, 2)]  # every step of stage 2, keyed by (epoch, step)
     assert history["confusions"] == sorted(history["confusions"]) and history["confusions"][0] > 0
-    assert history["confusions"][-1] == float(keras.ops.sum(trainer.confusion))
+    assert history["confusions"][-1] == float(confusion(trainer).sum())
 
 
 def test_fit_needs_device_batches():
-    trainer = compiled(CPMixTrainer(tiny_network()))
+    trainer = compiled(cpmix_trainer(tiny_network()))
     images, labels = noise_data()
     with pytest.raises(KerasLTError, match="DeviceBatches") as error:
         trainer.fit(images, labels, epochs=1, verbose=0)
@@ -194,11 +203,11 @@ def test_fit_needs_device_batches():
 
 class ConfusionAtStart(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
-        self.confusion = keras.ops.convert_to_numpy(self.model.confusion).copy()
+        self.confusion = confusion(self.model).copy()
 
 
 def built_trainer(batches, seed):
-    trainer = compiled(CPMixTrainer(tiny_network(seed)))
+    trainer = compiled(cpmix_trainer(tiny_network(seed)))
     trainer(batches[0][0][:1])
     trainer.optimizer.build(trainer.trainable_variables)
     return trainer
@@ -215,19 +224,19 @@ def test_resume_in_stage2_restores_the_confusions_and_continues_exactly(tmp_path
     interrupted = built_trainer(batches, seed=0)
     with pytest.raises(KeyboardInterrupt):
         fit(interrupted, batches, 3, 1, interrupting_backup(1)(backup))
-    saved = keras.ops.convert_to_numpy(interrupted.confusion).copy()
+    saved = confusion(interrupted).copy()
     assert saved.sum() > 0
 
     batches = DeviceBatches(images, labels, 3, batch_size=8)
     resumed = built_trainer(batches, seed=7)  # other initial weights: everything comes from the backup
-    assert float(keras.ops.sum(resumed.confusion)) == 0
+    assert float(confusion(resumed).sum()) == 0
     at_start = ConfusionAtStart()
     history = fit(resumed, batches, 3, 1, keras.callbacks.BackupAndRestore(backup), at_start).history
     np.testing.assert_array_equal(at_start.confusion, saved)  # the round trip keeps Q
     assert history["cpmix"] == [1.0]  # only epoch 2 ran, in stage 2
-    final = keras.ops.convert_to_numpy(resumed.confusion)
+    final = confusion(resumed)
     assert final.sum() > saved.sum() and np.all(final >= saved)  # and Q kept growing
-    np.testing.assert_array_equal(final, keras.ops.convert_to_numpy(straight.confusion))
+    np.testing.assert_array_equal(final, confusion(straight))
     for mine, theirs in zip(resumed.network.weights, straight.network.weights):
         np.testing.assert_allclose(mine.numpy(), theirs.numpy(), rtol=1e-5, atol=1e-6, err_msg=mine.path)
 
@@ -248,10 +257,11 @@ def test_zoo_recipes_and_short30():
         images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
         data = TrainingData(images, labels, images, labels, [str(c) for c in range(num_classes)])
         trainer, callbacks = build_trainer(dataclasses.replace(recipe, architecture=TINY), data, 7)
-        assert isinstance(trainer, CPMixTrainer)
-        assert (trainer.alpha, trainer.rho, trainer.eta, trainer.mix_batch_size) == (1.0, 0.5, 1.0, None)
+        (regularizer,) = trainer.regularizers
+        assert isinstance(regularizer, ConfusionPairMixing) and trainer.mixer is None
+        assert (regularizer.alpha, regularizer.rho, regularizer.eta, regularizer.mix_batch_size) == (1.0, 0.5, 1.0, None)
         stages = [c for c in callbacks if isinstance(c, CPMixStage)]
-        assert len(stages) == 1 and stages[0].start_epoch == 200 and stages[0].trainer is trainer
+        assert len(stages) == 1 and stages[0].start_epoch == 200 and stages[0].cpmix is regularizer
 
 
 def test_cifar100_recipe_runs_end_to_end_with_its_finetune(tmp_path):
@@ -276,11 +286,11 @@ def test_cifar100_recipe_runs_end_to_end_with_its_finetune(tmp_path):
     assert all(np.isfinite(float(r["loss"])) for r in rows)
     with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
         assert len(list(csv.DictReader(f))) == 1
-    with open(os.path.join(out, training.TRAINING_CONFUSION_FILE)) as f:
+    with open(os.path.join(out, cpmix.SUMMARY_FILE)) as f:
         confusion = json.load(f)
     matrix = np.array(confusion["matrix"])
     assert matrix.shape == (100, 100) and matrix.sum() == float(rows[-1]["confusions"])
-    assert confusion["top_pairs"] == top_confusion_pairs(matrix, training.TRAINING_CONFUSION_PAIRS, data.class_names)
+    assert confusion["top_pairs"] == top_confusion_pairs(matrix, cpmix.SUMMARY_PAIRS, data.class_names)
     with open(os.path.join(out, training.PRE_FINETUNE_METRICS_FILE)) as f:
         assert json.load(f)["num_samples"] == 100
     model = hub.from_pretrained(out)

@@ -1,4 +1,4 @@
-"""ERMTrainer: its step against a hand-written torch step, learning, and exact resume."""
+"""ERMTrainer: its step against a hand-written torch step, learning, exact resume, and a new ingredient."""
 
 import json
 import os
@@ -17,6 +17,7 @@ from keras_lt.losses import BalancedSoftmax
 from keras_lt.models import cifar_resnet
 from keras_lt.trainers import SGD
 from keras_lt.trainers import ERMTrainer
+from keras_lt.trainers import Ingredient
 from keras_lt.trainers import WarmupMultiStep
 from interruption import interrupting_backup
 
@@ -202,3 +203,43 @@ def test_step_generators_are_keyed_by_seed_epoch_step_and_stream():
         assert other[0] != draws((3, 5), 1)[0] and other[1] != draws((3, 5), 1)[1]
     trainer.batches = DeviceBatches(*toy_data(), NUM_CLASSES, seed=9)  # the fitted batches' seed by default
     assert draws((3, 5), 1) == draws((3, 5), 1, seed=9)
+
+
+class Penalty(Ingredient):
+    """A regulariser written as a new method would be: one class, its state and its switch on the trainer."""
+
+    name = "penalty"
+
+    def __init__(self, weight=0.5):
+        self.weight = weight
+        self.steps = None
+
+    def build(self, trainer):
+        self.steps = trainer.add_weight(shape=(), initializer="zeros", trainable=False, name="penalty_steps")
+
+    def epoch_callbacks(self, trainer):
+        return [keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: logs.update(penalty_steps=float(self.steps)))]
+
+    def loss(self, trainer, x, y, logits, outputs):
+        self.steps.assign_add(1.0)
+        return self.weight * keras.ops.mean(keras.ops.square(logits))
+
+    def get_config(self):
+        return {"weight": self.weight}
+
+
+def test_a_new_ingredient_adds_its_term_state_and_callbacks():
+    trainer = ERMTrainer(tiny_network(), regularizers=[Penalty(0.5)], loss_weight=2.0)
+    trainer.compile(optimizer=SGD(0.05), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    images, labels = toy_data(8)
+    x, y = torch.tensor(images), torch.tensor(labels)
+    loss, logits = trainer.training_loss(x, y)
+    z = logits.detach().numpy().astype(np.float64)
+    z_max = z.max(1, keepdims=True)
+    ce = np.mean(np.log(np.exp(z - z_max).sum(1)) + z_max[:, 0] - z[np.arange(8), labels])
+    np.testing.assert_allclose(float(loss.detach()), 2.0 * ce + 0.5 * np.mean(z**2), rtol=1e-5)
+    assert float(trainer.regularizers[0].steps) == 1.0 and any(v is trainer.regularizers[0].steps for v in trainer.non_trainable_weights)
+    assert trainer.needs_training_set is None and trainer.ingredients == trainer.regularizers
+    batches = DeviceBatches(images, labels, NUM_CLASSES, batch_size=4)
+    history = trainer.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()])
+    assert history.history["penalty_steps"] == [3.0]  # its state, counted by its own step hook

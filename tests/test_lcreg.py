@@ -1,4 +1,4 @@
-"""LCReg: the stage-1 objective, the covariance state and its resume, the ramp, the recipes, the CLI on a checkpoint."""
+"""LCReg (Mixup + LatentReconstruction + LatentISDA, the "lcreg" preset): the stage-1 objective, the covariance state and its resume, the ramp, the recipes, the CLI on a checkpoint."""
 
 import csv
 import dataclasses
@@ -25,10 +25,14 @@ from keras_lt.models import cifar_resnet
 from keras_lt.models.latent import training_view
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
-from keras_lt.trainers import LCRegTrainer
+from keras_lt.trainers import ERMTrainer
+from keras_lt.trainers import LatentISDA
+from keras_lt.trainers import LatentReconstruction
+from keras_lt.trainers import Mixup
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
 from interruption import interrupting_backup
+from test_latent_isda import latent_isda_reference
 
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
@@ -36,9 +40,12 @@ CLASSES = ["ant", "bee", "cat"]
 COUNTS = (12, 6, 2)
 
 
-def lcreg_trainer(seed=0, latent_categories=4, **settings):
+def lcreg_trainer(seed=0, latent_categories=4, reduction="mean"):
     keras.utils.set_random_seed(seed)
-    trainer = LCRegTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)), latent_categories=latent_categories, **settings)
+    trainer = ERMTrainer(
+        cifar_resnet(8, 3, input_shape=(8, 8, 3)), mixer=Mixup(),
+        regularizers=[LatentReconstruction(latent_categories, reduction=reduction), LatentISDA()],
+    )
     trainer.compile(
         optimizer=SGD(0.05, momentum=0.9), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
@@ -63,16 +70,16 @@ def spread(logits):
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
 def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment(reduction):
-    trainer = lcreg_trainer(recon_reduction=reduction)
+    trainer = lcreg_trainer(reduction=reduction)
     layer = trainer.latent
     assert isinstance(layer, LatentCategoryReconstruction) and layer.num_latents == 4
     images, labels = noise()
     x, y = torch.tensor(images[:8]), torch.tensor(labels[:8])
     trainer.step_key = (1, 0)
-    trainer.isda_lambda = 0.3
+    trainer.regularizers[1].isda_lambda = 0.3
     loss, logits = trainer.training_loss(x, y)
 
-    mixed, partners, lam = trainer.mix_batch(x, y)  # the same key: the same draws
+    mixed, partners, lam = trainer.mixer.mix(trainer, x, y)  # the same key: the same draws
     out_logits, f, f_hat, weights = (t.detach().numpy() for t in training_view(trainer.network)(mixed, training=True))
     np.testing.assert_allclose(logits.detach().numpy(), out_logits, rtol=1e-4, atol=1e-5)
     lam = lam.numpy()
@@ -86,12 +93,7 @@ def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment
         covariance[m] = np.cov(features[assignment == m], rowvar=False, bias=True)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(trainer.estimator.covariance), covariance, rtol=1e-3, atol=1e-4)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(trainer.estimator.count), np.bincount(assignment, minlength=4))
-    z = keras.ops.convert_to_numpy(layer.latent_logits()).astype(np.float64)
-    w = layer.latent_kernel.numpy().T.astype(np.float64)
-    for m in range(4):
-        for j in range(4):
-            z[m, j] += 0.3 / 2 * (w[j] - w[m]) @ covariance[m] @ (w[j] - w[m])
-    aug = -np.mean(np.diag(log_softmax(z)))
+    aug = latent_isda_reference(layer, covariance, 0.3)
     np.testing.assert_allclose(float(loss.detach()), 0.1 * aug + 0.1 * recon + cls, rtol=1e-4)
     # the diagnostic: the classifier on GAP(f^) (the latent branch) and on GAP(f), across the batch
     kernel, bias = (v.numpy().astype(np.float64) for v in trainer.network.get_layer("classifier").weights)
@@ -103,14 +105,14 @@ def test_objective_is_the_weighted_sum_and_the_covariance_follows_the_assignment
 
 def test_network_checks():
     with pytest.raises(KerasLTError, match="latent_categories"):
-        LCRegTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
+        ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)), regularizers=[LatentReconstruction()])
+    with pytest.raises(KerasLTError, match="latent ISDA needs latent categories"):
+        ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)), regularizers=[LatentISDA()])
     trainer = lcreg_trainer()
-    again = LCRegTrainer(trainer.network)  # already has the layer: kept
-    assert again.network is trainer.network and again.latent_categories == 4
+    again = ERMTrainer(trainer.network, regularizers=[LatentReconstruction()])  # already has the layer: kept
+    assert again.network is trainer.network and again.latent.num_latents == 4
     with pytest.raises(KerasLTError, match="latent categories"):
-        LCRegTrainer(trainer.network, latent_categories=5)
-    with pytest.raises(KerasLTError, match="recon_reduction must be one of mean, sum"):
-        LCRegTrainer(trainer.network, recon_reduction="max")
+        ERMTrainer(trainer.network, regularizers=[LatentReconstruction(5)])
 
 
 def fit(trainer, batches, epochs, *more):
@@ -138,8 +140,8 @@ def test_ramp_is_per_step_logged_and_resume_restores_the_covariances_exactly(tmp
     batches = DeviceBatches(images, labels, 3, batch_size=8)
     straight = built(batches, 0)
     seen = []
-    original = LCRegTrainer.latent_aug_loss
-    monkeypatch.setattr(LCRegTrainer, "latent_aug_loss", lambda self: seen.append(self.isda_lambda) or original(self))
+    original = LatentISDA.latent_aug_loss
+    monkeypatch.setattr(LatentISDA, "latent_aug_loss", lambda self: seen.append(self.isda_lambda) or original(self))
     history = fit(straight, batches, 3).history
     assert seen == pytest.approx(ramp(3, 3))
     assert history["isda_lambda"] == pytest.approx(ramp(3, 3)[2::3])  # each epoch's last step
@@ -174,10 +176,13 @@ def test_zoo_recipes():
         images = np.zeros((len(labels), 8, 8, 3), np.uint8)
         data = TrainingData(images, labels, images, labels, [str(c) for c in range(num_classes)])
         trainer, callbacks = build_trainer(dataclasses.replace(recipe, architecture=TINY), data, 7)
-        assert isinstance(trainer, LCRegTrainer) and trainer.latent_categories == m and trainer.fusion == "residual"
-        assert (trainer.aug_weight, trainer.recon_weight, trainer.cls_weight, trainer.lam0) == (0.1, 0.1, 1.0, 0.5)
-        assert trainer.recon_reduction == recipe.method_config["recon_reduction"] == "mean"
-        assert [c for c in callbacks if isinstance(c, ISDARamp)][0].trainer is trainer
+        reconstruction, isda = trainer.regularizers
+        assert isinstance(trainer.mixer, Mixup) and trainer.mixer.alpha == 1.0 and trainer.loss_weight == 1.0
+        assert isinstance(reconstruction, LatentReconstruction) and isinstance(isda, LatentISDA)
+        assert trainer.latent.num_latents == m and trainer.network.keras_lt_config["architecture"]["fusion"] == "residual"
+        assert (isda.weight, reconstruction.weight, isda.lam0) == (0.1, 0.1, 0.5)
+        assert reconstruction.reduction == recipe.method_config["recon_reduction"] == "mean"
+        assert [c for c in callbacks if isinstance(c, ISDARamp)][0].isda is isda
 
 
 def write_png(path, seed):

@@ -145,10 +145,57 @@ def test_unreadable_recipe_file(tmp_path, text, expected):
 def test_short30_method_and_finetune_overrides():
     cmo = Recipe(name="x", method="cmo", method_config={"window": [4, 196], "alpha": 1.0}).scaled("short30")
     assert cmo.method_config == {"window": [1, 27], "alpha": 1.0}  # CMO's window: epochs 1..27
-    other = Recipe(name="x", method="erm", method_config={"window": [4, 196]}).scaled("short30")
-    assert other.method_config == {"window": [4, 196]}  # only the named method's config changes
+    mixer = Recipe(name="x", mixer={"name": "cmo", "window": [4, 196]}).scaled("short30")
+    assert mixer.mixer == {"name": "cmo", "window": [1, 27]} and mixer.method_config == {}  # a CMO mixer's too
     afr = Recipe(name="x", finetune={"method": "afr", "epochs": 50, "regenerate_every": 10, "lr": 0.01})
     assert afr.scaled("short30").finetune == {"method": "afr", "epochs": 10, "regenerate_every": 2, "lr": 0.01}
     assert afr.finetune["epochs"] == 50  # the full recipe is left alone
     crt = Recipe(name="x", finetune={"method": "crt", "epochs": 10}).scaled("short30")
     assert crt.finetune == {"method": "crt", "epochs": 3}
+
+
+def test_every_ingredient_a_recipe_names_is_built_by_the_trainers():
+    from keras_lt.presets import INGREDIENTS
+    from keras_lt.trainers import MIXERS
+    from keras_lt.trainers import REGULARIZERS
+
+    assert INGREDIENTS == {**{name: "mixer" for name in MIXERS}, **{name: "regularizer" for name in REGULARIZERS}}
+
+
+@pytest.mark.parametrize(
+    "method, config, expected",
+    [
+        ("erm", {}, {"mixer": None, "regularizers": [], "loss_weight": 1.0}),
+        ("mixup", {"alpha": 0.2}, {"mixer": {"name": "mixup", "alpha": 0.2}, "regularizers": [], "loss_weight": 1.0}),
+        ("cmo", {"window": [1, 2]}, {"mixer": {"name": "cmo", "window": [1, 2]}, "regularizers": [], "loss_weight": 1.0}),
+        ("cpmix", {"eta": 0.5}, {"mixer": None, "regularizers": [{"name": "cpmix", "eta": 0.5, "start_epoch": 7}], "loss_weight": 1.0}),
+        (
+            "lcreg",
+            {"latent_categories": 8, "recon_weight": 0.2, "aug_weight": 0.3, "cls_weight": 0.9, "lam0": 0.4, "alpha": 0.5},
+            {
+                "mixer": {"name": "mixup", "alpha": 0.5},
+                "regularizers": [
+                    {"name": "latent_reconstruction", "latent_categories": 8, "weight": 0.2},
+                    {"name": "latent_isda", "lam0": 0.4, "weight": 0.3},
+                ],
+                "loss_weight": 0.9,
+            },
+        ),
+    ],
+)
+def test_a_method_is_a_preset_of_ingredients(method, config, expected):
+    recipe = Recipe(name="x", method=method, method_config=config, cpmix_epoch=7 if method == "cpmix" else None)
+    assert recipe.ingredients() == expected
+
+
+def test_ingredient_switches_scale_with_the_schedule():
+    recipe = Recipe(
+        name="x", epochs=300, mixer={"name": "cmo", "window": [4, 296]},
+        regularizers=[{"name": "cpmix", "start_epoch": 200}],
+    )
+    short = recipe.scaled("short30")
+    assert (short.mixer["window"], short.regularizers[0]["start_epoch"]) == ([1, 27], 20)
+    scaled, changes = recipe.with_epochs(3)
+    assert (scaled.mixer["window"], scaled.regularizers[0]["start_epoch"]) == ([1, 2], 2)
+    assert "regularizers: [{'start_epoch': 200}] -> [{'start_epoch': 2}]" in changes
+    assert recipe.regularizers[0]["start_epoch"] == 200  # the recipe itself is left as it was

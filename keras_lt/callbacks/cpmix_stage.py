@@ -6,7 +6,7 @@ from keras_lt.callbacks.epoch_switch import EpochSwitch
 
 
 class CPMixStage(EpochSwitch):
-    """Sets `trainer.stage2 = epoch >= start_epoch` at every epoch begin.
+    """Sets `cpmix.active = epoch >= start_epoch` at every epoch begin.
 
     The stage is recomputed from the epoch number at every epoch begin, so a run resumed by
     `keras.callbacks.BackupAndRestore` (or `fit(initial_epoch=...)`) gets it back with no saved
@@ -15,24 +15,25 @@ class CPMixStage(EpochSwitch):
     callback before a `CSVLogger` so the columns are there.
 
     Args:
-        trainer: a `keras_lt.trainers.CPMixTrainer`.
+        cpmix: a `keras_lt.trainers.ConfusionPairMixing`, built with its trainer.
         start_epoch: first stage-2 epoch, 0-based (METHODS.md: 2/3 of the epochs, 200 of 300 in the
             CIFAR recipe, 20 in short30).
 
     Example:
-    >>> trainer = CPMixTrainer(network)
+    >>> cpmix = ConfusionPairMixing()
+    >>> trainer = ERMTrainer(network, regularizers=[cpmix])
     >>> trainer.fit(batches, epochs=300, shuffle=False,
-    ...             callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks(), CPMixStage(trainer, 200)])
+    ...             callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks(), CPMixStage(cpmix, 200)])
     """
 
-    def __init__(self, trainer, start_epoch):
+    def __init__(self, cpmix, start_epoch):
         super().__init__(start_epoch, log_key="cpmix")
-        self.trainer = trainer
+        self.cpmix = cpmix
 
     def apply(self, active):
-        self.trainer.stage2 = active
+        self.cpmix.active = active
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
         if logs is not None:
-            logs["confusions"] = float(keras.ops.sum(self.trainer.confusion))
+            logs["confusions"] = float(keras.ops.sum(self.cpmix.confusion))

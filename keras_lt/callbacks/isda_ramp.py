@@ -4,7 +4,7 @@ import keras
 
 
 class ISDARamp(keras.callbacks.Callback):
-    """Sets `trainer.isda_lambda = trainer.lam0 * t / T` before every training step and logs it.
+    """Sets `isda.isda_lambda = isda.lam0 * t / T` before every training step and logs it.
 
     `t` is the 0-based iteration `epoch * steps_per_epoch + step` and `T` the run's total
     `epochs * steps_per_epoch`: LCReg's "lambda = (t / T) x lambda_0 ... where T indicates the total
@@ -14,17 +14,17 @@ class ISDARamp(keras.callbacks.Callback):
     epoch end, the value of the epoch's last step (put this callback before a `CSVLogger`).
 
     Args:
-        trainer: a trainer with `lam0` and an `isda_lambda` attribute (`keras_lt.trainers.LCRegTrainer`).
+        isda: an ingredient with `lam0` and an `isda_lambda` attribute (`keras_lt.trainers.LatentISDA`).
         epochs: the run's epochs; None for the `fit` run's number of epochs.
         steps_per_epoch: steps in one epoch; None for the `fit` run's.
 
     Example:
-    >>> trainer.fit(batches, epochs=200, callbacks=[StepKey(trainer), ISDARamp(trainer)])
+    >>> trainer.fit(batches, epochs=200, callbacks=[StepKey(trainer), ISDARamp(isda)])
     """
 
-    def __init__(self, trainer, epochs=None, steps_per_epoch=None):
+    def __init__(self, isda, epochs=None, steps_per_epoch=None):
         super().__init__()
-        self.trainer = trainer
+        self.isda = isda
         self.epochs = epochs
         self.steps_per_epoch = steps_per_epoch
         self.epoch = 0
@@ -36,8 +36,8 @@ class ISDARamp(keras.callbacks.Callback):
         params = self.params or {}
         steps = self.steps_per_epoch or params.get("steps") or 1
         epochs = self.epochs or params.get("epochs") or 1
-        self.trainer.isda_lambda = self.trainer.lam0 * (self.epoch * steps + batch) / (epochs * steps)
+        self.isda.isda_lambda = self.isda.lam0 * (self.epoch * steps + batch) / (epochs * steps)
 
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
-            logs["isda_lambda"] = float(self.trainer.isda_lambda)
+            logs["isda_lambda"] = float(self.isda.isda_lambda)

@@ -13,7 +13,7 @@ latent m (`keras_lt.layers.LatentCategoryReconstruction`). `lam = lam0 * t / T` 
 iterations (`keras_lt.callbacks.ISDARamp`; ISDA's lam0 = 0.5).
 
 Not a `--loss`: it needs a classifier's weights and a covariance state, so a trainer calls it
-(`keras_lt.trainers.LCRegTrainer`).
+(`keras_lt.trainers.LatentISDA`).
 """
 
 import keras

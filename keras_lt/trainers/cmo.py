@@ -1,4 +1,4 @@
-"""CMO (Park et al., CVPR 2022): context-rich minority over-sampling by CutMix onto majority backgrounds."""
+"""CMO (Park et al., CVPR 2022): context-rich minority over-sampling by CutMix onto majority backgrounds, as a batch mixer."""
 
 import keras
 import torch
@@ -7,17 +7,18 @@ from keras_lt.callbacks.cmo_window import CMOWindow
 from keras_lt.data.cutmix import cutmix
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.samplers import class_probabilities
-from keras_lt.trainers.erm import ERMTrainer
+from keras_lt.trainers.ingredient import Ingredient
+from keras_lt.trainers.ingredient import check_alpha
 
 STREAM = 5  # last word of the (epoch, step, STREAM) random key: CP-Mix 1, mixup 2, AFR 3, CMO 5
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
-class CMOTrainer(ERMTrainer):
+class CMO(Ingredient):
     """CMO: pastes a box of a minority-weighted foreground image into each instance-sampled background.
 
     The batch being fitted is the background (instance sampling). Inside the epoch window
-    (`keras_lt.callbacks.CMOWindow`, which `epoch_callbacks()` returns with a `StepKey`), with probability
+    (`keras_lt.callbacks.CMOWindow`, which `epoch_callbacks()` returns), with probability
     `probability` per batch, a foreground batch is drawn on the device from the same training set,
     each image with weight `1 / n_c` of its class (with replacement, the reference's
     `WeightedRandomSampler`; so each class is equally likely: the "class_balanced" sampler; the
@@ -29,9 +30,9 @@ class CMOTrainer(ERMTrainer):
         lam <- 1 - box area / image area;
         loss = lam * L(logits, y_background) + (1 - lam) * L(logits, y_foreground)
 
-    with the compiled loss `L` (Balanced Softmax in the recipes; any ERM loss works), on one forward
-    pass of the mixed batch. The metrics see the background labels, as the reference's accuracy.
-    Outside the window, or when the batch is not mixed, the step is plain ERM. A per-sample weight
+    with the compiled loss `L` (Balanced Softmax in the recipes; any loss works), on one forward
+    pass of the mixed batch (`keras_lt.trainers.ERMTrainer` scores the two labels). The metrics see the background labels, as the reference's accuracy.
+    Outside the window, or when the batch is not mixed, the batch goes through as it is. A per-sample weight
     (`fit`'s `class_weight`) multiplies both terms.
 
     The 400-epoch recipes (`cmo-aa-*`, the reference's `--use_randaug`) follow its
@@ -44,15 +45,14 @@ class CMOTrainer(ERMTrainer):
     (`lam_per_sample=True` draws one per image, each with its own box); the window is given as
     0-based inclusive epochs, the reference's `3 < epoch < E - 3` being `(4, E - 4)`.
 
-    Randomness: step `s` of epoch `e` draws from `step_generators` (keyed by
+    Randomness: step `s` of epoch `e` draws from `trainer.step_generators` (keyed by
     `(seed of the batches, e, s, STREAM)`): NumPy for the Bernoulli and `lam` (torch's Beta sampler
     takes no generator), torch for the foreground images, augmentation and box centres. So a
     resumed run mixes exactly what an uninterrupted one does.
 
-    `fit` must get a `keras_lt.data.DeviceBatches`: the foregrounds come from its training set.
+    The trainer must be fitted on `keras_lt.data` batches: the foregrounds come from their training set.
 
     Args:
-        network: a `keras.Model` mapping images (0..255, NHWC) to logits.
         probability: chance that a batch (inside the window) is mixed.
         alpha: the Beta distribution's parameter.
         window: `(first_epoch, last_epoch)`, 0-based and inclusive, of the epochs that may mix.
@@ -60,68 +60,54 @@ class CMOTrainer(ERMTrainer):
             the reference; "inverse_frequency" draws classes with probability `1 / n_c`, far more
             tail-heavy).
         lam_per_sample: one `lam` and box per image (True) or per batch (False, the reference).
-        **kwargs: forwarded to `ERMTrainer`.
 
     Example:
-    >>> trainer = CMOTrainer(keras_lt.models.resnet32(100), window=(4, 196))
+    >>> trainer = ERMTrainer(keras_lt.models.resnet32(100), mixer=CMO(window=(4, 196)))
     >>> trainer.compile(optimizer=SGD(schedule), loss=BalancedSoftmax(counts), metrics=["accuracy"])
     >>> trainer.fit(batches, epochs=200, shuffle=False,
     ...             callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()])
     """
 
+    name = "cmo"
     needs_training_set = "CMO draws foreground images from the training set"
 
-    def __init__(
-        self,
-        network,
-        probability=0.5,
-        alpha=1.0,
-        window=(4, 196),
-        foreground_sampler="class_balanced",
-        lam_per_sample=False,
-        **kwargs,
-    ):
-        super().__init__(network, **kwargs)
+    def __init__(self, probability=0.5, alpha=1.0, window=(4, 196), foreground_sampler="class_balanced", lam_per_sample=False):
         if not 0.0 <= probability <= 1.0:
             raise ValueError(f"probability must be in [0, 1], got {probability}.")
-        if alpha <= 0:
-            raise ValueError(f"alpha must be > 0, got {alpha}.")
         if len(window) != 2 or window[0] > window[1]:
             raise ValueError(f"window must be (first_epoch, last_epoch) with first <= last, got {window}.")
         if foreground_sampler not in SAMPLERS:
             raise ValueError(f"foreground_sampler must be one of {', '.join(SAMPLERS)}, got '{foreground_sampler}'.")
         self.probability = float(probability)
-        self.alpha = float(alpha)
+        self.alpha = check_alpha(alpha)
         self.window = (int(window[0]), int(window[1]))
         self.foreground_sampler = foreground_sampler
         self.lam_per_sample = bool(lam_per_sample)
-        self.cmo_active = False  # set by CMOWindow
+        self.active = False  # set by CMOWindow
 
-    def epoch_callbacks(self):
-        return [*super().epoch_callbacks(), CMOWindow(self, *self.window)]
+    def epoch_callbacks(self, trainer):
+        return [CMOWindow(self, *self.window)]
 
-    def training_loss(self, x, y, sample_weight=None):
-        if not self.cmo_active:
-            return super().training_loss(x, y, sample_weight)
-        generator, rng = self.step_generators(STREAM)
+    def mix(self, trainer, x, y):
+        """`(images, foreground_labels, lam)` of a mixed step; None when the step is not mixed."""
+        if not self.active:
+            return None
+        generator, rng = trainer.step_generators(STREAM)
         if rng.random() >= self.probability:
-            return super().training_loss(x, y, sample_weight)
-        foreground, y_foreground = self.foreground_batch(len(y), generator)
+            return None
+        foreground, y_foreground = self.foreground_batch(trainer.batches, len(y), generator)
         lam = rng.beta(self.alpha, self.alpha, len(y) if self.lam_per_sample else 1)
         mixed, lam = cutmix(x, foreground.to(x.dtype), torch.as_tensor(lam, device=x.device), generator)
-        logits = self(mixed, training=True)
-        return self.two_label_loss(logits, y, y_foreground, lam.expand(len(y)), sample_weight), logits
+        return mixed, y_foreground, lam.expand(len(y))
 
-    def foreground_batch(self, size, generator):
-        """`size` training images drawn by `foreground_sampler`, augmented as the batches are, and their labels."""
-        batches = self.batches
+    def foreground_batch(self, batches, size, generator):
+        """`size` training images of `batches` drawn by `foreground_sampler`, augmented as the batches are, and their labels."""
         probabilities = class_probabilities(batches.class_counts, self.foreground_sampler)
         idx = batches.class_sampler.sample(probabilities, size, generator)
         return batches.images_at(idx, generator), batches.labels[idx]
 
     def get_config(self):
         return {
-            **super().get_config(),
             "probability": self.probability,
             "alpha": self.alpha,
             "window": list(self.window),

@@ -1,4 +1,4 @@
-"""The base trainer: empirical risk minimisation with a pluggable loss and a torch train step."""
+"""The trainer: empirical risk minimisation with a pluggable loss, batch mixer and regularisers, and a torch train step."""
 
 import keras
 import numpy as np
@@ -10,26 +10,39 @@ from keras_lt.data.batches import TrainingBatches
 from keras_lt.data.batches import training_device
 from keras_lt.errors import KerasLTError
 from keras_lt.models.direct_call import direct_call
+from keras_lt.models.latent import training_view
+
+MAPS = ("features", "reconstruction", "weights")  # the feature maps of a latent-category view, after the logits
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
 class ERMTrainer(keras.Model):
-    """A `keras.Model` that trains a network with a custom torch `train_step`.
+    """A `keras.Model` that trains a network with a custom torch `train_step`: the one trainer of every method.
 
     The trainer wraps the network it trains (`trainer.network` is what gets published). Compile it
     with a loss from `keras_lt.losses` and `keras_lt.trainers.SGD`, then `fit` it on
-    `keras_lt.data.DeviceBatches` with an `EpochSeeder` and `shuffle=False` (the batches draw each
-    epoch's order; Keras' shuffle would reorder them from Python's global `random`, which a resumed
-    run does not replay). Methods subclass it and override `training_loss(x, y, sample_weight)`,
-    which returns the scalar to minimise and the logits the metrics see; the step itself (zero
-    grad, backward, optimizer update, metrics) stays here.
+    `keras_lt.data.DeviceBatches` with an `EpochSeeder`, `epoch_callbacks()` and `shuffle=False`
+    (the batches draw each epoch's order; Keras' shuffle would reorder them from Python's global
+    `random`, which a resumed run does not replay).
 
-    Trainers that draw randomness inside their step (mixup, CP-Mix, CMO, AFR) take it from
-    `step_generators(stream)`, keyed by `(seed, epoch, step, stream)` through the `StepKey` callback
-    of `epoch_callbacks()`, so a resumed run draws what an uninterrupted one does. Trainers that
-    need the training set itself (partner or foreground images) set `needs_training_set` and are
-    fitted on `keras_lt.data.TrainingBatches` (`DeviceBatches` or `StreamingBatches`), kept as
-    `self.batches`; they draw those images with `self.batches.images_at`.
+    A method is a choice of ingredients (`keras_lt.trainers.Ingredient`): at most one batch
+    `mixer` (`Mixup`, `CMO`), which gives the images the network sees and the two labels they are
+    scored against (`lam L(y) + (1 - lam) L(y_partner)`, or `L(y)` on the batch as it is), and any
+    `regularizers` (`ConfusionPairMixing`, `LatentReconstruction`, `LatentISDA`), each adding a
+    term. Every step minimises
+
+        loss_weight * L_cls + sum of the regularisers' terms
+
+    with one forward pass (through the latent-category view of the network when a regulariser
+    needs its feature maps). The step itself (zero grad, backward, optimizer update, metrics)
+    stays here. The ingredients' state (CP-Mix's confusion counts, ISDA's covariances) lives on the
+    trainer as non-trainable variables, so `keras_lt.callbacks.Backup` and `--resume` carry it.
+
+    Ingredients that draw randomness inside the step take it from `step_generators(stream)`, keyed
+    by `(seed, epoch, step, stream)` through the `StepKey` callback of `epoch_callbacks()`, so a
+    resumed run draws what an uninterrupted one does. Ingredients that need the training set itself
+    (partner or foreground images) require `keras_lt.data.TrainingBatches` (`DeviceBatches` or
+    `StreamingBatches`), kept as `self.batches`; they draw those images with `self.batches.images_at`.
 
     Multi-process runs (`keras_lt.distributed`, under `torchrun`): `backward(loss, batch_size)`
     weights each rank's loss by its share of the global batch, all-reduces the gradients and gives
@@ -37,28 +50,49 @@ class ERMTrainer(keras.Model):
     so all ranks hold the same weights; the in-step draws are keyed by the rank too, so ranks
     draw different partners, permutations and boxes for their shards.
 
-    Method state that must survive a checkpoint (a confusion matrix, covariances, a stage) is a
-    non-trainable variable of the trainer, so `BackupAndRestore` and `--resume` carry it.
-
     Args:
         network: a `keras.Model` mapping images (0..255, NHWC) to logits.
+        mixer: a batch mixer ingredient, or None (the batch as it is).
+        regularizers: regulariser ingredients, applied in this order.
+        loss_weight: weight of the classification loss (LCReg's gamma).
         **kwargs: forwarded to `keras.Model`.
 
     Example:
-    >>> trainer = ERMTrainer(keras_lt.models.resnet32(10))
-    >>> trainer.compile(optimizer=SGD(0.1, weight_decay=2e-4), loss=BalancedSoftmax(counts),
+    >>> trainer = ERMTrainer(keras_lt.models.resnet32(10, classifier="cosine"),
+    ...                      regularizers=[ConfusionPairMixing(start_epoch=200)])
+    >>> trainer.compile(optimizer=SGD(0.1, weight_decay=2e-4), loss=KPSLoss(counts),
     ...                 metrics=["accuracy"])
     >>> batches = DeviceBatches(images, labels, 10)
-    >>> trainer.fit(batches, epochs=30, callbacks=[EpochSeeder(batches)], shuffle=False)
+    >>> trainer.fit(batches, epochs=300, callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()],
+    ...             shuffle=False)
     """
 
-    needs_training_set = None  # why `fit` must get DeviceBatches (partner images, ...); None if it need not
-
-    def __init__(self, network, **kwargs):
+    def __init__(self, network, mixer=None, regularizers=(), loss_weight=1.0, **kwargs):
+        ingredients = [*([mixer] if mixer is not None else []), *regularizers]
+        for ingredient in ingredients:
+            network = ingredient.prepare(network)
         super().__init__(**kwargs)
         self.network = network
         self.batches = None  # the DeviceBatches being fitted, if they are
         self.step_key = None  # (epoch, step), set by StepKey before every step
+        self.mixer = mixer
+        self.regularizers = tuple(regularizers)
+        self.loss_weight = float(loss_weight)
+        # Not tracked (it shares the network's layers and variables): set past Layer.__setattr__.
+        view = training_view(network) if any(i.needs_features for i in ingredients) else None
+        object.__setattr__(self, "_view", view)
+        for ingredient in ingredients:
+            ingredient.build(self)
+
+    @property
+    def ingredients(self):
+        """The mixer (if any), then the regularisers."""
+        return (*([self.mixer] if self.mixer is not None else []), *self.regularizers)
+
+    @property
+    def needs_training_set(self):
+        """Why `fit` must get `keras_lt.data` batches (an ingredient draws training images); None if it need not."""
+        return next((i.needs_training_set for i in self.ingredients if i.needs_training_set), None)
 
     def fit(self, x=None, *args, **kwargs):
         if isinstance(x, TrainingBatches):
@@ -73,13 +107,31 @@ class ERMTrainer(keras.Model):
         return direct_call(self.network, inputs, training=training)
 
     def training_loss(self, x, y, sample_weight=None):
-        """Returns `(loss, logits)` for one batch; subclasses add their regularisers here.
+        """Returns `(loss, logits)` for one batch: the mixer's batch, its classification loss, the regularisers.
 
         `sample_weight` is the batch's per-sample weight (`fit`'s `class_weight` or weighted data),
-        None when there is none.
+        None when there is none; it weights the classification loss. The regularisers see
+        `outputs`: the classification loss ("classification") and, with a latent-category view,
+        the feature maps (`MAPS`).
         """
-        logits = self(x, training=True)
-        loss = self.compute_loss(x=x, y=y, y_pred=logits, sample_weight=sample_weight, training=True)
+        mixed = None if self.mixer is None else self.mixer.mix(self, x, y)
+        images = x if mixed is None else mixed[0]
+        outputs = {}
+        if self._view is None:
+            logits = self(images, training=True)
+        else:
+            logits, *maps = direct_call(self._view, images, training=True)
+            outputs.update(zip(MAPS, maps))
+        if mixed is None:
+            loss = self.compute_loss(x=images, y=y, y_pred=logits, sample_weight=sample_weight, training=True)
+        else:
+            loss = self.two_label_loss(logits, y, mixed[1], mixed[2], sample_weight)
+        outputs["classification"] = loss
+        loss = self.loss_weight * loss
+        for regularizer in self.regularizers:
+            term = regularizer.loss(self, x, y, logits, outputs)
+            if term is not None:
+                loss = loss + term
         return loss, logits
 
     def step_generators(self, stream, seed=None):
@@ -120,13 +172,12 @@ class ERMTrainer(keras.Model):
         return first + self.compute_loss(y=y_second, y_pred=logits, sample_weight=(1.0 - lam) * weight, training=True)
 
     def epoch_callbacks(self):
-        """Callbacks that drive this trainer's epoch-dependent state (stages, windows, ramps).
+        """Callbacks that drive this trainer's epoch-dependent state: `StepKey`, then the ingredients' switches and ramps.
 
         `keras_lt.training` adds them to `fit`; state must be recomputed from the epoch number so
-        that `--resume` restores it. Every trainer gets the `StepKey` that `step_generators` reads;
-        subclasses add theirs after it.
+        that `--resume` restores it. Every trainer gets the `StepKey` that `step_generators` reads.
         """
-        return [StepKey(self)]
+        return [StepKey(self), *(c for i in self.ingredients for c in i.epoch_callbacks(self))]
 
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
@@ -165,9 +216,19 @@ class ERMTrainer(keras.Model):
         distributed.broadcast_variables(buffers)
 
     def get_config(self):
-        return {**super().get_config(), "network": keras.saving.serialize_keras_object(self.network)}
+        serialize = keras.saving.serialize_keras_object
+        return {
+            **super().get_config(),
+            "network": serialize(self.network),
+            "mixer": None if self.mixer is None else serialize(self.mixer),
+            "regularizers": [serialize(r) for r in self.regularizers],
+            "loss_weight": self.loss_weight,
+        }
 
     @classmethod
     def from_config(cls, config):
-        config["network"] = keras.saving.deserialize_keras_object(config["network"])
+        deserialize = keras.saving.deserialize_keras_object
+        config["network"] = deserialize(config["network"])
+        config["mixer"] = None if config.get("mixer") is None else deserialize(config["mixer"])
+        config["regularizers"] = [deserialize(r) for r in config.get("regularizers", [])]
         return cls(**config)

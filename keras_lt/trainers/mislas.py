@@ -1,6 +1,6 @@
 """MiSLAS stage 2 (Zhong et al., CVPR 2021): classifier + LWS with label-aware smoothing, shifted BN.
 
-After a mixup stage 1 (`keras_lt.trainers.MixupTrainer`, or LCReg's), the backbone is frozen and
+After a mixup stage 1 (the `keras_lt.trainers.Mixup` mixer, or LCReg's), the backbone is frozen and
 the classifier is re-balanced:
 
 - class-balanced sampling (N draws per epoch) with the stage-1 augmentation (pad + crop + flip);

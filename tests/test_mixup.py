@@ -1,4 +1,4 @@
-"""Mixup ERM (MiSLAS stage 1): the mixed batch, the two-label loss, keyed draws, the MiSLAS recipes."""
+"""The Mixup mixer (MiSLAS stage 1): the mixed batch, the two-label loss, keyed draws, the MiSLAS recipes."""
 
 import dataclasses
 
@@ -15,7 +15,8 @@ from keras_lt.errors import KerasLTError
 from keras_lt.models import cifar_resnet
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
-from keras_lt.trainers import MixupTrainer
+from keras_lt.trainers import ERMTrainer
+from keras_lt.trainers import Mixup
 from keras_lt.trainers import mixup
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.usefixtures("tiny_architecture")
 def stub_trainer(**kwargs):
     """A parameter-free network: the logits are the mean of each of the 4 channels."""
     inputs = keras.Input((2, 2, 4))
-    trainer = MixupTrainer(keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs)), **kwargs)
+    trainer = ERMTrainer(keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs)), mixer=Mixup(**kwargs))
     trainer.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     return trainer
 
@@ -47,9 +48,9 @@ def test_mixed_batch_and_loss_follow_the_key(per_sample):
     x = torch.tensor(np.random.default_rng(0).integers(0, 256, (6, 2, 2, 4)), dtype=torch.uint8)
     y = torch.arange(6) % 4
     with pytest.raises(KerasLTError, match="StepKey"):
-        trainer.mix_batch(x, y)
+        trainer.mixer.mix(trainer, x, y)
     trainer.step_key = (2, 5)
-    images, partners, lam = trainer.mix_batch(x, y)
+    images, partners, lam = trainer.mixer.mix(trainer, x, y)
     lam = lam.numpy()
     np.testing.assert_allclose(lam, np.broadcast_to(expected_lam(3, (2, 5), 6 if per_sample else 1), (6,)), rtol=1e-6)
     # The partner of image i is image perm(i): find it from the mixture, check its label.
@@ -57,10 +58,10 @@ def test_mixed_batch_and_loss_follow_the_key(per_sample):
     for i in range(6):
         candidates = [j for j in range(6) if np.allclose(images[i].numpy(), lam[i] * xf[i] + (1 - lam[i]) * xf[j], atol=1e-3)]
         assert candidates and int(partners[i]) in {int(y[j]) for j in candidates}
-    again = trainer.mix_batch(x, y)
+    again = trainer.mixer.mix(trainer, x, y)
     np.testing.assert_array_equal(again[0].numpy(), images.numpy())  # same key, same draws
     trainer.step_key = (2, 6)
-    assert not np.array_equal(trainer.mix_batch(x, y)[0].numpy(), images.numpy())
+    assert not np.array_equal(trainer.mixer.mix(trainer, x, y)[0].numpy(), images.numpy())
 
     trainer.step_key = (2, 5)
     loss, logits = trainer.training_loss(x, y)
@@ -75,7 +76,7 @@ def fit_tiny(seed_weights=0, epochs=2):
     labels = np.repeat(np.arange(3), [10, 5, 2])
     images = np.random.default_rng(0).integers(0, 256, (len(labels), 8, 8, 3), dtype=np.uint8)
     batches = DeviceBatches(images, labels, 3, batch_size=8, seed=4)
-    trainer = MixupTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
+    trainer = ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)), mixer=Mixup())
     trainer.compile(optimizer=SGD(0.05, momentum=0.9), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     callbacks = trainer.epoch_callbacks()
     assert any(isinstance(c, StepKey) for c in callbacks)
@@ -108,5 +109,14 @@ def test_mislas_recipes_and_short30():
         images = np.zeros((len(labels), 8, 8, 3), np.uint8)
         data = TrainingData(images, labels, images, labels, [str(c) for c in range(num_classes)])
         trainer, callbacks = build_trainer(dataclasses.replace(recipe, architecture="test_resnet8"), data, 7)
-        assert isinstance(trainer, MixupTrainer) and trainer.alpha == 1.0 and not trainer.lam_per_sample
+        assert isinstance(trainer.mixer, Mixup) and trainer.mixer.alpha == 1.0 and not trainer.mixer.lam_per_sample
+        assert trainer.regularizers == ()
         assert [c for c in callbacks if isinstance(c, StepKey)][0].trainer is trainer
+
+
+def test_mixup_round_trips_its_config():
+    mixer = Mixup(alpha=0.2, lam_per_sample=True, seed=5)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(mixer))
+    assert isinstance(again, Mixup) and again.get_config() == {"alpha": 0.2, "lam_per_sample": True, "seed": 5}
+    with pytest.raises(ValueError, match="alpha"):
+        Mixup(alpha=0.0)

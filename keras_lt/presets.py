@@ -1,0 +1,107 @@
+"""A recipe's ingredients as data: the methods as named presets, the ingredients' names and what each needs.
+
+Pure Python (no torch, no Keras), so a recipe is checked as it loads; `keras_lt.trainers` builds the
+ingredients these name (`MIXERS`, `REGULARIZERS`, `trainer_ingredients`).
+"""
+
+from keras_lt.errors import KerasLTError
+from keras_lt.errors import did_you_mean
+
+# Every ingredient a recipe can name, and its kind.
+INGREDIENTS = {
+    "mixup": "mixer", "cmo": "mixer", "cpmix": "regularizer", "latent_reconstruction": "regularizer",
+    "latent_isda": "regularizer",
+}
+NEEDS = {"latent_isda": "latent_reconstruction"}  # an ingredient -> the one it needs before it
+
+
+def _lcreg(config, cpmix_epoch):
+    """LCReg's stage 1: MiSLAS' mixup, latent-category reconstruction and latent ISDA (the old trainer's keywords)."""
+
+    def take(**keywords):  # ingredient keyword=method_config key
+        return {new: config.pop(old) for new, old in keywords.items() if old in config}
+
+    return {
+        "mixer": {"name": "mixup", **take(alpha="alpha", lam_per_sample="lam_per_sample", seed="seed")},
+        "regularizers": [
+            {"name": "latent_reconstruction", **take(
+                latent_categories="latent_categories", fusion="fusion", weight="recon_weight", reduction="recon_reduction"
+            )},
+            {"name": "latent_isda", **take(lam0="lam0", weight="aug_weight")},
+        ],
+        "loss_weight": config.pop("cls_weight", 1.0),
+    }
+
+
+def _mixer(name):
+    """The preset of one mixer, all of `method_config` its settings."""
+
+    def preset(config, cpmix_epoch):
+        spec = {"name": name, **config}
+        config.clear()
+        return {"mixer": spec}
+
+    return preset
+
+
+def _cpmix(config, cpmix_epoch):
+    """CP-Mix's regulariser, switched on at the recipe's `cpmix_epoch`."""
+    spec = {"name": "cpmix", **config, "start_epoch": cpmix_epoch}
+    config.clear()
+    return {"regularizers": [spec]}
+
+
+# A recipe's `method`: `preset(method_config, cpmix_epoch)` -> its ingredients; it pops the keys it takes.
+PRESETS = {
+    "erm": lambda config, cpmix_epoch: {},
+    "mixup": _mixer("mixup"),
+    "cmo": _mixer("cmo"),
+    "cpmix": _cpmix,
+    "lcreg": _lcreg,
+}
+
+
+def ingredient_specs(recipe):
+    """`{"mixer", "regularizers", "loss_weight"}` of `recipe`: its method's preset, then its own `mixer` and `regularizers`.
+
+    Raises one `KerasLTError` line for an unknown method or ingredient, unknown `method_config`
+    keys, two mixers, an ingredient named twice or without the one it needs before it, or a
+    `cpmix_epoch` without the cpmix method.
+
+    Example:
+    >>> ingredient_specs(Recipe(name="x", method="mixup"))
+    {'mixer': {'name': 'mixup'}, 'regularizers': [], 'loss_weight': 1.0}
+    """
+    name, method = recipe.name, recipe.method
+    if method not in PRESETS:
+        raise KerasLTError(
+            f"recipe {name}: unknown method '{method}'{did_you_mean(method, PRESETS)}; choose one of {', '.join(sorted(PRESETS))}."
+        )
+    config = dict(recipe.method_config)
+    preset = PRESETS[method](config, recipe.cpmix_epoch)
+    if config:
+        raise KerasLTError(f"recipe {name}: bad method_config for {method} (unknown {', '.join(sorted(config))}).")
+    if recipe.cpmix_epoch is not None and method != "cpmix":
+        raise KerasLTError(f"recipe {name}: cpmix_epoch switches the cpmix method; give a cpmix regulariser its start_epoch instead.")
+    mixer, regularizers = preset.get("mixer"), [*preset.get("regularizers", []), *recipe.regularizers]
+    if recipe.mixer is not None:
+        if mixer is not None:
+            raise KerasLTError(
+                f"recipe {name}: two batch mixers ({mixer['name']} of method {method}, and {recipe.mixer.get('name')}); a recipe has one."
+            )
+        mixer = recipe.mixer
+    seen = []
+    for kind, spec in [("mixer", mixer)] * (mixer is not None) + [("regularizer", spec) for spec in regularizers]:
+        ingredient = spec.get("name") if isinstance(spec, dict) else None
+        if INGREDIENTS.get(ingredient) != kind:
+            known = sorted(k for k, v in INGREDIENTS.items() if v == kind)
+            raise KerasLTError(
+                f"recipe {name}: unknown {kind} {ingredient!r}{did_you_mean(str(ingredient), known)}; give "
+                f"{{\"name\": ..., settings}} with a name of {', '.join(known)}."
+            )
+        if ingredient in seen:
+            raise KerasLTError(f"recipe {name}: {ingredient} is named twice (by the method {method} or the recipe).")
+        if NEEDS.get(ingredient, ingredient) not in seen + [ingredient]:
+            raise KerasLTError(f"recipe {name}: {ingredient} needs {NEEDS[ingredient]} before it in the regularizers.")
+        seen.append(ingredient)
+    return {"mixer": mixer, "regularizers": regularizers, "loss_weight": preset.get("loss_weight", 1.0)}
