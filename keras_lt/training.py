@@ -20,7 +20,6 @@ from keras_lt.data import long_tailed_counts
 from keras_lt.data import long_tailed_indices
 from keras_lt.data import load_dataset
 from keras_lt.data import load_image_files
-from keras_lt.data.eval_batches import EvalBatches
 from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.pipeline import AUGMENTATIONS
@@ -482,7 +481,7 @@ def _finetune(network, recipe, data, output_dir, resume, verbose):
     main = distributed.is_main()
     if main:
         with open(os.path.join(output_dir, PRE_FINETUNE_METRICS_FILE), "w") as f:
-            json.dump(evaluate(network, data), f, indent=2)
+            json.dump(evaluate(network, data, recipe.batch_size), f, indent=2)
     backup = _backup(os.path.join(output_dir, FINETUNE_BACKUP_DIR))
     log = os.path.join(output_dir, FINETUNE_LOG_FILE)
     if resume and main:
@@ -501,12 +500,13 @@ def _stage2_settings(recipe):
     return STAGE2[settings.pop("method")], settings
 
 
-def evaluate(network, data):
-    """The evaluation report of `network` on the test split of `data`."""
-    if isinstance(data.test_images, ImageFiles):  # streamed: decoded by the worker pool, batch by batch
-        logits = network.predict(EvalBatches(data.test_images, 256), verbose=0)
-    else:
-        logits = predict_logits(network, data.test_images)
+def evaluate(network, data, batch_size):
+    """The evaluation report of `network` on the test split of `data`, `batch_size` images per pass.
+
+    A run evaluates at its training batch size, which the device held with gradients; streamed test
+    images are decoded batch by batch (`keras_lt.inference.predict_logits`).
+    """
+    logits = predict_logits(network, data.test_images, batch_size)
     return evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
 
 
@@ -520,7 +520,7 @@ def finish(network, recipe, data, output_dir, data_dir=None):
     architecture = network.keras_lt_config["architecture"]
     if architecture.get("classifier") == "cosine" and scale and "output_scale" not in architecture:
         models.set_output_scale(network, scale)
-    report = evaluate(network, data)
+    report = evaluate(network, data, recipe.batch_size)
     with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
         json.dump(report, f, indent=2)
     title = DATASET_TITLES.get(recipe.dataset, recipe.dataset)

@@ -129,3 +129,32 @@ def test_gradients_reach_the_classifier_weights_but_not_the_covariance():
     isda_loss(logits, torch.arange(3), weight, covariance, 1.0).backward()
     assert weight.grad is not None and torch.any(weight.grad != 0)
     assert covariance.grad is None
+
+
+def test_no_labels_means_sample_i_is_of_class_i():
+    """labels=None (LCReg's latent samples): the formula with y_i = i, values and gradients, without a gather."""
+    rng = np.random.default_rng(2)
+    c, d = 4, 3
+    logits, weight = rng.normal(size=(c, c)), rng.normal(size=(c, d))
+    a = rng.normal(size=(c, d, d))
+    covariance = a @ np.transpose(a, (0, 2, 1))
+    lam = 0.6
+    expected = logits + lam / 2 * np.array(
+        [[(weight[j] - weight[i]) @ covariance[i] @ (weight[j] - weight[i]) for j in range(c)] for i in range(c)]
+    )
+    as_tensor = lambda v: torch.tensor(v, dtype=torch.float32, requires_grad=True)  # noqa: E731
+    np.testing.assert_allclose(
+        isda_logits(as_tensor(logits), None, as_tensor(weight), as_tensor(covariance), lam).detach().numpy(),
+        expected, rtol=1e-5, atol=1e-5,
+    )
+    shifted = expected - expected.max(1, keepdims=True)
+    np.testing.assert_allclose(
+        isda_loss(as_tensor(logits), None, as_tensor(weight), as_tensor(covariance), lam).item(),
+        -(np.diag(shifted) - np.log(np.exp(shifted).sum(1))).mean(), rtol=1e-5,
+    )
+    grads = []
+    for labels in (None, torch.arange(c)):
+        w = as_tensor(weight)
+        isda_loss(as_tensor(logits), labels, w, as_tensor(covariance), lam).backward()
+        grads.append(w.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-7)

@@ -28,7 +28,9 @@ def isda_logits(logits, labels, weight, covariance, lam):
 
     Args:
         logits: `(N, C)` logits `z`.
-        labels: `(N,)` integer classes `y`.
+        labels: `(N,)` integer classes `y`; None when sample i is of class i (`N = C`, LCReg's one
+            latent sample per latent category), which spares a per-sample copy of the covariances
+            (`C * D**2` floats: 1.68 GB for 100 classes at D = 2048).
         weight: `(C, D)` classifier weights, one row `w_j` per class (gradients flow through it).
         covariance: `(C, D, D)` class covariances (used as constants).
         lam: augmentation strength (a float or a scalar tensor).
@@ -39,24 +41,29 @@ def isda_logits(logits, labels, weight, covariance, lam):
     Example:
     >>> z = isda_logits(logits, labels, kernel.T, estimator.covariance, lam=0.25)
     """
-    labels = ops.cast(labels, "int32")
-    diff = weight[None, :, :] - ops.take(weight, labels, axis=0)[:, None, :]  # (N, C, D)
-    sigma = ops.take(ops.stop_gradient(ops.convert_to_tensor(covariance)), labels, axis=0)  # (N, D, D)
+    sigma = ops.stop_gradient(ops.convert_to_tensor(covariance))
+    own_weight = weight
+    if labels is not None:
+        labels = ops.cast(labels, "int32")
+        own_weight = ops.take(weight, labels, axis=0)
+        sigma = ops.take(sigma, labels, axis=0)  # (N, D, D)
+    diff = weight[None, :, :] - own_weight[:, None, :]  # (N, C, D)
     quadratic = ops.sum(ops.matmul(diff, sigma) * diff, axis=-1)  # (N, C)
     return logits + 0.5 * ops.cast(lam, logits.dtype) * quadratic
 
 
 def isda_loss(logits, labels, weight, covariance, lam):
-    """Mean cross-entropy of `isda_logits` (the ISDA surrogate loss), a scalar.
+    """Mean cross-entropy of `isda_logits` (the ISDA surrogate loss), a scalar; arguments as there.
 
     Example:
-    >>> loss = isda_loss(layer.latent_logits(), ops.arange(m), ops.transpose(layer.latent_kernel),
+    >>> loss = isda_loss(layer.latent_logits(), None, ops.transpose(layer.latent_kernel),  # latent m is class m
     ...                  estimator.covariance, lam)
     """
     augmented = isda_logits(logits, labels, weight, covariance, lam)
     log_p = ops.log_softmax(augmented, axis=-1)
-    picked = ops.take_along_axis(log_p, ops.cast(labels, "int32")[:, None], axis=-1)
-    return -ops.mean(picked)
+    if labels is None:
+        return -ops.mean(ops.diagonal(log_p))
+    return -ops.mean(ops.take_along_axis(log_p, ops.cast(labels, "int32")[:, None], axis=-1))
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")

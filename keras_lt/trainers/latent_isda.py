@@ -65,9 +65,9 @@ class LatentISDA(Ingredient):
     def latent_aug_loss(self):
         """The latent ISDA loss with the current covariance estimate and `isda_lambda`."""
         layer = self.layer
-        targets = keras.ops.arange(layer.num_latents)
         weight = keras.ops.transpose(layer.latent_kernel)  # (M, D): row m is h's weight of latent m
-        return isda_loss(layer.latent_logits(), targets, weight, self.estimator.covariance, self.isda_lambda)
+        # labels None: the latent sample m is of latent category m.
+        return isda_loss(layer.latent_logits(), None, weight, self.estimator.covariance, self.isda_lambda)
 
     def loss(self, trainer, x, y, logits, outputs):
         layer = self.layer
