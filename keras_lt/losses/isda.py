@@ -84,8 +84,8 @@ class ISDACovariance(keras.layers.Layer):
     Memory: the state is `C * D**2` floats, 16 kB per class at CIFAR ResNets' `D = 64` (655 kB for
     LCReg's 40 latent categories) but 16.8 MB per class at ResNet-50 / ResNeXt-50's `D = 2048`: 1.68 GB
     for ImageNet-LT's M = 100, 3.36 GB for iNaturalist's M = 200, on the device and in every
-    checkpoint; `isda_logits` gathers one such matrix per sample, as much again per LCReg step (its
-    M latent samples). An update adds, while its `N x C*D` block matrix stays under `max_block_bytes`,
+    backup (not in the published network); `isda_logits` with labels gathers one such matrix per
+    sample (LCReg's latent samples need none: `labels=None`). An update adds, while its `N x C*D` block matrix stays under `max_block_bytes`,
     that block, the batch covariances `(C, D, D)` and a few temporaries of the state's size (CIFAR:
     105 MB for 8192 positions, 50 classes, 64 channels): one matmul stacks every class's scatter
     matrix. Larger updates go one present class at a time, adding a sorted copy of the features
