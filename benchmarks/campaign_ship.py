@@ -85,8 +85,8 @@ def command_text(name, segments, log_head):
     cpu = sum(s["cpu_seconds"] or 0 for s in segments) / 3600
     unknown = sum(s["cpu_seconds"] is None for s in segments)
     lines = [
-        f"# The run behind these numbers: the keras-lt full-recipe campaign (benchmarks/campaign.py) on the",
-        f"# project's development machine, 2 CPU cores (x86_64), at nice 19 beside other work;",
+        "# The run behind these numbers: the keras-lt full-recipe campaign (benchmarks/campaign.py) on the",
+        "# project's development machine, 2 CPU cores (x86_64), at nice 19 beside other work;",
         f"# {len(segments)} process(es), {wall:.1f} h wall clock, {cpu:.1f} CPU-hours"
         + (f" (CPU time unknown for {unknown}, recovered from the log)" if unknown else "")
         + "; keras-lt at commit(s) " + ", ".join(c[:7] for c in commits) + ".",

@@ -1,20 +1,23 @@
-"""`keras_lt.trainers.stage2_callbacks`: the seeder first, the caller's callbacks, a crash-safe backup."""
+"""`keras_lt.trainers.stage2`: the callbacks (the seeder first, the caller's, a crash-safe backup) and the input checks."""
 
 import os
 
 import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
 import numpy as np
+import pytest
 
 from keras_lt.callbacks import Backup
 from keras_lt.callbacks import EpochLog
 from keras_lt.callbacks import EpochSeeder
 from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.errors import KerasLTError
 from keras_lt.models import cifar_resnet
 from keras_lt.trainers import SGD
 from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import stage2_callbacks
 from keras_lt.trainers.stage2 import BACKUP_DIR
+from keras_lt.trainers.stage2 import check_stage2_data
 
 
 def batches():
@@ -67,3 +70,15 @@ def test_the_seeder_sets_each_epochs_order():
     seeder = stage2_callbacks(data)[0]
     seeder.on_epoch_begin(3)
     assert data.epoch == 3
+
+
+@pytest.mark.parametrize("images, labels, epochs, message", [
+    (None, np.zeros(3, int), 1, "cRT trains on the training set: pass the training images and labels."),
+    (np.zeros((3, 8, 8, 3)), np.zeros(3, int), 0, "cRT needs at least 1 epoch, got 0."),
+    (np.zeros((3, 8, 8, 3)), np.array([0, 1, 4]), 1, "labels go up to 4 but the model has 4 classes;"),
+])
+def test_a_stage2_without_data_epochs_or_fitting_labels_is_refused_in_one_line(images, labels, epochs, message):
+    with pytest.raises(KerasLTError) as error:
+        check_stage2_data("cRT", images, labels, epochs, num_classes=4)
+    assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    check_stage2_data("cRT", np.zeros((3, 8, 8, 3)), np.array([0, 1, 3]), 1, num_classes=4)  # fits

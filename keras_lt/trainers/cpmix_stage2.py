@@ -2,10 +2,10 @@
 
 import keras
 
-from keras_lt.errors import KerasLTError
 from keras_lt.models import rebuild
 from keras_lt.trainers.decoupled import HEAD_LAYERS
 from keras_lt.trainers.decoupled import _train_head
+from keras_lt.trainers.stage2 import check_stage2_data
 
 
 def cpmix_finetune(
@@ -62,10 +62,7 @@ def cpmix_finetune(
     Example:
     >>> model = cpmix_finetune(keras_lt.from_pretrained("runs/cpmix-stage1"), images, labels, epochs=10)
     """
-    if images is None or labels is None:
-        raise KerasLTError("CP-Mix's fine-tune trains the classifier: pass the training images and labels.")
-    if epochs < 1:
-        raise KerasLTError(f"CP-Mix's fine-tune needs at least 1 epoch, got {epochs}.")
+    check_stage2_data("CP-Mix's fine-tune", images, labels, epochs, network.output_shape[-1])
     keras.utils.set_random_seed(seed)
     model = rebuild(network, fresh=HEAD_LAYERS if reinitialize else ())
     head = [layer.name for layer in model.layers if layer.name in HEAD_LAYERS]

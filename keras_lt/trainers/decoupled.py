@@ -22,7 +22,6 @@ feature model stays in train mode, so its running statistics follow the class-ba
 """
 
 import keras
-import numpy as np
 
 from keras_lt import losses
 from keras_lt.data.batch_choice import training_batches
@@ -33,6 +32,7 @@ from keras_lt.models.tau_norm import tau_normalize
 from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
+from keras_lt.trainers.stage2 import check_stage2_data
 from keras_lt.trainers.stage2 import stage2_callbacks
 
 METHODS = ("crt", "lws", "tau-norm")
@@ -132,11 +132,8 @@ def decouple(
         model = _tau_normalized(network, tau)
         settings = {"epochs": 0, "tau": tau}
     else:
-        if images is None or labels is None:
-            raise KerasLTError(f"{method} re-trains the classifier: pass the training images and labels.")
         epochs = DEFAULT_EPOCHS[method] if epochs is None else epochs
-        if epochs < 1:
-            raise KerasLTError(f"{method} needs at least 1 epoch, got {epochs}.")
+        check_stage2_data(method, images, labels, epochs, network.output_shape[-1])
         keras.utils.set_random_seed(seed)
         if method == "crt":
             model = rebuild(network, fresh=HEAD_LAYERS)
@@ -174,14 +171,8 @@ def _tau_normalized(network, tau):
 
 def _train_head(model, head, images, labels, settings, callbacks, verbose, output_dir):
     """Trains the layers `head` of `model` with class-balanced batches, CE and a cosine lr."""
-    num_classes = model.output_shape[-1]
-    if int(np.max(labels)) >= num_classes:
-        raise KerasLTError(
-            f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
-            "re-train it on the dataset it was trained on."
-        )
     batches = training_batches(
-        images, labels, num_classes, settings["batch_size"], sampler=settings["sampler"], seed=settings["seed"]
+        images, labels, model.output_shape[-1], settings["batch_size"], sampler=settings["sampler"], seed=settings["seed"]
     )
     schedule = CosineToZero(settings["lr"], settings["epochs"] * len(batches))
     trainer = ClassifierRetrainer(model, head)

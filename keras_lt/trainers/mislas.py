@@ -31,7 +31,6 @@ drawn with replacement.
 """
 
 import keras
-import numpy as np
 import torch
 
 from keras_lt.data.batch_choice import training_batches
@@ -41,6 +40,7 @@ from keras_lt.models import rebuild
 from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
+from keras_lt.trainers.stage2 import check_stage2_data
 from keras_lt.trainers.stage2 import stage2_callbacks
 
 # MiSLAS' stage-2 configs (METHODS.md): (eps_head, eps_tail, lr_factor) per dataset and imbalance factor.
@@ -210,18 +210,10 @@ def mislas(
     >>> stage1 = keras_lt.from_pretrained("runs/mixup-stage1")
     >>> model = mislas(stage1, images, labels, **mislas_settings("cifar10", 100))
     """
-    if images is None or labels is None:
-        raise KerasLTError("MiSLAS stage 2 re-trains the classifier: pass the training images and labels.")
-    if epochs < 1:
-        raise KerasLTError(f"MiSLAS stage 2 needs at least 1 epoch, got {epochs}.")
+    num_classes = network.output_shape[-1]
+    check_stage2_data("MiSLAS stage 2", images, labels, epochs, num_classes)
     keras.utils.set_random_seed(seed)
     model = rebuild(network, fresh=SCALE_LAYERS, logit_scale=True)
-    num_classes = model.output_shape[-1]
-    if int(np.max(labels)) >= num_classes:
-        raise KerasLTError(
-            f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
-            "re-train it on the dataset it was trained on."
-        )
     batches = training_batches(images, labels, num_classes, batch_size, sampler="class_balanced", seed=seed)
     steps = epochs * len(batches)
     trainer = MiSLASRetrainer(model, shift_bn=shift_bn)

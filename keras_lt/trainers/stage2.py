@@ -1,12 +1,39 @@
-"""What every stage-2 pipeline shares: the callbacks of its `fit`, with an epoch log and a per-epoch backup."""
+"""What every stage-2 pipeline shares: its input checks, and the callbacks of its `fit` with an epoch log and a per-epoch backup."""
 
 import os
+
+import numpy as np
 
 from keras_lt.callbacks import Backup
 from keras_lt.callbacks import EpochLog
 from keras_lt.callbacks import EpochSeeder
+from keras_lt.errors import KerasLTError
 
 BACKUP_DIR = "finetune_backup"
+
+
+def check_stage2_data(stage, images, labels, epochs, num_classes):
+    """Raises one `KerasLTError` line unless a stage 2 that trains has data, epochs and labels that fit.
+
+    Args:
+        stage: the pipeline's name in the message, e.g. "MiSLAS stage 2".
+        images: the training images (or None).
+        labels: their integer labels (or None).
+        epochs: the epochs to train.
+        num_classes: the classes of the network it trains.
+
+    Example:
+    >>> check_stage2_data("cRT", images, labels, 10, model.output_shape[-1])
+    """
+    if images is None or labels is None:
+        raise KerasLTError(f"{stage} trains on the training set: pass the training images and labels.")
+    if epochs < 1:
+        raise KerasLTError(f"{stage} needs at least 1 epoch, got {epochs}.")
+    if int(np.max(labels)) >= num_classes:
+        raise KerasLTError(
+            f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
+            "re-train it on the dataset it was trained on."
+        )
 
 
 def stage2_callbacks(batches, callbacks=(), output_dir=None):
