@@ -269,7 +269,8 @@ def load_recipe(name_or_path):
     >>> recipe = load_recipe("ce-resnet32-cifar10lt").scaled("short30")
     """
     path = name_or_path
-    if not os.path.isfile(path):
+    zoo_name = os.path.basename(name_or_path) == name_or_path and name_or_path not in ("", ".", "..")
+    if not os.path.isfile(path) and zoo_name:  # a name, not a path out of the zoo ("../x")
         path = os.path.join(zoo_root(), name_or_path, RECIPE_FILE)
     if not os.path.isfile(path):
         raise KerasLTError(

@@ -116,6 +116,15 @@ def test_unknown_recipe():
     assert "no-such-recipe" in message and "ce-resnet32-cifar10lt" in message
 
 
+@pytest.mark.parametrize("name", ["../ce-resnet32-cifar10lt", "results/../ce-resnet32-cifar10lt", ".."])
+def test_a_zoo_name_is_one_path_component(name, tmp_path, monkeypatch):
+    """A name is looked up in the zoo only as a name: "../x" does not reach a recipe outside it."""
+    monkeypatch.chdir(tmp_path)  # where no such file exists either
+    with pytest.raises(KerasLTError) as error:
+        load_recipe(name)
+    assert f"unknown recipe '{name}'" in one_line(error)
+
+
 def test_unknown_schedule():
     with pytest.raises(KerasLTError) as error:
         load_recipe("ce-resnet32-cifar10lt").scaled("short10")
