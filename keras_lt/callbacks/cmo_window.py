@@ -7,7 +7,7 @@ class CMOWindow(EpochSwitch):
     """Sets `cmo.active` from the epoch number.
 
     At every epoch begin, `cmo.active = first_epoch <= epoch <= last_epoch` (0-based),
-    recomputed from the epoch, so a run resumed by `keras.callbacks.BackupAndRestore` (or `fit(initial_epoch=...)`) mixes exactly what
+    recomputed from the epoch, so a run resumed by `keras_lt.callbacks.Backup` (or `fit(initial_epoch=...)`) mixes exactly what
     an uninterrupted run mixes. Logs `cmo` (0.0 / 1.0) at every epoch end; put this callback before a
     `CSVLogger` so the column is there.
 

@@ -9,7 +9,7 @@ class CPMixStage(EpochSwitch):
     """Sets `cpmix.active = epoch >= start_epoch` at every epoch begin.
 
     The stage is recomputed from the epoch number at every epoch begin, so a run resumed by
-    `keras.callbacks.BackupAndRestore` (or `fit(initial_epoch=...)`) gets it back with no saved
+    `keras_lt.callbacks.Backup` (or `fit(initial_epoch=...)`) gets it back with no saved
     state; the confusion counts themselves are a variable of the trainer. Logs `cpmix` (0.0 / 1.0)
     and `confusions` (the number of training confusions counted so far) at every epoch end; put this
     callback before a `CSVLogger` so the columns are there.

@@ -10,7 +10,7 @@ class DeferredReweighting(EpochSwitch):
     Works with any loss that reads a `class_weight` attribute and has `class_counts` (`LDAM`,
     `KPSLoss`, `Focal`). The weights are `(1 - beta) / (1 - beta ** n_c)` normalised to sum C. The state
     is recomputed from the epoch number at every epoch begin, so a run resumed by
-    `keras.callbacks.BackupAndRestore` (or started with `fit(initial_epoch=...)` past the switch)
+    `keras_lt.callbacks.Backup` (or started with `fit(initial_epoch=...)` past the switch)
     gets it back with no saved state. Logs `drw` (0.0 / 1.0) at every epoch end; put this callback
     before a `CSVLogger` so the column is there.
 

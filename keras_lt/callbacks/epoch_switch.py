@@ -9,7 +9,7 @@ class EpochSwitch(keras.callbacks.Callback):
     At every epoch begin the state is recomputed from the epoch number alone (`epoch >= start_epoch`)
     and applied by `apply(active)`; at epoch end `logs[log_key]` is set to 1.0 or 0.0 so the state
     shows in the progress bar, `History` and a `CSVLogger` placed after this callback. Resume needs no
-    saved state: `keras.callbacks.BackupAndRestore` restarts `fit` at the restored epoch, whose
+    saved state: `keras_lt.callbacks.Backup` restarts `fit` at the restored epoch, whose
     `on_epoch_begin` sets the state again (as does `fit(initial_epoch=...)`).
 
     Args:

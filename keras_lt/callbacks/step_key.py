@@ -7,7 +7,7 @@ class StepKey(keras.callbacks.Callback):
     """Sets `trainer.step_key = (epoch, step)` before every training step.
 
     Trainers that draw randomness inside their step (mixup's `lam` and permutation) seed it from
-    `(seed, epoch, step)`; with this callback a run resumed by `keras.callbacks.BackupAndRestore`
+    `(seed, epoch, step)`; with this callback a run resumed by `keras_lt.callbacks.Backup`
     (or `fit(initial_epoch=...)`) draws exactly what an uninterrupted run draws. Trainers that need
     it return it from `epoch_callbacks()`, which `keras_lt.training` adds to `fit`.
 

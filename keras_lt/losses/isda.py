@@ -79,7 +79,7 @@ class ISDACovariance(keras.layers.Layer):
     so `Sigma` is exactly the population covariance (`np.cov(..., bias=True)`) of all the features
     of the class seen so far. The state (`mean` (C, D), `covariance` (C, D, D), `count` (C,), float32;
     counts are exact up to 2**24 per class) is non-trainable, so a trainer that owns this layer
-    carries it through `BackupAndRestore` and `--resume`. Gradients never flow into it.
+    carries it through `keras_lt.callbacks.Backup` and `--resume`. Gradients never flow into it.
 
     Memory: the state is `C * D**2` floats, 16 kB per class at CIFAR ResNets' `D = 64` (655 kB for
     LCReg's 40 latent categories) but 16.8 MB per class at ResNet-50 / ResNeXt-50's `D = 2048`: 1.68 GB

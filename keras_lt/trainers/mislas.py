@@ -120,7 +120,7 @@ class MiSLASRetrainer(ERMTrainer):
         """`keras.Model.compile`, plus the optimizer of the logit scale (`scale_optimizer`).
 
         Both optimizers are built here, on their own variables, so that a backup restored before
-        the first step (`BackupAndRestore`) finds their slots.
+        the first step (`keras_lt.callbacks.Backup`) finds their slots.
         """
         super().compile(*args, **kwargs)
         self.scale_optimizer = scale_optimizer or self.optimizer
