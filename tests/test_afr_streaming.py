@@ -3,6 +3,7 @@
 import importlib
 import json
 import os
+import tempfile
 
 import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
@@ -15,13 +16,14 @@ from imagenet_lt_tree import write_tree
 from interruption import interrupting_backup
 from keras_lt import hub
 from keras_lt import models
+from keras_lt import training
 from keras_lt.callbacks import Backup
 from keras_lt.data import DeviceBatches
+from keras_lt.data import DiskBatches
 from keras_lt.data import StreamingBatches
 from keras_lt.data import batch_choice
 from keras_lt.data import decode_pool
 from keras_lt.data import load_image_files
-from keras_lt.data.disk_batches import DiskBatches
 from keras_lt.data.eval_transform import EvalTransform
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import KerasLTError
@@ -55,7 +57,7 @@ def train_files(tree):
 
 @pytest.fixture
 def streamed_only(monkeypatch):
-    """Fails on any use of the memory pipeline, and records the size of every decoded batch."""
+    """Fails on any use of the memory pipeline or loader, and records the size of every decoded batch."""
 
     def in_memory(*args, **kwargs):
         raise AssertionError("the training set was put in memory")
@@ -72,6 +74,7 @@ def streamed_only(monkeypatch):
 
     for module in (batch_choice, afr_module):
         monkeypatch.setattr(module, "DeviceBatches", in_memory)
+    monkeypatch.setattr(training, "load_dataset", in_memory)
     for name in ("batch", "decode"):
         monkeypatch.setattr(decode_pool.DecodePool, name, recording(getattr(decode_pool.DecodePool, name)))
     monkeypatch.setenv(WORKERS_ENV, "0")
@@ -121,17 +124,25 @@ def test_a_streamed_regeneration_is_the_memory_one_of_the_evaluation_views(tree,
     assert os.listdir(tmp_path) == ["set.npy"]
 
 
-def test_streamed_afr_decodes_batch_by_batch_and_resumes_exactly(tree, tmp_path, tiny_architecture, streamed_only):
+def test_streamed_afr_decodes_batch_by_batch_and_resumes_exactly(
+    tree, tmp_path, tiny_architecture, streamed_only, monkeypatch
+):
     files, labels = train_files(tree)
     settings = dict(images=files, labels=labels, epochs=4, regenerate_every=3, batch_size=4, seed=0, verbose=0,
                     attack_steps=5, inference_batch_size=3, attack_without_minority=True)
-    uninterrupted = STAGE2["afr"](tiny_model(tiny_architecture), **settings)
+    scratch = []
+    make_directory = tempfile.mkdtemp
+    monkeypatch.setattr(tempfile, "mkdtemp", lambda *a, **k: scratch.append(make_directory(*a, **k)) or scratch[-1])
+    uninterrupted = STAGE2["afr"](tiny_model(tiny_architecture), **settings)  # its set in a temporary directory
     assert max(streamed_only) <= 4  # nothing decodes more than a batch (and its CutMix backgrounds)
+    made = [path for path in scratch if os.path.basename(path).startswith("keras-lt-afr-")]
+    assert len(made) == 1 and not os.path.exists(made[0])
     out = str(tmp_path / "run")
     with pytest.MonkeyPatch.context() as patch, pytest.raises(KeyboardInterrupt):
         patch.setattr(stage2, "Backup", interrupting_backup(1, base=Backup))
         STAGE2["afr"](tiny_model(tiny_architecture), output_dir=out, **settings)
-    assert {"afr_rebalanced.npz", "afr_rebalanced_images.npy", "afr_split.json", "finetune_backup"} <= set(os.listdir(out))
+    saved = {"afr_rebalanced.npz", "afr_rebalanced_images.npy", "afr_split.json", "finetune_backup"}
+    assert saved <= set(os.listdir(out))
     resumed = STAGE2["afr"](tiny_model(tiny_architecture), output_dir=out, **settings)  # epoch 2, inside period 0..2
     for a, b in zip(uninterrupted.weights, resumed.weights):
         np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

@@ -42,7 +42,8 @@ class DiskBatches(TrainingBatches):
     """
 
     def __init__(
-        self, path, labels, num_classes, image_shape, batch_size=128, sampler="instance", augment=True, seed=0, device=None
+        self, path, labels, num_classes, image_shape, batch_size=128, sampler="instance", augment=True, seed=0,
+        device=None,
     ):
         if augment not in (True, False):
             raise ValueError(f"augment must be True or False; got {augment!r}.")

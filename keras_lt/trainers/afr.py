@@ -314,10 +314,12 @@ class AFRTrainer(ERMTrainer):
             return self.embedder(x, training=False)[0] @ kernel + bias
 
         def attack(images, rows):
-            return targeted_pgd(attack_model, images, 2 * drawn_labels[rows] + 1, self.eps, self.pgd_steps, self.step_size)
+            targets = 2 * drawn_labels[rows] + 1
+            return targeted_pgd(attack_model, images, targets, self.eps, self.pgd_steps, self.step_size)
 
         if streamed:  # drawn images decoded and attacked chunk by chunk, into the file of the set
-            self.batches.write(len(drawn), self._attacked_chunks(originals.files[drawn.cpu().numpy()], attacked, attack))
+            drawn_files = originals.files[drawn.cpu().numpy()]
+            self.batches.write(len(drawn), self._attacked_chunks(drawn_files, attacked, attack))
             self.set_rebalanced(self.batches.images, drawn_labels)
         else:
             images = originals.images[drawn].clone()
@@ -475,6 +477,10 @@ def afr(
         )
     keras.utils.set_random_seed(seed)
     model = rebuild(network)
+    try:
+        trainer = AFRTrainer(model, **settings)
+    except TypeError as error:
+        raise KerasLTError(f"bad AFR setting ({error}).") from None
     originals = training_batches(images, labels, num_classes, batch_size, seed=seed)
     scratch = None
     if isinstance(images, ImageFiles):  # the re-balanced set lives in a file of the run (else a temporary one)
@@ -483,10 +489,6 @@ def afr(
         rebalanced = DiskBatches(path, labels, num_classes, images.shape[1:], batch_size, seed=seed)
     else:
         rebalanced = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
-    try:
-        trainer = AFRTrainer(model, **settings)
-    except TypeError as error:
-        raise KerasLTError(f"bad AFR setting ({error}).") from None
     trainer.originals = originals
     trainer.compile(
         optimizer=SGD(CosineToZero(lr, epochs * len(rebalanced)), momentum=momentum, weight_decay=weight_decay),
