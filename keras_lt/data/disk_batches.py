@@ -21,8 +21,9 @@ class DiskBatches(TrainingBatches):
     it; a new file, never a change in place, so hard links to the old one keep it); `load()` maps
     the file there. Batch `i` of epoch `e` reads its rows (in file order, once each) and crops
     them on the device with the streamed pipeline's crop + flip (`random_resized_crop_flip`),
-    drawn from a generator keyed by `(seed, e, i)`; order, samplers and shards are
-    `keras_lt.data.TrainingBatches`'.
+    drawn from a generator keyed by `(seed, e, i)`; in a multi-process run every rank reads and
+    crops the global batch and keeps its shard, as `DeviceBatches` does. Order, samplers and shards
+    are `keras_lt.data.TrainingBatches`'.
 
     Args:
         path: the `.npy` file of the images.
