@@ -185,10 +185,6 @@ def check_recipe(recipe):
             )
     if recipe.dataset in SPLIT_FILE_DATASETS and recipe.pipeline != "stream":
         raise KerasLTError(f"recipe {recipe.name}: {recipe.dataset} is read from its split files: set pipeline \"stream\".")
-    if recipe.pipeline == "stream" and (recipe.finetune or {}).get("method") == "afr":
-        raise KerasLTError(
-            f"recipe {recipe.name}: AFR keeps its adversarial training set in memory; it runs on the \"memory\" pipeline only."
-        )
     if recipe.val_split is not None and not 0 < recipe.val_split < 1:
         raise KerasLTError(f"recipe {recipe.name}: val_split must be between 0 and 1, not {recipe.val_split}.")
     if recipe.select_on_val and (not recipe.val_split or recipe.finetune is not None):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from keras_lt.callbacks import AFRRegeneration
+from keras_lt.callbacks.afr_regeneration import REBALANCED_IMAGES_FILE
 from keras_lt.callbacks.afr_regeneration import SPLIT_FILE
 from keras_lt.callbacks.afr_regeneration import STATE_FILE
 from keras_lt.callbacks.afr_regeneration import describe_split
@@ -98,7 +99,7 @@ def test_a_fit_resumed_after_its_last_epoch_reports_the_saved_splits(tmp_path):
     directory = str(tmp_path)
     first = AFRRegeneration(FakeTrainer(), every=2, directory=directory)
     run_epochs(first, range(4))
-    assert first.backup_files == [os.path.join(directory, STATE_FILE)]
+    assert first.backup_files == [os.path.join(directory, name) for name in (STATE_FILE, REBALANCED_IMAGES_FILE)]
     resumed = AFRRegeneration(FakeTrainer(), every=2, directory=directory)
     resumed.on_train_end()  # its backup was of the last epoch: no epoch ran
     assert resumed.records == first.records and AFRRegeneration(FakeTrainer(), 2).backup_files == []

@@ -6,10 +6,12 @@ import os
 import keras
 import numpy as np
 
+from keras_lt.data.disk_batches import DiskBatches
 from keras_lt.files import atomic_write
 
 SPLIT_FILE = "afr_split.json"
 STATE_FILE = "afr_rebalanced.npz"
+REBALANCED_IMAGES_FILE = "afr_rebalanced_images.npy"  # the set of streamed data, memory-mapped
 
 
 class AFRRegeneration(keras.callbacks.Callback):
@@ -26,7 +28,10 @@ class AFRRegeneration(keras.callbacks.Callback):
     `keras_lt.callbacks.Backup` keeps the set of every epoch it backs up). A fit resumed in the
     middle of a period then reloads that period's set instead of regenerating it from the resumed
     weights, which are not the weights it was generated from; one resumed after its last epoch
-    reports the saved splits. `cleanup()` removes the set once the fine-tune is done.
+    reports the saved splits. `cleanup()` removes the set once the fine-tune is done. On streamed
+    data the trainer's batches are a `keras_lt.data.DiskBatches` whose regeneration writes the
+    images to `afr_rebalanced_images.npy` in `directory` (`keras_lt.trainers.afr` puts it there);
+    the `.npz` then holds the period and labels, and the backups keep both files.
 
     Args:
         trainer: a `keras_lt.trainers.AFRTrainer`.
@@ -69,14 +74,18 @@ class AFRRegeneration(keras.callbacks.Callback):
             print(describe_split(record))
         if self.directory is not None:
             batches = self.trainer.batches
-            images, labels = (keras.ops.convert_to_numpy(t) for t in (batches.images, batches.labels))
-            atomic_write(self._path(STATE_FILE), lambda f: np.savez(f, period=start, images=images, labels=labels))
+            labels = keras.ops.convert_to_numpy(batches.labels)
+            if isinstance(batches, DiskBatches):  # its images are already in their file, REBALANCED_IMAGES_FILE
+                arrays = {"period": start, "labels": labels}
+            else:
+                arrays = {"period": start, "images": keras.ops.convert_to_numpy(batches.images), "labels": labels}
+            atomic_write(self._path(STATE_FILE), lambda f: np.savez(f, **arrays))
             self._write_splits()
 
     @property
     def backup_files(self):
-        """The file that a backup of the fit must keep: the current re-balanced set."""
-        return [] if self.directory is None else [self._path(STATE_FILE)]
+        """The files that a backup of the fit must keep: the current re-balanced set (and its images, streamed)."""
+        return [] if self.directory is None else [self._path(STATE_FILE), self._path(REBALANCED_IMAGES_FILE)]
 
     def on_train_end(self, logs=None):
         if self.period_start is None and self.directory is not None and os.path.isfile(self._path(SPLIT_FILE)):
@@ -89,8 +98,9 @@ class AFRRegeneration(keras.callbacks.Callback):
 
     def cleanup(self):
         """Removes the saved re-balanced set (the splits stay)."""
-        if self.directory is not None and os.path.exists(self._path(STATE_FILE)):
-            os.remove(self._path(STATE_FILE))
+        for path in self.backup_files:
+            if os.path.exists(path):
+                os.remove(path)
 
     def _path(self, name):
         return os.path.join(self.directory, name)
@@ -102,7 +112,13 @@ class AFRRegeneration(keras.callbacks.Callback):
         with np.load(self._path(STATE_FILE)) as state:
             if int(state["period"]) != start:
                 return False
-            self.trainer.set_rebalanced(state["images"], state["labels"])
+            if "images" in state.files:
+                self.trainer.set_rebalanced(state["images"], state["labels"])
+            elif os.path.isfile(self._path(REBALANCED_IMAGES_FILE)):
+                self.trainer.batches.load()
+                self.trainer.set_rebalanced(self.trainer.batches.images, state["labels"])
+            else:
+                return False
         self.records = self._saved_records(start)
         return True
 

@@ -14,6 +14,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     "TrainingBatches": "keras_lt.data.batches",
     "DeviceBatches": "keras_lt.data.pipeline",
     "StreamingBatches": "keras_lt.data.streaming",
+    "DiskBatches": "keras_lt.data.disk_batches",
     "EvalBatches": "keras_lt.data.eval_batches",
     "training_batches": "keras_lt.data.batch_choice",
 })

@@ -26,8 +26,7 @@ from keras_lt.data.box_blur import random_gaussian_blur
 from keras_lt.data.color_jitter import color_jitter
 from keras_lt.data.color_jitter import random_grayscale
 from keras_lt.data.cutout import cutout
-from keras_lt.data.resized_crop import random_resized_boxes
-from keras_lt.data.resized_crop import resized_crop
+from keras_lt.data.resized_crop import random_resized_crop_flip
 
 
 def regular_augment(images, generator, padding=4, cutout_length=16):
@@ -52,17 +51,13 @@ def regular_augment(images, generator, padding=4, cutout_length=16):
 def simclr_augment(images, generator):
     """RandomResizedCrop (scale 0.2..1) + flip, colour jitter (p 0.8), grayscale (p 0.2), blur (p 0.5).
 
-    Draws, in this order: the boxes (`random_resized_boxes`), the flips, then those of
+    Draws, in this order: those of `random_resized_crop_flip` (boxes, then flips), then those of
     `color_jitter`, `random_grayscale` and `random_gaussian_blur`.
 
     Example:
     >>> strong = simclr_augment(images, torch.Generator().manual_seed(0))
     """
-    batch, height, width = images.shape[:3]
-    top, left, h, w = random_resized_boxes(batch, height, width, generator)
-    images = resized_crop(images, top, left, h, w, (height, width))
-    flipped = torch.rand(batch, device=images.device, generator=generator) < 0.5
-    images = torch.where(flipped.view(-1, 1, 1, 1), images.flip(2), images)
+    images = random_resized_crop_flip(images, generator)
     images = random_grayscale(color_jitter(images, generator), generator)
     return random_gaussian_blur(images, generator)
 

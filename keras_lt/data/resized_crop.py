@@ -69,6 +69,30 @@ def resized_crop(images, top, left, height, width, size):
     return _clip8((y * row_weights[..., None, None]).sum(2) + half).to(torch.uint8)
 
 
+def random_resized_crop_flip(images, generator, scale=(0.2, 1.0)):
+    """torchvision's `RandomResizedCrop` (to the images' own size, PIL bilinear) + horizontal flip, on the device.
+
+    Draws, in this order: the boxes (`random_resized_boxes`), then the flips. PaCo's SimCLR branch
+    crops with scale (0.2, 1), the streamed training crops with torchvision's (0.08, 1).
+
+    Args:
+        images: uint8 `(B, H, W, C)` tensor.
+        generator: the `torch.Generator` of the draws.
+        scale: range of the box's share of the image area.
+
+    Returns:
+        A new uint8 tensor like `images`.
+
+    Example:
+    >>> crops = random_resized_crop_flip(images, torch.Generator().manual_seed(0))
+    """
+    batch, height, width = images.shape[:3]
+    top, left, h, w = random_resized_boxes(batch, height, width, generator, scale=scale)
+    images = resized_crop(images, top, left, h, w, (height, width))
+    flipped = torch.rand(batch, device=images.device, generator=generator) < 0.5
+    return torch.where(flipped.view(-1, 1, 1, 1), images.flip(2), images)
+
+
 def random_resized_boxes(batch, height, width, generator, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3), attempts=10):
     """torchvision's `RandomResizedCrop.get_params` for `batch` images of `height x width`, vectorised.
 

@@ -36,28 +36,58 @@ Our readings, each a knob:
 - Stage-2 optimisation (the paper gives none): SGD momentum 0.9, wd 2e-4, batch 128, lr 0.01 with a
   per-step cosine to 0, plain CE (the set is already class-balanced), BatchNorm in training mode.
 
+On streamed data (an `ImageFiles` training set: ImageNet-LT, Places-LT, iNaturalist, an image
+folder), our reading, memory-bounded: the same steps on the images' evaluation view (resize +
+centre crop, `keras_lt.data.EvalBatches`: what a CIFAR image is as it is stored), never all decoded.
+- Steps 1-2 decode and embed the training set batch by batch (`inference_batch_size`); the
+  embeddings and logits (N x D floats, 0.9 GB for ImageNet-LT's ResNet-50) are what is kept.
+- Step 4 decodes the drawn samples' views chunk by chunk, attacks the chosen ones, and writes the
+  re-balanced set to a uint8 `.npy` file in the run directory, memory-mapped
+  (`keras_lt.data.DiskBatches`; `afr_rebalanced_images.npy`, a temporary directory without
+  `output_dir`): per sample the set the memory pipeline would hold, on disk (ImageNet-LT at 224:
+  115.8k x 147 KB = 17 GB; one file per period, replaced in one step, the backups hard-linking
+  it, so two at a period's change). Draws, split, head and attacks are computed as in memory.
+- Step 5 reads a batch of it at a time and crops it with the streamed pipeline's crop + flip
+  (random-resized crop, scale 0.08..1, + flip, on the device); the CutMix backgrounds are original
+  images streamed with the training augmentation (`StreamingBatches.images_at`).
+Why not keep only the draws, the attack decisions and the head, and attack inside the step: it
+needs no disk, but PGD would run every epoch instead of every period (3 more forward-backward
+passes of the attacked share of each batch, about twice the compute of a fine-tune epoch), on
+augmented crops rather than on the images (another method), and a resumed run would have to replay it.
+
 The split (per class: count, accuracy, threshold, minority, majority, attacked) of every
 regeneration is printed when it is made (unless `verbose=0`) and, with an `output_dir`, written to
 `afr_split.json` there (`keras_lt.callbacks.AFRRegeneration`), which also keeps the current
 re-balanced set so that an interrupted fine-tune resumes exactly.
 """
 
+import os
+import shutil
+import tempfile
+
 import keras
 import numpy as np
 import torch
 
 from keras_lt import losses
+from keras_lt.callbacks.afr_regeneration import REBALANCED_IMAGES_FILE
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
+from keras_lt.data.batch_choice import training_batches
 from keras_lt.data.cutmix import cutmix
+from keras_lt.data.disk_batches import DiskBatches
+from keras_lt.data.eval_batches import EvalBatches
+from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.data.samplers import ClassSampler
 from keras_lt.data.samplers import class_probabilities
+from keras_lt.data.streaming import StreamingBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.models import rebuild
 from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.pgd import targeted_pgd
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
+from keras_lt.trainers.stage2 import check_stage2_data
 from keras_lt.trainers.stage2 import stage2_callbacks
 
 STEP_STREAM = 3  # last word of the (epoch, step, STREAM) key of the CutMix draws
@@ -122,7 +152,8 @@ class AFRTrainer(ERMTrainer):
     `fit` it on a `DeviceBatches` (the re-balanced set; `regenerate` replaces its images and labels)
     with its `epoch_callbacks()` and an `AFRRegeneration` callback; `originals` is a
     `DeviceBatches` of the long-tailed training set (CutMix backgrounds, the split and the
-    re-balanced draws). `keras_lt.trainers.afr` sets all
+    re-balanced draws). On streamed data `originals` is a `StreamingBatches` and the re-balanced
+    set a `DiskBatches` (`regenerate` rewrites its file). `keras_lt.trainers.afr` sets all
     of this up; see the module docstring for the steps and our readings.
 
     Args:
@@ -185,28 +216,41 @@ class AFRTrainer(ERMTrainer):
         self.attack_lr = float(attack_lr)
         self.inference_batch_size = int(inference_batch_size)
         self.embedder = keras.Model(network.inputs, [network.get_layer("pool").output, network.outputs[0]])
-        self.originals = None  # DeviceBatches of the long-tailed training set
+        self.originals = None  # DeviceBatches (or StreamingBatches) of the long-tailed training set
 
 
     def fit(self, x=None, *args, **kwargs):
         if self.originals is None:
             raise KerasLTError(
                 "AFR mixes the original long-tailed set into its batches: set trainer.originals to its "
-                "DeviceBatches (or use keras_lt.trainers.afr)."
+                "DeviceBatches or StreamingBatches (or use keras_lt.trainers.afr)."
             )
         return super().fit(x, *args, **kwargs)
 
     # -- the regeneration (steps 1 to 4) ---------------------------------------------------------
 
     def embed(self, images):
-        """Embeddings (the "pool" output) and logits of uint8 images, inference mode, in chunks."""
+        """Embeddings (the "pool" output) and logits of uint8 images, inference mode, in chunks.
+
+        `images` is a uint8 NHWC tensor, or an `ImageFiles` (streamed in their evaluation view).
+        """
         embeddings, logits = [], []
         with torch.no_grad():
-            for start in range(0, len(images), self.inference_batch_size):
-                e, z = self.embedder(images[start : start + self.inference_batch_size].float(), training=False)
+            for _, chunk in self._chunks(images):
+                e, z = self.embedder(chunk.float(), training=False)
                 embeddings.append(e.detach())
                 logits.append(z.detach())
         return torch.cat(embeddings), torch.cat(logits)
+
+    def _chunks(self, images):
+        """`(rows, uint8 NHWC chunk on the device)` of `inference_batch_size` images, decoded if files."""
+        size, device = self.inference_batch_size, self.originals.device
+        decoded = EvalBatches(images, size) if isinstance(images, ImageFiles) else None
+        for index, start in enumerate(range(0, len(images), size)):
+            rows = slice(start, start + size)
+            yield rows, images[rows] if decoded is None else decoded[index][0].to(device)
+        if decoded is not None:
+            decoded.on_epoch_end()  # its decoding workers exit
 
     def attack_head(self, embeddings, targets, generator):
         """`(kernel, bias)` of the 2C-way head, from the classifier, trained on `(embeddings, targets)`."""
@@ -242,7 +286,8 @@ class AFRTrainer(ERMTrainer):
         labels = originals.labels
 
         # 1-2: embeddings, accuracies, thresholds, split.
-        embeddings, logits = self.embed(originals.images)
+        streamed = isinstance(originals, StreamingBatches)
+        embeddings, logits = self.embed(originals.files if streamed else originals.images)
         correct = (torch.argmax(logits, -1) == labels).float()
         counts = torch.bincount(labels, minlength=num_classes)
         class_accuracy = (torch.zeros(num_classes, device=labels.device).index_add_(0, labels, correct)
@@ -265,18 +310,25 @@ class AFRTrainer(ERMTrainer):
         drawn_labels = labels[drawn]
         if not self.attack_without_minority:
             attacked &= minority_counts[drawn_labels] > 0
-        images = originals.images[drawn].clone()
-        chosen = torch.nonzero(attacked).squeeze(1)
 
         def attack_model(x):
             return self.embedder(x, training=False)[0] @ kernel + bias
 
-        for start in range(0, len(chosen), self.inference_batch_size):
-            part = chosen[start : start + self.inference_batch_size]
-            images[part] = targeted_pgd(
-                attack_model, images[part], 2 * drawn_labels[part] + 1, self.eps, self.pgd_steps, self.step_size
-            )
-        self.set_rebalanced(images, drawn_labels)
+        def attack(images, rows):
+            targets = 2 * drawn_labels[rows] + 1
+            return targeted_pgd(attack_model, images, targets, self.eps, self.pgd_steps, self.step_size)
+
+        if streamed:  # drawn images decoded and attacked chunk by chunk, into the file of the set
+            drawn_files = originals.files[drawn.cpu().numpy()]
+            self.batches.write(len(drawn), self._attacked_chunks(drawn_files, attacked, attack))
+            self.set_rebalanced(self.batches.images, drawn_labels)
+        else:
+            images = originals.images[drawn].clone()
+            chosen = torch.nonzero(attacked).squeeze(1)
+            for start in range(0, len(chosen), self.inference_batch_size):
+                part = chosen[start : start + self.inference_batch_size]
+                images[part] = attack(images[part], part)
+            self.set_rebalanced(images, drawn_labels)
 
         minority_counts = minority_counts.cpu().numpy()
         attacked_counts = torch.bincount(drawn_labels[attacked], minlength=num_classes).cpu().numpy()
@@ -301,10 +353,21 @@ class AFRTrainer(ERMTrainer):
             ],
         }
 
+    def _attacked_chunks(self, files, attacked, attack):
+        """`(rows, uint8 NHWC NumPy images)` of the drawn `files`, the `attacked` ones through `attack`."""
+        for rows, images in self._chunks(files):
+            part = torch.nonzero(attacked[rows]).squeeze(1)
+            if len(part):
+                images[part] = attack(images[part], torch.arange(rows.start, rows.stop, device=part.device)[part])
+            yield rows, keras.ops.convert_to_numpy(images)
+
     def set_rebalanced(self, images, labels):
-        """Makes `(images, labels)` (uint8 NHWC, int) the re-balanced set the fitted batches draw from."""
+        """Makes `(images, labels)` (uint8 NHWC, int) the re-balanced set the fitted batches draw from.
+
+        On a `DiskBatches` (streamed data) `images` is the memory map of its file, kept as it is.
+        """
         batches = self.batches
-        batches.images = torch.as_tensor(images, device=batches.device)
+        batches.images = images if isinstance(batches, DiskBatches) else torch.as_tensor(images, device=batches.device)
         batches.labels = torch.as_tensor(labels, dtype=torch.int64, device=batches.device)
         batches.class_sampler = ClassSampler(batches.labels, batches.num_classes)
         batches.class_counts = batches.class_sampler.class_counts.cpu().numpy()
@@ -375,7 +438,9 @@ def afr(
 
     Args:
         network: a trained keras-lt model (stage 1: BS + CMO), with a "pool" layer.
-        images: uint8 `(N, H, W, C)` long-tailed training images (the stage-1 training set).
+        images: uint8 `(N, H, W, C)` long-tailed training images (the stage-1 training set), or
+            their `keras_lt.data.ImageFiles` (streamed; the re-balanced set goes to a file, see
+            the module docstring).
         labels: their integer labels.
         epochs: fine-tuning epochs (50; 10 in short30).
         regenerate_every: epochs between regenerations of split, head and adversarial set (10; 2 in short30).
@@ -401,24 +466,24 @@ def afr(
     >>> cmo = keras_lt.from_pretrained("cmo-resnet32-cifar100lt")
     >>> model = afr(cmo, images, labels, epochs=50, regenerate_every=10)
     """
-    if images is None or labels is None:
-        raise KerasLTError("AFR fine-tunes on the training set: pass the training images and labels.")
-    if epochs < 1 or regenerate_every < 1:
-        raise KerasLTError(f"AFR needs epochs >= 1 and regenerate_every >= 1, got {epochs} and {regenerate_every}.")
     num_classes = network.output_shape[-1]
-    if int(np.max(labels)) >= num_classes:
-        raise KerasLTError(
-            f"labels go up to {int(np.max(labels))} but the model has {num_classes} classes; "
-            "fine-tune it on the dataset it was trained on."
-        )
+    check_stage2_data("AFR", images, labels, epochs, num_classes)
+    if regenerate_every < 1:
+        raise KerasLTError(f"AFR needs regenerate_every >= 1, got {regenerate_every}.")
     keras.utils.set_random_seed(seed)
     model = rebuild(network)
-    originals = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
-    rebalanced = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
     try:
         trainer = AFRTrainer(model, **settings)
     except TypeError as error:
         raise KerasLTError(f"bad AFR setting ({error}).") from None
+    originals = training_batches(images, labels, num_classes, batch_size, seed=seed)
+    scratch = None
+    if isinstance(images, ImageFiles):  # the re-balanced set lives in a file of the run (else a temporary one)
+        scratch = None if output_dir is not None else tempfile.mkdtemp(prefix="keras-lt-afr-")
+        path = os.path.join(output_dir or scratch, REBALANCED_IMAGES_FILE)
+        rebalanced = DiskBatches(path, labels, num_classes, images.shape[1:], batch_size, seed=seed)
+    else:
+        rebalanced = DeviceBatches(images, labels, num_classes, batch_size, seed=seed)
     trainer.originals = originals
     trainer.compile(
         optimizer=SGD(CosineToZero(lr, epochs * len(rebalanced)), momentum=momentum, weight_decay=weight_decay),
@@ -431,10 +496,14 @@ def afr(
         "seed": seed, **{k: v for k, v in trainer.get_config().items() if k in settings or k in _KNOBS},
     }
     regeneration = AFRRegeneration(trainer, regenerate_every, output_dir, record, verbose=verbose != 0)
-    trainer.fit(
-        rebalanced, epochs=epochs, shuffle=False, verbose=verbose,
-        callbacks=stage2_callbacks(rebalanced, [*trainer.epoch_callbacks(), regeneration, *callbacks], output_dir),
-    )
+    try:
+        trainer.fit(
+            rebalanced, epochs=epochs, shuffle=False, verbose=verbose,
+            callbacks=stage2_callbacks(rebalanced, [*trainer.epoch_callbacks(), regeneration, *callbacks], output_dir),
+        )
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     regeneration.cleanup()
     model.keras_lt_config["afr"] = {**record, "regenerations": regeneration.records}
     return model
