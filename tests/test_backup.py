@@ -182,3 +182,30 @@ def test_a_legacy_backup_stopped_between_its_weights_and_metadata_uses_the_copie
     shutil.copy(f"{metadata}.bkp", metadata)  # as if the stop came before the metadata was rewritten
     assert Backup(directory).resume_epoch() == 2
     assert_straight(fit(Backup(directory), seed=7), straight)
+
+
+def test_an_unchanged_extra_file_is_read_for_its_checksum_once(tmp_path, monkeypatch):
+    """A file kept beside the training (AFR's set) is hashed when it is new, not at every epoch's backup."""
+    from keras_lt.callbacks import backup as backup_module
+
+    kept = tmp_path / "set.bin"
+    kept.write_bytes(b"period 0")
+    hashed = []
+    sha256 = backup_module._sha256
+    monkeypatch.setattr(backup_module, "_sha256", lambda path: hashed.append(os.path.basename(path)) or sha256(path))
+
+    class Regenerates(keras.callbacks.Callback):  # a new file before epoch 2, as AFR's regeneration every 2
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 2:
+                (tmp_path / "new").write_bytes(b"period 1")
+                os.replace(tmp_path / "new", kept)
+
+    directory = tmp_path / "backup"
+    fit(Backup(str(directory), keep=True, files=[str(kept)]), callbacks=[Regenerates()])
+    assert hashed.count("set.bin") == 2  # epochs 1 and 3 reuse the checksums of 0 and 2
+    assert hashed.count(WEIGHTS_FILE) == EPOCHS
+    states = sorted(os.listdir(directory))
+    for state in states:  # the reused checksums are the files' own
+        with open(directory / state / STATE_FILE) as f:
+            recorded = json.load(f)["files"]
+        assert recorded[os.path.join("files", "set.bin")] == sha256(str(directory / state / "files" / "set.bin"))
