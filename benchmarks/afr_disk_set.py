@@ -1,8 +1,8 @@
 """What streamed AFR's on-disk re-balanced set costs: its write, the backup's checksum, batch reads, the crop.
 
 Streamed AFR (`keras_lt.trainers.afr`) writes the re-balanced set of every period to a memory-mapped
-uint8 `.npy` (`keras_lt.data.DiskBatches.write`), the per-epoch backup hashes it (SHA-256, as
-`keras_lt.callbacks.Backup` does every file it keeps), and every step reads one batch of rows in
+uint8 `.npy` (`keras_lt.data.DiskBatches.write`), the first backup of the period hashes it
+(SHA-256, as `keras_lt.callbacks.Backup` does every new file it keeps), and every step reads one batch of rows in
 the epoch's random order and crops + flips it on the device (`random_resized_crop_flip`). This
 times each on `--images` random 224x224 images (the page cache is whatever the machine has: the
 reads are an upper bound of a cold disk), and scales the write and the checksum to ImageNet-LT's
