@@ -485,7 +485,7 @@ def _finetune(network, recipe, data, output_dir, resume, verbose):
     stage2, settings = _stage2_settings(recipe)
     return stage2(
         network, images=data.train_images, labels=data.train_labels, verbose=verbose,
-        output_dir=output_dir if main else None,
+        output_dir=output_dir,  # every rank's: rank 0 writes there, the others read AFR's re-balanced set
         callbacks=[distributed.MetricReduction(), *_log(log, resume), backup], **settings,
     )
 

@@ -14,6 +14,7 @@ from keras_lt.callbacks import EpochSeeder
 from keras_lt.callbacks.backup import STATE_FILE
 from keras_lt.callbacks.backup import WEIGHTS_FILE
 from keras_lt.data.pipeline import DeviceBatches
+from keras_lt.distributed.restore_only_backup import RestoreOnlyBackup
 from keras_lt.errors import KerasLTError
 from keras_lt.models import cifar_resnet
 from keras_lt.trainers import SGD
@@ -157,6 +158,8 @@ def test_the_files_of_each_epoch_are_put_back(tmp_path):
     directory = str(tmp_path / "backup")
     fit(interrupting_backup(1, base=Backup)(directory, keep=True, files=[str(kept)]), callbacks=[Regenerates()])
     replace("epoch 2, begun before the stop")
+    fit(RestoreOnlyBackup(directory, files=[str(kept)]), epochs=2)  # another rank's: it puts nothing back
+    assert kept.read_text() == "epoch 2, begun before the stop"
     fit(Backup(directory, files=[str(kept)]), epochs=2)  # restores epoch 2's state: nothing left to train
     assert kept.read_text() == "epoch 1"
 

@@ -6,6 +6,7 @@ import os
 import keras
 import numpy as np
 
+from keras_lt import distributed
 from keras_lt.data.disk_batches import DiskBatches
 from keras_lt.files import atomic_write
 
@@ -32,6 +33,10 @@ class AFRRegeneration(keras.callbacks.Callback):
     data the trainer's batches are a `keras_lt.data.DiskBatches` whose regeneration writes the
     images to `afr_rebalanced_images.npy` in `directory` (`keras_lt.trainers.afr` puts it there);
     the `.npz` then holds the period and labels, and the backups keep both files.
+
+    In a multi-process run every rank gets the same `directory`; rank 0 alone writes and removes
+    there, and a resumed fit's other ranks take the saved set from rank 0 (the trainer's
+    `share_rebalanced`), so every rank fine-tunes on the same set.
 
     Args:
         trainer: a `keras_lt.trainers.AFRTrainer`.
@@ -72,7 +77,7 @@ class AFRRegeneration(keras.callbacks.Callback):
         self.period_start = start
         if self.verbose:
             print(describe_split(record))
-        if self.directory is not None:
+        if self.directory is not None and distributed.is_main():
             batches = self.trainer.batches
             labels = keras.ops.convert_to_numpy(batches.labels)
             if isinstance(batches, DiskBatches):  # its images are already in their file, REBALANCED_IMAGES_FILE
@@ -97,8 +102,8 @@ class AFRRegeneration(keras.callbacks.Callback):
             logs["afr_attacked"] = float(self.records[-1]["attacked"])
 
     def cleanup(self):
-        """Removes the saved re-balanced set (the splits stay)."""
-        for path in self.backup_files:
+        """Removes the saved re-balanced set (the splits stay); rank 0 alone, in a multi-process run."""
+        for path in self.backup_files if distributed.is_main() else ():
             if os.path.exists(path):
                 os.remove(path)
 
@@ -106,7 +111,19 @@ class AFRRegeneration(keras.callbacks.Callback):
         return os.path.join(self.directory, name)
 
     def _restore(self, start):
-        """Reloads the set and splits of the period starting at `start`, if they were saved; True if so."""
+        """Reloads the set and splits of the period starting at `start`, if rank 0 saved them; True if so.
+
+        Rank 0 reads them from `directory` (where its backup has put back the set of the epoch it
+        resumes from); the other ranks take them from rank 0 (`share_rebalanced` of the trainer).
+        """
+        restored = distributed.broadcast_object(distributed.is_main() and self._load(start))
+        if restored and distributed.is_distributed():
+            self.trainer.share_rebalanced()
+            self.records = distributed.broadcast_object(self.records)
+        return restored
+
+    def _load(self, start):
+        """Rank 0's part of `_restore`: the set and splits of the period starting at `start` from `directory`."""
         if self.directory is None or not os.path.isfile(self._path(STATE_FILE)):
             return False
         with np.load(self._path(STATE_FILE)) as state:

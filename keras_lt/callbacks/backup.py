@@ -110,10 +110,7 @@ class Backup(keras.callbacks.Callback):
         for snapshot in self._snapshots():
             problem = snapshot.problem or self._load(snapshot)
             if problem is None:
-                for path in self.files if snapshot.files else ():
-                    stored = os.path.join(snapshot.files, os.path.basename(path))
-                    if os.path.isfile(stored):
-                        _link(stored, path)
+                self._put_back(snapshot)
                 return snapshot.epoch
             damaged.append(f"{snapshot.label}: {problem}")
             print(f"backup {self.directory}: {snapshot.label} is damaged ({problem}); skipping it.", file=sys.stderr)
@@ -137,6 +134,13 @@ class Backup(keras.callbacks.Callback):
         if snapshot.iterations is not None and iterations != snapshot.iterations:
             return f"its weights are from optimizer step {iterations}, its state from step {snapshot.iterations}"
         return None
+
+    def _put_back(self, snapshot):
+        """Puts the snapshot's copies of the `files` back in their places."""
+        for path in self.files if snapshot.files else ():
+            stored = os.path.join(snapshot.files, os.path.basename(path))
+            if os.path.isfile(stored):
+                _link(stored, path)
 
     def _iterations(self):
         optimizer = self.model.optimizer

@@ -5,6 +5,7 @@ import os
 import numpy as np
 import torch
 
+from keras_lt import distributed
 from keras_lt.data.batches import TrainingBatches
 from keras_lt.data.resized_crop import random_resized_crop_flip
 from keras_lt.errors import KerasLTError
@@ -56,11 +57,21 @@ class DiskBatches(TrainingBatches):
     def write(self, count, parts):
         """Writes the `count` images of `parts`, `(row slice, uint8 NHWC array)` pairs, to the file; maps it.
 
+        In a multi-process run rank 0 writes and the other ranks, given the same path, go through
+        `parts` (whose making may take their part in collectives) and map the file once it is
+        there: one file, every rank reading the same bytes.
+
         Args:
             count: the number of images.
             parts: an iterable of `(rows, images)`: a slice of the file's rows and their images,
                 covering every row once.
         """
+        if not distributed.is_main():
+            for _ in parts:
+                pass
+            distributed.barrier()  # rank 0 has renamed the file into place
+            self.load()
+            return
         partial = self.path + PARTIAL
         os.makedirs(os.path.dirname(partial) or ".", exist_ok=True)
         array = None
@@ -71,6 +82,7 @@ class DiskBatches(TrainingBatches):
         array.flush()
         del array
         os.replace(partial, self.path)
+        distributed.barrier()
         self.load()
 
     def load(self):

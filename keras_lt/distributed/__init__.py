@@ -12,6 +12,8 @@ so (CP-Mix's confusion counts, LCReg's ISDA statistics), epoch metrics are reduc
 from keras_lt.distributed.collectives import all_gather
 from keras_lt.distributed.collectives import all_reduce_sum
 from keras_lt.distributed.collectives import barrier
+from keras_lt.distributed.collectives import broadcast
+from keras_lt.distributed.collectives import broadcast_object
 from keras_lt.distributed.collectives import broadcast_variables
 from keras_lt.distributed.context import initialize
 from keras_lt.distributed.context import is_distributed

@@ -42,6 +42,34 @@ def all_gather(tensor):
     return torch.cat([part[:size] for part, size in zip(parts, sizes)])
 
 
+def broadcast(tensor, source=0):
+    """Rank `source`'s `tensor` on every rank (a new tensor; `tensor` itself in a single process).
+
+    Every rank passes a tensor of the same shape and dtype; only the source's values count.
+
+    Example:
+    >>> labels = broadcast(labels)  # every rank fine-tunes on rank 0's labels
+    """
+    if not is_distributed():
+        return tensor
+    received = tensor.detach().clone().contiguous()
+    dist.broadcast(received, source)
+    return received
+
+
+def broadcast_object(value, source=0):
+    """Rank `source`'s picklable `value` on every rank (`value` itself in a single process).
+
+    Example:
+    >>> restored = broadcast_object(is_main() and reload_saved_set())  # every rank follows rank 0
+    """
+    if not is_distributed():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, source)
+    return box[0]
+
+
 def broadcast_variables(variables, source=0):
     """Copies rank `source`'s values of Keras `variables` to every rank, in one flat broadcast.
 

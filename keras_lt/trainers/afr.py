@@ -55,6 +55,21 @@ needs no disk, but PGD would run every epoch instead of every period (3 more for
 passes of the attacked share of each batch, about twice the compute of a fine-tune epoch), on
 augmented crops rather than on the images (another method), and a resumed run would have to replay it.
 
+In a multi-process run (`torchrun`, `keras-lt train --devices N`) every rank fine-tunes on one set,
+the same bytes, made once: the ranks share the regeneration's two passes over the data and
+`all_gather` the results (`AFRTrainer._shared`): each embeds a share of the training set (step 1),
+and each attacks a share of the chosen samples (step 4; on streamed data each also decodes a
+share of the drawn images). The steps between (split, attack head, draws) are small and computed
+by every rank from the gathered embeddings; the attack decisions are rank 0's, broadcast. Rank 0
+alone writes the streamed set's file, in the run directory that every rank is given (never one
+copy per rank: 17 GB each on ImageNet-LT), and the others map it. Why not rank 0 alone: it would
+take N times the time of a shared pass while the other N - 1 devices wait (a regeneration costs
+about one and a half epochs of one device's work, a period of 10 epochs on N devices 10 / N: on 8
+GPUs the run would take twice as long); why not every rank all of it: the same N-fold work on
+every rank, one file per rank, and the sets of ranks whose GPUs round the sums differently would
+differ. A resumed fit's saved set is reloaded by rank 0 and shared with the others (the images
+broadcast, or rank 0's file mapped), so an interrupted multi-process run resumes exactly too.
+
 The split (per class: count, accuracy, threshold, minority, majority, attacked) of every
 regeneration is printed when it is made (unless `verbose=0`) and, with an `output_dir`, written to
 `afr_split.json` there (`keras_lt.callbacks.AFRRegeneration`), which also keeps the current
@@ -69,6 +84,7 @@ import keras
 import numpy as np
 import torch
 
+from keras_lt import distributed
 from keras_lt import losses
 from keras_lt.callbacks.afr_regeneration import REBALANCED_IMAGES_FILE
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
@@ -232,23 +248,49 @@ class AFRTrainer(ERMTrainer):
     def embed(self, images):
         """Embeddings (the "pool" output) and logits of uint8 images, inference mode, in chunks.
 
-        `images` is a uint8 NHWC tensor, or an `ImageFiles` (streamed in their evaluation view).
+        `images` is a uint8 NHWC tensor, or an `ImageFiles` (streamed in their evaluation view). In
+        a multi-process run the ranks embed a share each and every rank gets all (`_shared`).
         """
         embeddings, logits = [], []
         with torch.no_grad():
-            for _, chunk in self._chunks(images):
-                e, z = self.embedder(chunk.float(), training=False)
-                embeddings.append(e.detach())
-                logits.append(z.detach())
+            for _, (e, z) in self._shared(images, lambda rows, chunk: self.embedder(chunk.float(), training=False)):
+                embeddings.append(e)
+                logits.append(z)
         return torch.cat(embeddings), torch.cat(logits)
 
-    def _chunks(self, images):
-        """`(rows, uint8 NHWC chunk on the device)` of `inference_batch_size` images, decoded if files."""
-        size, device = self.inference_batch_size, self.originals.device
-        decoded = EvalBatches(images, size) if isinstance(images, ImageFiles) else None
-        for index, start in enumerate(range(0, len(images), size)):
-            rows = slice(start, start + size)
-            yield rows, images[rows] if decoded is None else decoded[index][0].to(device)
+    def _shared(self, images, compute):
+        """`(rows, outputs)` of `images` in steps: `compute(rows, chunk)`'s tensors for the step's rows, on every rank.
+
+        `images` is cut into chunks of `inference_batch_size` rows (uint8 NHWC on the device,
+        decoded in their evaluation view if an `ImageFiles`). With W ranks, step k covers chunks
+        kW .. kW + W - 1, consecutive rows: rank r computes chunk kW + r (an empty one past the end)
+        and `all_gather` hands every rank all W outputs, in row order. In one process a step is a
+        chunk, computed as it comes.
+        """
+        size, world, rank = self.inference_batch_size, distributed.world_size(), distributed.rank()
+        count = len(images)
+        steps = range(0, count, size * world)
+        own = [slice(min(start + rank * size, count), min(start + (rank + 1) * size, count)) for start in steps]
+        for start, rows, chunk in zip(steps, own, self._chunks(images, own)):
+            outputs = [distributed.all_gather(output.detach()) for output in compute(rows, chunk)]
+            yield slice(start, min(start + size * world, count)), outputs
+
+    def _chunks(self, images, parts):
+        """The uint8 NHWC chunks of `images` at the row slices `parts` (in order, all but the last full), on the device.
+
+        An `ImageFiles`' chunks are decoded in their evaluation view, as one sequence of batches.
+        """
+        if not isinstance(images, ImageFiles):
+            yield from (images[rows] for rows in parts)
+            return
+        device = self.originals.device
+        rows = np.concatenate([np.arange(part.start, part.stop) for part in parts])
+        decoded = EvalBatches(images[rows], self.inference_batch_size) if len(rows) else None
+        for index, part in enumerate(parts):
+            if part.stop > part.start:
+                yield decoded[index][0].to(device)
+            else:
+                yield torch.zeros((0, *images.shape[1:]), dtype=torch.uint8, device=device)
         if decoded is not None:
             decoded.on_epoch_end()  # its decoding workers exit
 
@@ -305,11 +347,14 @@ class AFRTrainer(ERMTrainer):
         # 4: class-balanced draws; PGD towards "class y minority" on a share of the drawn majority
         # (of the classes that have a minority, unless attack_without_minority).
         probabilities = class_probabilities(originals.class_counts, "class_balanced")
-        drawn = originals.class_sampler.sample(probabilities, len(labels), generator)
+        drawn = originals.class_sampler.sample(probabilities, len(labels), generator)  # the same on every rank
         attacked = ~minority[drawn] & (torch.rand(len(drawn), device=drawn.device, generator=generator) < self.attack_fraction)
         drawn_labels = labels[drawn]
         if not self.attack_without_minority:
             attacked &= minority_counts[drawn_labels] > 0
+        # rank 0's choice: the ranks attack shares of one list (on GPUs, class means summed with
+        # atomics may differ between ranks in the last bit, and so a borderline split).
+        attacked = distributed.broadcast(attacked.to(torch.uint8)).bool()
 
         def attack_model(x):
             return self.embedder(x, training=False)[0] @ kernel + bias
@@ -325,9 +370,8 @@ class AFRTrainer(ERMTrainer):
         else:
             images = originals.images[drawn].clone()
             chosen = torch.nonzero(attacked).squeeze(1)
-            for start in range(0, len(chosen), self.inference_batch_size):
-                part = chosen[start : start + self.inference_batch_size]
-                images[part] = attack(images[part], part)
+            for rows, (adversarial,) in self._shared(images[chosen], lambda rows, chunk: [attack(chunk, chosen[rows])]):
+                images[chosen[rows]] = adversarial
             self.set_rebalanced(images, drawn_labels)
 
         minority_counts = minority_counts.cpu().numpy()
@@ -355,11 +399,33 @@ class AFRTrainer(ERMTrainer):
 
     def _attacked_chunks(self, files, attacked, attack):
         """`(rows, uint8 NHWC NumPy images)` of the drawn `files`, the `attacked` ones through `attack`."""
-        for rows, images in self._chunks(files):
+
+        def attack_chunk(rows, images):
             part = torch.nonzero(attacked[rows]).squeeze(1)
             if len(part):
                 images[part] = attack(images[part], torch.arange(rows.start, rows.stop, device=part.device)[part])
+            return [images]
+
+        for rows, (images,) in self._shared(files, attack_chunk):
             yield rows, keras.ops.convert_to_numpy(images)
+
+    def share_rebalanced(self):
+        """Makes every rank's re-balanced set rank 0's: its labels and images broadcast, or its file mapped.
+
+        For a fit resumed in a multi-process run, where rank 0 alone has reloaded the saved set
+        (`keras_lt.callbacks.AFRRegeneration`); every rank calls it.
+
+        Example:
+        >>> trainer.share_rebalanced()  # after rank 0's trainer.set_rebalanced(images, labels)
+        """
+        batches = self.batches
+        if isinstance(batches, DiskBatches):
+            if not distributed.is_main():
+                batches.load()  # rank 0's file: every rank has its path
+            images = batches.images
+        else:
+            images = distributed.broadcast(batches.images)
+        self.set_rebalanced(images, distributed.broadcast(batches.labels))
 
     def set_rebalanced(self, images, labels):
         """Makes `(images, labels)` (uint8 NHWC, int) the re-balanced set the fitted batches draw from.
@@ -454,7 +520,8 @@ def afr(
         verbose: Keras' fit verbosity; also prints each split unless 0.
         output_dir: a run directory: the splits go to `afr_split.json` there, and a per-epoch backup
             (`keras_lt.trainers.stage2_callbacks`) plus the current re-balanced set let a call with
-            the same `output_dir` continue an interrupted fine-tune exactly.
+            the same `output_dir` continue an interrupted fine-tune exactly. In a multi-process run
+            every rank passes the same one; rank 0 alone writes there.
         **settings: `AFRTrainer`'s knobs (attack_fraction, eps, pgd_steps, step_size,
             majority_threshold, adaptive_from_accuracy, attack_without_minority, cutmix_fraction,
             alpha, attack_steps, attack_lr).
@@ -478,8 +545,9 @@ def afr(
         raise KerasLTError(f"bad AFR setting ({error}).") from None
     originals = training_batches(images, labels, num_classes, batch_size, seed=seed)
     scratch = None
-    if isinstance(images, ImageFiles):  # the re-balanced set lives in a file of the run (else a temporary one)
-        scratch = None if output_dir is not None else tempfile.mkdtemp(prefix="keras-lt-afr-")
+    if isinstance(images, ImageFiles):  # the re-balanced set lives in a file of the run (else rank 0's temporary one)
+        if output_dir is None:
+            scratch = distributed.broadcast_object(distributed.is_main() and tempfile.mkdtemp(prefix="keras-lt-afr-"))
         path = os.path.join(output_dir or scratch, REBALANCED_IMAGES_FILE)
         rebalanced = DiskBatches(path, labels, num_classes, images.shape[1:], batch_size, seed=seed)
     else:
@@ -502,7 +570,7 @@ def afr(
             callbacks=stage2_callbacks(rebalanced, [*trainer.epoch_callbacks(), regeneration, *callbacks], output_dir),
         )
     finally:
-        if scratch is not None:
+        if scratch is not None and distributed.is_main():
             shutil.rmtree(scratch, ignore_errors=True)
     regeneration.cleanup()
     model.keras_lt_config["afr"] = {**record, "regenerations": regeneration.records}

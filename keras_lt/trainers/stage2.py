@@ -4,9 +4,11 @@ import os
 
 import numpy as np
 
+from keras_lt import distributed
 from keras_lt.callbacks import Backup
 from keras_lt.callbacks import EpochLog
 from keras_lt.callbacks import EpochSeeder
+from keras_lt.distributed.restore_only_backup import RestoreOnlyBackup
 from keras_lt.errors import KerasLTError
 
 BACKUP_DIR = "finetune_backup"
@@ -45,7 +47,9 @@ def stage2_callbacks(batches, callbacks=(), output_dir=None):
     The backup (`keras_lt.callbacks.Backup`: weights, optimizer and epoch after every epoch,
     crash-safe) is the caller's when `callbacks` holds one (`keras_lt.training` passes one that it
     removes once the run's checkpoint is written); else, with `output_dir`, one in
-    `output_dir/finetune_backup`, removed when the fit completes. A pipeline called again with the
+    `output_dir/finetune_backup`, removed when the fit completes (in a multi-process run, every rank
+    gets the same `output_dir`: rank 0's backup writes, the others' only restore,
+    `keras_lt.distributed.restore_only_backup.RestoreOnlyBackup`). A pipeline called again with the
     same backup continues from it, exactly when its draws are keyed by epoch and step (they are in
     keras-lt). Files that the callbacks keep beside the training (their `backup_files`, e.g. AFR's
     re-balanced set) go into every backup too.
@@ -63,7 +67,8 @@ def stage2_callbacks(batches, callbacks=(), output_dir=None):
     """
     callbacks = list(callbacks)
     if output_dir is not None and not any(isinstance(c, Backup) for c in callbacks):
-        callbacks.append(Backup(os.path.join(output_dir, BACKUP_DIR)))
+        backup = Backup if distributed.is_main() else RestoreOnlyBackup
+        callbacks.append(backup(os.path.join(output_dir, BACKUP_DIR)))
     files = [path for c in callbacks for path in getattr(c, "backup_files", ())]
     for backup in (c for c in callbacks if isinstance(c, Backup)):
         backup.files = sorted({*backup.files, *files})
