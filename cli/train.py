@@ -97,7 +97,8 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     Combine methods in a recipe JSON (README, "Combining methods"): at most one
     "mixer" (mixup, cmo), any "regularizers" (cpmix, latent_reconstruction,
     latent_isda), each {"name": ..., settings}, with any "loss", "classifier",
-    "sampler" and "finetune" (crt, lws, tau-norm, mislas, afr, cpmix), e.g.
+    "sampler" and "finetune" ({"method": ..., settings}: crt, lws, tau-norm,
+    mislas, afr, cpmix), e.g.
       {"name": "cpmix-kps", "loss": "kps", "classifier": "cosine",
        "regularizers": [{"name": "cpmix", "start_epoch": 200}]}
 
