@@ -125,3 +125,26 @@ def ingredient_specs(recipe):
             raise KerasLTError(f"recipe {name}: {ingredient} needs {NEEDS[ingredient]} before it in the regularizers.")
         seen.append(ingredient)
     return {"mixer": mixer, "regularizers": regularizers, "loss_weight": preset.get("loss_weight", 1.0)}
+
+
+def describe_method(recipe, quote=""):
+    """A recipe dict's method and its own ingredients in words, for `keras-lt info` and the model card.
+
+    Args:
+        recipe: a recipe as a dict (a checkpoint's `config["recipe"]`).
+        quote: put around each name (the card's "`").
+
+    Example:
+    >>> describe_method({"method": "erm", "mixer": {"name": "cmo"}, "regularizers": [{"name": "cpmix"}]})
+    'method erm, mixer cmo, regularizers cpmix'
+    """
+
+    def named(specs):
+        return ", ".join(f"{quote}{spec.get('name')}{quote}" for spec in specs)
+
+    words = [f"method {quote}{recipe.get('method', '?')}{quote}"]
+    if recipe.get("mixer"):
+        words.append(f"mixer {named([recipe['mixer']])}")
+    if recipe.get("regularizers"):
+        words.append(f"regularizers {named(recipe['regularizers'])}")
+    return ", ".join(words)

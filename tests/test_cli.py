@@ -137,6 +137,13 @@ def test_info_of_an_unpublished_zoo_name_shows_its_recipe(fake_zoo):
     assert json.loads(run("info", "gamma", "--json").output)["recipe"]["loss"] == "ldam"
 
 
+def test_info_of_a_combination_recipe_names_its_ingredients():
+    result = run("info", "cpmix-lcreg-mislas-resnet32-cifar10lt")
+    assert result.exit_code == 0, result.output
+    assert "method erm, regularizers latent_reconstruction, latent_isda, cpmix, loss balanced_softmax" in result.output
+    assert "then stage 2 mislas" in result.output
+
+
 @pytest.mark.parametrize("command", [["info"], ["predict"], ["evaluate", "--dataset", "folder"]])
 def test_unknown_model_is_one_error_line(command):
     assert_one_line_error(run(*command, "no-such-model"))
