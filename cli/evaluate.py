@@ -96,6 +96,8 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     Places-LT and iNaturalist 2018 (their split files in --data-dir), and the folders of models
     trained on streamed data, are read from disk batch by batch: resized and centre-cropped.
     """
+    if plots_dir:
+        evaluation.figure_class()
     network, class_names, image_size = load_model(model)
     config = network.keras_lt_config
     dataset = dataset or (config.get("dataset") or {}).get("name")

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -346,6 +347,20 @@ def test_evaluate_with_posthoc_logit_adjustment(tiny, test_folder, tau):
 def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
     shutil.rmtree(test_folder / "test" / "cat")
     assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
+
+
+def test_evaluate_without_data_dir_says_to_pass_it(tiny):
+    result = run("evaluate", tiny[1])
+    assert_one_line_error(result)
+    assert "without a data directory; pass --data-dir" in result.stderr and "None" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["evaluate", "no-such-model", "--plots"], ["data", "profile", ".", "--plot"]])
+def test_plots_without_matplotlib_fail_before_the_work(tmp_path, monkeypatch, command):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    result = run(*command, tmp_path / "plots")
+    assert_one_line_error(result)
+    assert "pip install 'keras-lt[plots]'" in result.stderr and result.stdout == ""
 
 
 def same_predictions(result, reference):
