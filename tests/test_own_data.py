@@ -80,8 +80,14 @@ def test_the_readme_own_data_path(tmp_path):
     again = run("train", "--data-dir", data, "--epochs", "1", "--output", out)
     assert_one_line_error(again, "holds a finished run")
     (out / "mine.txt").write_text("the run's directory is replaced whole")
+    for bad, match in ((["--resume"], "--resume continues an interrupted run and --overwrite replaces a finished one"),
+                       (["--loss", "focall"], "unknown loss 'focall'")):
+        failed = run("train", "--data-dir", data, "--epochs", "1", "--output", out, "--overwrite", *bad)
+        assert_one_line_error(failed, match)  # and the finished run is still there, whole
+        assert (out / "mine.txt").is_file() and (out / "config.json").is_file() and os.listdir(out.parent) == ["photos"]
     replaced = run("train", "--data-dir", data, "--epochs", "1", "--batch-size", "8", "--output", out, "--overwrite")
-    assert replaced.exit_code == 0 and "--overwrite: removing the finished run" in replaced.output
+    assert replaced.exit_code == 0 and "--overwrite: replacing the finished run" in replaced.output
+    assert os.listdir(out.parent) == ["photos"]  # nothing left aside
     assert not (out / "mine.txt").exists() and (out / "config.json").is_file()
 
 
