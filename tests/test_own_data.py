@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from imagenet_lt_tree import write_tree
 from keras_lt.cli.main import cli
 from keras_lt.errors import KerasLTError
 from keras_lt.own_data import fit_recipe_to_folder
@@ -100,6 +101,15 @@ def test_a_zoo_recipe_keeps_the_users_class_counts(tmp_path):
     balanced = write_folder(tmp_path / "cifar", counts={f"c{i}": 2 for i in range(10)}, test=1)
     source, _ = fit_recipe_to_folder(load_recipe("ce-resnet32-cifar10lt"), str(balanced))
     assert source.dataset == "cifar10" and source.imbalance_factor == 100  # the source it was written for
+
+
+def test_a_benchmark_recipe_keeps_its_split_files_under_an_image_root_with_a_train_folder(tmp_path):
+    """ImageNet-LT's root is ImageNet's (train/<class>/): the split files say which images, not the folder."""
+    write_tree(tmp_path / "imagenet")
+    recipe = load_recipe("ce-resnext50-imagenetlt")
+    assert fit_recipe_to_folder(recipe, str(tmp_path / "imagenet")) == (recipe, None)
+    own, note = fit_recipe_to_folder(recipe, str(write_folder(tmp_path / "mine")))  # no split file: your own data
+    assert own.dataset == "folder" and "as it is" in note
 
 
 
