@@ -192,7 +192,9 @@ class Recipe:
         Warmup, milestones, the DRW / GA / CP-Mix switches, CMO's window and the ingredients'
         "start_epoch" and "window" move to
         `round(epoch * epochs / self.epochs)` (a switch that was on stays at epoch 1 or later, before the
-        end); a stage-2 `finetune` keeps its share of the epochs (at least 1). No method is dropped.
+        end; in a single epoch, where that is epoch 0, the learning rate's milestones go past it, so the
+        epoch trains at the peak rate); a stage-2 `finetune` keeps its share of the epochs (at least 1).
+        No method is dropped.
         The schedule is named "<schedule> scaled to <epochs> epochs".
 
         Args:
@@ -216,7 +218,7 @@ class Recipe:
         fields = {
             "epochs": epochs,
             "warmup_epochs": round(self.warmup_epochs * scale),
-            "milestones": [at(m) for m in self.milestones],
+            "milestones": [max(at(m), 1 if m else 0) for m in self.milestones],  # in 1 epoch: no decay, not all decayed
             **{k: None if v is None else at(getattr(self, k)) for k, v in self._scaled_switches(scale).items()},
             **self._scaled_specs(at),
         }

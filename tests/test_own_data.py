@@ -169,6 +169,7 @@ def test_epochs_scale_every_switch_and_are_printed(tmp_path):
     assert ldam.drw_epoch == 16 and ldam.milestones == [16, 18] and any("drw_epoch: 160 -> 16" in c for c in changes)
     kps, _ = load_recipe("kps-resnet32-cifar10lt").with_epochs(1)
     assert kps.ga_epoch is not None  # never silently dropped
+    assert kps.milestones == [1, 1]  # a single epoch at the peak rate, not x0.01 from its start
     cpmix, _ = load_recipe("cpmix-resnet32-cifar10lt").with_epochs(30)
     assert cpmix.cpmix_epoch == 20 and cpmix.finetune["epochs"] == 1
     with pytest.raises(KerasLTError, match="at least 1"):
