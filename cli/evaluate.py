@@ -68,6 +68,14 @@ def load_split(dataset, split, data_dir, class_names, image_size, stream=False, 
     return images, labels
 
 
+def make_folder_of(path):
+    """Creates the folder `path` is to be written in, before the work; one `DataError` line if it cannot."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot write {path}: {error.strerror} ({error.filename}).") from None
+
+
 def format_pairs(pairs):
     """The confusion pairs as `true -> predicted: count` lines."""
     return "\n".join(f"{p['true']} -> {p['predicted']}: {p['count']}" for p in pairs)
@@ -79,7 +87,7 @@ def format_pairs(pairs):
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Image folder, CIFAR archive dir, tfds dir, or the image root of a split-file dataset's split files.")
 @click.option("--split", default="test", show_default=True, help="The split to evaluate on.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file instead of stdout.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file instead of stdout (its folder is created).")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, writable=True), help="Write per-class accuracy and confusion-matrix PNGs here.")
 @click.option("--confusion-pairs", type=click.IntRange(min=1), help="Also report the K most frequent confusions.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 8 of 224x224, 392 of 32x32: under 1 GB; on a GPU, 256 is faster at 224 px].")
@@ -98,6 +106,8 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     """
     if plots_dir:
         evaluation.figure_class()
+    if output:
+        make_folder_of(output)
     network, class_names, image_size = load_model(model)
     config = network.keras_lt_config
     dataset = dataset or (config.get("dataset") or {}).get("name")

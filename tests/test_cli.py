@@ -349,6 +349,17 @@ def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
     assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
 
 
+def test_evaluate_writes_the_report_into_a_new_folder_or_says_why_not(tiny, test_folder, tmp_path):
+    report = tmp_path / "new" / "folder" / "report.json"
+    result = run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json", "--output", report)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(report.read_text())["top1"] >= 0
+    (tmp_path / "file").write_text("")
+    result = run("evaluate", tiny[1], "--data-dir", test_folder, "--output", tmp_path / "file" / "report.txt")
+    assert_one_line_error(result)
+    assert "cannot write" in result.stderr
+
+
 def test_evaluate_without_data_dir_says_to_pass_it(tiny):
     result = run("evaluate", tiny[1])
     assert_one_line_error(result)
