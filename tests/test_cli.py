@@ -345,6 +345,10 @@ def test_evaluate_with_posthoc_logit_adjustment(tiny, test_folder, tau):
 
 
 def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
+    os.rename(test_folder / "test" / "bee", test_folder / "test" / "zebra")  # as many classes, one of them another
+    result = run("evaluate", tiny[1], "--data-dir", test_folder)
+    assert_one_line_error(result)  # not "matched by order": cat's images scored as bee's
+    assert "not in the model: zebra; not in the data: bee)" in result.stderr
     shutil.rmtree(test_folder / "test" / "cat")
     assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
 
