@@ -66,10 +66,10 @@ def load_split(dataset, split, data_dir, class_names, image_size, stream=False, 
     if list(data_class_names) != list(class_names):
         data_names, model_names = set(data_class_names), set(class_names)
         if data_names & model_names:  # names in common: another set of classes, not other names for the same ones
+            unknown, missing = ", ".join(sorted(data_names - model_names)), ", ".join(sorted(model_names - data_names))
             raise DataError(
-                f"the {dataset} '{split}' classes are not the model's (not in the model: "
-                f"{', '.join(sorted(data_names - model_names))}; not in the data: {', '.join(sorted(model_names - data_names))}); "
-                "evaluate on the classes the model was trained on."
+                f"the {dataset} '{split}' classes are not the model's (not in the model: {unknown}; not in the data: "
+                f"{missing}); evaluate on the classes the model was trained on."
             )
         click.echo("warning: the data's class names differ from the model's; labels are matched by order.", err=True)
     return images, labels

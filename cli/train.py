@@ -108,7 +108,9 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     Several devices: `--devices N`, or `torchrun --nproc_per_node N -m keras_lt.cli.main train ...`.
     """
     if resume and overwrite:
-        raise KerasLTError("--resume continues an interrupted run and --overwrite replaces a finished one; pass one of them.")
+        raise KerasLTError(
+            "--resume continues an interrupted run and --overwrite replaces a finished one; pass one of them."
+        )
     if devices > 1 and "WORLD_SIZE" not in os.environ:
         ctx.exit(launch(devices, _arguments(ctx)))
     if workers is not None:
@@ -124,7 +126,7 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
     replace = main and overwrite and os.path.isfile(os.path.join(output, hub.CONFIG_FILE)) and not is_interrupted(output)
     if replace:
-        click.echo(f"--overwrite: replacing the finished run in {output} (kept if the new run stops before it writes anything)")
+        click.echo(f"--overwrite: replacing the finished run in {output} (kept if the new run stops before writing)")
     if main:
         click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
     try:

@@ -65,9 +65,13 @@ def _check_switches(name, ingredient, spec):
     """
     start, window = spec.get("start_epoch"), spec.get("window")
     if start is not None and not _is_epoch(start):
-        raise KerasLTError(f"recipe {name}: {ingredient}'s start_epoch must be an epoch number or null, not {json.dumps(start)}.")
+        raise KerasLTError(
+            f"recipe {name}: {ingredient}'s start_epoch must be an epoch number or null, not {json.dumps(start)}."
+        )
     if window is not None and not (isinstance(window, (list, tuple)) and len(window) == 2 and all(map(_is_epoch, window))):
-        raise KerasLTError(f"recipe {name}: {ingredient}'s window must be [first_epoch, last_epoch], not {json.dumps(window)}.")
+        raise KerasLTError(
+            f"recipe {name}: {ingredient}'s window must be [first_epoch, last_epoch], not {json.dumps(window)}."
+        )
 
 
 # A recipe's `method`: `preset(method_config, cpmix_epoch)` -> its ingredients; it pops the keys it takes.
