@@ -11,6 +11,7 @@ from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.data.file_sources import load_image_files
 from keras_lt.data.profiles import imbalance_factor
 from keras_lt.data.profiles import shot_groups
+from keras_lt.evaluation import figure_class
 from keras_lt.evaluation import plot_class_histogram
 
 MANY_THRESHOLD = 100
@@ -91,6 +92,8 @@ def profile(root, split, dataset, output_format, plot):
     ROOT holds SPLIT/<class>/<images>, or with --dataset imagenet_lt, places_lt or inat2018 that
     benchmark's split files (ImageNet_LT_train.txt, ...); files are counted, not decoded.
     """
+    if plot:
+        figure_class()
     result = profile_dataset(root, split, dataset)
     click.echo(json.dumps(result, indent=2) if output_format == "json" else format_profile(result))
     if plot:

@@ -64,8 +64,23 @@ def load_split(dataset, split, data_dir, class_names, image_size, stream=False, 
             f"{image_size[0]}x{image_size[1]}; give an image folder to have them resized."
         )
     if list(data_class_names) != list(class_names):
+        data_names, model_names = set(data_class_names), set(class_names)
+        if data_names & model_names:  # names in common: another set of classes, not other names for the same ones
+            unknown, missing = ", ".join(sorted(data_names - model_names)), ", ".join(sorted(model_names - data_names))
+            raise DataError(
+                f"the {dataset} '{split}' classes are not the model's (not in the model: {unknown}; not in the data: "
+                f"{missing}); evaluate on the classes the model was trained on."
+            )
         click.echo("warning: the data's class names differ from the model's; labels are matched by order.", err=True)
     return images, labels
+
+
+def make_folder_of(path):
+    """Creates the folder `path` is to be written in, before the work; one `DataError` line if it cannot."""
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot write {path}: {error.strerror} ({error.filename}).") from None
 
 
 def format_pairs(pairs):
@@ -79,7 +94,7 @@ def format_pairs(pairs):
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Image folder, CIFAR archive dir, tfds dir, or the image root of a split-file dataset's split files.")
 @click.option("--split", default="test", show_default=True, help="The split to evaluate on.")
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file instead of stdout.")
+@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="Write the report to this file instead of stdout (its folder is created).")
 @click.option("--plots", "plots_dir", type=click.Path(file_okay=False, writable=True), help="Write per-class accuracy and confusion-matrix PNGs here.")
 @click.option("--confusion-pairs", type=click.IntRange(min=1), help="Also report the K most frequent confusions.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 8 of 224x224, 392 of 32x32: under 1 GB; on a GPU, 256 is faster at 224 px].")
@@ -96,6 +111,10 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     Places-LT and iNaturalist 2018 (their split files in --data-dir), and the folders of models
     trained on streamed data, are read from disk batch by batch: resized and centre-cropped.
     """
+    if plots_dir:
+        evaluation.figure_class()
+    if output:
+        make_folder_of(output)
     network, class_names, image_size = load_model(model)
     config = network.keras_lt_config
     dataset = dataset or (config.get("dataset") or {}).get("name")

@@ -10,6 +10,7 @@ from keras_lt.cli.errors import one_line_errors
 from keras_lt.data.profiles import imbalance_factor
 from keras_lt.data.profiles import shot_groups
 from keras_lt.errors import KerasLTError
+from keras_lt.presets import describe_method
 from keras_lt.recipes import load_recipe
 
 METRICS = (  # config key, label, unit (evaluation's units: percentages or fractions)
@@ -81,12 +82,13 @@ def describe_counts(counts):
 
 
 def describe_recipe(recipe):
-    """Method, loss and its settings, classifier, sampler and schedule of a recipe dict."""
+    """Method and ingredients, loss and its settings, classifier, sampler, schedule and stage 2 of a recipe dict."""
     loss_config = ", ".join(f"{k}={v}" for k, v in (recipe.get("loss_config") or {}).items())
     return (
-        f"method {recipe.get('method')}, loss {recipe.get('loss')}{f' ({loss_config})' if loss_config else ''}, "
+        f"{describe_method(recipe)}, loss {recipe.get('loss')}{f' ({loss_config})' if loss_config else ''}, "
         f"{recipe.get('classifier')} classifier, sampler {recipe.get('sampler')}, {recipe.get('epochs')} epochs "
         f"(schedule {recipe.get('schedule')}), batch {recipe.get('batch_size')}, lr {recipe.get('lr')}"
+        + (f", then stage 2 {recipe['finetune'].get('method')}" if recipe.get("finetune") else "")
     )
 
 

@@ -1,9 +1,11 @@
 """`keras-lt train`: a recipe (or just an image folder) in, a checkpoint and its metrics out."""
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import sys
+import tempfile
 
 import click
 
@@ -97,13 +99,18 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     Combine methods in a recipe JSON (README, "Combining methods"): at most one
     "mixer" (mixup, cmo), any "regularizers" (cpmix, latent_reconstruction,
     latent_isda), each {"name": ..., settings}, with any "loss", "classifier",
-    "sampler" and "finetune" (crt, lws, tau-norm, mislas, afr, cpmix), e.g.
+    "sampler" and "finetune" ({"method": ..., settings}: crt, lws, tau-norm,
+    mislas, afr, cpmix), e.g.
       {"name": "cpmix-kps", "loss": "kps", "classifier": "cosine",
        "regularizers": [{"name": "cpmix", "start_epoch": 200}]}
 
     \b
     Several devices: `--devices N`, or `torchrun --nproc_per_node N -m keras_lt.cli.main train ...`.
     """
+    if resume and overwrite:
+        raise KerasLTError(
+            "--resume continues an interrupted run and --overwrite replaces a finished one; pass one of them."
+        )
     if devices > 1 and "WORLD_SIZE" not in os.environ:
         ctx.exit(launch(devices, _arguments(ctx)))
     if workers is not None:
@@ -117,13 +124,14 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     main = os.environ.get("RANK", "0") == "0"
     recipe = build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=main)
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
-    if main and overwrite and os.path.isfile(os.path.join(output, hub.CONFIG_FILE)) and not is_interrupted(output):
-        click.echo(f"--overwrite: removing the finished run in {output}")
-        shutil.rmtree(output)
+    replace = main and overwrite and os.path.isfile(os.path.join(output, hub.CONFIG_FILE)) and not is_interrupted(output)
+    if replace:
+        click.echo(f"--overwrite: replacing the finished run in {output} (kept if the new run stops before writing)")
     if main:
         click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
     try:
-        report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
+        with replacing(output) if replace else contextlib.nullcontext():
+            report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
         if is_interrupted(output):
             raise click.ClickException(
@@ -133,6 +141,26 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     if report is not None:
         click.echo(format_table(report))
         click.echo(f"checkpoint: {output}")
+
+
+@contextlib.contextmanager
+def replacing(output):
+    """Moves the finished run in `output` aside while a new run starts there, and deletes it once the new one has.
+
+    A new run that fails before writing anything (a bad recipe, unreadable data, Ctrl-C while the data
+    loads) leaves `output` absent: the finished run is moved back, never lost to a typo.
+    """
+    parent = os.path.dirname(os.path.abspath(output))
+    aside = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(output))}.replaced-", dir=parent)
+    os.rename(output, os.path.join(aside, "run"))
+    try:
+        yield
+    finally:
+        if os.path.exists(output):
+            shutil.rmtree(aside)
+        else:
+            os.rename(os.path.join(aside, "run"), output)
+            os.rmdir(aside)
 
 
 def _arguments(ctx):

@@ -94,6 +94,10 @@ def decouple_checkpoint(
             "factors": [],
             "drw_epoch": None,
             "ga_epoch": None,
+            "cpmix_epoch": None,
+            "method_config": {},
+            "mixer": None,  # the base's ingredients are its recipe's (base_recipe), not this stage's
+            "regularizers": [],
             **decoupled.keras_lt_config["decoupling"],
         }
         recipe = _StageTwoRecipe(**stage_two, base_model=model, base_recipe=config.get("recipe"))

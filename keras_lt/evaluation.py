@@ -390,13 +390,21 @@ def plot_class_histogram(train_counts, class_names, path, many_threshold=100, fe
     _save(figure, path)
 
 
-def _new_figure(figsize):
-    """A pyplot-free matplotlib Figure, or a KerasLTError when matplotlib is not installed."""
+def figure_class():
+    """matplotlib's pyplot-free `Figure` class, or one `KerasLTError` line when matplotlib is not installed.
+
+    A command asked for a plot calls it first, so a missing matplotlib fails before the work, not after it.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError as error:
         raise KerasLTError("plots need matplotlib: pip install 'keras-lt[plots]'") from error
-    return Figure(figsize=figsize, layout="constrained")
+    return Figure
+
+
+def _new_figure(figsize):
+    """A pyplot-free matplotlib Figure."""
+    return figure_class()(figsize=figsize, layout="constrained")
 
 
 def _class_ticks(set_ticks, positions, names, rotation=0):

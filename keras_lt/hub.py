@@ -16,6 +16,7 @@ from keras_lt.errors import CheckpointError
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
 from keras_lt.errors import UnknownModelError
+from keras_lt.presets import describe_method
 from keras_lt.recipes import zoo_root
 
 CONFIG_FILE = "config.json"
@@ -405,7 +406,7 @@ def _training_summary(recipe):
     stage2 = f"stage 2 `{finetune.get('method')}` ({finetune.get('epochs', 'default')} epochs)" if finetune else ""
     if recipe.get("init_from"):
         return f"({stage2} on the checkpoint `{recipe['init_from']}`, {schedule})"
-    stage1 = f"method `{recipe.get('method', '?')}`, loss `{recipe.get('loss', '?')}`, {recipe.get('epochs', '?')} epochs"
+    stage1 = f"{describe_method(recipe, quote='`')}, loss `{recipe.get('loss', '?')}`, {recipe.get('epochs', '?')} epochs"
     return f"({stage1}, then {stage2}; {schedule})" if stage2 else f"({stage1}; {schedule})"
 
 

@@ -8,6 +8,8 @@ from collections import Counter
 import numpy as np
 
 from keras_lt.data.image_folder import list_image_folder
+from keras_lt.data.split_files import SPLIT_FILES
+from keras_lt.data.split_files import find_split_file
 from keras_lt.errors import DataError
 from keras_lt.recipes import Recipe
 
@@ -19,6 +21,21 @@ LARGEST_DEFAULT = 224  # a folder of larger images trains at 224x224 unless --im
 def is_image_folder(data_dir):
     """Whether `data_dir` is an image folder (`train/<class>/<images>`)."""
     return data_dir is not None and os.path.isdir(os.path.join(os.path.expanduser(data_dir), "train"))
+
+
+def has_split_files(dataset, data_dir):
+    """Whether `data_dir` holds the training split file of `dataset`, a split-file benchmark.
+
+    ImageNet-LT's image root is ImageNet's, whose `train/<class>/` folders make it look like an
+    image folder: with the split file there, the recipe's benchmark is what it means.
+    """
+    if dataset not in SPLIT_FILES:
+        return False
+    try:
+        find_split_file(dataset, "train", os.path.expanduser(data_dir))
+    except DataError:
+        return False
+    return True
 
 
 def folder_class_counts(data_dir):
@@ -102,7 +119,7 @@ def fit_recipe_to_folder(recipe, data_dir, imbalance_factor=None):
     """
     if imbalance_factor is not None:
         recipe = dataclasses.replace(recipe, imbalance_factor=imbalance_factor or None)
-    if not is_image_folder(data_dir):
+    if not is_image_folder(data_dir) or has_split_files(recipe.dataset, data_dir):
         return recipe, None
     names, counts = folder_class_counts(data_dir)
     is_source = len(names) == SOURCE_CLASSES.get(recipe.dataset) and len(set(counts.tolist())) == 1

@@ -4,6 +4,8 @@ Pure Python (no torch, no Keras), so a recipe is checked as it loads; `keras_lt.
 ingredients these name (`MIXERS`, `REGULARIZERS`, `trainer_ingredients`).
 """
 
+import json
+
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
 
@@ -49,6 +51,27 @@ def _cpmix(config, cpmix_epoch):
     spec = {"name": "cpmix", **config, "start_epoch": cpmix_epoch}
     config.clear()
     return {"regularizers": [spec]}
+
+
+def _is_epoch(value):
+    """Whether `value` is an epoch number (a whole number, not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_switches(name, ingredient, spec):
+    """One `KerasLTError` line unless the spec's epoch switches have the shapes that scaling moves.
+
+    "start_epoch" is an epoch or None, "window" `[first_epoch, last_epoch]` (`keras_lt.recipes.Recipe.with_epochs`).
+    """
+    start, window = spec.get("start_epoch"), spec.get("window")
+    if start is not None and not _is_epoch(start):
+        raise KerasLTError(
+            f"recipe {name}: {ingredient}'s start_epoch must be an epoch number or null, not {json.dumps(start)}."
+        )
+    if window is not None and not (isinstance(window, (list, tuple)) and len(window) == 2 and all(map(_is_epoch, window))):
+        raise KerasLTError(
+            f"recipe {name}: {ingredient}'s window must be [first_epoch, last_epoch], not {json.dumps(window)}."
+        )
 
 
 # A recipe's `method`: `preset(method_config, cpmix_epoch)` -> its ingredients; it pops the keys it takes.
@@ -99,9 +122,33 @@ def ingredient_specs(recipe):
                 f"recipe {name}: unknown {kind} {ingredient!r}{did_you_mean(str(ingredient), known)}; give "
                 f"{{\"name\": ..., settings}} with a name of {', '.join(known)}."
             )
+        _check_switches(name, ingredient, spec)
         if ingredient in seen:
             raise KerasLTError(f"recipe {name}: {ingredient} is named twice (by the method {method} or the recipe).")
         if NEEDS.get(ingredient, ingredient) not in seen + [ingredient]:
             raise KerasLTError(f"recipe {name}: {ingredient} needs {NEEDS[ingredient]} before it in the regularizers.")
         seen.append(ingredient)
     return {"mixer": mixer, "regularizers": regularizers, "loss_weight": preset.get("loss_weight", 1.0)}
+
+
+def describe_method(recipe, quote=""):
+    """A recipe dict's method and its own ingredients in words, for `keras-lt info` and the model card.
+
+    Args:
+        recipe: a recipe as a dict (a checkpoint's `config["recipe"]`).
+        quote: put around each name (the card's "`").
+
+    Example:
+    >>> describe_method({"method": "erm", "mixer": {"name": "cmo"}, "regularizers": [{"name": "cpmix"}]})
+    'method erm, mixer cmo, regularizers cpmix'
+    """
+
+    def named(specs):
+        return ", ".join(f"{quote}{spec.get('name')}{quote}" for spec in specs)
+
+    words = [f"method {quote}{recipe.get('method', '?')}{quote}"]
+    if recipe.get("mixer"):
+        words.append(f"mixer {named([recipe['mixer']])}")
+    if recipe.get("regularizers"):
+        words.append(f"regularizers {named(recipe['regularizers'])}")
+    return ", ".join(words)

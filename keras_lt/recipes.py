@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import typing
 from importlib import resources
 
 from keras_lt.errors import KerasLTError
@@ -191,7 +192,9 @@ class Recipe:
         Warmup, milestones, the DRW / GA / CP-Mix switches, CMO's window and the ingredients'
         "start_epoch" and "window" move to
         `round(epoch * epochs / self.epochs)` (a switch that was on stays at epoch 1 or later, before the
-        end); a stage-2 `finetune` keeps its share of the epochs (at least 1). No method is dropped.
+        end; in a single epoch, where that is epoch 0, the learning rate's milestones go past it, so the
+        epoch trains at the peak rate); a stage-2 `finetune` keeps its share of the epochs (at least 1).
+        No method is dropped.
         The schedule is named "<schedule> scaled to <epochs> epochs".
 
         Args:
@@ -215,7 +218,7 @@ class Recipe:
         fields = {
             "epochs": epochs,
             "warmup_epochs": round(self.warmup_epochs * scale),
-            "milestones": [at(m) for m in self.milestones],
+            "milestones": [max(at(m), 1 if m else 0) for m in self.milestones],  # in 1 epoch: no decay, not all decayed
             **{k: None if v is None else at(getattr(self, k)) for k, v in self._scaled_switches(scale).items()},
             **self._scaled_specs(at),
         }
@@ -285,9 +288,34 @@ def load_recipe(name_or_path):
     if not isinstance(fields, dict) or "name" not in fields:
         raise KerasLTError(f"recipe {path} must be a JSON object with at least a \"name\" field.")
     known = {field.name for field in dataclasses.fields(Recipe)}
-    unknown = set(fields) - known
+    unknown = sorted(set(fields) - known)
     if unknown:
-        raise KerasLTError(f"recipe {path} has unknown fields: {', '.join(sorted(unknown))}.")
+        raise KerasLTError(
+            f"recipe {path} has unknown fields: {', '.join(unknown)}{did_you_mean(unknown[0], known)}; "
+            "the fields are those of keras_lt.recipes.Recipe."
+        )
+    for field in dataclasses.fields(Recipe):
+        if field.name in fields and not _has_type(fields[field.name], field.type):
+            raise KerasLTError(
+                f"recipe {path}: {field.name} must be {_type_words(field.type)}, not {json.dumps(fields[field.name])}."
+            )
     recipe = Recipe(**fields)
     recipe.ingredients()  # an invalid combination fails here, in one line
     return recipe
+
+
+_JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "true or false", int: "a whole number",
+               float: "a number", type(None): "null"}
+
+
+def _has_type(value, annotation):
+    """Whether a JSON value fits a `Recipe` field's annotation (an int is a float; a bool is not a number)."""
+    types = typing.get_args(annotation) or (annotation,)
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types) or (isinstance(value, int) and float in types)
+
+
+def _type_words(annotation):
+    """A `Recipe` field's annotation in JSON's words, e.g. "an object or null"."""
+    return " or ".join(_JSON_TYPES[t] for t in typing.get_args(annotation) or (annotation,))

@@ -14,7 +14,8 @@ class RunLock:
 
     The kernel releases an `flock` when its process dies, however it dies (kill -9 included), so a
     stale lock file never blocks a later run: only a live holder does. The file names the holder
-    (pid and command) for the message a second run gets, and is removed on release.
+    (pid and command) for the message a second run gets, and is removed on release, with the
+    directory if the lock created it and nothing else was written there (a run that failed first).
 
     Args:
         directory: the run directory (created on `acquire`).
@@ -29,6 +30,7 @@ class RunLock:
         self.directory = directory
         self.path = os.path.join(directory, LOCK_FILE)
         self.fd = None
+        self.created = False
 
     @classmethod
     def check(cls, directory):
@@ -45,6 +47,7 @@ class RunLock:
 
     def acquire(self):
         """Takes the lock, or raises one `KerasLTError` line naming the live run that holds it."""
+        self.created = not os.path.isdir(self.directory)
         os.makedirs(self.directory, exist_ok=True)
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -69,6 +72,8 @@ class RunLock:
         os.remove(self.path)
         os.close(self.fd)
         self.fd = None
+        if self.created and not os.listdir(self.directory):
+            os.rmdir(self.directory)
 
     def __enter__(self):
         return self.acquire()

@@ -5,6 +5,7 @@ import io
 import json
 import os
 import shutil
+import sys
 
 import numpy as np
 import pytest
@@ -135,6 +136,13 @@ def test_info_of_an_unpublished_zoo_name_shows_its_recipe(fake_zoo):
     assert result.exit_code == 0, result.output
     assert "not published" in result.output and "loss ldam" in result.output
     assert json.loads(run("info", "gamma", "--json").output)["recipe"]["loss"] == "ldam"
+
+
+def test_info_of_a_combination_recipe_names_its_ingredients():
+    result = run("info", "cpmix-lcreg-mislas-resnet32-cifar10lt")
+    assert result.exit_code == 0, result.output
+    assert "method erm, regularizers latent_reconstruction, latent_isda, cpmix, loss balanced_softmax" in result.output
+    assert "then stage 2 mislas" in result.output
 
 
 @pytest.mark.parametrize("command", [["info"], ["predict"], ["evaluate", "--dataset", "folder"]])
@@ -337,8 +345,37 @@ def test_evaluate_with_posthoc_logit_adjustment(tiny, test_folder, tau):
 
 
 def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
+    os.rename(test_folder / "test" / "bee", test_folder / "test" / "zebra")  # as many classes, one of them another
+    result = run("evaluate", tiny[1], "--data-dir", test_folder)
+    assert_one_line_error(result)  # not "matched by order": cat's images scored as bee's
+    assert "not in the model: zebra; not in the data: bee)" in result.stderr
     shutil.rmtree(test_folder / "test" / "cat")
     assert_one_line_error(run("evaluate", tiny[1], "--data-dir", test_folder))
+
+
+def test_evaluate_writes_the_report_into_a_new_folder_or_says_why_not(tiny, test_folder, tmp_path):
+    report = tmp_path / "new" / "folder" / "report.json"
+    result = run("evaluate", tiny[1], "--data-dir", test_folder, "--format", "json", "--output", report)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(report.read_text())["top1"] >= 0
+    (tmp_path / "file").write_text("")
+    result = run("evaluate", tiny[1], "--data-dir", test_folder, "--output", tmp_path / "file" / "report.txt")
+    assert_one_line_error(result)
+    assert "cannot write" in result.stderr
+
+
+def test_evaluate_without_data_dir_says_to_pass_it(tiny):
+    result = run("evaluate", tiny[1])
+    assert_one_line_error(result)
+    assert "without a data directory; pass --data-dir" in result.stderr and "None" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["evaluate", "no-such-model", "--plots"], ["data", "profile", ".", "--plot"]])
+def test_plots_without_matplotlib_fail_before_the_work(tmp_path, monkeypatch, command):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    result = run(*command, tmp_path / "plots")
+    assert_one_line_error(result)
+    assert "pip install 'keras-lt[plots]'" in result.stderr and result.stdout == ""
 
 
 def same_predictions(result, reference):

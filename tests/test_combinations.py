@@ -85,9 +85,16 @@ def write(tmp_path, **fields):
         ({"method": "lcreg", "method_config": {"latent_categories": 4, "gamma": 1}}, "bad method_config for lcreg \\(unknown gamma\\)"),
         ({"cpmix_epoch": 10}, "cpmix_epoch switches the cpmix method"),
         ({"method": "cpmixx"}, "unknown method 'cpmixx'"),
+        ({"mixer": {"name": "cmo", "window": 10}}, "cmo's window must be \\[first_epoch, last_epoch\\], not 10"),
+        ({"regularizers": [{"name": "cpmix", "start_epoch": "5"}]}, "cpmix's start_epoch must be an epoch number or null, not \"5\""),
+        ({"finetune": "lws"}, "finetune must be an object or null, not \"lws\""),
+        ({"regularizers": {"name": "cpmix"}}, "regularizers must be a list, not"),
+        ({"epochs": 3.0}, "epochs must be a whole number, not 3.0"),
+        ({"regularisers": []}, "unknown fields: regularisers \\(did you mean 'regularizers'\\?\\)"),
     ],
 )
 def test_an_invalid_combination_fails_at_load_in_one_line(tmp_path, fields, message):
+    """Also fields and epoch switches of the wrong JSON type: each one line, not a traceback when scaled or run."""
     with pytest.raises(KerasLTError, match=message) as error:
         load_recipe(write(tmp_path, **fields))
     assert "\n" not in str(error.value)

@@ -56,3 +56,16 @@ def test_an_output_holding_another_checkpoint_or_a_training_run_is_refused(setup
         with pytest.raises(KerasLTError, match=message):
             decoupled(setup, str(setup / directory))
         assert sorted(os.listdir(setup / directory)) == before
+
+
+def test_the_stage_two_recipe_names_its_own_method_not_the_bases_ingredients(setup):
+    ingredients = {"method": "erm", "mixer": {"name": "mixup"}, "regularizers": [{"name": "cpmix", "start_epoch": 1}]}
+    keras_lt.save_pretrained(
+        keras_lt.models.build({"name": TINY, "num_classes": 3}), setup / "mixed", class_names=list("abc"),
+        recipe={"name": "mixed", **ingredients},
+    )
+    _, output = decoupled(setup, model=str(setup / "mixed"))
+    with open(os.path.join(output, "config.json")) as f:
+        recipe = json.load(f)["recipe"]
+    assert (recipe["method"], recipe["mixer"], recipe["regularizers"]) == ("tau-norm", None, [])
+    assert {k: recipe["base_recipe"][k] for k in ingredients} == ingredients  # the base's, kept as the base's

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from keras_lt.data.decode import open_rgb
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.image_folder import fit_image
 from keras_lt.data.image_folder import load_image_folder
@@ -86,6 +87,16 @@ def test_unreadable_files_are_one_line_data_errors(tmp_path, content):
     assert "\n" not in str(error.value)
     with pytest.raises(DataError, match="missing.png"):
         read_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("read", [read_image, open_rgb])
+def test_a_file_that_is_no_image_says_what_to_do(tmp_path, read):
+    """Pillow's "cannot identify image file <_io.BufferedReader name=4>" becomes what is wrong and what to do."""
+    path = tmp_path / "corrupt.jpg"
+    path.write_bytes(b"\xff\xd8\xff garbage")
+    with pytest.raises(DataError) as error:
+        read(path)
+    assert str(error.value) == f"cannot read image {path}: not an image file Pillow can decode; remove or replace it."
 
 
 def test_truncated_file(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from imagenet_lt_tree import write_tree
 from keras_lt.cli.main import cli
 from keras_lt.errors import KerasLTError
 from keras_lt.own_data import fit_recipe_to_folder
@@ -80,8 +81,14 @@ def test_the_readme_own_data_path(tmp_path):
     again = run("train", "--data-dir", data, "--epochs", "1", "--output", out)
     assert_one_line_error(again, "holds a finished run")
     (out / "mine.txt").write_text("the run's directory is replaced whole")
+    for bad, match in ((["--resume"], "--resume continues an interrupted run and --overwrite replaces a finished one"),
+                       (["--loss", "focall"], "unknown loss 'focall'")):
+        failed = run("train", "--data-dir", data, "--epochs", "1", "--output", out, "--overwrite", *bad)
+        assert_one_line_error(failed, match)  # and the finished run is still there, whole
+        assert (out / "mine.txt").is_file() and (out / "config.json").is_file() and os.listdir(out.parent) == ["photos"]
     replaced = run("train", "--data-dir", data, "--epochs", "1", "--batch-size", "8", "--output", out, "--overwrite")
-    assert replaced.exit_code == 0 and "--overwrite: removing the finished run" in replaced.output
+    assert replaced.exit_code == 0 and "--overwrite: replacing the finished run" in replaced.output
+    assert os.listdir(out.parent) == ["photos"]  # nothing left aside
     assert not (out / "mine.txt").exists() and (out / "config.json").is_file()
 
 
@@ -94,6 +101,15 @@ def test_a_zoo_recipe_keeps_the_users_class_counts(tmp_path):
     balanced = write_folder(tmp_path / "cifar", counts={f"c{i}": 2 for i in range(10)}, test=1)
     source, _ = fit_recipe_to_folder(load_recipe("ce-resnet32-cifar10lt"), str(balanced))
     assert source.dataset == "cifar10" and source.imbalance_factor == 100  # the source it was written for
+
+
+def test_a_benchmark_recipe_keeps_its_split_files_under_an_image_root_with_a_train_folder(tmp_path):
+    """ImageNet-LT's root is ImageNet's (train/<class>/): the split files say which images, not the folder."""
+    write_tree(tmp_path / "imagenet")
+    recipe = load_recipe("ce-resnext50-imagenetlt")
+    assert fit_recipe_to_folder(recipe, str(tmp_path / "imagenet")) == (recipe, None)
+    own, note = fit_recipe_to_folder(recipe, str(write_folder(tmp_path / "mine")))  # no split file: your own data
+    assert own.dataset == "folder" and "as it is" in note
 
 
 
@@ -153,6 +169,7 @@ def test_epochs_scale_every_switch_and_are_printed(tmp_path):
     assert ldam.drw_epoch == 16 and ldam.milestones == [16, 18] and any("drw_epoch: 160 -> 16" in c for c in changes)
     kps, _ = load_recipe("kps-resnet32-cifar10lt").with_epochs(1)
     assert kps.ga_epoch is not None  # never silently dropped
+    assert kps.milestones == [1, 1]  # a single epoch at the peak rate, not x0.01 from its start
     cpmix, _ = load_recipe("cpmix-resnet32-cifar10lt").with_epochs(30)
     assert cpmix.cpmix_epoch == 20 and cpmix.finetune["epochs"] == 1
     with pytest.raises(KerasLTError, match="at least 1"):

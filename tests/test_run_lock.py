@@ -29,8 +29,21 @@ def test_a_second_holder_is_refused_in_one_line_and_release_removes_the_file(tmp
         assert "\n" not in str(error.value)
         with pytest.raises(KerasLTError, match="in use"):
             RunLock.check(directory)
-    assert os.listdir(directory) == []
+    assert not os.path.exists(directory)  # created by the lock, and nothing written: removed with it
     RunLock.check(directory)  # free again
+
+
+def test_release_keeps_a_directory_it_did_not_create_or_that_was_written(tmp_path):
+    with pytest.raises(KeyboardInterrupt):  # a run that fails before it writes: no empty directory left
+        with RunLock(str(tmp_path / "failed")):
+            raise KeyboardInterrupt
+    assert not (tmp_path / "failed").exists()
+    with RunLock(str(tmp_path / "written")):
+        (tmp_path / "written" / "recipe.json").write_text("{}")
+    (tmp_path / "there").mkdir()
+    with RunLock(str(tmp_path / "there")):
+        pass
+    assert os.listdir(tmp_path / "written") == ["recipe.json"] and os.listdir(tmp_path / "there") == []
 
 
 def test_check_writes_nothing(tmp_path):

@@ -108,10 +108,11 @@ def test_missing_tensorflow_is_one_line(tmp_path, monkeypatch, no_preparation):
     assert "\n" not in str(error.value) and "--data-dir" in str(error.value)
 
 
-def test_no_download_is_one_line(tmp_path, no_preparation):
+def test_no_download_is_one_line(tmp_path, no_preparation, caplog):
     with pytest.raises(DataError, match="tfds has no prepared cifar10") as error:
-        load_tfds("cifar10", "train", data_dir=str(tmp_path), download=False)
+        load_tfds("cifar10", "train", data_dir=str(tmp_path / "absent"), download=False)
     assert "\n" not in str(error.value)
+    assert "dataset_info.json" not in caplog.text  # tfds' warning on the way is not shown
 
 
 def test_failed_download_is_one_line(tmp_path, monkeypatch):

@@ -65,7 +65,20 @@ def open_rgb(path, needed=None):
             image.draft("RGB", (image.size[0] // scale, image.size[1] // scale))
         return image.convert("RGB")
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
-        raise DataError(f"cannot read image {path}: {error}") from None
+        raise unreadable_image(path, error) from None
+
+
+def unreadable_image(path, error):
+    """The one-line `DataError` of an image file Pillow failed on with `error`.
+
+    A file Pillow does not recognise (a corrupt or non-image file named `*.jpg`) says so and what to
+    do, instead of Pillow's "cannot identify image file <_io.BufferedReader name=4>".
+    """
+    from PIL import UnidentifiedImageError
+
+    if isinstance(error, UnidentifiedImageError):
+        return DataError(f"cannot read image {path}: not an image file Pillow can decode; remove or replace it.")
+    return DataError(f"cannot read image {path}: {error}")
 
 
 def _simplejpeg_rgb(path, needed):

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from keras_lt.data.decode import unreadable_image
 from keras_lt.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
@@ -118,7 +119,7 @@ def read_image(path, size=None):
                 image = image.convert("RGB")
             return np.asarray(fit_image(image, size), dtype=np.uint8)
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise DataError(f"cannot read image {path}: {error}") from None
+        raise unreadable_image(path, error) from None
 
 
 def _open_regular(path):

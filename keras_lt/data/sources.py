@@ -92,6 +92,6 @@ def load_dataset(name, split, data_dir=None, image_size=None):
     if name in TFDS_NAMES:
         return _cached(("tfds", name, split, data_dir), lambda: load_tfds(name, split, data_dir))
     raise DataError(
-        f"cannot find {name} '{split}' data in {data_dir}; pass --data-dir with an image folder "
-        f"({split}/<class>/<images>)."
+        f"cannot find {name} '{split}' data {f'in {data_dir}' if data_dir else 'without a data directory'}; "
+        f"pass --data-dir with an image folder ({split}/<class>/<images>)."
     )

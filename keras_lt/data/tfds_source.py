@@ -1,5 +1,6 @@
 """CIFAR-10 / CIFAR-100 through tensorflow-datasets, read without TensorFlow once prepared."""
 
+import logging
 import os
 from importlib.util import find_spec
 
@@ -25,8 +26,15 @@ def _prepared_builder(name, data_dir, download):
     """The tfds builder of `name`, prepared (as ArrayRecord when this prepares it), or a DataError."""
     import tensorflow_datasets as tfds
 
-    builder = tfds.builder(name, data_dir=data_dir)
-    if builder.is_prepared():
+    absl = logging.getLogger("absl")
+    level = absl.level
+    absl.setLevel(logging.ERROR)  # not tfds' "Variant folder ... has no dataset_info.json" before our one line
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+        prepared = builder.is_prepared()
+    finally:
+        absl.setLevel(level)
+    if prepared:
         return builder
     where = builder.data_dir
     if not download:
