@@ -273,7 +273,9 @@ def load_recipe(name_or_path):
     """
     path = name_or_path
     zoo_name = os.path.basename(name_or_path) == name_or_path and name_or_path not in ("", ".", "..")
-    if not os.path.isfile(path) and zoo_name:  # a name, not a path out of the zoo ("../x")
+    if not os.path.isfile(path) and (not zoo_name or name_or_path.endswith(".json")):  # meant as a file
+        raise KerasLTError(f"no recipe file {name_or_path}; check the path (a zoo recipe is given by its name).")
+    if not os.path.isfile(path):
         path = os.path.join(zoo_root(), name_or_path, RECIPE_FILE)
     if not os.path.isfile(path):
         raise KerasLTError(
