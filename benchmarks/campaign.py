@@ -294,6 +294,13 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _write_json(path, value):
+    """Writes `value` as JSON to `path` in one step (a reader or a kill never sees half of it)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(value, indent=2))
+    os.replace(partial, path)
+
+
 def _git(*args):
     return subprocess.run(["git", "-C", str(REPO), *args], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -379,9 +386,7 @@ class Daemon:
         cpu = process_cpu_seconds(pid)
         segment.update(end=_now(), wall_seconds=round(time.time() - started, 1),
                        **({"cpu_seconds": round(cpu, 1)} if cpu is not None else {}))
-        partial = self.runs / f"{name}{PROCESS_SUFFIX}.partial"
-        partial.write_text(json.dumps(segment))
-        os.replace(partial, self.runs / f"{name}{PROCESS_SUFFIX}")
+        _write_json(self.runs / f"{name}{PROCESS_SUFFIX}", segment)
 
     def reap(self):
         """Records every child that exited: its segment, and a `.failed` mark unless it was stopped."""
@@ -403,9 +408,7 @@ class Daemon:
     def write_state(self):
         state = {"pid": os.getpid(), "since": self.since, "slots": self.slots, "threads": self.threads,
                  "running": {name: child[0] for name, child in self.children.items()}}
-        partial = self.runs / "campaign.state.json.partial"
-        partial.write_text(json.dumps(state, indent=2))
-        os.replace(partial, self.runs / "campaign.state.json")
+        _write_json(self.runs / "campaign.state.json", state)
 
     def stop(self, *_):
         self.stopping = True
