@@ -3,6 +3,8 @@
 Both steps see the same uint8 batch already on the device, normalise it, run forward + backward,
 and take an SGD step with momentum and weight decay. The ratio (keras-lt / PyTorch throughput) is
 what the README quotes; run it with the command and log committed under benchmarks/results/.
+`--image-size 8 --batch-size 1` makes the arithmetic negligible, so the step times what a launch-bound
+GPU step pays on the host (Python, Keras, dispatch): the CPU's measure of per-step overhead.
 `--keras-batchnorm` also times the same network built with Keras' own (unfused)
 BatchNormalization, the "before" of keras-lt's fused `BatchNorm`, in the same run.
 
@@ -92,11 +94,12 @@ def main():
     parser.add_argument("--steps", type=int, default=20, help="Timed steps per round.")
     parser.add_argument("--rounds", type=int, default=5, help="Interleaved rounds; figures are medians.")
     parser.add_argument("--num-classes", type=int, default=10)
+    parser.add_argument("--image-size", type=int, default=32, help="Square image side (8 with batch 1: per-step overhead).")
     parser.add_argument("--keras-batchnorm", action="store_true", help="Also time Keras' own BatchNormalization.")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(0)
-    images = torch.randint(0, 256, (args.batch_size, 32, 32, 3), dtype=torch.uint8, device=device)
+    images = torch.randint(0, 256, (args.batch_size, args.image_size, args.image_size, 3), dtype=torch.uint8, device=device)
     labels = torch.randint(0, args.num_classes, (args.batch_size,), device=device)
 
     reference = TorchResNet32(args.num_classes).to(device)
@@ -134,11 +137,12 @@ def main():
     n = args.steps * args.batch_size
     print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads), torch {torch.__version__}, keras {keras.__version__}")
-    print(f"batch {args.batch_size}, {args.rounds} interleaved rounds of {args.steps} timed steps each, "
+    print(f"batch {args.batch_size} of {args.image_size}x{args.image_size}, {args.rounds} interleaved rounds of {args.steps} timed steps each, "
           f"after {WARMUP_STEPS} warm-up steps; medians over rounds")
     reference_seconds = seconds["plain PyTorch"]
     for name, times in seconds.items():
-        line = f"{name:40s}: {n / statistics.median(times):8.1f} img/s"
+        median = statistics.median(times)
+        line = f"{name:40s}: {n / median:8.1f} img/s {1000 * median / args.steps:7.2f} ms/step"
         if name != "plain PyTorch":
             ratios = [t_ref / t for t_ref, t in zip(reference_seconds, times)]
             line += f"   ratio to PyTorch {statistics.median(ratios):.3f} (rounds {min(ratios):.3f}..{max(ratios):.3f})"

@@ -44,7 +44,7 @@ class BatchNorm(keras.layers.BatchNormalization):
         axis = self.axis % inputs.ndim
         training = bool(training) and self.trainable
         arguments = (
-            inputs.movedim(axis, 1),  # torch's kernel wants the channels on axis 1
+            inputs if axis == 1 else inputs.movedim(axis, 1),  # torch's kernel wants the channels on axis 1
             self.moving_mean.value,
             self.moving_variance.value,
             self.gamma.value if self.scale else None,
@@ -54,4 +54,4 @@ class BatchNorm(keras.layers.BatchNormalization):
             outputs = sync_batch_norm(*arguments, momentum=1.0 - self.momentum, eps=self.epsilon)
         else:
             outputs = F.batch_norm(*arguments, training=training, momentum=1.0 - self.momentum, eps=self.epsilon)
-        return outputs.movedim(1, axis)
+        return outputs if axis == 1 else outputs.movedim(1, axis)

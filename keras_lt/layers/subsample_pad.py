@@ -34,10 +34,15 @@ class SubsamplePad(keras.layers.Layer):
             x = inputs[:, :, ::2, ::2]
         else:
             x = inputs[:, ::2, ::2, :]
-        extra = self.filters - x.shape[self._channel_axis()]
-        pad = [[0, 0]] * 4
-        pad[self._channel_axis()] = [extra // 2, extra - extra // 2]
-        return ops.pad(x, pad)
+        axis = self._channel_axis()
+        extra = self.filters - x.shape[axis]
+        # Zero channels concatenated on both sides: `ops.pad`'s values, without the Operation it builds per call.
+        zero_channel = ops.zeros_like(x[:, :1] if axis == 1 else x[..., :1])
+
+        def zeros(count):
+            return ops.broadcast_to(zero_channel, (*x.shape[:axis], count, *x.shape[axis + 1:]))
+
+        return ops.concatenate([zeros(extra // 2), x, zeros(extra - extra // 2)], axis=axis)
 
     def compute_output_shape(self, input_shape):
         shape = list(input_shape)

@@ -2,6 +2,8 @@
 
 import functools
 import inspect
+import operator
+import typing
 import weakref
 
 import keras
@@ -39,52 +41,89 @@ def direct_call(network, inputs, training=False):
         return network(inputs, training=training)
     steps, input_id, output_ids = _plan(network)
     tensors = {input_id: keras.ops.cast(inputs, "float32")}
-    for node, operation, dead in steps:
-        args, kwargs = node.arguments.fill_in(tensors)
-        for x, y in zip(node.outputs, keras.tree.flatten(_call_of(operation, training)(*args, **kwargs))):
-            tensors[id(x)] = y
-        for tensor_id in dead:
+    for step in steps:
+        args, kwargs = step.fill(tensors)
+        result = step.call(*args, training=training, **kwargs) if step.takes_training else step.call(*args, **kwargs)
+        if len(step.output_ids) == 1 and not isinstance(result, (list, tuple, dict)):
+            tensors[step.output_ids[0]] = result
+        else:
+            tensors.update(zip(step.output_ids, keras.tree.flatten(result)))
+        for tensor_id in step.dead:
             del tensors[tensor_id]
     return keras.tree.pack_sequence_as(network._outputs_struct, [tensors[i] for i in output_ids])
+
+
+class _Step(typing.NamedTuple):
+    """One layer call of a plan: its `call`, whether it takes `training`, `fill(tensors) -> (args, kwargs)`,
+    the ids of the tensors it writes, and those it reads last."""
+
+    call: typing.Callable
+    takes_training: bool
+    fill: typing.Callable
+    output_ids: list
+    dead: list
 
 
 _PLANS = weakref.WeakKeyDictionary()
 
 
 def _plan(network):
-    """The walk of `Functional._run_through_graph` (deepest nodes first), each step with the ids of
-    the tensors it reads last; computed once per network."""
+    """The walk of `Functional._run_through_graph` (deepest nodes first) as `_Step`s; computed once per network."""
     if network not in _PLANS:
         available = {id(network.inputs[0])}
-        steps = []
+        nodes = []
         for depth in sorted(network._nodes_by_depth, reverse=True):
             for node in network._nodes_by_depth[depth]:
                 if not node.operation or node.is_input or any(id(x) not in available for x in node.input_tensors):
                     continue
-                operation = network._get_operation_for_node(node) if hasattr(network, "_get_operation_for_node") \
-                    else node.operation
-                steps.append((node, operation, []))
+                nodes.append(node)
                 available.update(id(x) for x in node.outputs)
         output_ids = [id(x) for x in keras.tree.flatten(network.outputs)]
         last_reader = {}
-        for index, (node, _, _) in enumerate(steps):
+        for index, node in enumerate(nodes):
             for x in node.input_tensors:
                 last_reader[id(x)] = index
+        dead = [[] for _ in nodes]
         for tensor_id, index in last_reader.items():
             if tensor_id not in output_ids:
-                steps[index][2].append(tensor_id)
+                dead[index].append(tensor_id)
+        steps = []
+        for node, node_dead in zip(nodes, dead):
+            operation = network._get_operation_for_node(node) if hasattr(network, "_get_operation_for_node") \
+                else node.operation
+            call = operation.call
+            # A training argument recorded in the graph wins over the pass's, as in `Layer.__call__`.
+            takes_training = _takes_training(getattr(call, "__func__", call)) and "training" not in node.arguments.kwargs
+            steps.append(_Step(call, takes_training, _filler(node.arguments), [id(x) for x in node.outputs], node_dead))
         _PLANS[network] = (steps, id(network.inputs[0]), output_ids)
     return _PLANS[network]
+
+
+def _filler(arguments):
+    """`tensors -> (args, kwargs)` of a node: Keras' `SymbolicArguments.fill_in` without its per-call tree walk,
+    for arguments that are tensors, flat lists or tuples of tensors, or constants (anything else: `fill_in`)."""
+    args = [_slot(x) for x in arguments.args]
+    kwargs = {name: _slot(x) for name, x in arguments.kwargs.items()}
+    if None in args or None in kwargs.values():
+        return arguments.fill_in
+    return lambda tensors: ([get(tensors) for get in args], {name: get(tensors) for name, get in kwargs.items()})
+
+
+def _slot(x):
+    """`tensors -> value` of one argument, or None for a nested structure."""
+    if isinstance(x, keras.KerasTensor):
+        return operator.itemgetter(id(x))
+    if type(x) in (list, tuple) and all(isinstance(e, keras.KerasTensor) for e in x):
+        kind, ids = type(x), [id(e) for e in x]
+        return lambda tensors: kind(tensors[i] for i in ids)
+    if not keras.tree.is_nested(x):
+        return lambda tensors: x
+    return None
 
 
 @functools.lru_cache(maxsize=None)
 def _takes_training(call):
     return "training" in inspect.signature(call).parameters
-
-
-def _call_of(layer, training):
-    call = layer.call
-    return functools.partial(call, training=training) if _takes_training(getattr(call, "__func__", call)) else call
 
 
 def _direct_callable(network):
