@@ -14,9 +14,9 @@ from keras_lt.checkpoint_validation import check_config
 from keras_lt.checkpoint_validation import check_weights
 from keras_lt.errors import CheckpointError
 from keras_lt.errors import KerasLTError
-from keras_lt.errors import did_you_mean
 from keras_lt.errors import UnknownModelError
 from keras_lt.presets import describe_method
+from keras_lt.recipes import unknown_zoo_name
 from keras_lt.recipes import zoo_root
 
 CONFIG_FILE = "config.json"
@@ -102,10 +102,7 @@ def model_info(name):
 
 
 def _unknown_model(name):
-    return UnknownModelError(
-        f"unknown model '{name}'{did_you_mean(name, list_models())}; give a zoo name "
-        f"({', '.join(list_models())}), a checkpoint directory, or hf://ORG/NAME[@REVISION]."
-    )
+    return UnknownModelError(unknown_zoo_name("model", name, "a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]"))
 
 
 def resolve(name_or_path, revision=None):
