@@ -509,6 +509,17 @@ def test_data_profile_of_split_files(tmp_path):
     assert "no Places_LT_train.txt in" in result.stderr
 
 
+# --------------------------------------------------------------------------------------------- train
+
+
+@pytest.mark.parametrize("recipe", ["my-recipe.json", os.path.join("recipes", "mine")])
+def test_train_with_a_missing_recipe_file_says_the_file_is_missing(tmp_path, monkeypatch, recipe):
+    monkeypatch.chdir(tmp_path)  # where no such file exists
+    result = run("train", "--recipe", recipe)
+    assert_one_line_error(result)
+    assert result.stderr.startswith(f"Error: no recipe file {recipe}; check the path")
+
+
 @pytest.mark.parametrize("saved, message", [(True, "run the same command with --resume"), (False, "nothing to resume")])
 def test_an_interrupted_train_says_in_one_line_how_to_continue(tmp_path, monkeypatch, saved, message):
     from keras_lt.cli import train as train_command
