@@ -35,24 +35,46 @@ def parse_image_size(value):
     return sides * (3 - len(sides))
 
 
+def checkpoint_fields(init_from):
+    """What a run from the checkpoint `init_from` takes from it: `(fields, image_size)`; `({}, None)` without one.
+
+    The run trains that checkpoint's network (fine-tuned with a new head of the same kind, or as a
+    stage 2's base), so its recipe fields, which `keras-lt info` and the card show, name it and its
+    architecture and classifier, not the recipe's or the folder's defaults; `image_size` is its input
+    size `[h, w]`.
+    """
+    if init_from is None:
+        return {}, None
+    architecture = hub.read_config(hub.resolve(init_from))["architecture"]
+    fields = {
+        "init_from": init_from,
+        "architecture": architecture["name"],
+        "classifier": architecture.get("classifier", "linear"),
+    }
+    return fields, architecture["input_shape"][:2]
+
+
 def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=True):
-    """The run's recipe: the zoo recipe fitted to the data, or one made from the image folder."""
+    """The run's recipe: the zoo recipe fitted to the data, or one made from the image folder.
+
+    With `init_from` it names that checkpoint's architecture and classifier (`checkpoint_fields`); a
+    recipe made from the folder also takes its input size unless `options` give one.
+    """
     if recipe_name is None:
         if data_dir is None:
             raise KerasLTError("give --data-dir (an image folder train/<class>/<images>) or --recipe.")
-        if init_from is not None and options.get("image_size") is None:  # the pretrained model's size
-            config = hub.read_config(hub.resolve(init_from))
-            options = {**options, "image_size": config["architecture"]["input_shape"][:2]}
-            options.setdefault("architecture", config["architecture"]["name"])
+        pretrained, image_size = checkpoint_fields(init_from)
         epochs = options.pop("epochs", None)
-        recipe = recipe_for_folder(data_dir, **options, init_from=init_from, imbalance_factor=imbalance_factor)
+        fields = {"image_size": image_size, **pretrained, **options}
+        recipe = recipe_for_folder(data_dir, **fields, imbalance_factor=imbalance_factor)
     else:
         recipe = load_recipe(recipe_name).scaled(schedule)
         recipe, note = fit_recipe_to_folder(recipe, data_dir, imbalance_factor)
         if note and echo:
             click.echo(note)
         epochs = options.pop("epochs", None)
-        recipe = dataclasses.replace(recipe, **options, **({"init_from": init_from} if init_from else {}))
+        pretrained, _ = checkpoint_fields(init_from)  # the recipe's data keeps the recipe's image size
+        recipe = dataclasses.replace(recipe, **pretrained, **options)
     if epochs is not None and epochs != recipe.epochs:
         recipe, changes = recipe.with_epochs(epochs)
         if echo:
