@@ -18,6 +18,7 @@ from keras_lt.evaluation import format_table
 from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.recipes import load_recipe
+from keras_lt.training import has_finished_epoch
 from keras_lt.training import is_interrupted
 from keras_lt.training import train as run
 
@@ -155,14 +156,22 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
         with replacing(output) if replace else contextlib.nullcontext():
             report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
-        if is_interrupted(output):
-            raise click.ClickException(
-                f"interrupted; {output} keeps the last finished epoch: run the same command with --resume to continue it."
-            ) from None
-        raise click.ClickException(f"interrupted before the first epoch was saved; nothing to resume in {output}.") from None
+        raise click.ClickException(interrupted_message(output)) from None
     if report is not None:
         click.echo(format_table(report))
         click.echo(f"checkpoint: {output}")
+
+
+def interrupted_message(output):
+    """What a run stopped by Ctrl-C left in `output`, and how to go on: one line."""
+    if has_finished_epoch(output):
+        return f"interrupted; {output} keeps the last finished epoch: run the same command with --resume to continue it."
+    if is_interrupted(output):  # its backup directory, empty: --resume starts the run again
+        return (
+            f"interrupted before the first epoch finished; {output} has no epoch to continue from: run the same "
+            "command with --resume to start the run again."
+        )
+    return f"interrupted before the first epoch was saved; nothing to resume in {output}: run the same command again."
 
 
 @contextlib.contextmanager
