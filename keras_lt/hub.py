@@ -16,6 +16,7 @@ from keras_lt.errors import CheckpointError
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import UnknownModelError
 from keras_lt.presets import describe_method
+from keras_lt.recipes import is_path
 from keras_lt.recipes import unknown_zoo_name
 from keras_lt.recipes import zoo_root
 
@@ -88,6 +89,8 @@ def model_info(name):
         A dict with `name`, `status` ("bundled", "trained locally" or "not published"),
         `path` and `config` (None when not published).
     """
+    if is_path(name):  # not a zoo name: a directory that is not there
+        raise UnknownModelError(f"no checkpoint directory {name}; check the path (a zoo model is given by its name).")
     if not is_model_name(name):
         raise _unknown_model(name)
     for status, directory in (

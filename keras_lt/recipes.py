@@ -266,6 +266,16 @@ def zoo_names():
     )
 
 
+def is_path(name):
+    """Whether `name` can only be a path, never a zoo name: it has a path separator, or is "", "." or "..".
+
+    Example:
+    >>> is_path("runs/ce"), is_path("ce-resnet32-cifar10lt")
+    (True, False)
+    """
+    return os.path.basename(name) != name or name in ("", ".", "..")
+
+
 def unknown_zoo_name(kind, name, accepted):
     """The one-line message for a `name` that is no zoo name: its closest zoo names, and where all of them are.
 
@@ -297,8 +307,7 @@ def load_recipe(name_or_path):
     >>> recipe = load_recipe("ce-resnet32-cifar10lt").scaled("short30")
     """
     path = name_or_path
-    zoo_name = os.path.basename(name_or_path) == name_or_path and name_or_path not in ("", ".", "..")
-    if not os.path.isfile(path) and (not zoo_name or name_or_path.endswith(".json")):  # meant as a file
+    if not os.path.isfile(path) and (is_path(name_or_path) or name_or_path.endswith(".json")):  # meant as a file
         raise KerasLTError(f"no recipe file {name_or_path}; check the path (a zoo recipe is given by its name).")
     if not os.path.isfile(path):
         path = os.path.join(zoo_root(), name_or_path, RECIPE_FILE)

@@ -230,6 +230,14 @@ def test_unknown_name_lists_accepted_forms_and_close_zoo_names():
     assert message.endswith("(keras-lt list shows every zoo name).")
 
 
+@pytest.mark.parametrize("path", [os.path.join("runs", "missing"), os.path.join("..", "missing")])
+def test_a_missing_checkpoint_directory_is_said_to_be_missing(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)  # where no such directory exists
+    with pytest.raises(UnknownModelError) as error:
+        hub.from_pretrained(path)
+    assert one_line(error) == f"no checkpoint directory {path}; check the path (a zoo model is given by its name)."
+
+
 @pytest.fixture
 def fake_zoo(tmp_path, monkeypatch):
     """A zoo with 'alpha' (recipe only) and 'beta' (recipe and bundled weights)."""
