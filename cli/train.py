@@ -18,6 +18,7 @@ from keras_lt.evaluation import format_table
 from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.recipes import load_recipe
+from keras_lt.training import has_finished_epoch
 from keras_lt.training import is_interrupted
 from keras_lt.training import train as run
 
@@ -35,24 +36,46 @@ def parse_image_size(value):
     return sides * (3 - len(sides))
 
 
+def checkpoint_fields(init_from):
+    """What a run from the checkpoint `init_from` takes from it: `(fields, image_size)`; `({}, None)` without one.
+
+    The run trains that checkpoint's network (fine-tuned with a new head of the same kind, or as a
+    stage 2's base), so its recipe fields, which `keras-lt info` and the card show, name it and its
+    architecture and classifier, not the recipe's or the folder's defaults; `image_size` is its input
+    size `[h, w]`.
+    """
+    if init_from is None:
+        return {}, None
+    architecture = hub.read_config(hub.resolve(init_from))["architecture"]
+    fields = {
+        "init_from": init_from,
+        "architecture": architecture["name"],
+        "classifier": architecture.get("classifier", "linear"),
+    }
+    return fields, architecture["input_shape"][:2]
+
+
 def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=True):
-    """The run's recipe: the zoo recipe fitted to the data, or one made from the image folder."""
+    """The run's recipe: the zoo recipe fitted to the data, or one made from the image folder.
+
+    With `init_from` it names that checkpoint's architecture and classifier (`checkpoint_fields`); a
+    recipe made from the folder also takes its input size unless `options` give one.
+    """
     if recipe_name is None:
         if data_dir is None:
             raise KerasLTError("give --data-dir (an image folder train/<class>/<images>) or --recipe.")
-        if init_from is not None and options.get("image_size") is None:  # the pretrained model's size
-            config = hub.read_config(hub.resolve(init_from))
-            options = {**options, "image_size": config["architecture"]["input_shape"][:2]}
-            options.setdefault("architecture", config["architecture"]["name"])
+        pretrained, image_size = checkpoint_fields(init_from)
         epochs = options.pop("epochs", None)
-        recipe = recipe_for_folder(data_dir, **options, init_from=init_from, imbalance_factor=imbalance_factor)
+        fields = {"image_size": image_size, **pretrained, **options}
+        recipe = recipe_for_folder(data_dir, **fields, imbalance_factor=imbalance_factor)
     else:
         recipe = load_recipe(recipe_name).scaled(schedule)
         recipe, note = fit_recipe_to_folder(recipe, data_dir, imbalance_factor)
         if note and echo:
             click.echo(note)
         epochs = options.pop("epochs", None)
-        recipe = dataclasses.replace(recipe, **options, **({"init_from": init_from} if init_from else {}))
+        pretrained, _ = checkpoint_fields(init_from)  # the recipe's data keeps the recipe's image size
+        recipe = dataclasses.replace(recipe, **pretrained, **options)
     if epochs is not None and epochs != recipe.epochs:
         recipe, changes = recipe.with_epochs(epochs)
         if echo:
@@ -133,14 +156,22 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
         with replacing(output) if replace else contextlib.nullcontext():
             report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
-        if is_interrupted(output):
-            raise click.ClickException(
-                f"interrupted; {output} keeps the last finished epoch: run the same command with --resume to continue it."
-            ) from None
-        raise click.ClickException(f"interrupted before the first epoch was saved; nothing to resume in {output}.") from None
+        raise click.ClickException(interrupted_message(output)) from None
     if report is not None:
         click.echo(format_table(report))
         click.echo(f"checkpoint: {output}")
+
+
+def interrupted_message(output):
+    """What a run stopped by Ctrl-C left in `output`, and how to go on: one line."""
+    if has_finished_epoch(output):
+        return f"interrupted; {output} keeps the last finished epoch: run the same command with --resume to continue it."
+    if is_interrupted(output):  # its backup directory, empty: --resume starts the run again
+        return (
+            f"interrupted before the first epoch finished; {output} has no epoch to continue from: run the same "
+            "command with --resume to start the run again."
+        )
+    return f"interrupted before the first epoch was saved; nothing to resume in {output}: run the same command again."
 
 
 @contextlib.contextmanager

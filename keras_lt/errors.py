@@ -17,12 +17,13 @@ class DataError(KerasLTError, ValueError):
     """Data that is missing, unreadable or in a layout keras-lt does not know."""
 
 
-def did_you_mean(name, choices):
+def did_you_mean(name, choices, n=1):
     """A " (did you mean 'x'?)" hint for a misspelt `name` among `choices` (difflib), or "".
 
     Args:
         name: what the user typed.
         choices: the names that exist.
+        n: offer up to this many close matches, the closest first.
 
     Returns:
         The hint, to append to an error message.
@@ -30,8 +31,11 @@ def did_you_mean(name, choices):
     Example:
     >>> did_you_mean("ce-resnet32-cifar10-lt", ["ce-resnet32-cifar10lt"])
     " (did you mean 'ce-resnet32-cifar10lt'?)"
+    >>> did_you_mean("resnet32-cifar10lt", ["ce-resnet32-cifar10lt", "bs-resnet32-cifar10lt"], n=3)
+    " (did you mean 'ce-resnet32-cifar10lt' or 'bs-resnet32-cifar10lt'?)"
     """
     import difflib
 
-    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
+    quoted = " or ".join(f"'{c}'" for c in close)
+    return f" (did you mean {quoted}?)" if close else ""

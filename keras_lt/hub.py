@@ -14,9 +14,10 @@ from keras_lt.checkpoint_validation import check_config
 from keras_lt.checkpoint_validation import check_weights
 from keras_lt.errors import CheckpointError
 from keras_lt.errors import KerasLTError
-from keras_lt.errors import did_you_mean
 from keras_lt.errors import UnknownModelError
 from keras_lt.presets import describe_method
+from keras_lt.recipes import is_path
+from keras_lt.recipes import unknown_zoo_name
 from keras_lt.recipes import zoo_root
 
 CONFIG_FILE = "config.json"
@@ -88,6 +89,8 @@ def model_info(name):
         A dict with `name`, `status` ("bundled", "trained locally" or "not published"),
         `path` and `config` (None when not published).
     """
+    if is_path(name):  # not a zoo name: a directory that is not there
+        raise UnknownModelError(f"no checkpoint directory {name}; check the path (a zoo model is given by its name).")
     if not is_model_name(name):
         raise _unknown_model(name)
     for status, directory in (
@@ -102,10 +105,7 @@ def model_info(name):
 
 
 def _unknown_model(name):
-    return UnknownModelError(
-        f"unknown model '{name}'{did_you_mean(name, list_models())}; give a zoo name "
-        f"({', '.join(list_models())}), a checkpoint directory, or hf://ORG/NAME[@REVISION]."
-    )
+    return UnknownModelError(unknown_zoo_name("model", name, "a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]"))
 
 
 def resolve(name_or_path, revision=None):

@@ -11,6 +11,7 @@ from keras_lt.errors import did_you_mean
 from keras_lt.presets import ingredient_specs
 
 RECIPE_FILE = "recipe.json"
+CLOSE_ZOO_NAMES = 3  # the zoo names an unknown name's message offers
 
 
 @dataclasses.dataclass
@@ -265,6 +266,40 @@ def zoo_names():
     )
 
 
+def is_path(name):
+    """Whether `name` can only be a path, never a zoo name: it has a path separator, or is "", "." or "..".
+
+    Example:
+    >>> is_path("runs/ce"), is_path("ce-resnet32-cifar10lt")
+    (True, False)
+    """
+    return os.path.basename(name) != name or name in ("", ".", "..")
+
+
+def unknown_zoo_name(kind, name, accepted):
+    """The one-line message for a `name` that is no zoo name: its closest zoo names, and where all of them are.
+
+    The zoo has about forty names: the message offers the close ones and points to `keras-lt list`
+    rather than listing them all.
+
+    Args:
+        kind: what `name` was given as, e.g. "recipe" or "model".
+        name: what the user typed.
+        accepted: what to give instead, e.g. "a zoo name, a checkpoint directory or hf://ORG/NAME".
+
+    Returns:
+        The message, for a `KerasLTError`.
+
+    Example:
+    >>> unknown_zoo_name("recipe", "ce-resnet32-cifar10-lt", "a zoo recipe name or a recipe JSON file")
+    "unknown recipe 'ce-resnet32-cifar10-lt' (did you mean 'ce-resnet32-cifar10lt' or ...?); give a zoo ..."
+    """
+    return (
+        f"unknown {kind} '{name}'{did_you_mean(name, zoo_names(), n=CLOSE_ZOO_NAMES)}; give {accepted} "
+        "(keras-lt list shows every zoo name)."
+    )
+
+
 def load_recipe(name_or_path):
     """A zoo recipe by name, or a recipe JSON file by path.
 
@@ -272,16 +307,12 @@ def load_recipe(name_or_path):
     >>> recipe = load_recipe("ce-resnet32-cifar10lt").scaled("short30")
     """
     path = name_or_path
-    zoo_name = os.path.basename(name_or_path) == name_or_path and name_or_path not in ("", ".", "..")
-    if not os.path.isfile(path) and (not zoo_name or name_or_path.endswith(".json")):  # meant as a file
+    if not os.path.isfile(path) and (is_path(name_or_path) or name_or_path.endswith(".json")):  # meant as a file
         raise KerasLTError(f"no recipe file {name_or_path}; check the path (a zoo recipe is given by its name).")
     if not os.path.isfile(path):
         path = os.path.join(zoo_root(), name_or_path, RECIPE_FILE)
     if not os.path.isfile(path):
-        raise KerasLTError(
-            f"unknown recipe '{name_or_path}'{did_you_mean(name_or_path, zoo_names())}; give a recipe JSON file "
-            f"or one of: {', '.join(zoo_names())}."
-        )
+        raise KerasLTError(unknown_zoo_name("recipe", name_or_path, "a zoo recipe name or a recipe JSON file"))
     try:
         with open(path) as f:
             fields = json.load(f)

@@ -262,6 +262,23 @@ def is_interrupted(output_dir):
     return any(os.path.isdir(os.path.join(output_dir, d)) for d in (BACKUP_DIR, STAGE1_DIR, FINETUNE_BACKUP_DIR))
 
 
+def has_finished_epoch(output_dir):
+    """Whether the interrupted run in `output_dir` kept a finished epoch that `train(..., resume=True)` continues from.
+
+    True when a stage-1 or stage-2 backup holds an epoch (`keras_lt.callbacks.Backup.resume_epoch`)
+    or stage 1 is finished. A run stopped in its first epoch has only its empty backup directory: it
+    is interrupted (`is_interrupted`), and resuming it starts it again from its first epoch.
+
+    Example:
+    >>> has_finished_epoch("runs/ce")
+    False
+    """
+    backups = (os.path.join(output_dir, d) for d in (BACKUP_DIR, FINETUNE_BACKUP_DIR))
+    return os.path.isdir(os.path.join(output_dir, STAGE1_DIR)) or any(
+        lt_callbacks.Backup(backup).resume_epoch() > 0 for backup in backups
+    )
+
+
 def check_output(output_dir, recipe, resume):
     """Raises one `KerasLTError` line if `output_dir` cannot take a run of `recipe`; reads, never writes.
 

@@ -509,18 +509,42 @@ def test_data_profile_of_split_files(tmp_path):
     assert "no Places_LT_train.txt in" in result.stderr
 
 
-@pytest.mark.parametrize("saved, message", [(True, "run the same command with --resume"), (False, "nothing to resume")])
-def test_an_interrupted_train_says_in_one_line_how_to_continue(tmp_path, monkeypatch, saved, message):
+# --------------------------------------------------------------------------------------------- train
+
+
+@pytest.mark.parametrize("recipe", ["my-recipe.json", os.path.join("recipes", "mine")])
+def test_train_with_a_missing_recipe_file_says_the_file_is_missing(tmp_path, monkeypatch, recipe):
+    monkeypatch.chdir(tmp_path)  # where no such file exists
+    result = run("train", "--recipe", recipe)
+    assert_one_line_error(result)
+    assert result.stderr.startswith(f"Error: no recipe file {recipe}; check the path")
+
+
+@pytest.mark.parametrize("stop, message", [
+    (None, "interrupted before the first epoch was saved; nothing to resume in {out}: run the same command again."),
+    (0, "interrupted before the first epoch finished; {out} has no epoch to continue from: run the same command "
+        "with --resume to start the run again."),
+    (1, "interrupted; {out} keeps the last finished epoch: run the same command with --resume to continue it."),
+], ids=["before the run", "in the first epoch", "in the second epoch"])
+def test_an_interrupted_train_says_in_one_line_how_to_continue(tmp_path, monkeypatch, tiny_architecture, stop, message):
+    """Ctrl-C before the run writes anything, in its first epoch (its backup directory is there, empty) or later."""
+    from interruption import interrupting_backup
+    from keras_lt import callbacks as lt_callbacks
+    from keras_lt import training
     from keras_lt.cli import train as train_command
+    from tiny_run import tiny_data
+    from tiny_run import tiny_recipe
 
     out = tmp_path / "run"
 
     def interrupted(recipe, output, **kwargs):
-        if saved:
-            os.makedirs(os.path.join(output, "backup"))
-        raise KeyboardInterrupt
+        if stop is None:  # while the data loads
+            raise KeyboardInterrupt
+        stopping = interrupting_backup(stop, before_saving=True, base=lt_callbacks.Backup)  # Ctrl-C in epoch `stop`
+        monkeypatch.setattr(lt_callbacks, "Backup", stopping)
+        training.train(tiny_recipe(), output, data=tiny_data(), verbose=0)
 
     monkeypatch.setattr(train_command, "run", interrupted)
     result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out)
     assert_one_line_error(result)
-    assert message in result.stderr and str(out) in result.stderr
+    assert result.stderr.strip() == "Error: " + message.format(out=out)

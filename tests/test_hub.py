@@ -220,14 +220,22 @@ def test_weights_that_are_not_finite_are_refused(checkpoint):
     assert "classifier/bias holds NaN" in one_line(error)
 
 
-def test_unknown_name_lists_accepted_forms_and_zoo_names():
+def test_unknown_name_lists_accepted_forms_and_close_zoo_names():
     with pytest.raises(UnknownModelError) as error:
-        hub.from_pretrained("no-such-model")
+        hub.from_pretrained("resnet32-cifar10lt")
     message = one_line(error)
-    assert "no-such-model" in message and "hf://" in message and "directory" in message
-    for name in recipes.zoo_names():
-        assert name in message
-    assert "ce-resnet32-cifar10lt" in message
+    assert message.startswith("unknown model 'resnet32-cifar10lt' (did you mean ")
+    assert 1 < sum(f"'{name}'" in message for name in recipes.zoo_names()) <= recipes.CLOSE_ZOO_NAMES
+    assert "'ce-resnet32-cifar10lt'" in message and "a checkpoint directory or hf://" in message
+    assert message.endswith("(keras-lt list shows every zoo name).")
+
+
+@pytest.mark.parametrize("path", [os.path.join("runs", "missing"), os.path.join("..", "missing")])
+def test_a_missing_checkpoint_directory_is_said_to_be_missing(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)  # where no such directory exists
+    with pytest.raises(UnknownModelError) as error:
+        hub.from_pretrained(path)
+    assert one_line(error) == f"no checkpoint directory {path}; check the path (a zoo model is given by its name)."
 
 
 @pytest.fixture

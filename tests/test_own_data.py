@@ -162,6 +162,23 @@ def test_fine_tune_a_checkpoint_on_other_classes(tmp_path):
     assert json.loads((out / "config.json").read_text())["recipe"]["init_from"] == str(tmp_path / "base")
 
 
+@pytest.mark.parametrize("recipe", [[], ["--recipe", "ce-resnet32-cifar10lt"]], ids=["folder", "zoo recipe"])
+def test_a_run_from_a_cosine_checkpoint_records_its_cosine_classifier(tmp_path, recipe):
+    import keras_lt
+
+    base = keras_lt.models.resnet32(3, classifier="cosine", input_shape=(12, 12, 3))
+    keras_lt.save_pretrained(base, tmp_path / "base", class_names=["r", "g", "b"], train_class_counts=[5, 5, 5])
+    data = write_folder(tmp_path / "other", counts={"x": 6, "y": 3})
+    out = tmp_path / "ft"
+    result = run("train", *recipe, "--init-from", tmp_path / "base", "--data-dir", data, "--epochs", "1",
+                 "--batch-size", "4", "--output", out)
+    assert result.exit_code == 0, result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["architecture"]["classifier"] == "cosine"  # the network trained
+    assert config["recipe"]["classifier"] == "cosine" and config["recipe"]["architecture"] == "resnet32"
+    assert "cosine classifier" in run("info", out).output
+
+
 def test_epochs_scale_every_switch_and_are_printed(tmp_path):
     recipe, changes = load_recipe("cmo-resnet32-cifar10lt").with_epochs(20)
     assert recipe.method_config["window"] == [1, 19] and "window" in " ".join(changes)

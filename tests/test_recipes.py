@@ -9,6 +9,7 @@ import pytest
 from keras_lt import callbacks as lt_callbacks
 from keras_lt import losses
 from keras_lt.errors import KerasLTError
+from keras_lt.recipes import CLOSE_ZOO_NAMES
 from keras_lt.recipes import Recipe
 from keras_lt.recipes import load_recipe
 from keras_lt.recipes import zoo_names
@@ -109,11 +110,16 @@ def one_line(error):
     return str(error.value)
 
 
-def test_unknown_recipe():
+def test_an_unknown_recipe_offers_the_close_zoo_names_not_all_of_them():
+    with pytest.raises(KerasLTError) as error:
+        load_recipe("ce-resnet32-cifar10-lt")
+    message = one_line(error)
+    assert message.startswith("unknown recipe 'ce-resnet32-cifar10-lt' (did you mean 'ce-resnet32-cifar10lt' or ")
+    assert 1 < sum(f"'{name}'" in message for name in zoo_names()) <= CLOSE_ZOO_NAMES
+    assert message.endswith("give a zoo recipe name or a recipe JSON file (keras-lt list shows every zoo name).")
     with pytest.raises(KerasLTError) as error:
         load_recipe("no-such-recipe")
-    message = one_line(error)
-    assert "no-such-recipe" in message and "ce-resnet32-cifar10lt" in message
+    assert one_line(error).startswith("unknown recipe 'no-such-recipe'; give a zoo recipe name")
 
 
 @pytest.mark.parametrize("name", ["../ce-resnet32-cifar10lt", "results/../ce-resnet32-cifar10lt", "my-recipe.json"])
