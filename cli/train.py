@@ -156,14 +156,23 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
         with replacing(output) if replace else contextlib.nullcontext():
             report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
-        raise click.ClickException(interrupted_message(output)) from None
+        raise click.ClickException(interrupted_message(output, replacing=replace)) from None
     if report is not None:
         click.echo(format_table(report))
         click.echo(f"checkpoint: {output}")
 
 
-def interrupted_message(output):
-    """What a run stopped by Ctrl-C left in `output`, and how to go on: one line."""
+def interrupted_message(output, replacing=False):
+    """What a run stopped by Ctrl-C left in `output`, and how to go on: one line.
+
+    `replacing`: the run was to replace a finished run there (`--overwrite`), which `replacing` puts
+    back unless the new run finished an epoch.
+    """
+    if replacing and not is_interrupted(output):
+        return (
+            f"interrupted before the new run finished an epoch; {output} keeps the finished run it held: run the "
+            "same command to replace it again."
+        )
     if has_finished_epoch(output):
         return f"interrupted; {output} keeps the last finished epoch: run the same command with --resume to continue it."
     if is_interrupted(output):  # its backup directory, empty: --resume starts the run again
@@ -176,20 +185,24 @@ def interrupted_message(output):
 
 @contextlib.contextmanager
 def replacing(output):
-    """Moves the finished run in `output` aside while a new run starts there, and deletes it once the new one has.
+    """Moves the finished run in `output` aside while a new run trains there; deletes it once the new one has an epoch.
 
-    A new run that fails before writing anything (a bad recipe, unreadable data, Ctrl-C while the data
-    loads) leaves `output` absent: the finished run is moved back, never lost to a typo.
+    A new run that stops before it finishes an epoch (a bad recipe, unreadable data, Ctrl-C or a
+    crash in its first epoch) is removed and the finished run moved back: `--overwrite` never trades
+    a finished run for nothing. One stopped later keeps its backup for `--resume`, as any run.
     """
     parent = os.path.dirname(os.path.abspath(output))
     aside = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(output))}.replaced-", dir=parent)
     os.rename(output, os.path.join(aside, "run"))
+    completed = False
     try:
         yield
+        completed = True
     finally:
-        if os.path.exists(output):
+        if os.path.exists(output) and (completed or has_finished_epoch(output)):
             shutil.rmtree(aside)
         else:
+            shutil.rmtree(output, ignore_errors=True)
             os.rename(os.path.join(aside, "run"), output)
             os.rmdir(aside)
 

@@ -548,3 +548,33 @@ def test_an_interrupted_train_says_in_one_line_how_to_continue(tmp_path, monkeyp
     result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out)
     assert_one_line_error(result)
     assert result.stderr.strip() == "Error: " + message.format(out=out)
+
+
+@pytest.mark.parametrize("stop, kept", [(0, "the finished run"), (1, "the new run")], ids=["in its first epoch", "later"])
+def test_an_overwrite_stopped_before_its_first_epoch_finishes_puts_the_finished_run_back(
+        tmp_path, monkeypatch, tiny_architecture, stop, kept):
+    from interruption import interrupting_backup
+    from keras_lt import callbacks as lt_callbacks
+    from keras_lt import training
+    from keras_lt.cli import train as train_command
+    from tiny_run import tiny_data
+    from tiny_run import tiny_recipe
+
+    out = tmp_path / "run"
+    training.train(tiny_recipe(), out, data=tiny_data(), verbose=0)
+    (out / "mine.txt").write_text("a file of the finished run")
+
+    def interrupted(recipe, output, **kwargs):
+        monkeypatch.setattr(lt_callbacks, "Backup", interrupting_backup(stop, before_saving=True, base=lt_callbacks.Backup))
+        training.train(tiny_recipe(), output, data=tiny_data(), verbose=0)
+
+    monkeypatch.setattr(train_command, "run", interrupted)
+    result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out, "--overwrite")
+    assert_one_line_error(result)
+    assert os.listdir(tmp_path) == ["run"]  # nothing left aside
+    if kept == "the finished run":
+        assert "keeps the finished run it held: run the same command to replace it again." in result.stderr
+        assert (out / "mine.txt").is_file() and not training.is_interrupted(out)
+    else:
+        assert "keeps the last finished epoch: run the same command with --resume" in result.stderr
+        assert not (out / "mine.txt").exists() and training.has_finished_epoch(out)
