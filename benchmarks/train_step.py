@@ -5,6 +5,8 @@ and take an SGD step with momentum and weight decay. The ratio (keras-lt / PyTor
 what the README quotes; run it with the command and log committed under benchmarks/results/.
 `--image-size 8 --batch-size 1` makes the arithmetic negligible, so the step times what a launch-bound
 GPU step pays on the host (Python, Keras, dispatch): the CPU's measure of per-step overhead.
+With `--clock cpu` the steps are timed in this process's CPU time: on one thread of a shared machine
+that leaves out what other processes take, so runs at different moments compare.
 `--keras-batchnorm` also times the same network built with Keras' own (unfused)
 BatchNormalization, the "before" of keras-lt's fused `BatchNorm`, in the same run.
 
@@ -77,15 +79,15 @@ class TorchResNet32(torch.nn.Module):
 WARMUP_STEPS = 3
 
 
-def time_steps(step, steps):
+def time_steps(step, steps, clock=time.perf_counter):
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    start = time.perf_counter()
+    start = clock()
     for _ in range(steps):
         step()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def main():
@@ -95,6 +97,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="Interleaved rounds; figures are medians.")
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--image-size", type=int, default=32, help="Square image side (8 with batch 1: per-step overhead).")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: this process's CPU time (one thread, a shared machine: what other processes take is not counted).")
     parser.add_argument("--keras-batchnorm", action="store_true", help="Also time Keras' own BatchNormalization.")
     args = parser.parse_args()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -133,12 +137,12 @@ def main():
     seconds = {name: [] for name in contenders}
     for _ in range(args.rounds):
         for name, step in contenders.items():
-            seconds[name].append(time_steps(step, args.steps))
+            seconds[name].append(time_steps(step, args.steps, time.process_time if args.clock == "cpu" else time.perf_counter))
     n = args.steps * args.batch_size
     print(f"device: {device} ({torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or platform.machine()}, "
           f"{torch.get_num_threads()} threads), torch {torch.__version__}, keras {keras.__version__}")
     print(f"batch {args.batch_size} of {args.image_size}x{args.image_size}, {args.rounds} interleaved rounds of {args.steps} timed steps each, "
-          f"after {WARMUP_STEPS} warm-up steps; medians over rounds")
+          f"after {WARMUP_STEPS} warm-up steps; medians over rounds; {args.clock} clock")
     reference_seconds = seconds["plain PyTorch"]
     for name, times in seconds.items():
         median = statistics.median(times)
