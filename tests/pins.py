@@ -3,7 +3,8 @@
 Each case is a zoo recipe on the tiny architecture and data (`tiny_run`), its epoch switches
 scaled to 3 epochs (`Recipe.with_epochs`) and any stage 2 shortened to 2 epochs. A run's pin is the
 SHA-256 of its checkpoint's float32 weights (sorted by name, concatenated) plus a few sums, so a
-change in any bit of any weight changes it. `python tests/pins.py` records the pins of the code as
+change in any bit of any weight changes it. Bits depend on the platform too (torch's version, the
+CPU kernels it picks, the device), which the pins file records beside them (`platform`). `python tests/pins.py` records the pins of the code as
 it is into `fixtures/recipe_pins.json` (and the mid-run backups of `BACKUP_CASES`); the refactor that
 followed had to keep them.
 """
@@ -104,6 +105,19 @@ def weights_pin(output_dir):
     }
 
 
+def platform():
+    """What bit-exact weights depend on besides the code: torch's version, its CPU kernel set, the training device."""
+    import torch
+
+    from keras_lt.data.batches import training_device
+
+    return {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "device": training_device().type,
+    }
+
+
 def train_straight(case, output_dir):
     """Trains `case` (a case name or a recipe) without interruption into `output_dir`; returns its pin."""
     from keras_lt import training
@@ -167,7 +181,7 @@ def record(work_dir):
         os.remove(os.path.join(out, training.LOG_FILE))  # the test's resumed run logs afresh
     os.makedirs(FIXTURES, exist_ok=True)
     with open(PINS_FILE, "w") as f:
-        json.dump(pins, f, indent=1, sort_keys=True)
+        json.dump({"platform": platform(), "cases": pins}, f, indent=1, sort_keys=True)
         f.write("\n")
 
 
