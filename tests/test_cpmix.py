@@ -19,6 +19,7 @@ from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.losses import BalancedSoftmax
+from keras_lt.losses import KPSLoss
 from keras_lt.models import cifar_resnet
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
@@ -147,6 +148,32 @@ def test_stage2_loss_is_erm_plus_eta_times_the_two_mixup_terms(monkeypatch):
     mixups = [-np.mean(np.sum(soft * log_softmax(logits_of(mixed)), 1)) for mixed, soft, _ in reference]
     np.testing.assert_allclose(float(loss.detach()), erm + 0.5 * sum(mixups), rtol=1e-5)
 
+
+
+def test_on_a_cosine_head_the_mixup_terms_see_the_cosines_times_the_loss_scale(monkeypatch):
+    """CP-Mix on KPS: the soft-label CE of each mixed batch is on `scale * cosines` (the published logits)."""
+    images, labels = noise_data()
+    batches = DeviceBatches(images, labels, 3, batch_size=8, augment=False)
+    keras.utils.set_random_seed(0)
+    network = cifar_resnet(8, 3, classifier="cosine", input_shape=(8, 8, 3))
+    trainer = cpmix_trainer(network, rho=0.3, eta=0.5, mix_batch_size=5)
+    trainer.compile(optimizer=SGD(0.05, momentum=0.9), loss=KPSLoss(COUNTS, scale=15.0))
+    regularizer = trainer.regularizers[0]
+    regularizer.confusion.assign(np.array([[0, 5, 1], [2, 0, 0], [0, 0, 0]], "float32"))
+    trainer.batches, trainer.step_key = batches, (3, 1)
+    calls = recorded_mixes(monkeypatch)
+    x, y = batches[0]
+    term = float(regularizer.mixing_loss(trainer, x, y).detach())
+
+    expected = 0.0
+    for x_i, x_j, y_i, y_j, lam, lam_y in calls:
+        w = lam[:, None, None, None]
+        mixed = torch.tensor(w * x_i + (1 - w) * x_j, dtype=torch.float32)
+        cosines = keras.ops.convert_to_numpy(network(mixed, training=True)).astype("float64")
+        assert np.all(np.abs(cosines) <= 1 + 1e-6)
+        soft = lam_y[:, None] * np.eye(3)[y_i] + (1 - lam_y[:, None]) * np.eye(3)[y_j]
+        expected += -np.mean(np.sum(soft * log_softmax(15.0 * cosines), 1))
+    np.testing.assert_allclose(term, expected, rtol=1e-5)
 
 def test_one_lam_per_mixed_batch_knob_and_reproducible_draws(monkeypatch):
     images, labels = noise_data()

@@ -126,12 +126,20 @@ class ConfusionPairMixing(Ingredient):
         return batches.images_at(batches.class_sampler.sample_classes(classes, generator), generator)
 
     def _mixup_loss(self, trainer, images_i, images_j, labels_i, labels_j, rng):
-        """Soft-label CE of the network on the imbalance-aware mixup of two aligned batches."""
+        """Soft-label CE of the network on the imbalance-aware mixup of two aligned batches.
+
+        On a cosine classifier trained with a scaled loss (LDAM, KPS: `loss.scale`), the CE sees the
+        cosines times that scale, the logits the published model outputs (`keras_lt.training.finish`):
+        on the bare cosines in [-1, 1] its softmax stays near uniform and its gradient never fades.
+        """
         lam = beta_lam(rng, self.alpha, len(labels_i), self.lam_per_sample, labels_i.device)
         counts = trainer.batches.class_sampler.class_counts
         lam_y = label_weight(lam, counts[labels_i], counts[labels_j], self.rho)
         images, soft_labels = mix(images_i, images_j, labels_i, labels_j, lam, lam_y, self.num_classes)
         logits = trainer(images, training=True)
+        scale = getattr(trainer.loss, "scale", None)  # a cosine head's loss (LDAM, KPS) scales its cosines
+        if scale is not None:
+            logits = scale * logits
         return keras.ops.mean(keras.ops.categorical_crossentropy(soft_labels, logits, from_logits=True))
 
     def write_summary(self, output_dir, class_names):
