@@ -4,7 +4,7 @@ import keras
 
 from keras_lt.models import rebuild
 from keras_lt.trainers.decoupled import HEAD_LAYERS
-from keras_lt.trainers.decoupled import _train_head
+from keras_lt.trainers.decoupled import train_head
 from keras_lt.trainers.stage2 import check_stage2_data
 
 
@@ -70,6 +70,6 @@ def cpmix_finetune(
         epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum, weight_decay=weight_decay,
         sampler="class_balanced", seed=seed,
     )
-    _train_head(model, head, images, labels, settings, callbacks, verbose, output_dir)
+    train_head(model, head, images, labels, settings, callbacks, verbose, output_dir)
     model.keras_lt_config["cpmix_finetune"] = {"reinitialize": bool(reinitialize), **settings}
     return model

@@ -145,7 +145,7 @@ def decouple(
             epochs=epochs, lr=lr, batch_size=batch_size, momentum=momentum,
             weight_decay=weight_decay, sampler="class_balanced", seed=seed,
         )
-        _train_head(model, head, images, labels, settings, callbacks, verbose, output_dir)
+        train_head(model, head, images, labels, settings, callbacks, verbose, output_dir)
     model.keras_lt_config["decoupling"] = {"method": method, **settings}
     return model
 
@@ -169,8 +169,24 @@ def _tau_normalized(network, tau):
     return model
 
 
-def _train_head(model, head, images, labels, settings, callbacks, verbose, output_dir):
-    """Trains the layers `head` of `model` with class-balanced batches, CE and a cosine lr."""
+def train_head(model, head, images, labels, settings, callbacks, verbose, output_dir):
+    """Trains the layers `head` of `model`, the rest frozen, with re-sampled batches, CE and a cosine lr.
+
+    The stage 2 of cRT and LWS, and CP-Mix's fine-tune (`keras_lt.trainers.cpmix_finetune`).
+
+    Args:
+        model: the network; modified in place.
+        head: names of the layers to train.
+        images: uint8 `(N, H, W, C)` training images.
+        labels: their integer labels.
+        settings: `batch_size`, `sampler`, `seed`, `lr`, `epochs`, `momentum`, `weight_decay`.
+        callbacks: extra Keras callbacks of the fit (`stage2_callbacks` adds the stage-2 ones).
+        verbose: Keras' fit verbosity.
+        output_dir: where the fit logs its epochs, or None.
+
+    Example:
+    >>> train_head(model, ["classifier"], images, labels, settings, [], "auto", None)
+    """
     batches = training_batches(
         images, labels, model.output_shape[-1], settings["batch_size"], sampler=settings["sampler"], seed=settings["seed"]
     )

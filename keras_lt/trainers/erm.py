@@ -184,12 +184,18 @@ class ERMTrainer(keras.Model):
         self.zero_grad()
         loss, logits = self.training_loss(x, y, sample_weight)
         self.backward(loss, x.shape[0])
-        variables = self.trainable_weights
         with torch.no_grad():
-            self.optimizer.apply([v.value.grad for v in variables], variables)
+            self.apply_gradients(self.trainable_weights)
         # Metrics see detached tensors: they must not keep the step's autograd graph alive.
         self._loss_tracker.update_state(loss.detach(), sample_weight=x.shape[0])
         return self.compute_metrics(x, y, logits.detach(), sample_weight)
+
+    def apply_gradients(self, variables):
+        """One optimizer step on the trainable `variables` from their gradients (`.grad`), without autograd.
+
+        A trainer with several optimizers (`MiSLASRetrainer`) splits the variables among them here.
+        """
+        self.optimizer.apply([v.value.grad for v in variables], variables)
 
     def backward(self, loss, batch_size):
         """`loss.backward()`; in a multi-process run, the gradients of the global batch on every rank.

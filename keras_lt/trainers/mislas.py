@@ -31,7 +31,6 @@ drawn with replacement.
 """
 
 import keras
-import torch
 
 from keras_lt.data.batch_choice import training_batches
 from keras_lt.errors import KerasLTError
@@ -135,17 +134,10 @@ class MiSLASRetrainer(ERMTrainer):
         scale = {id(v) for name in SCALE_LAYERS for v in self.network.get_layer(name).trainable_weights}
         return [v for v in variables if id(v) not in scale], [v for v in variables if id(v) in scale]
 
-    def train_step(self, data):
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        self.zero_grad()
-        loss, logits = self.training_loss(x, y, sample_weight)
-        self.backward(loss, x.shape[0])
-        head, scale = self._split(self.trainable_weights)
-        with torch.no_grad():
-            self.optimizer.apply([v.value.grad for v in head], head)
-            self.scale_optimizer.apply([v.value.grad for v in scale], scale)
-        self._loss_tracker.update_state(loss.detach(), sample_weight=x.shape[0])
-        return self.compute_metrics(x, y, logits.detach(), sample_weight)
+    def apply_gradients(self, variables):
+        head, scale = self._split(variables)
+        for optimizer, group in ((self.optimizer, head), (self.scale_optimizer, scale)):
+            optimizer.apply([v.value.grad for v in group], group)
 
     def release(self):
         """Makes every layer and variable of the network trainable again (as `from_pretrained` gives)."""
