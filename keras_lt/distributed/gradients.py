@@ -15,7 +15,9 @@ def batch_weight(batch_size, device):
     With it, `synchronize_gradients` (the mean of the ranks' gradients) gives the gradient of the
     mean loss over the global batch also when the last batch of an epoch splits unevenly, and also
     through SyncBatchNorm, whose backward adds the other ranks' terms before the weighting. 1.0 in
-    a single process (and for even shards).
+    a single process (and for even shards). A loss that is a class-weighted mean (DRW, the
+    class-balanced `weighted_mean`) is normalised by the rank's own weights: its gradient is that of
+    the ranks' mean of those, as under `DistributedDataParallel`, not of the global batch's weighted mean.
 
     Args:
         batch_size: `n_r`, the images of this rank's batch.
