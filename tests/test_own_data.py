@@ -238,6 +238,14 @@ def test_a_loss_on_cosine_logits_gets_a_cosine_classifier_unless_one_is_given(tm
     assert "cosine" not in capsys.readouterr().out  # only a loss given on cosine logits chooses a classifier
 
 
+def test_another_loss_takes_its_defaults_not_the_recipe_loss_config(capsys):
+    kps = build_recipe("ldam-drw-resnet32-cifar10lt", "short30", None, {"loss": "kps"}, None, None)
+    assert (kps.loss, kps.loss_config, kps.classifier, kps.drw_epoch) == ("kps", {}, "cosine", 24)
+    assert '--loss kps replaces the recipe\'s ldam: kps takes its defaults, not loss_config {"max_margin": 0.5' in capsys.readouterr().out
+    same = build_recipe("la-resnet32-cifar10lt", "short30", None, {"loss": "la"}, None, None)
+    assert same.loss_config == {"tau": 1.0} and "replaces" not in capsys.readouterr().out
+
+
 def test_method_cpmix_starts_cp_mix_where_the_zoo_recipe_does(tmp_path, capsys):
     data = str(write_folder(tmp_path / "photos"))
     recipe, note = with_cpmix_switch(recipe_for_folder(data, method="cpmix"))
