@@ -2,6 +2,7 @@
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import sys
@@ -15,8 +16,11 @@ from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.distributed import launch
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import format_table
+from keras_lt.losses import canonical_name
+from keras_lt.own_data import default_classifier
 from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
+from keras_lt.own_data import with_cpmix_switch
 from keras_lt.recipes import load_recipe
 from keras_lt.training import has_finished_epoch
 from keras_lt.training import is_interrupted
@@ -59,28 +63,63 @@ def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_
     """The run's recipe: the zoo recipe fitted to the data, or one made from the image folder.
 
     With `init_from` it names that checkpoint's architecture and classifier (`checkpoint_fields`); a
-    recipe made from the folder also takes its input size unless `options` give one.
+    recipe made from the folder also takes its input size unless `options` give one. What the user's
+    options leave open is chosen, and said: a `--loss` other than the recipe's takes its own defaults,
+    not the recipe loss's `loss_config` (`without_other_loss_config`); one defined on cosine logits
+    trains a cosine classifier (`with_loss_classifier`); a `--method cpmix` starts CP-Mix where the
+    zoo's CP-Mix recipe does (`keras_lt.own_data.with_cpmix_switch`).
     """
+    say = click.echo if echo else lambda line: None
+    epochs = options.pop("epochs", None)
     if recipe_name is None:
         if data_dir is None:
             raise KerasLTError("give --data-dir (an image folder train/<class>/<images>) or --recipe.")
         pretrained, image_size = checkpoint_fields(init_from)
-        epochs = options.pop("epochs", None)
-        fields = {"image_size": image_size, **pretrained, **options}
+        fields = with_loss_classifier({"image_size": image_size, **pretrained, **options}, say)
         recipe = recipe_for_folder(data_dir, **fields, imbalance_factor=imbalance_factor)
     else:
         recipe = load_recipe(recipe_name).scaled(schedule)
         recipe, note = fit_recipe_to_folder(recipe, data_dir, imbalance_factor)
-        if note and echo:
-            click.echo(note)
-        epochs = options.pop("epochs", None)
+        if note:
+            say(note)
         pretrained, _ = checkpoint_fields(init_from)  # the recipe's data keeps the recipe's image size
-        recipe = dataclasses.replace(recipe, **pretrained, **options)
+        fields = with_loss_classifier(without_other_loss_config(recipe, {**pretrained, **options}, say), say)
+        recipe = dataclasses.replace(recipe, **fields)
     if epochs is not None and epochs != recipe.epochs:
         recipe, changes = recipe.with_epochs(epochs)
-        if echo:
-            click.echo(f"--epochs {epochs} scales the recipe: {'; '.join(changes)}")
+        say(f"--epochs {epochs} scales the recipe: {'; '.join(changes)}")
+    if "method" in options:
+        recipe, note = with_cpmix_switch(recipe)
+        if note:
+            say(f"--method cpmix: {note}")
     return recipe
+
+
+def without_other_loss_config(recipe, fields, say):
+    """`fields` with an empty `loss_config` when their `--loss` replaces the recipe's loss; `say` tells it.
+
+    A recipe's `loss_config` holds its own loss's settings (LDAM's margin and scale would pass to
+    KPS, and fail CE): another loss takes its defaults.
+    """
+    loss = fields.get("loss")
+    if loss is None or canonical_name(loss) == canonical_name(recipe.loss) or not recipe.loss_config:
+        return fields
+    say(f"--loss {loss} replaces the recipe's {recipe.loss}: {loss} takes its defaults, not loss_config "
+        f"{json.dumps(recipe.loss_config)}.")
+    return {**fields, "loss_config": {}}
+
+
+def with_loss_classifier(fields, say):
+    """`fields` with the classifier their `--loss` is defined on, when they name none; `say` tells the choice.
+
+    LDAM and KPS are defined on a cosine classifier's logits (`keras_lt.own_data.default_classifier`):
+    `--loss ldam` without a checkpoint's classifier trains a cosine one, whatever the recipe's.
+    """
+    loss = fields.get("loss")
+    if loss is None or "classifier" in fields or default_classifier(loss) != "cosine":
+        return fields
+    say(f"--loss {loss} is defined on a cosine classifier's logits: training a cosine classifier.")
+    return {**fields, "classifier": "cosine"}
 
 
 @click.command()

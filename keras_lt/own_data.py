@@ -7,15 +7,18 @@ from collections import Counter
 
 import numpy as np
 
+from keras_lt import losses
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.split_files import SPLIT_FILES
 from keras_lt.data.split_files import find_split_file
 from keras_lt.errors import DataError
 from keras_lt.recipes import Recipe
+from keras_lt.recipes import load_recipe
 
 SOURCE_CLASSES = {"cifar10": 10, "cifar100": 100}  # the balanced sources the zoo recipes were written for
 SMALL_IMAGES = 64  # up to this side: the CIFAR ResNet-32; larger: ResNet-50
 LARGEST_DEFAULT = 224  # a folder of larger images trains at 224x224 unless --image-size says otherwise
+CPMIX_RECIPE = "cpmix-resnet32-cifar10lt"  # the zoo's CP-Mix recipe, whose switch a CP-Mix without one takes
 
 
 def is_image_folder(data_dir):
@@ -69,11 +72,52 @@ def default_image_size(data_dir):
     return [height, width]
 
 
+def default_classifier(loss):
+    """The classifier a recipe of `loss` gets unless it names one: "cosine" for the losses defined on cosine logits.
+
+    Those are `keras_lt.losses.COSINE_LOSSES` (LDAM, KPS: NormedLinear in their official codes);
+    the others get "linear".
+
+    Example:
+    >>> default_classifier("ldam"), default_classifier("bs")
+    ('cosine', 'linear')
+    """
+    return "cosine" if losses.canonical_name(loss) in losses.COSINE_LOSSES else "linear"
+
+
+def with_cpmix_switch(recipe):
+    """A "cpmix" method without its `cpmix_epoch` switched on where the zoo's CP-Mix recipe switches it.
+
+    Without `cpmix_epoch` CP-Mix never starts and the run is plain ERM; the CLI's `--method cpmix`
+    cannot set it. `CPMIX_RECIPE` starts CP-Mix at epoch 200 of 300; the recipe gets that epoch
+    scaled to its own epochs as `keras_lt.recipes.Recipe.with_epochs` scales it (20 of 30).
+
+    Returns:
+        `(recipe, note)`: the recipe with its `cpmix_epoch` and a line saying what was chosen, or
+        the recipe as it is and None (another method, or a `cpmix_epoch` given).
+
+    Example:
+    >>> recipe, note = with_cpmix_switch(recipe_for_folder("my_photos", method="cpmix"))
+    >>> recipe.cpmix_epoch
+    20
+    """
+    if recipe.method != "cpmix" or recipe.cpmix_epoch is not None:
+        return recipe, None
+    zoo = load_recipe(CPMIX_RECIPE)
+    start = zoo.with_epochs(recipe.epochs)[0].cpmix_epoch
+    note = (
+        f"CP-Mix starts at epoch {start} of {recipe.epochs} (cpmix_epoch: {zoo.name} starts it at "
+        f"{zoo.cpmix_epoch} of {zoo.epochs})."
+    )
+    return dataclasses.replace(recipe, cpmix_epoch=start), note
+
+
 def recipe_for_folder(data_dir, image_size=None, **fields):
     """A recipe for an image folder, its defaults taken from the data: the `short30` schedule.
 
     The image size is the folder's most common (`default_image_size`) unless given; the
-    architecture the CIFAR ResNet-32 up to 64 pixels a side, else ResNet-50; the recipe is named
+    architecture the CIFAR ResNet-32 up to 64 pixels a side, else ResNet-50; the classifier the
+    one the loss is defined on (`default_classifier`: cosine for LDAM and KPS); the recipe is named
     `<loss>-<architecture>-<folder name>`. The folder's class counts are kept as they are.
 
     Args:
@@ -93,7 +137,7 @@ def recipe_for_folder(data_dir, image_size=None, **fields):
     loss = fields.get("loss", "ce")
     base = Recipe(
         name=f"{loss}-{fields.get('architecture', architecture)}-{folder}".lower(), dataset="folder",
-        imbalance_factor=None, architecture=architecture, image_size=size,
+        imbalance_factor=None, architecture=architecture, classifier=default_classifier(loss), image_size=size,
     ).scaled("short30")
     return dataclasses.replace(base, **fields)
 

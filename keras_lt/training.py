@@ -63,6 +63,11 @@ DATASET_TITLES = {
     "inat2018": "iNaturalist 2018",
 }
 PIPELINES = ("memory", "stream")
+CHECK_COUNTS = (2, 1)  # the class profile a recipe's loss is built with to check its settings, before the data is read
+LOSS_SWITCH_TAKERS = {  # a recipe's loss switch -> what it switches on, and the losses that have it
+    "drw_epoch": ("deferred re-weighting", losses.DRW_LOSSES),
+    "ga_epoch": ("KPS' gradient adjustment", losses.GA_LOSSES),
+}
 
 
 @dataclasses.dataclass
@@ -163,7 +168,8 @@ def pixel_statistics(images):
 def check_recipe(recipe):
     """Raises one `KerasLTError` line if the recipe names an unknown method, ingredient, loss, architecture or sampler.
 
-    Bad settings of an ingredient or of the stage 2 fail here too, before anything is written.
+    Bad settings of an ingredient, of the loss (`check_loss`) or of the stage 2 fail here too, before anything is
+    written.
     """
     trainer_ingredients(recipe)
     choices = {
@@ -183,6 +189,7 @@ def check_recipe(recipe):
                 f"recipe {recipe.name}: unknown {field} '{value}'{did_you_mean(value, known)}; "
                 f"choose one of {', '.join(sorted(known))}."
             )
+    check_loss(recipe)
     if recipe.dataset in SPLIT_FILE_DATASETS and recipe.pipeline != "stream":
         raise KerasLTError(f"recipe {recipe.name}: {recipe.dataset} is read from its split files: set pipeline \"stream\".")
     if recipe.val_split is not None and not 0 < recipe.val_split < 1:
@@ -202,6 +209,35 @@ def check_recipe(recipe):
             inspect.signature(stage2).bind(None, images=None, labels=None, callbacks=(), verbose=0, output_dir=None, **settings)
         except TypeError as error:
             raise KerasLTError(f"recipe {recipe.name}: bad finetune setting ({error}).") from None
+
+
+def check_loss(recipe):
+    """Raises one `KerasLTError` line unless the recipe's loss can train as the recipe says.
+
+    The loss must build with its `loss_config` (on a two-class profile, `CHECK_COUNTS`: before the data
+    is read), have the switches the recipe sets (`drw_epoch`: focal, kps, ldam; `ga_epoch`: kps) and
+    be on the classifier it is defined on (kps, ldam: cosine).
+
+    Example:
+    >>> check_loss(Recipe(name="x", loss="focal", loss_config={"gama": 2}))
+    KerasLTError: recipe x: bad loss_config for focal (Loss.__init__() got an unexpected keyword argument 'gama').
+    """
+    loss = losses.canonical_name(recipe.loss)
+    try:
+        losses.get(loss, CHECK_COUNTS, **recipe.loss_config)
+    except (TypeError, ValueError, KerasLTError) as error:
+        raise KerasLTError(f"recipe {recipe.name}: bad loss_config for {recipe.loss} ({error}).") from None
+    for field, (switched, takers) in LOSS_SWITCH_TAKERS.items():
+        if getattr(recipe, field) is not None and loss not in takers:
+            raise KerasLTError(
+                f"recipe {recipe.name}: {field} switches on {switched}, which the {recipe.loss} loss does not have "
+                f"(the losses that have it: {', '.join(takers)}); choose one or set {field} to null."
+            )
+    if loss in losses.COSINE_LOSSES and recipe.classifier != "cosine":
+        raise KerasLTError(
+            f"recipe {recipe.name}: the {recipe.loss} loss is defined on a cosine classifier's logits, not a "
+            f"{recipe.classifier} one's; set classifier \"cosine\"."
+        )
 
 
 def build_trainer(recipe, data, steps_per_epoch):

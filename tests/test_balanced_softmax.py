@@ -43,3 +43,12 @@ def test_config_round_trip_and_registry():
 def test_rejects_empty_classes():
     with pytest.raises(ValueError, match="positive"):
         BalancedSoftmax([10, 0, 3])
+
+
+def test_a_tau_other_than_1_is_refused_and_points_to_logit_adjusted():
+    with pytest.raises(KerasLTError, match="tau 1, not 0.5; .* use the logit_adjusted loss") as error:
+        keras_lt.losses.get("bs", [3, 2, 1], tau=0.5)
+    assert "\n" not in str(error.value)
+    assert keras_lt.losses.get("bs", [3, 2, 1], tau=1.0).tau == 1.0
+    clone = BalancedSoftmax.from_config(BalancedSoftmax([3, 2, 1], tau=1).get_config())
+    assert clone.tau == 1.0 and clone.get_config() == BalancedSoftmax([3, 2, 1]).get_config()

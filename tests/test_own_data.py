@@ -10,9 +10,12 @@ from PIL import Image
 
 from imagenet_lt_tree import write_tree
 from keras_lt.cli.main import cli
+from keras_lt.cli.train import build_recipe
 from keras_lt.errors import KerasLTError
+from keras_lt.own_data import CPMIX_RECIPE
 from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
+from keras_lt.own_data import with_cpmix_switch
 from keras_lt.recipes import load_recipe
 
 RNG = np.random.default_rng(0)
@@ -220,3 +223,51 @@ def test_a_recipe_from_the_folder_takes_its_defaults_from_the_data(tmp_path):
             Image.new("RGB", (300, 200)).save(large / "train" / name / f"{i}.png")
     recipe = recipe_for_folder(str(large))
     assert recipe.architecture == "resnet50" and recipe.image_size == [224, 224]
+
+
+def test_a_loss_on_cosine_logits_gets_a_cosine_classifier_unless_one_is_given(tmp_path, capsys):
+    data = str(write_folder(tmp_path / "photos"))
+    assert recipe_for_folder(data, loss="ldam").classifier == "cosine"
+    assert recipe_for_folder(data, loss="bs").classifier == "linear"
+    assert recipe_for_folder(data, loss="kps", classifier="linear").classifier == "linear"  # given: checked, not changed
+    for recipe_name in (None, "ce-resnet32-cifar10lt"):
+        recipe = build_recipe(recipe_name, "short30", data, {"loss": "kps"}, None, None)
+        assert (recipe.loss, recipe.classifier) == ("kps", "cosine")
+        assert "--loss kps is defined on a cosine classifier's logits: training a cosine classifier" in capsys.readouterr().out
+    assert build_recipe("ldam-drw-resnet32-cifar10lt", "short30", None, {"loss": "ce"}, None, None).classifier == "cosine"
+    assert "cosine" not in capsys.readouterr().out  # only a loss given on cosine logits chooses a classifier
+
+
+def test_another_loss_takes_its_defaults_not_the_recipe_loss_config(capsys):
+    kps = build_recipe("ldam-drw-resnet32-cifar10lt", "short30", None, {"loss": "kps"}, None, None)
+    assert (kps.loss, kps.loss_config, kps.classifier, kps.drw_epoch) == ("kps", {}, "cosine", 24)
+    assert '--loss kps replaces the recipe\'s ldam: kps takes its defaults, not loss_config {"max_margin": 0.5' in capsys.readouterr().out
+    same = build_recipe("la-resnet32-cifar10lt", "short30", None, {"loss": "la"}, None, None)
+    assert same.loss_config == {"tau": 1.0} and "replaces" not in capsys.readouterr().out
+
+
+def test_method_cpmix_starts_cp_mix_where_the_zoo_recipe_does(tmp_path, capsys):
+    data = str(write_folder(tmp_path / "photos"))
+    recipe, note = with_cpmix_switch(recipe_for_folder(data, method="cpmix"))
+    assert recipe.cpmix_epoch == 20 and note == f"CP-Mix starts at epoch 20 of 30 (cpmix_epoch: {CPMIX_RECIPE} starts it at 200 of 300)."
+    assert with_cpmix_switch(load_recipe(CPMIX_RECIPE)) == (load_recipe(CPMIX_RECIPE), None)
+    scaled = build_recipe(None, "full", data, {"method": "cpmix", "epochs": 10}, None, None)
+    assert scaled.cpmix_epoch == load_recipe(CPMIX_RECIPE).with_epochs(10)[0].cpmix_epoch == 7
+    assert "--method cpmix: CP-Mix starts at epoch 7 of 10" in capsys.readouterr().out
+    assert build_recipe("bs-resnet32-cifar10lt", "short30", None, {"method": "cpmix"}, None, None).cpmix_epoch == 20
+    assert "CP-Mix starts at epoch 20 of 30" in capsys.readouterr().out
+    kept = build_recipe(CPMIX_RECIPE, "full", None, {"method": "cpmix"}, None, None)
+    assert kept.cpmix_epoch == 200 and "CP-Mix starts" not in capsys.readouterr().out
+
+
+def test_train_with_loss_ldam_and_method_cpmix_on_a_folder(tmp_path):
+    data = write_folder(tmp_path / "photos")
+    out = tmp_path / "run"
+    result = run("train", "--data-dir", data, "--loss", "ldam", "--method", "cpmix", "--epochs", "2", "--batch-size", "8",
+                 "--output", out)
+    assert result.exit_code == 0, result.output
+    assert "training a cosine classifier" in result.output and "CP-Mix starts at epoch 1 of 2" in result.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["architecture"]["classifier"] == "cosine" and config["recipe"]["cpmix_epoch"] == 1
+    assert [row.split(",")[0] for row in (out / "train_log.csv").read_text().splitlines()[1:]] == ["0", "1"]
+    assert "cpmix" in (out / "train_log.csv").read_text().splitlines()[0]

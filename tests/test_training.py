@@ -2,6 +2,7 @@
 
 import csv
 import dataclasses
+import glob
 import json
 import os
 import shutil
@@ -17,6 +18,8 @@ from keras_lt import hub
 from keras_lt import training
 from keras_lt.callbacks import Backup
 from keras_lt.errors import KerasLTError
+from keras_lt.recipes import load_recipe
+from keras_lt.recipes import zoo_root
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers import stage2
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
@@ -332,6 +335,43 @@ def test_a_bad_finetune_setting_fails_before_anything_is_written(tmp_path):
     with pytest.raises(KerasLTError, match="bad finetune setting.*learning_rate"):
         training.train(recipe, str(out), data=tiny_data(), verbose=0)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("fields, match", [
+    ({"loss": "focal", "loss_config": {"gama": 2}}, "bad loss_config for focal (.*'gama'"),
+    ({"loss_config": {"gama": 2}}, "bad loss_config for ce (.*'gama'"),
+    ({"loss": "cb", "loss_config": {"base": "focal"}}, "bad loss_config for cb (unknown base 'focal'"),
+    ({"loss": "bs", "loss_config": {"tau": 0.5}}, "bad loss_config for bs (.*use the logit_adjusted loss"),
+    ({"drw_epoch": 1}, "drw_epoch switches on deferred re-weighting, which the ce loss does not have"),
+    ({"loss": "bs", "drw_epoch": 1}, "which the bs loss does not have .*focal, kps, ldam"),
+    ({"loss": "cb", "drw_epoch": 1}, "which the cb loss does not have"),
+    ({"loss": "ldam", "classifier": "cosine", "ga_epoch": 1}, "ga_epoch switches on KPS' gradient adjustment, which the ldam"),
+    ({"loss": "ldam"}, "the ldam loss is defined on a cosine classifier's logits, not a linear one's; set classifier"),
+    ({"loss": "kps", "ga_epoch": 1}, "the kps loss is defined on a cosine classifier's logits"),
+])
+def test_a_loss_the_recipe_cannot_train_with_fails_before_anything_is_written(tmp_path, fields, match):
+    out = tmp_path / "run"
+    with pytest.raises(KerasLTError, match=match.replace("(", r"\(")) as error:
+        training.train(tiny_recipe(**fields), str(out), data=tiny_data(), verbose=0)
+    assert "\n" not in str(error.value) and str(error.value).startswith("recipe tiny-ce: ")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("fields", [
+    {"loss": "focal", "loss_config": {"gamma": 2.0}, "drw_epoch": 1},
+    {"loss": "ldam", "classifier": "cosine", "drw_epoch": 1},
+    {"loss": "kps", "classifier": "cosine", "drw_epoch": 1, "ga_epoch": 1},
+    {"loss": "bs", "loss_config": {"tau": 1.0}},
+])
+def test_a_loss_with_the_switches_and_classifier_it_has_passes_the_check(fields):
+    training.check_recipe(tiny_recipe(**fields))
+
+
+@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(zoo_root(), "*", "*recipe.json"))))
+def test_every_zoo_recipe_file_passes_the_check_in_full_and_short30(path):
+    recipe = load_recipe(path)
+    training.check_recipe(recipe)
+    training.check_recipe(recipe.scaled("short30"))
 
 
 @pytest.mark.parametrize("stage", [training.BACKUP_DIR, FINETUNE_BACKUP_DIR])

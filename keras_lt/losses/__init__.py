@@ -42,6 +42,19 @@ ALIASES = {
     "cb": "class_balanced",
     "las": "label_aware_smoothing",
 }
+COSINE_LOSSES = ("kps", "ldam")  # margins on the cosines of a cosine classifier (NormedLinear in the official codes)
+DRW_LOSSES = ("focal", "kps", "ldam")  # read the `class_weight` that `keras_lt.callbacks.DeferredReweighting` sets
+GA_LOSSES = ("kps",)  # read the `gradient_adjustment` that `keras_lt.callbacks.GradientAdjustment` sets
+
+
+def canonical_name(name):
+    """The `LOSSES` key of a loss name or alias (an unknown name as it is).
+
+    Example:
+    >>> canonical_name("bs")
+    'balanced_softmax'
+    """
+    return ALIASES.get(name, name)
 
 
 def get(name, class_counts, **kwargs):
@@ -58,7 +71,7 @@ def get(name, class_counts, **kwargs):
     Example:
     >>> loss = get("bs", [500, 50, 5])
     """
-    key = ALIASES.get(name, name)
+    key = canonical_name(name)
     if key not in LOSSES:
         names = ", ".join(sorted(set(LOSSES) | set(ALIASES)))
         raise KerasLTError(f"unknown loss '{name}'; choose one of: {names}.")
@@ -79,5 +92,9 @@ __all__ = [
     "isda_logits",
     "isda_loss",
     "get",
+    "canonical_name",
+    "COSINE_LOSSES",
+    "DRW_LOSSES",
+    "GA_LOSSES",
     "LOSSES",
 ]

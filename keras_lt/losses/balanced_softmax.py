@@ -2,6 +2,7 @@
 
 import keras
 
+from keras_lt.errors import KerasLTError
 from keras_lt.losses.logit_adjusted import LogitAdjusted
 
 
@@ -14,6 +15,8 @@ class BalancedSoftmax(LogitAdjusted):
 
     Args:
         class_counts: training images per class, indexed by class id (any order of classes).
+        tau: 1 only (what Balanced Softmax is); another tau raises a `KerasLTError` pointing to
+            `LogitAdjusted` ("logit_adjusted").
         name: name of the loss.
         **kwargs: forwarded to `keras.losses.Loss`.
 
@@ -22,8 +25,11 @@ class BalancedSoftmax(LogitAdjusted):
     >>> loss(np.array([0, 2]), np.zeros((2, 3), "float32"))
     """
 
-    def __init__(self, class_counts, name="balanced_softmax", **kwargs):
-        kwargs.pop("tau", None)
+    def __init__(self, class_counts, tau=1.0, name="balanced_softmax", **kwargs):
+        if tau != 1:
+            raise KerasLTError(
+                f"balanced_softmax is logit adjustment at tau 1, not {tau}; for tau {tau} use the logit_adjusted loss."
+            )
         super().__init__(class_counts, tau=1.0, name=name, **kwargs)
 
     def get_config(self):
