@@ -442,7 +442,9 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     validation = None
     if data.val_images is not None:
         best_dir = os.path.join(output_dir, BEST_DIR) if recipe.select_on_val else None
-        validation = lt_callbacks.ValidationMetrics(trainer.network, data.val_images, data.val_labels, best_dir)
+        validation = lt_callbacks.ValidationMetrics(
+            trainer.network, data.val_images, data.val_labels, best_dir, batch_size=recipe.batch_size
+        )
     callbacks = [
         lt_callbacks.EpochSeeder(batches),
         distributed.MetricReduction(),
