@@ -43,7 +43,7 @@ def tiny_data(seed=0):
 
 
 def tiny_folder(root, counts=(8, 6, 4), test=True, seed=0):
-    """An image folder `train/<class>/` (and `test/<class>/`, 3 a class) of 10x12 PNGs coloured by class; returns `root`."""
+    """An image folder `train/<class>/` (and `test/<class>/`: 3 a class) of 10x12 PNGs coloured by class; returns root."""
     rng = np.random.default_rng(seed)
     splits = {"train": counts, **({"test": (3,) * len(counts)} if test else {})}
     for split, split_counts in splits.items():
