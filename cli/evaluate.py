@@ -1,11 +1,13 @@
 """`keras-lt evaluate`: long-tailed metrics of a checkpoint on a dataset split."""
 
+import dataclasses
 import json
 import os
 
 import click
 
 from keras_lt import evaluation
+from keras_lt import training
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.checkpoint import train_counts
@@ -16,6 +18,7 @@ from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import DataError
 from keras_lt.inference import predict_logits
+from keras_lt.recipes import Recipe
 
 PLOTS = {
     "per_class_accuracy.png": evaluation.plot_per_class_accuracy,
@@ -75,6 +78,46 @@ def load_split(dataset, split, data_dir, class_names, image_size, stream=False, 
     return images, labels
 
 
+def run_recipe(config):
+    """The `Recipe` a run was trained with, from its checkpoint's config (fields of other versions left out)."""
+    known = {field.name for field in dataclasses.fields(Recipe)}
+    return Recipe(**{key: value for key, value in config["recipe"].items() if key in known})
+
+
+def held_out_split(model, config, data_dir, workers=None):
+    """The test split that a run on an image folder without test/ held out of its train/ folder, drawn again.
+
+    `keras_lt.training.held_out_test` draws it from the run's recipe; the training and test counts
+    it gives must be those the run stored, or one `DataError` line says train/ has changed.
+
+    Args:
+        model: the checkpoint as the user named it.
+        config: its `keras_lt_config`.
+        data_dir: the image folder the run trained on.
+        workers: decoding processes for streamed data.
+
+    Returns:
+        `(images, labels)` of the held-out split.
+
+    Example:
+    >>> images, labels = held_out_split("runs/photos", network.keras_lt_config, "my_photos")
+    """
+    data = training.held_out_test(run_recipe(config), data_dir, workers)
+    trained = (config["train_class_counts"], (config.get("dataset") or {}).get("test_images"))
+    found = (data.class_counts.tolist(), len(data.test_labels))
+    if found != trained:
+        raise DataError(
+            f"{os.path.join(data_dir, 'train')} no longer holds the images {model} was trained on ({sum(found[0])} "
+            f"training and {found[1]} held-out images per its recipe now, {sum(trained[0])} and {trained[1]} then); "
+            "evaluate on the folder as it was trained on."
+        )
+    click.echo(
+        f"split: the {training.HOLDOUT:.0%} of each class of {os.path.join(data_dir, 'train')} that the run held "
+        f"out for its test metrics ({data_dir} has no test/ folder).", err=True,
+    )
+    return data.test_images, data.test_labels
+
+
 def make_folder_of(path):
     """Creates the folder `path` is to be written in, before the work; one `DataError` line if it cannot."""
     try:
@@ -109,7 +152,9 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     training counts stored in the checkpoint, as does --logit-adjust (Menon et al.'s post-hoc
     correction, tau 1 for the balanced error; for a model trained with plain CE). ImageNet-LT,
     Places-LT and iNaturalist 2018 (their split files in --data-dir), and the folders of models
-    trained on streamed data, are read from disk batch by batch: resized and centre-cropped.
+    trained on streamed data, are read from disk batch by batch: resized and centre-cropped. The
+    test split of a run on an image folder without test/ is the share of train/ it held out, drawn
+    again from the run's recipe.
     """
     if plots_dir:
         evaluation.figure_class()
@@ -121,8 +166,12 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     if not dataset:
         raise DataError(f"{model} does not say which dataset it was trained on; pass --dataset.")
     counts = train_counts(network, model, "they define many/medium/few")
-    stream = dataset == "folder" and (config.get("recipe") or {}).get("pipeline") == "stream"
-    images, labels = load_split(dataset, split, data_dir, class_names, image_size, stream, workers)
+    recipe = config.get("recipe") or {}
+    if split == "test" and data_dir and recipe.get("dataset") == dataset and training.holds_out_test(dataset, data_dir):
+        images, labels = held_out_split(model, config, data_dir, workers)
+    else:
+        stream = dataset == "folder" and recipe.get("pipeline") == "stream"
+        images, labels = load_split(dataset, split, data_dir, class_names, image_size, stream, workers)
     logits = adjusted_logits(network, model, predict_logits(network, images, batch_size), tau)
     report = evaluation.evaluate_predictions(logits, labels, counts, class_names)
     pairs = None

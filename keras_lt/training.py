@@ -98,16 +98,59 @@ def prepare_data(recipe, data_dir=None):
     crops of `recipe.image_size` (224 if unset). In memory, images are fitted to `recipe.image_size`
     (if set) and the test split to the training size. Every class needs two training images; the
     test split must have the training classes. With `recipe.val_split`, that share of every class is
-    held out of the training images for validation.
+    held out of the training images for validation. An image folder without test/ has
+    `held_out_test` as its test split.
     """
+    load = _loader(recipe, data_dir)
+    images, labels, class_names, val = _training_split(recipe, load)
+    if holds_out_test(recipe.dataset, data_dir):
+        print(f"{data_dir} has no test/ folder: holding out {HOLDOUT:.0%} of each class for the test metrics.")
+        return _hold_out_test(recipe, images, labels, class_names, val)
+    test_images, test_labels, test_names = load("test", tuple(images.shape[1:3]))
+    if list(test_names) != list(class_names):
+        only_test = sorted(set(test_names) - set(class_names))
+        only_train = sorted(set(class_names) - set(test_names))
+        raise DataError(
+            f"the test split's classes differ from the training split's (only in test: {', '.join(only_test) or '-'}; "
+            f"only in train: {', '.join(only_train) or '-'}); give both the same class folders."
+        )
+    return TrainingData(images, labels, test_images, test_labels, class_names, **val)
+
+
+def holds_out_test(dataset, data_dir):
+    """Whether a run on `dataset` in `data_dir` holds its test split out of its training images (no test/ folder)."""
+    return dataset == "folder" and not os.path.isdir(os.path.join(os.path.expanduser(data_dir or "."), "test"))
+
+
+def held_out_test(recipe, data_dir, workers=None):
+    """The `TrainingData` of a run on an image folder without test/, drawn again as `prepare_data` drew it.
+
+    The held-out test split is `HOLDOUT` of every class, drawn with `recipe.seed + 1` from what the
+    long-tail selection and the validation split (`recipe.val_split`, `recipe.seed`) leave of
+    `train/`: the same images as long as `train/` holds the same files. Nothing is printed.
+
+    Args:
+        recipe: the run's recipe.
+        data_dir: the image folder the run trained on.
+        workers: decoding processes of streamed images (None: `keras_lt.data.image_files.default_workers()`).
+
+    Example:
+    >>> data = held_out_test(Recipe(**config["recipe"]), "my_photos")
+    >>> data.test_images, data.test_labels  # what the run's metrics.json was computed on
+    """
+    return _hold_out_test(recipe, *_training_split(recipe, _loader(recipe, data_dir, workers)))
+
+
+def _loader(recipe, data_dir, workers=None):
+    """`load(split, size)` -> `(images, labels, class_names)`: files to stream, or arrays fitted to `size`."""
     if recipe.pipeline == "stream":
         side = _stream_side(recipe)
+        return lambda split, size: load_image_files(recipe.dataset, split, data_dir, side, workers)
+    return lambda split, size: load_dataset(recipe.dataset, split, data_dir, image_size=size)
 
-        def load(split, size):
-            return load_image_files(recipe.dataset, split, data_dir, side)
-    else:
-        def load(split, size):
-            return load_dataset(recipe.dataset, split, data_dir, image_size=size)
+
+def _training_split(recipe, load):
+    """`(images, labels, class_names, val)`: the training split after the long-tail selection, less `val`'s split."""
     size = recipe.image_size
     images, labels, class_names = load("train", None if size is None else tuple(size) if isinstance(size, list) else (size, size))
     if recipe.imbalance_factor:
@@ -121,24 +164,16 @@ def prepare_data(recipe, data_dir=None):
             f"class '{class_names[int(counts.argmin())]}' has {counts.min()} training image(s); every class needs at "
             "least 2 (add images or remove the class folder)."
         )
-    val = {}
-    if recipe.val_split:
-        kept, held = stratified_split(labels, recipe.val_split, recipe.seed)
-        val = {"val_images": images[held], "val_labels": labels[held]}
-        images, labels = images[kept], labels[kept]
-    if recipe.dataset == "folder" and not os.path.isdir(os.path.join(os.path.expanduser(data_dir or "."), "test")):
-        print(f"{data_dir} has no test/ folder: holding out {HOLDOUT:.0%} of each class for the test metrics.")
-        kept, held = stratified_split(labels, HOLDOUT, recipe.seed + 1)
-        return TrainingData(images[kept], labels[kept], images[held], labels[held], class_names, **val)
-    test_images, test_labels, test_names = load("test", tuple(images.shape[1:3]))
-    if list(test_names) != list(class_names):
-        only_test = sorted(set(test_names) - set(class_names))
-        only_train = sorted(set(class_names) - set(test_names))
-        raise DataError(
-            f"the test split's classes differ from the training split's (only in test: {', '.join(only_test) or '-'}; "
-            f"only in train: {', '.join(only_train) or '-'}); give both the same class folders."
-        )
-    return TrainingData(images, labels, test_images, test_labels, class_names, **val)
+    if not recipe.val_split:
+        return images, labels, class_names, {}
+    kept, held = stratified_split(labels, recipe.val_split, recipe.seed)
+    return images[kept], labels[kept], class_names, {"val_images": images[held], "val_labels": labels[held]}
+
+
+def _hold_out_test(recipe, images, labels, class_names, val):
+    """`TrainingData` whose test split is `HOLDOUT` of every class of the training images (seed `recipe.seed + 1`)."""
+    kept, held = stratified_split(labels, HOLDOUT, recipe.seed + 1)
+    return TrainingData(images[kept], labels[kept], images[held], labels[held], class_names, **val)
 
 
 def _stream_side(recipe):
@@ -478,7 +513,9 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     validation = None
     if data.val_images is not None:
         best_dir = os.path.join(output_dir, BEST_DIR) if recipe.select_on_val else None
-        validation = lt_callbacks.ValidationMetrics(trainer.network, data.val_images, data.val_labels, best_dir)
+        validation = lt_callbacks.ValidationMetrics(
+            trainer.network, data.val_images, data.val_labels, best_dir, batch_size=recipe.batch_size
+        )
     callbacks = [
         lt_callbacks.EpochSeeder(batches),
         distributed.MetricReduction(),

@@ -18,9 +18,13 @@ from imagenet_lt_tree import write_tree
 from keras_lt import hub
 from keras_lt import inference
 from keras_lt import recipes
+from keras_lt import training
 from keras_lt.cli import evaluate as evaluate_command
 from keras_lt.cli.main import cli
 from keras_lt.data.eval_transform import EvalTransform
+from keras_lt.data.image_files import WORKERS_ENV
+from tiny_run import tiny_folder
+from tiny_run import tiny_recipe
 
 CLASSES = ["ant", "bee", "cat"]
 TRAIN_COUNTS = [200, 50, 5]  # many, medium, few
@@ -368,6 +372,28 @@ def test_evaluate_without_data_dir_says_to_pass_it(tiny):
     result = run("evaluate", tiny[1])
     assert_one_line_error(result)
     assert "without a data directory; pass --data-dir" in result.stderr and "None" not in result.stderr
+
+
+@pytest.mark.parametrize("pipeline", [{}, {"pipeline": "stream", "augment": "imagenet"}], ids=["memory", "stream"])
+def test_evaluate_a_run_on_a_folder_without_test_scores_the_split_it_held_out(
+    tmp_path, monkeypatch, tiny_architecture, pipeline
+):
+    monkeypatch.setenv(WORKERS_ENV, "0")
+    folder = tiny_folder(tmp_path / "photos", test=False)
+    out = str(tmp_path / "run")
+    recipe = tiny_recipe(dataset="folder", imbalance_factor=None, image_size=8, val_split=0.25, **pipeline)
+    trained = training.train(recipe, out, data_dir=folder, verbose=0)
+    result = run("evaluate", out, "--data-dir", folder, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["num_samples"] == trained["num_samples"] == 3  # one of each class: 8, 6, 4 less validation
+    assert report["top1"] == pytest.approx(trained["top1"])
+    assert report["confusion_matrix"] == trained["confusion_matrix"]
+    assert "held out for its test metrics" in result.stderr
+    os.remove(os.path.join(folder, "train", "c2", "0.png"))
+    changed = run("evaluate", out, "--data-dir", folder)
+    assert_one_line_error(changed)
+    assert "no longer holds the images" in changed.stderr
 
 
 @pytest.mark.parametrize("command", [["evaluate", "no-such-model", "--plots"], ["data", "profile", ".", "--plot"]])

@@ -17,6 +17,7 @@ from keras_lt import callbacks as lt_callbacks
 from keras_lt import hub
 from keras_lt import training
 from keras_lt.callbacks import Backup
+from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
 from keras_lt.recipes import zoo_root
@@ -26,6 +27,7 @@ from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 from interruption import interrupting_backup
 from tiny_run import NUM_CLASSES
 from tiny_run import tiny_data
+from tiny_run import tiny_folder
 from tiny_run import tiny_recipe
 
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
@@ -67,6 +69,20 @@ def test_train_end_to_end(tmp_path):
     logits = keras.ops.convert_to_numpy(model.predict(data.test_images, verbose=0))
     top1 = 100.0 * np.mean(logits.argmax(1) == data.test_labels)
     assert report["top1"] == pytest.approx(top1)
+
+
+def test_a_streamed_folder_run_scores_its_validation_split_every_epoch(tmp_path, monkeypatch):
+    monkeypatch.setenv(WORKERS_ENV, "0")  # decoding in the test process: no worker start-up per epoch
+    out = str(tmp_path / "run")
+    recipe = tiny_recipe(
+        dataset="folder", imbalance_factor=None, pipeline="stream", image_size=8, augment="imagenet", val_split=0.25
+    )
+    report = training.train(recipe, out, data_dir=tiny_folder(tmp_path / "photos"), verbose=0)
+    rows = read_log(out)
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert all(0 <= float(r[key]) <= 100 for r in rows for key in ("val_accuracy", "val_balanced_accuracy"))
+    assert report["num_samples"] == 9
+    assert hub.from_pretrained(out).keras_lt_config["train_class_counts"] == [6, 4, 3]  # 8, 6, 4 less validation
 
 
 def interrupted_run(monkeypatch, out, recipe):

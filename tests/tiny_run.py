@@ -5,8 +5,10 @@
 """
 
 import dataclasses
+import os
 
 import numpy as np
+from PIL import Image
 
 from keras_lt.models import cifar_resnet
 from keras_lt.models.registry import register_architecture
@@ -38,6 +40,20 @@ def tiny_data(seed=0):
         return images.astype("uint8"), labels.astype("int64")
 
     return TrainingData(*split(24), *split(9), class_names=["r", "g", "b"])
+
+
+def tiny_folder(root, counts=(8, 6, 4), test=True, seed=0):
+    """An image folder `train/<class>/` (and `test/<class>/`: 3 a class) of 10x12 PNGs coloured by class; returns root."""
+    rng = np.random.default_rng(seed)
+    splits = {"train": counts, **({"test": (3,) * len(counts)} if test else {})}
+    for split, split_counts in splits.items():
+        for label, count in enumerate(split_counts):
+            os.makedirs(os.path.join(root, split, f"c{label}"))
+            for i in range(count):
+                pixels = rng.integers(0, 60, (12, 10, 3))
+                pixels[..., label % 3] += 180
+                Image.fromarray(pixels.astype("uint8")).save(os.path.join(root, split, f"c{label}", f"{i}.png"))
+    return str(root)
 
 
 def tiny_recipe(**overrides):

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from keras_lt.files import atomic_write
+from keras_lt.inference import predict_logits
 
 BEST_FILE = "best.npz"  # one file (atomic): the best epoch, its score and its weights
 
@@ -16,20 +17,23 @@ class ValidationMetrics(keras.callbacks.Callback):
     Place it before `keras.callbacks.CSVLogger`, so both columns reach the file. With `best_dir`,
     the weights of the epoch with the best balanced validation accuracy are kept there (and the
     record survives a resume); `restore_best()` then loads them. The test split is never seen.
+    Images on disk are decoded batch by batch (`keras_lt.inference.predict_logits`).
 
     Args:
         network: the model whose predictions are scored.
-        images: the validation images (uint8 NHWC).
+        images: the validation images: uint8 NHWC, or a `keras_lt.data.ImageFiles` (streamed data).
         labels: their int labels.
         best_dir: where to keep the best epoch's weights (None: do not select).
+        batch_size: images per forward pass (None: `keras_lt.inference.inference_batch_size`).
 
     Example:
     >>> callbacks = [ValidationMetrics(network, val_images, val_labels), keras.callbacks.CSVLogger(log)]
     """
 
-    def __init__(self, network, images, labels, best_dir=None):
+    def __init__(self, network, images, labels, best_dir=None, batch_size=None):
         super().__init__()
         self.network, self.images, self.labels, self.best_dir = network, images, labels, best_dir
+        self.batch_size = batch_size
         self.best = self.read_best(best_dir)
 
     @staticmethod
@@ -42,7 +46,7 @@ class ValidationMetrics(keras.callbacks.Callback):
             return {"epoch": int(arrays["epoch"]), "val_balanced_accuracy": float(arrays["score"])}
 
     def on_epoch_end(self, epoch, logs=None):
-        predicted = np.argmax(self.network.predict(self.images, batch_size=500, verbose=0), axis=-1)
+        predicted = np.argmax(predict_logits(self.network, self.images, self.batch_size), axis=-1)
         correct = predicted == self.labels
         per_class = [correct[self.labels == c].mean() for c in np.unique(self.labels)]
         scores = {"val_accuracy": 100.0 * correct.mean(), "val_balanced_accuracy": 100.0 * float(np.mean(per_class))}
