@@ -1,6 +1,5 @@
 """`keras-lt evaluate`: long-tailed metrics of a checkpoint on a dataset split."""
 
-import dataclasses
 import json
 import os
 
@@ -78,12 +77,6 @@ def load_split(dataset, split, data_dir, class_names, image_size, stream=False, 
     return images, labels
 
 
-def run_recipe(config):
-    """The `Recipe` a run was trained with, from its checkpoint's config (fields of other versions left out)."""
-    known = {field.name for field in dataclasses.fields(Recipe)}
-    return Recipe(**{key: value for key, value in config["recipe"].items() if key in known})
-
-
 def held_out_split(model, config, data_dir, workers=None):
     """The test split that a run on an image folder without test/ held out of its train/ folder, drawn again.
 
@@ -102,7 +95,7 @@ def held_out_split(model, config, data_dir, workers=None):
     Example:
     >>> images, labels = held_out_split("runs/photos", network.keras_lt_config, "my_photos")
     """
-    data = training.held_out_test(run_recipe(config), data_dir, workers)
+    data = training.held_out_test(Recipe.from_stored(config["recipe"]), data_dir, workers)
     trained = (config["train_class_counts"], (config.get("dataset") or {}).get("test_images"))
     found = (data.class_counts.tolist(), len(data.test_labels))
     if found != trained:

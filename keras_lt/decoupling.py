@@ -124,8 +124,7 @@ def _check_output(output_dir, name):
 
 def _base_recipe(stored, name, dataset, imbalance_factor):
     """The base checkpoint's recipe (its `Recipe` fields), or a default one, with the data options applied."""
-    known = {field.name for field in dataclasses.fields(Recipe)}
-    recipe = Recipe(**{k: v for k, v in (stored or {"name": name}).items() if k in known})
+    recipe = Recipe.from_stored(stored or {"name": name})
     overrides = {}
     if dataset is not None:
         overrides["dataset"] = dataset

@@ -121,6 +121,16 @@ class Recipe:
     def to_dict(self):
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_stored(cls, fields):
+        """The recipe a checkpoint stored (`config.json`'s "recipe"), fields of other keras-lt versions left out.
+
+        Example:
+        >>> recipe = Recipe.from_stored(hub.read_config("runs/photos")["recipe"])
+        """
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in fields.items() if key in known})
+
     def ingredients(self):
         """`{"mixer", "regularizers", "loss_weight"}`: the method's preset with this recipe's ingredients added.
 
