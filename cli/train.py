@@ -65,8 +65,8 @@ def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_
     With `init_from` it names that checkpoint's architecture and classifier (`checkpoint_fields`); a
     recipe made from the folder also takes its input size unless `options` give one. What the user's
     options leave open is chosen, and said: a `--loss` other than the recipe's takes its own defaults,
-    not the recipe loss's `loss_config` (`without_other_loss_config`); one defined on cosine logits
-    trains a cosine classifier (`with_loss_classifier`); a `--method cpmix` starts CP-Mix where the
+    not the recipe loss's `loss_config` (`without_other_loss_config`), and trains the classifier it is
+    defined on (`with_loss_classifier`: cosine for LDAM and KPS, else linear); a `--method cpmix` starts CP-Mix where the
     zoo's CP-Mix recipe does (`keras_lt.own_data.with_cpmix_switch`).
     """
     say = click.echo if echo else lambda line: None
@@ -83,7 +83,9 @@ def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_
         if note:
             say(note)
         pretrained, _ = checkpoint_fields(init_from)  # the recipe's data keeps the recipe's image size
-        fields = with_loss_classifier(without_other_loss_config(recipe, {**pretrained, **options}, say), say)
+        fields = with_loss_classifier(
+            without_other_loss_config(recipe, {**pretrained, **options}, say), say, current=recipe.classifier
+        )
         recipe = dataclasses.replace(recipe, **fields)
     if epochs is not None and epochs != recipe.epochs:
         recipe, changes = recipe.with_epochs(epochs)
@@ -109,17 +111,21 @@ def without_other_loss_config(recipe, fields, say):
     return {**fields, "loss_config": {}}
 
 
-def with_loss_classifier(fields, say):
-    """`fields` with the classifier their `--loss` is defined on, when they name none; `say` tells the choice.
+def with_loss_classifier(fields, say, current="linear"):
+    """`fields` with the classifier their `--loss` is defined on, when they name none; `say` tells a change.
 
-    LDAM and KPS are defined on a cosine classifier's logits (`keras_lt.own_data.default_classifier`):
-    `--loss ldam` without a checkpoint's classifier trains a cosine one, whatever the recipe's.
+    LDAM and KPS are defined on a cosine classifier's logits, the other losses on a linear one's
+    (`keras_lt.own_data.default_classifier`; a cross-entropy on bare cosines in [-1, 1] barely
+    trains): a `--loss` trains the classifier of its kind, unless a checkpoint (`--init-from`) gives
+    one. `current` is the classifier the recipe had.
     """
     loss = fields.get("loss")
-    if loss is None or "classifier" in fields or default_classifier(loss) != "cosine":
+    if loss is None or "classifier" in fields:
         return fields
-    say(f"--loss {loss} is defined on a cosine classifier's logits: training a cosine classifier.")
-    return {**fields, "classifier": "cosine"}
+    classifier = default_classifier(loss)
+    if classifier != current:
+        say(f"--loss {loss} is defined on a {classifier} classifier's logits: training a {classifier} classifier.")
+    return {**fields, "classifier": classifier}
 
 
 @click.command()

@@ -225,7 +225,7 @@ def test_a_recipe_from_the_folder_takes_its_defaults_from_the_data(tmp_path):
     assert recipe.architecture == "resnet50" and recipe.image_size == [224, 224]
 
 
-def test_a_loss_on_cosine_logits_gets_a_cosine_classifier_unless_one_is_given(tmp_path, capsys):
+def test_a_loss_gets_the_classifier_it_is_defined_on_unless_one_is_given(tmp_path, capsys):
     data = str(write_folder(tmp_path / "photos"))
     assert recipe_for_folder(data, loss="ldam").classifier == "cosine"
     assert recipe_for_folder(data, loss="bs").classifier == "linear"
@@ -234,8 +234,10 @@ def test_a_loss_on_cosine_logits_gets_a_cosine_classifier_unless_one_is_given(tm
         recipe = build_recipe(recipe_name, "short30", data, {"loss": "kps"}, None, None)
         assert (recipe.loss, recipe.classifier) == ("kps", "cosine")
         assert "--loss kps is defined on a cosine classifier's logits: training a cosine classifier" in capsys.readouterr().out
-    assert build_recipe("ldam-drw-resnet32-cifar10lt", "short30", None, {"loss": "ce"}, None, None).classifier == "cosine"
-    assert "cosine" not in capsys.readouterr().out  # only a loss given on cosine logits chooses a classifier
+    assert build_recipe("kps-resnet32-cifar10lt", "short30", None, {"loss": "focal"}, None, None).classifier == "linear"
+    assert "--loss focal is defined on a linear classifier's logits: training a linear classifier" in capsys.readouterr().out
+    assert build_recipe("ce-resnet32-cifar10lt", "short30", None, {"loss": "bs"}, None, None).classifier == "linear"
+    assert "classifier" not in capsys.readouterr().out  # said only when it changes
 
 
 def test_another_loss_takes_its_defaults_not_the_recipe_loss_config(capsys):
