@@ -160,7 +160,13 @@ class ISDACovariance(keras.layers.Layer):
         self.count.assign_add(new)
 
     def _update_per_class(self, features, labels):
-        """The update one present class at a time, in place: temporaries of `N x D` and `D x D` floats."""
+        """The update one present class at a time, in place: temporaries of `N x D` and `D x D` floats.
+
+        Torch code on purpose: its point is writing class rows of the state in place, and
+        `keras.ops.slice_update` / `scatter_update` return a new tensor (a clone of the whole
+        `(C, D, D)` state on torch: 1.68 GB per class at ImageNet-LT's width), so `keras.ops` cannot
+        express it. The block path above is `keras.ops` and serves every backend at CIFAR width.
+        """
         new = torch.bincount(labels, minlength=self.num_classes)
         sizes = new.tolist()
         groups = features[torch.argsort(labels, stable=True)].split(sizes)
