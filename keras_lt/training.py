@@ -135,7 +135,7 @@ def held_out_test(recipe, data_dir, workers=None):
         workers: decoding processes of streamed images (None: `keras_lt.data.image_files.default_workers()`).
 
     Example:
-    >>> data = held_out_test(Recipe(**config["recipe"]), "my_photos")
+    >>> data = held_out_test(Recipe.from_stored(config["recipe"]), "my_photos")
     >>> data.test_images, data.test_labels  # what the run's metrics.json was computed on
     """
     return _hold_out_test(recipe, *_training_split(recipe, _loader(recipe, data_dir, workers)))
