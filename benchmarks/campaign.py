@@ -6,7 +6,7 @@
     python benchmarks/campaign.py stop      # Ctrl-C every run (each keeps its backup) and the daemon
     python benchmarks/campaign.py ship NAME # a finished run replaces its zoo entry's short30 checkpoint
     python benchmarks/campaign.py export F  # (daemon stopped) the runs a GPU call should continue, in F.tgz
-    python benchmarks/campaign.py import F  # the GPU call's returned runs replace the campaign's copies
+    python benchmarks/campaign.py import F  # the GPU call's returned runs (F: the archive or its parts) come back
 
 The queue is `benchmarks/campaign_queue.json`. Runs live outside the checkout, in
 `~/.cache/keras-lt/campaign` (`KERAS_LT_CAMPAIGN` or `--runs`), which later sessions inherit:
@@ -162,13 +162,16 @@ def progress(entry, runs, running=(), finished=()):
     stage2_total = (recipe.get("finetune") or {}).get("epochs", 0)
     seconds1, seconds2 = _log_seconds(run_dir / STAGE1_LOG), _log_seconds(run_dir / STAGE2_LOG)
     done1, done2 = min(len(seconds1), stage1_total), min(len(seconds2), stage2_total)
+    elsewhere = device_epochs(runs, entry.name)
+    here1, here2 = (_here(seconds, elsewhere.get(log, ())) for seconds, log in ((seconds1, STAGE1_LOG),
+                                                                                  (seconds2, STAGE2_LOG)))
     if done1 < stage1_total or not stage2_total:
-        stage, done, total, recent = ("1" if stage2_total else "-"), done1, stage1_total, seconds1
+        stage, done, total, recent = ("1" if stage2_total else "-"), done1, stage1_total, here1
     else:
-        stage, done, total, recent = "2", done2, stage2_total, seconds2
+        stage, done, total, recent = "2", done2, stage2_total, here2
     recent = recent[-RECENT_EPOCHS:]
     rate = statistics.median(recent) if recent else None
-    rate1 = statistics.median(seconds1[-RECENT_EPOCHS:]) if seconds1 else rate
+    rate1 = statistics.median(here1[-RECENT_EPOCHS:]) if here1 else rate
     eta = None
     if rate1 is not None:  # stage 2 not yet started: its epochs costed at stage 1's rate
         eta = (stage1_total - done1) * rate1 + (stage2_total - done2) * (rate if stage == "2" else rate1)
@@ -192,6 +195,9 @@ def progress(entry, runs, running=(), finished=()):
         note = failed.read_text().strip().splitlines()[0]
     elif state == "waiting":
         note = f"starts from {entry.init_from_run}"
+    moved = device_machines(runs, entry.name)
+    if moved:
+        note = "; ".join(n for n in (note, ", ".join(f"{n} epochs on {m}" for m, n in moved.items())) if n)
     return Progress(state, stage, done, total, rate, eta, note)
 
 
@@ -218,6 +224,30 @@ def segments(runs, name):
         return []
     recorded = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     return sorted(recorded, key=lambda segment: segment.get("start") or "")
+
+
+def device_epochs(runs, name):
+    """The epochs of a run that a GPU call trained: per-epoch log name -> set of row indices."""
+    rows = {}
+    for segment in segments(runs, name):
+        for log, (first, end) in (segment.get("epochs") or {}).items():
+            rows.setdefault(log, set()).update(range(first, end))
+    return rows
+
+
+def device_machines(runs, name):
+    """How many epochs of a run each GPU machine trained (from the import segments)."""
+    counts = {}
+    for segment in segments(runs, name):
+        trained = sum(end - first for first, end in (segment.get("epochs") or {}).values())
+        if trained:
+            counts[segment["machine"]] = counts.get(segment["machine"], 0) + trained
+    return counts
+
+
+def _here(seconds, elsewhere):
+    """The per-epoch seconds of the epochs this machine trained (a GPU's epochs left out)."""
+    return [s for i, s in enumerate(seconds) if i not in elsewhere]
 
 
 def append_segment(runs, name, segment):
@@ -499,7 +529,9 @@ def totals(runs, entries):
     wall = sum(s["wall_seconds"] or 0 for s in done) / 3600
     cpu = sum(s["cpu_seconds"] or 0 for s in done) / 3600
     unknown = sum(s["cpu_seconds"] is None for s in done)
-    return (f"{epochs / 3600:.1f} h of training epochs (logs, running runs included); ended processes: {wall:.1f} h "
+    gpu = sum(s.get("epoch_seconds") or 0 for s in done) / 3600
+    return (f"{epochs / 3600:.1f} h of training epochs (logs, running runs included"
+            + (f"; {gpu:.1f} h of them on lent GPUs" if gpu else "") + f"); ended CPU processes: {wall:.1f} h "
             f"wall clock, {cpu:.1f} CPU-hours" + (f" ({unknown} of them recovered from a log: CPU time unknown)"
                                                    if unknown else ""))
 
@@ -529,7 +561,8 @@ def cmd_page(args):
         "Written by `python benchmarks/campaign.py page` from the campaign's runs (issue 11; queue in",
         "`benchmarks/campaign_queue.json`, how it works in `benchmarks/README.md`). Machine: the 2-core CPU",
         "of the development machines, runs at `nice 19` beside other work, so seconds per epoch vary with",
-        "what else ran. s/epoch: median of the last 10 epochs of the current stage; ETA: that run alone.",
+        "what else ran. s/epoch: median of the last 10 epochs of the current stage trained on this CPU (epochs",
+        "a lent GPU trained are left out, and counted in the note); ETA: that run alone, on this CPU.",
         "",
         f"Updated {_now()}. So far: {totals(runs=args.runs, entries=entries)}.",
         "",
@@ -607,35 +640,54 @@ def cmd_export(args):
         info = tarfile.TarInfo(EXPORT_MANIFEST)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    specs = [str(Path("$OLDPWD") / e.recipe) if e.recipe.endswith(".json") else e.recipe for e in entries]
-    print(f"wrote {args.output} ({len(entries)} runs, commit {commit[:7]}). On the device, in RUNS_DIR:\n"
-          f"  tar xzf {args.output.name} -C RUNS_DIR && bash $OLDPWD/benchmarks/device_recipes.sh DATA RUNS_DIR SECONDS "
-          + " ".join(specs) + "\nthen bring RUNS_DIR back as a .tgz and: python benchmarks/campaign.py import FILE")
+    specs = [str(Path("$R") / e.recipe) if e.recipe.endswith(".json") else e.recipe for e in entries]
+    print(f"wrote {args.output} ({len(entries)} runs, commit {commit[:7]}). On the device (R: the repository):\n"
+          f"  tar xzf {args.output.name} -C RUNS_DIR && bash $R/benchmarks/device_recipes.sh DATA RUNS_DIR SECONDS "
+          + " ".join(specs) + "\n  bash $R/benchmarks/device_pack.sh RUNS_DIR $OUT\n"
+          "then here: python benchmarks/campaign.py import PARTS... (benchmarks/README.md)")
+
+
+def returned_epochs(before, after):
+    """The epochs a GPU call added to a run: per-epoch log name -> [first row, end row), and their seconds.
+
+    `before` is the campaign's copy of the run, `after` the returned one. These rows are left out of
+    the run's seconds per epoch here (`progress`) and named in its card's process list.
+    """
+    epochs, seconds = {}, 0.0
+    for log in (STAGE1_LOG, STAGE2_LOG):
+        first, returned = len(_log_seconds(before / log)), _log_seconds(after / log)
+        if len(returned) > first:
+            epochs[log] = [first, len(returned)]
+            seconds += sum(returned[first:])
+    return epochs, seconds
 
 
 def cmd_import(args):
     """Takes back the runs a GPU call continued: each replaces the campaign's copy; a segment records it."""
     _refuse_while_running(args.runs, "import")
-    with tarfile.open(args.input) as tar:
-        staging = args.runs / ".import"
-        shutil.rmtree(staging, ignore_errors=True)
+    archive = io.BytesIO(b"".join(part.read_bytes() for part in args.input))  # device_pack.sh's parts, in order
+    staging = args.runs / ".import"
+    shutil.rmtree(staging, ignore_errors=True)
+    with tarfile.open(fileobj=archive) as tar:
         tar.extractall(staging, filter="data")
     roots = [p for p in staging.rglob(EXPORT_MANIFEST)]
     if len(roots) != 1:
-        raise SystemExit(f"{args.input} holds no {EXPORT_MANIFEST}: it is not a returned campaign export.")
+        raise SystemExit(f"{' '.join(map(str, args.input))} holds no {EXPORT_MANIFEST}: it is not a returned "
+                         "campaign export.")
     root = roots[0].parent
     manifest = json.loads(roots[0].read_text())
     for name in manifest["runs"]:
         if not (root / name).is_dir():
             continue
         target = args.runs / name
+        epochs, seconds = returned_epochs(target, root / name)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(root / name, target)
         if (root / f"{name}.log").is_file():  # device_recipes.sh appended to the exported log
             shutil.copyfile(root / f"{name}.log", args.runs / f"{name}.log")
         segment = {"start": manifest["exported"], "end": _now(), "commit": manifest["commit"], "resume": True,
                    "threads": None, "slots": None, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0,
-                   "machine": args.machine}
+                   "machine": args.machine, "epochs": epochs, "epoch_seconds": round(seconds, 1)}
         with open(args.runs / f"{name}.segments.jsonl", "a") as f:
             f.write(json.dumps(segment) + "\n")
         print(f"{name}: {progress(Entry(name, name), args.runs).state} after {args.machine}")
@@ -677,7 +729,7 @@ def main(argv=None):
     export = sub.add_parser("export", help="Pack the runs a GPU call should continue, with their backups.")
     export.add_argument("output", type=Path)
     import_ = sub.add_parser("import", help="Take back the runs a GPU call continued.")
-    import_.add_argument("input", type=Path)
+    import_.add_argument("input", type=Path, nargs="+", help="The returned archive, or its parts in order.")
     import_.add_argument("--machine", default="GPU (device tool)", help="Recorded in each run's segments.")
     ship = sub.add_parser("ship", help="Move a finished run into the zoo (benchmarks/campaign_ship.py).")
     ship.add_argument("name")

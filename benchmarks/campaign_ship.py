@@ -78,6 +78,12 @@ def _git_mv(repo, source, target):
         shutil.move(source, target)
 
 
+def _epochs_trained(segment):
+    """The epochs an imported GPU segment trained, in words (empty for a CPU process)."""
+    ranges = [f"{log} rows {first + 1}-{end}" for log, (first, end) in (segment.get("epochs") or {}).items()]
+    return (f"  epochs: {', '.join(ranges)} ({segment['epoch_seconds']} s of epochs)") if ranges else ""
+
+
 def command_text(name, segments, log_head):
     """`command.txt`: the command, the commits, the machine and each process of the run."""
     commits = sorted({s["commit"] for s in segments}, key=[s["commit"] for s in segments].index)
@@ -98,7 +104,7 @@ def command_text(name, segments, log_head):
     lines += [
         f"#   {s['start']} .. {s['end'] or '?'}  {s.get('machine', 'CPU')}  {s['commit'][:7]}  exit {s['exit']}  resume {s['resume']}  "
         f"threads {s['threads']}  wall {s['wall_seconds']} s  cpu "
-        + ("unknown" if s["cpu_seconds"] is None else f"{s['cpu_seconds']} s")
+        + ("unknown" if s["cpu_seconds"] is None else f"{s['cpu_seconds']} s") + _epochs_trained(s)
         for s in segments
     ]
     lines.append(f"# train_stdout.log is its output (the campaign's {name}.log).")

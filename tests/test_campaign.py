@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import statistics
+import subprocess
 import sys
 import tarfile
 import time
@@ -297,13 +298,21 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
     returned = tmp_path / "returned.tgz"
     with tarfile.open(returned, "w:gz") as tar:
         tar.add(device / "runs", arcname="device")
-    campaign.main(["--runs", str(runs), "--queue", str(queue_file), "import", str(returned), "--machine", "H200"])
+    data = returned.read_bytes()  # device_pack.sh splits it into parts (16 MiB per returned file)
+    parts = [tmp_path / "runs.tgz.part00", tmp_path / "runs.tgz.part01"]
+    parts[0].write_bytes(data[:100])
+    parts[1].write_bytes(data[100:])
+    campaign.main(["--runs", str(runs), "--queue", str(queue_file), "import", *map(str, parts), "--machine", "H200"])
 
     assert "epoch 4 (gpu)" in (runs / "cut.log").read_text()
     entries = {e.name: e for e in campaign.load_queue(queue_file)}
-    assert campaign.progress(entries["cut"], runs).done == 4
+    cut = campaign.progress(entries["cut"], runs)
+    assert cut.done == 4
+    # The GPU's epochs (rows 3-4) are recorded, and this CPU's rate and ETA leave them out.
     (segment,) = campaign.segments(runs, "cut")
     assert segment["machine"] == "H200" and segment["commit"] == "c" * 40
+    assert segment["epochs"] == {"train_log.csv": [2, 4]} and segment["epoch_seconds"] == 6.0
+    assert cut.seconds_per_epoch == 60.5 and cut.note == "2 epochs on H200"
     assert not (runs / ".import").exists()
 
 
@@ -314,3 +323,21 @@ def test_export_refuses_while_the_daemon_runs(tmp_path):
             campaign.main(["--runs", str(tmp_path), "export", str(tmp_path / "x.tgz")])
     finally:
         held.close()
+
+
+def test_device_pack_keeps_the_newest_backup_and_returns_parts_import_reads(tmp_path):
+    runs = tmp_path / "runs"
+    for snapshot in ("epoch-000001", "epoch-000002", "epoch-000003.partial"):
+        (runs / "r" / "backup" / snapshot).mkdir(parents=True)
+        (runs / "r" / "backup" / snapshot / "state.json").write_text(snapshot)
+    (runs / "done" / "stage1").mkdir(parents=True)  # no backup folder: left as it is
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["bash", str(REPO / "benchmarks" / "device_pack.sh"), str(runs), str(out)], check=True,
+                   capture_output=True)
+    parts = sorted(out.iterdir())
+    assert [p.name for p in parts] == ["runs.tgz.part00"]
+    with tarfile.open(parts[0]) as tar:
+        names = set(tar.getnames())
+    assert "runs/r/backup/epoch-000002/state.json" in names and "runs/done/stage1" in names
+    assert not any("epoch-000001" in n or "partial" in n for n in names)

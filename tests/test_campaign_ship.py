@@ -120,6 +120,16 @@ def test_ship_moves_short30_brings_the_run_and_updates_tables(repo, tmp_path):
     assert results.index("## Full recipes") < results.index("## short30")
 
 
+def test_command_names_the_epochs_a_gpu_trained(tmp_path):
+    cpu, _ = finished_run(tmp_path, NAME, 80.0)
+    gpu = {"start": "e", "end": "f", "commit": "2" * 40, "exit": None, "resume": True, "threads": None,
+           "wall_seconds": 0.0, "cpu_seconds": 0.0, "machine": "H200", "epochs": {"train_log.csv": [180, 200]},
+           "epoch_seconds": 248.0}
+    lines = campaign_ship.command_text(NAME, [cpu, gpu], "# head").splitlines()
+    assert lines[-3].endswith("cpu 7000.0 s")  # a CPU process: no epoch list
+    assert "H200" in lines[-2] and lines[-2].endswith("epochs: train_log.csv rows 181-200 (248.0 s of epochs)")
+
+
 def test_ship_a_baseline_goes_to_results_only_and_refuses_twice(repo, tmp_path):
     runs = tmp_path / "runs"
     name = "bs-resnet32-cifar10lt-300ep"

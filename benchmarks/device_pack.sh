@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Packs a device call's RUNS_DIR for the trip back into OUT_DIR, within the device tool's limits
+# (files of at most 16 MiB, 64 MiB in all): each run keeps only its newest backup (complete: a
+# backup is written as epoch-N.partial and renamed), and the archive is split into 15 MiB parts,
+# runs.tgz.part00, part01, ... which `python benchmarks/campaign.py import PART...` takes back.
+#
+#   benchmarks/device_pack.sh RUNS_DIR OUT_DIR
+set -euo pipefail
+runs=$1 out=$2
+for backups in "$runs"/*/backup "$runs"/*/finetune_backup; do
+  [[ -d $backups ]] || continue
+  rm -rf "$backups"/*.partial
+  ls -d "$backups"/epoch-* 2>/dev/null | sort | head -n -1 | xargs -r rm -rf
+done
+archive=$(mktemp --suffix .tgz)
+tar czf "$archive" -C "$(dirname "$runs")" "$(basename "$runs")"
+split -b 15m -d "$archive" "$out/runs.tgz.part"
+rm "$archive"
+ls -l "$out"
