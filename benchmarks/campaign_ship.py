@@ -136,19 +136,30 @@ def bring_run(runs, name, segments, epochs, destination):
     return config
 
 
-def update_zoo_rows(repo, name, metrics, schedule_words):
+def machine_words(device):
+    """A checkpoint's machine for the tables, from its config's `run.device`: "CPU, 2 cores", with
+    " + H200" for each GPU that continued the run (`bring_run`'s "; part on ..."), or "H100"."""
+    if not device.startswith("CPU"):
+        return "H100" if "H100" in device else device
+    parts = re.findall(r"; part on ([^;(]+)", device)
+    return "CPU, 2 cores" + "".join(f" + {part.strip()}" for part in parts)
+
+
+def update_zoo_rows(repo, name, config, schedule_words):
     """The name's row in README.md's and MODEL_CARD.md's zoo tables: new numbers and machine."""
+    metrics, machine = config["metrics"], machine_words(config["run"]["device"])
     top1, many, medium = (f"{metrics[k]:.2f}" for k in ("top1", "many", "medium"))
     few = f"{metrics['few']:.2f}" if metrics.get("few") is not None else "-"
     readme = repo / "README.md"
     text, count = re.subn(
         rf"^(\| `{re.escape(name)}`[^|]*)\|.*$",
-        lambda m: f"{m.group(1)}| {top1} | {many} / {medium} / {few} | full recipe ({schedule_words}), CPU 2 cores |",
+        lambda m: f"{m.group(1)}| {top1} | {many} / {medium} / {few} | full recipe ({schedule_words}), "
+                  f"{machine.replace('CPU, ', 'CPU ')} |",
         readme.read_text(), flags=re.M)
     card = repo / "MODEL_CARD.md"
     card_text, card_count = re.subn(
         rf"^(\| \[{re.escape(name)}\]\([^)]*\) \|[^|]*)\|.*$",
-        lambda m: f"{m.group(1)}| full, {schedule_words} | {top1} | {many} | {medium} | {few} | CPU, 2 cores |",
+        lambda m: f"{m.group(1)}| full, {schedule_words} | {top1} | {many} | {medium} | {few} | {machine} |",
         card.read_text(), flags=re.M)
     if count != 1 or card_count != 1:
         raise ShipError(f"{name}: expected one row in README.md's and MODEL_CARD.md's zoo tables "
@@ -186,8 +197,7 @@ def full_recipe_table(repo, methods):
             verdict = f"yes ({m['top1'] - published:+.1f}; the JPEG copy costs 2-3)"
         else:
             verdict = f"**no** ({m['top1'] - published:+.1f})"
-        device = config["run"]["device"]
-        machine = "H100" if "H100" in device else "CPU, 2 cores"
+        machine = machine_words(config["run"]["device"])
         lines.append(f"| {method['label']} | {m['top1']:.2f} | {m['many']:.2f} | {m['medium']:.2f} | {gains[0]} | "
                      f"{gains[1]} | {published if published is not None else '-'} | {verdict} | {machine} | "
                      f"[{link}]({link}) |")
@@ -226,7 +236,7 @@ def ship(repo, runs, entry, methods, segments, is_finished):
         if (zoo_entry / "config.json").is_file():
             move_short30(repo, entry.name)
         config = bring_run(runs, entry.name, segments, epochs, zoo_entry)
-        update_zoo_rows(repo, entry.name, config["metrics"], epochs)
+        update_zoo_rows(repo, entry.name, config, epochs)
     else:  # a comparison run (CP-Mix's same-budget baseline): results only
         target = repo / RESULTS_ONLY / entry.name
         if target.exists():

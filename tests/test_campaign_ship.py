@@ -130,6 +130,14 @@ def test_command_names_the_epochs_a_gpu_trained(tmp_path):
     assert "H200" in lines[-2] and lines[-2].endswith("epochs: train_log.csv rows 181-200 (248.0 s of epochs)")
 
 
+def test_machine_words_name_the_gpus_that_continued_a_run():
+    words = campaign_ship.machine_words
+    assert words("CPU x86_64, 2 cores (keras-lt campaign), torch threads: 2") == "CPU, 2 cores"
+    assert words("CPU x86_64, 2 cores (keras-lt campaign), torch threads: 2; part on H200 (device tool)") == \
+        "CPU, 2 cores + H200"
+    assert words("GPU NVIDIA H100 80GB HBM3") == "H100"
+
+
 def test_ship_a_baseline_goes_to_results_only_and_refuses_twice(repo, tmp_path):
     runs = tmp_path / "runs"
     name = "bs-resnet32-cifar10lt-300ep"
