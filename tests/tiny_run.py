@@ -1,12 +1,14 @@
 """Test helper: the tiny architecture, data and recipe of the tests that train whole runs.
 
 `conftest.tiny_architecture` registers the architecture for a test session; a child process
-(tests/test_crash_safety.py) calls `register()` itself.
+(tests/test_crash_safety.py) calls `register()` itself. `tiny_fit` runs the callback tests' few steps.
 """
 
 import dataclasses
 import os
 
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
+import keras
 import numpy as np
 from PIL import Image
 
@@ -63,3 +65,17 @@ def tiny_recipe(**overrides):
         name="tiny-ce", architecture=TINY, epochs=2, batch_size=8, warmup_epochs=1, milestones=[1], factors=[0.1]
     )
     return dataclasses.replace(recipe, **{**fields, **overrides})
+
+
+def tiny_fit(callbacks, epochs=3, initial_epoch=0, loss=None, optimizer="sgd"):
+    """Fits a fresh Dense(4, tanh) model (seed 0) on 16 fixed 3-d points of 4 classes, 2 steps an epoch.
+
+    `loss` defaults to sparse cross-entropy on the outputs as logits; returns the `History`.
+    """
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3,))
+    model = keras.Model(inputs, keras.layers.Dense(4, activation="tanh")(inputs))
+    model.compile(optimizer=optimizer, loss=loss or keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    y = np.arange(16) % 4
+    return model.fit(x, y, batch_size=8, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
