@@ -1,4 +1,4 @@
-"""OLTR split files and the on-disk sources: paths, labels and class names as written."""
+"""OLTR split files: paths, labels and class names as written."""
 
 import os
 
@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from imagenet_lt_tree import write_tree
-from keras_lt.data import load_image_files
 from keras_lt.data.split_files import find_split_file
 from keras_lt.data.split_files import read_split_file
 from keras_lt.errors import DataError
@@ -41,16 +40,3 @@ def test_malformed_lines_are_one_line_errors(tmp_path, line):
 def test_missing_split_file(tmp_path):
     with pytest.raises(DataError, match="no Places_LT_train.txt in"):
         find_split_file("places_lt", "train", str(tmp_path))
-
-
-def test_load_image_files_from_split_files_and_folders(tmp_path):
-    write_tree(tmp_path)
-    files, labels, names = load_image_files("imagenet_lt", "test", str(tmp_path), image_size=32, workers=0)
-    assert files.shape == (6, 32, 32, 3) and names == ["n00", "n01", "n02"] and files.workers == 0
-    assert labels.tolist() == [0, 0, 1, 1, 2, 2]
-    subset = files[np.array([1, 4])]
-    assert list(subset.paths) == [files.paths[1], files.paths[4]] and subset.image_size == 32
-    folder, folder_labels, folder_names = load_image_files("folder", "val", str(tmp_path), image_size=32)
-    assert sorted(folder.paths) == sorted(files.paths) and folder_names == names
-    with pytest.raises(DataError, match="pass --data-dir"):
-        load_image_files("imagenet_lt", "train", None)

@@ -11,10 +11,8 @@ from imagenet_lt_tree import TEST_PER_CLASS
 from imagenet_lt_tree import TRAIN_COUNTS
 from imagenet_lt_tree import write_tree
 from keras_lt.data import DeviceBatches
-from keras_lt.data import EvalBatches
 from keras_lt.data import StreamingBatches
 from keras_lt.data import load_image_files
-from keras_lt.data import training_batches
 from keras_lt.data.eval_transform import EvalTransform
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.data.samplers import SAMPLERS
@@ -87,16 +85,6 @@ def test_images_at_decodes_the_requested_images(tree):
     images = batches.images_at(idx, torch.Generator().manual_seed(0))
     expected = [EvalTransform(16)(files.paths[i]) for i in (9, 0, 9)]
     np.testing.assert_array_equal(images.numpy(), np.stack(expected))
-
-
-def test_eval_batches_and_the_pipeline_choice(tree):
-    files, labels, _ = _files(tree, "test")
-    batches = EvalBatches(files, batch_size=4)
-    assert len(batches) == 2
-    got = np.concatenate([batches[i][0].numpy() for i in range(len(batches))])
-    np.testing.assert_array_equal(got, np.stack([EvalTransform(16)(p) for p in files.paths]))
-    assert isinstance(training_batches(files, labels, 3, 4), StreamingBatches)
-    assert isinstance(training_batches(np.zeros((6, 4, 4, 3), np.uint8), labels, 3, 4), DeviceBatches)
 
 
 RECIPES = {
