@@ -3,7 +3,8 @@
 Run as `python tests/distributed_worker.py OUT` with torchrun's environment (RANK, WORLD_SIZE,
 MASTER_ADDR, MASTER_PORT) or without it (one process). For each case it writes
 `OUT/<case>-rank<r>.npz`: the network's weights after two epochs, the epoch loss and accuracy of
-the logs, and CP-Mix's confusion matrix.
+the logs, and CP-Mix's confusion matrix; first, `OUT/collectives-rank<r>.npz`: what the
+collectives, `batch_weight` and `synchronize_gradients` return for rank-dependent inputs.
 
 - "erm": a BatchNorm-free net (so shards change nothing) with ERM;
 - "syncbn": ResNet-8 with SyncBatchNorm;
@@ -48,6 +49,38 @@ def bn_free(num_classes):
     return keras.Model(inputs, keras.layers.Dense(num_classes, name="classifier")(x))
 
 
+def collectives(out):
+    """Rank r's context, and the collectives of rank-dependent values: r + 1, r + 2 rows, ..."""
+    r = distributed.rank()
+    last = distributed.world_size() - 1
+    state = {
+        "context": [r, distributed.world_size(), distributed.is_main(), distributed.is_distributed(),
+                    distributed.initialize()],  # initialize() a second time: a no-op
+        "sum": distributed.all_reduce_sum(torch.tensor([r + 1.0, 10.0 * (r + 1)])),
+        "gathered": distributed.all_gather(torch.arange(2 * (r + 2)).reshape(r + 2, 2) + 100 * r),
+        "broadcast": distributed.broadcast(torch.full((3,), float(r)), source=last),
+        "object": distributed.broadcast_object({"rank": r}, source=last)["rank"],
+        "batch_weight": distributed.batch_weight(r + 1, torch.device("cpu")),
+    }
+    # two dtypes: two flat broadcasts
+    variables = [keras.Variable(np.full((2, 2), r + 1.0)), keras.Variable(np.full(3, r + 1, "int32"), trainable=False)]
+    distributed.broadcast_variables(variables)
+    state["variable_float"], state["variable_int"] = (keras.ops.convert_to_numpy(v) for v in variables)
+    # "all": a gradient on every rank; "rank0" / "rank1": only there; "none": on no rank
+    shapes = {"all": (2, 3), "rank0": (4,), "rank1": (5,), "none": (1,)}
+    grads = {"all": torch.full(shapes["all"], r + 1.0), "rank0": torch.full(shapes["rank0"], 3.0) if r == 0 else None,
+             "rank1": torch.full(shapes["rank1"], 5.0) if r == 1 else None, "none": None}
+    variables = {name: keras.Variable(np.zeros(shape, "float32")) for name, shape in shapes.items()}
+    for name, variable in variables.items():
+        variable.value.grad = grads[name]
+    distributed.synchronize_gradients(list(variables.values()), bucket_bytes=20)  # a bucket each
+    for name, variable in variables.items():
+        grad = variable.value.grad
+        state[f"grad_{name}"] = np.full(1, np.nan) if grad is None else grad.numpy()
+    distributed.barrier()
+    np.savez(os.path.join(out, f"collectives-rank{r}.npz"), **{k: np.asarray(v) for k, v in state.items()})
+
+
 def run(case, out):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (IMAGES, SIZE, SIZE, 3), dtype=np.uint8)
@@ -79,5 +112,6 @@ def run(case, out):
 
 if __name__ == "__main__":
     distributed.initialize()
+    collectives(sys.argv[1])
     for name in CASES:
         run(name, sys.argv[1])

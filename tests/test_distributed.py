@@ -1,4 +1,9 @@
-"""Data-parallel training with gloo on CPU: two processes against one on the same global batches."""
+"""Data-parallel training with gloo on CPU: two processes against one on the same global batches.
+
+The multi-process half of the tests of `keras_lt.distributed` (one launch of each world for all of
+them): the collectives, the gradient mean and the context on every rank, then whole fits. Each
+module's single-process behaviour is tested in its own file (tests/test_collectives.py, ...).
+"""
 
 import os
 import socket
@@ -7,12 +12,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
-
-from keras_lt.distributed import MetricReduction
-from keras_lt.distributed import shard_bounds
-from keras_lt.distributed import sync_batch_norm
-from keras_lt.distributed.gradients import _buckets
 
 WORKER = os.path.join(os.path.dirname(__file__), "distributed_worker.py")
 
@@ -52,6 +51,29 @@ def runs(tmp_path_factory):
     return states
 
 
+@pytest.mark.parametrize("world", [1, 2])
+def test_collectives_and_the_gradient_mean_on_every_rank(runs, world):
+    """Rank r passed r + 1 (and r + 2 rows to gather); the results are those of the whole world, on every rank."""
+    total = sum(r + 1 for r in range(world))
+    gathered = np.concatenate([np.arange(2 * (r + 2)).reshape(r + 2, 2) + 100 * r for r in range(world)])
+    for r in range(world):
+        state = runs["collectives", world, r]
+        # rank, world size, is_main, is_distributed, and initialize() called again
+        np.testing.assert_array_equal(state["context"], [r, world, r == 0, world > 1, world > 1])
+        np.testing.assert_array_equal(state["sum"], [total, 10 * total])
+        np.testing.assert_array_equal(state["gathered"], gathered)  # uneven shards: padded, then cut back
+        np.testing.assert_array_equal(state["broadcast"], np.full(3, world - 1.0))  # from the last rank
+        assert state["object"] == world - 1
+        np.testing.assert_array_equal(state["variable_float"], np.ones((2, 2)))  # rank 0's values
+        np.testing.assert_array_equal(state["variable_int"], np.ones(3))
+        assert state["batch_weight"] == pytest.approx(world * (r + 1) / total)  # W n_r / sum n
+        # the mean over the ranks, a missing gradient counting zeros; none on any rank stays none
+        np.testing.assert_allclose(state["grad_all"], np.full((2, 3), total / world))
+        np.testing.assert_allclose(state["grad_rank0"], np.full(4, 3.0 / world))
+        np.testing.assert_allclose(state["grad_rank1"], np.full(5, 5.0 / world) if world > 1 else [np.nan])
+        np.testing.assert_array_equal(state["grad_none"], [np.nan])
+
+
 def _weights(state):
     return [state[k] for k in sorted(state, key=lambda k: (len(k), k)) if k.startswith("w")]
 
@@ -84,42 +106,3 @@ def test_cpmix_confusion_is_the_sum_over_ranks(runs):
     misclassified = np.sum(np.round((1 - rank0["accuracy"]) * 29))
     assert rank0["confusion"].sum() == misclassified > 0
     assert np.trace(rank0["confusion"]) == 0
-
-
-@pytest.mark.parametrize("size, world", [(10, 4), (5, 2), (8, 2), (1, 3), (0, 2)])
-def test_shards_are_numpy_array_split(size, world):
-    expected = np.array_split(np.arange(size), world)
-    for rank in range(world):
-        start, stop = shard_bounds(size, rank, world)
-        np.testing.assert_array_equal(np.arange(size)[start:stop], expected[rank])
-
-
-def test_buckets_keep_order_and_dtype():
-    tensors = [torch.zeros(100), torch.zeros(300), torch.zeros(50, dtype=torch.float64), torch.zeros(10)]
-    buckets = _buckets(tensors, bucket_bytes=1600)
-    assert [i for bucket in buckets for i in bucket] == [0, 1, 2, 3]
-    assert buckets == [[0, 1], [2], [3]]
-
-
-def test_sync_batch_norm_in_one_process_is_torch_batch_norm():
-    generator = torch.Generator().manual_seed(0)
-    x = torch.randn(6, 3, 4, 5, generator=generator, requires_grad=True)
-    weight, bias = torch.rand(3, generator=generator), torch.rand(3, generator=generator)
-    outputs, grads, stats = [], [], []
-    for function in (torch.nn.functional.batch_norm, sync_batch_norm):
-        mean, var = torch.zeros(3), torch.ones(3)
-        kwargs = {"training": True} if function is torch.nn.functional.batch_norm else {}
-        y = function(x, mean, var, weight, bias, momentum=0.1, eps=1e-5, **kwargs)
-        (grad,) = torch.autograd.grad((y * torch.arange(y.numel()).view_as(y).sin()).sum(), x)
-        outputs.append(y.detach())
-        grads.append(grad)
-        stats.append((mean, var))
-    torch.testing.assert_close(outputs[1], outputs[0], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(grads[1], grads[0], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(stats[1], stats[0])
-
-
-def test_metric_reduction_is_a_no_op_in_one_process():
-    logs = {"loss": 1.5}
-    MetricReduction().on_epoch_end(0, logs)
-    assert logs == {"loss": 1.5}
