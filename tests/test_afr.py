@@ -23,7 +23,6 @@ from keras_lt.trainers import AFRTrainer
 from keras_lt.trainers import stage2
 from keras_lt.trainers.afr import adaptive_thresholds
 from keras_lt.trainers.afr import intra_class_minority
-from keras_lt.trainers.pgd import targeted_pgd
 from keras_lt.training import TrainingData
 from interruption import interrupting_backup
 
@@ -82,41 +81,6 @@ def test_intra_class_minority_against_numpy():
     np.testing.assert_allclose(cosine.numpy(), expected_cosine, rtol=1e-5)
     np.testing.assert_array_equal(minority.numpy(), expected_cosine < thresholds[labels])
     assert 0 < minority.sum() < 60
-
-
-def attack_setup(seed=0):
-    model = tiny_model(seed)
-    embedder = keras.Model(model.inputs, model.get_layer("pool").output)
-    generator = torch.Generator().manual_seed(seed)
-    kernel = torch.randn((embedder.output_shape[-1], 2 * len(COUNTS)), generator=generator)
-    bias = torch.zeros(2 * len(COUNTS))
-
-    def attack(x):
-        return embedder(x, training=False) @ kernel + bias
-
-    return attack
-
-
-def test_pgd_stays_within_eps_keeps_the_pixel_range_and_raises_the_minority_logit():
-    images, labels = colour_data()
-    x, y = torch.tensor(images), torch.tensor(labels)
-    attack = attack_setup()
-    targets = 2 * y + 1  # class y's minority
-    adversarial = targeted_pgd(attack, x, targets, eps=0.6, steps=3, step_size=1 / 255)
-    assert adversarial.dtype == torch.uint8 and adversarial.shape == x.shape
-    change = (adversarial.int() - x.int()).abs()
-    assert change.max() <= 3 and change.max() >= 1  # 3 steps of one grey level (eps 0.6 does not bind)
-    with torch.no_grad():
-        before = torch.log_softmax(attack(x.float()), -1)[torch.arange(len(y)), targets]
-        after = torch.log_softmax(attack(adversarial.float()), -1)[torch.arange(len(y)), targets]
-    assert (after > before).float().mean() > 0.9 and (after - before).mean() > 0
-    # a tight ball binds: eps = 1 grey level
-    tight = targeted_pgd(attack, x, targets, eps=1 / 255, steps=3, step_size=1 / 255)
-    assert (tight.int() - x.int()).abs().max() == 1
-    # float inputs stay float, inside 0..255 (the black and white images)
-    floats = targeted_pgd(attack, x.float(), targets, eps=0.6, steps=5, step_size=4 / 255)
-    assert floats.dtype == torch.float32 and floats.min() >= 0 and floats.max() <= 255
-    assert (floats - x.float()).abs().max() <= 20 + 1e-4
 
 
 def make_trainer(images, labels, seed=0, **settings):

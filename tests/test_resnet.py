@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from keras_lt.models import build
 from keras_lt.models import resnet10
+from keras_lt.models import resnet50
 from keras_lt.models import resnext50
 
 
@@ -75,8 +76,11 @@ def test_forward_equals_torchvision_layout(function, counts, bottleneck, groups)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected.detach().numpy(), rtol=2e-4, atol=2e-4)
 
 
+def trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
 def test_sizes_are_torchvisions():
-    trainable = lambda model: sum(int(np.prod(w.shape)) for w in model.trainable_weights)  # noqa: E731
     assert trainable(resnext50(1000, input_shape=(32, 32, 3))) == 25_028_904  # torchvision's resnext50_32x4d
     model = resnet10(1000, input_shape=(32, 32, 3))
     # torchvision's ResNet(BasicBlock, [1, 1, 1, 1]) counted by hand: stem conv + BN, then per stage
@@ -88,6 +92,12 @@ def test_sizes_are_torchvisions():
     assert trainable(model) == stem + stages + 512 * 1000 + 1000 == 5_418_792
     rebuilt = build(model.keras_lt_config["architecture"])
     assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
+
+
+def test_resnet50_size():
+    model = resnet50(1000, input_shape=(64, 64, 3))
+    assert trainable(model) == 25_557_032  # torchvision's resnet50
+    assert model.keras_lt_config["architecture"]["name"] == "resnet50"
 
 
 def test_convolutions_are_kaiming_normal_fan_out():

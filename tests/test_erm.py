@@ -1,4 +1,4 @@
-"""ERMTrainer: its step against a hand-written torch step, learning, exact resume, and a new ingredient."""
+"""Tests keras_lt.trainers.erm: ERMTrainer's step against a torch step, learning, exact resume, its ingredients."""
 
 import json
 import os
@@ -16,8 +16,10 @@ from keras_lt.errors import KerasLTError
 from keras_lt.losses import BalancedSoftmax
 from keras_lt.models import cifar_resnet
 from keras_lt.trainers import SGD
+from keras_lt.trainers import ConfusionPairMixing
 from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import Ingredient
+from keras_lt.trainers import Mixup
 from keras_lt.trainers import WarmupMultiStep
 from interruption import interrupting_backup
 
@@ -154,10 +156,18 @@ def test_resume_from_backup_equals_an_uninterrupted_run(tmp_path):
 
 
 def test_config_round_trip():
-    trainer = ERMTrainer(tiny_network())
+    trainer = ERMTrainer(
+        tiny_network(), mixer=Mixup(alpha=0.4), regularizers=[ConfusionPairMixing(eta=0.5)], loss_weight=0.5
+    )
     rebuilt = ERMTrainer.from_config(json.loads(json.dumps(trainer.get_config())))
     assert isinstance(rebuilt.network, keras.Model)
     assert [w.shape for w in rebuilt.network.weights] == [w.shape for w in trainer.network.weights]
+    assert isinstance(rebuilt.mixer, Mixup) and rebuilt.mixer.get_config() == trainer.mixer.get_config()
+    (regularizer,) = rebuilt.regularizers
+    assert isinstance(regularizer, ConfusionPairMixing) and regularizer.get_config() == trainer.regularizers[0].get_config()
+    assert rebuilt.loss_weight == 0.5
+    plain = ERMTrainer.from_config(json.loads(json.dumps(ERMTrainer(tiny_network()).get_config())))
+    assert (plain.mixer, plain.regularizers, plain.loss_weight) == (None, (), 1.0)
 
 
 def test_two_label_loss_is_the_lam_weighted_compiled_loss():
@@ -243,3 +253,35 @@ def test_a_new_ingredient_adds_its_term_state_and_callbacks():
     batches = DeviceBatches(images, labels, NUM_CLASSES, batch_size=4)
     history = trainer.fit(batches, epochs=1, verbose=0, shuffle=False, callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()])
     assert history.history["penalty_steps"] == [3.0]  # its state, counted by its own step hook
+
+
+class Hooks(Ingredient):
+    """Logs its `prepare` and `build` calls with the network each sees; `prepare` can hand on another network."""
+
+    def __init__(self, tag, log, replacement=None, needs_training_set=None):
+        self.tag, self.log, self.replacement = tag, log, replacement
+        self.needs_training_set = needs_training_set
+
+    def prepare(self, network):
+        self.log.append((self.tag, "prepare", network))
+        return network if self.replacement is None else self.replacement
+
+    def build(self, trainer):
+        self.log.append((self.tag, "build", trainer.network))
+
+
+def test_ingredients_prepare_the_network_in_order_then_build_and_can_require_the_training_set():
+    log, network, prepared = [], tiny_network(), tiny_network(1)
+    mixer = Hooks("mixer", log, replacement=prepared, needs_training_set="mixer draws training images")
+    regularizer = Hooks("regularizer", log)
+    trainer = ERMTrainer(network, mixer=mixer, regularizers=[regularizer])
+    assert [(tag, hook) for tag, hook, _ in log] == [
+        ("mixer", "prepare"), ("regularizer", "prepare"), ("mixer", "build"), ("regularizer", "build"),
+    ]
+    assert log[0][2] is network and all(seen is prepared for _, _, seen in log[1:]) and trainer.network is prepared
+    assert trainer.ingredients == (mixer, regularizer) and trainer.needs_training_set == "mixer draws training images"
+    with pytest.raises(KerasLTError) as error:
+        trainer.fit(*toy_data(), epochs=1, verbose=0)
+    assert str(error.value) == (
+        "mixer draws training images: fit it on keras_lt.data batches (DeviceBatches or StreamingBatches)."
+    )

@@ -1,15 +1,16 @@
-"""The ResNets: parameter counts, a torch re-implementation of the LDAM-DRW ResNet, normalisation, init."""
+"""Tests keras_lt.models.resnet_cifar: ResNet-32's size, the LDAM-DRW torch forward, its init, depth and name."""
 
+import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from keras_lt.models import ARCHITECTURES
 from keras_lt.models import build
 from keras_lt.models import cifar_resnet
 from keras_lt.models import resnet32
-from keras_lt.models import resnet50
 
 
 def count(weights):
@@ -33,24 +34,9 @@ def test_resnet32_size_output_and_rebuild():
     assert [(w.path, w.shape) for w in rebuilt.weights] == [(w.path, w.shape) for w in model.weights]
 
 
-def test_resnet50_size():
-    model = resnet50(1000, input_shape=(64, 64, 3))
-    assert count(model.trainable_weights) == 25_557_032  # torchvision's resnet50
-    assert model.keras_lt_config["architecture"]["name"] == "resnet50"
-
-
 def test_cifar_resnet_depth_must_be_6n_plus_2():
     with pytest.raises(ValueError, match="depth 6n \\+ 2"):
         cifar_resnet(33, 10)
-
-
-def test_normalisation_layer():
-    mean, std = (0.3, 0.5, 0.7), (0.2, 0.25, 0.1)
-    model = cifar_resnet(8, 3, input_shape=(8, 8, 3), mean=mean, std=std)
-    normalize = keras.Model(model.input, model.get_layer("normalize").output)
-    images = np.random.default_rng(1).integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
-    expected = (images / 255.0 - np.array(mean)) / np.array(std)
-    np.testing.assert_allclose(numpy(normalize(images)), expected, atol=1e-5)
 
 
 def test_kaiming_normal_init():
@@ -120,3 +106,16 @@ def test_forward_equals_the_ldam_torch_resnet(classifier):
         expected = torch_cifar_resnet(x, params, 2, training, classifier).numpy()
         got = numpy(model(images, training=training))
         np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_stages_shortcuts_name_and_the_registered_resnet32():
+    model = cifar_resnet(20, 3, input_shape=(8, 8, 3))  # depth 20 = 6 x 3 + 2: three blocks a stage
+    names = [layer.name for layer in model.layers]
+    assert [n for n in names if n.endswith("_add")] == [f"stage{s}_block{b}_add" for s in (1, 2, 3) for b in (1, 2, 3)]
+    # option A (subsample + zero channels) where a stage starts with stride 2 and more channels
+    assert [n for n in names if n.endswith("_shortcut")] == ["stage2_block1_shortcut", "stage3_block1_shortcut"]
+    assert model.name == "resnet20" and cifar_resnet(8, 3, input_shape=(8, 8, 3), name="mine").name == "mine"
+    assert ARCHITECTURES["resnet32"] is resnet32
+    lws = resnet32(3, input_shape=(8, 8, 3), logit_scale=True)
+    assert lws.name == "resnet32" and lws.layers[-1].name == "logit_scale"
+    assert lws.keras_lt_config["architecture"]["logit_scale"] is True
