@@ -1,0 +1,180 @@
+"""`keras_lt.cli.predict`: `keras-lt predict`, its file walk, top-k and its table, CSV and JSON outputs."""
+
+import csv
+import io
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras_lt
+from cli_run import CLASSES
+from cli_run import SIZE
+from cli_run import TRAIN_COUNTS
+from cli_run import assert_one_line_error
+from cli_run import expected_probabilities
+from cli_run import run
+from cli_run import tiny  # noqa: F401  (a fixture)
+from cli_run import write_image
+from keras_lt.cli import predict as predict_command
+
+SAMPLE_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+# The CLI predicts in batches of other shapes than the reference's one image: float32 logits of the
+# untrained network (up to ~100) then differ by ~1e-4 of rounding, its probabilities by up to ~1e-5.
+ATOL = 1e-4
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Images in several modes and sizes, a corrupt file, and a folder with a nested image."""
+    paths = {
+        "rgb": write_image(tmp_path / "rgb.jpg", "RGB", (30, 20), seed=1),
+        "grey": write_image(tmp_path / "grey.png", "L", (8, 8), seed=2),
+        "rgba": write_image(tmp_path / "rgba.png", "RGBA", (16, 16), seed=3),
+        "palette": write_image(tmp_path / "palette.png", "P", (12, 9), seed=4),
+        "nested": write_image(tmp_path / "folder" / "sub" / "deep.JPG", "RGB", (40, 40), seed=5),
+    }
+    (tmp_path / "folder" / "notes.txt").write_text("not an image")
+    (tmp_path / "corrupt.jpg").write_bytes(b"\xff\xd8 this is not a JPEG")
+    paths["corrupt"] = str(tmp_path / "corrupt.jpg")
+    paths["folder"] = str(tmp_path / "folder")
+    return paths
+
+
+def test_predict_any_mode_and_size_skips_a_corrupt_file(tiny, images):
+    model, directory = tiny
+    args = [images[k] for k in ("rgb", "grey", "corrupt", "rgba", "palette", "folder")]
+    result = run("predict", directory, *args, "--top-k", 3, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+    assert len(skipped) == 1 and "corrupt.jpg" in skipped[0]
+    predictions = json.loads(result.stdout)
+    expected_paths = [images[k] for k in ("rgb", "grey", "rgba", "palette", "nested")]
+    assert [p["path"] for p in predictions] == expected_paths
+    for entry in predictions:
+        probabilities = [p["probability"] for p in entry["predictions"]]
+        assert sorted(p["class"] for p in entry["predictions"]) == CLASSES  # k = 3 = all classes
+        assert probabilities == sorted(probabilities, reverse=True)
+        assert sum(probabilities) == pytest.approx(1.0, abs=1e-6)
+        by_class = {p["class"]: p["probability"] for p in entry["predictions"]}
+        reference = expected_probabilities(model, entry["path"])
+        np.testing.assert_allclose([by_class[c] for c in CLASSES], reference, rtol=1e-4, atol=ATOL)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_predict_skips_bombs_and_fifos_and_batches_give_the_same(tiny, images, tmp_path):
+    from test_image_folder import png_header_only
+
+    bomb = str(png_header_only(tmp_path / "bomb.png", 30000, 30000))
+    os.mkfifo(tmp_path / "pipe.jpg")
+    given = [images["rgb"], bomb, images["grey"], str(tmp_path / "pipe.jpg"), images["rgba"], images["palette"]]
+    outputs = []
+    for batch in (["--batch-size", 2], []):  # 3 batches of 2 (one with nothing readable), or one
+        result = run("predict", tiny[1], *given, "--format", "json", *batch)
+        assert result.exit_code == 0, result.stderr
+        skipped = [line for line in result.stderr.splitlines() if line.startswith("skipped")]
+        assert len(skipped) == 2 and "bomb.png" in skipped[0] and "not a regular file" in skipped[1]
+        outputs.append(json.loads(result.stdout))
+    assert [p["path"] for p in outputs[0]] == [images[k] for k in ("rgb", "grey", "rgba", "palette")]
+    for mine, theirs in zip(*outputs):
+        assert [p["class"] for p in mine["predictions"]] == [p["class"] for p in theirs["predictions"]]
+        np.testing.assert_allclose([p["probability"] for p in mine["predictions"]],
+                                   [p["probability"] for p in theirs["predictions"]], rtol=1e-5, atol=ATOL)
+
+
+def test_predict_with_posthoc_logit_adjustment(tiny, images):
+    model, directory = tiny
+    result = run("predict", directory, images["rgb"], "--top-k", 3, "--format", "json", "--logit-adjust", 1.5)
+    assert result.exit_code == 0, result.stderr
+    (entry,) = json.loads(result.stdout)
+    by_class = {p["class"]: p["probability"] for p in entry["predictions"]}
+    prior = np.array(TRAIN_COUNTS) / np.sum(TRAIN_COUNTS)
+    adjusted = np.log(expected_probabilities(model, images["rgb"])) - 1.5 * np.log(prior)
+    reference = np.exp(adjusted - adjusted.max()) / np.exp(adjusted - adjusted.max()).sum()
+    np.testing.assert_allclose([by_class[c] for c in CLASSES], reference, rtol=1e-4, atol=1e-6)
+
+
+def test_logit_adjustment_of_a_checkpoint_without_training_counts_is_one_error_line(tmp_path, images):
+    directory = str(tmp_path / "no-counts")
+    keras_lt.save_pretrained(keras_lt.models.resnet32(len(CLASSES), input_shape=(SIZE, SIZE, 3)), directory, class_names=CLASSES)
+    result = run("predict", directory, images["rgb"], "--logit-adjust", 1)
+    assert_one_line_error(result)
+    assert "train_class_counts" in result.stderr and "--logit-adjust" in result.stderr
+
+
+def test_predict_csv_and_table(tiny, images):
+    paths = [images["rgb"], images["grey"]]
+    result = run("predict", tiny[1], *paths, "--top-k", 2, "--format", "csv", "--batch-size", 1)
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["path"], r["rank"]) for r in rows] == [(p, r) for p in paths for r in ("1", "2")]
+    assert all(r["class"] in CLASSES and 0 <= float(r["probability"]) <= 1 for r in rows)
+    table = run("predict", tiny[1], *paths, "--top-k", 2).stdout.splitlines()
+    assert table[0].split() == ["image", "top-1", "top-2"]
+    assert [line.split()[0] for line in table[1:]] == paths
+
+
+def test_predict_without_paths_uses_the_bundled_samples(tiny):
+    result = run("predict", tiny[1], "--format", "json", "--top-k", 1)
+    assert result.exit_code == 0, result.stderr
+    names = [os.path.splitext(os.path.basename(p["path"]))[0] for p in json.loads(result.stdout)]
+    assert names == SAMPLE_CLASSES
+
+
+def test_predict_with_no_readable_image_fails(tiny, images):
+    result = run("predict", tiny[1], images["corrupt"], os.path.join(images["folder"], "missing.png"))
+    assert result.exit_code != 0
+    assert [line.split()[0] for line in result.stderr.splitlines()] == ["skipped:", "skipped:", "Error:"]
+
+
+
+def test_top_k_beyond_the_classes_shows_every_class(tiny, images):
+    result = run("predict", tiny[1], images["rgb"], "--format", "json")  # the default --top-k 5, of 3 classes
+    assert result.exit_code == 0, result.stderr
+    (entry,) = json.loads(result.stdout)
+    assert sorted(p["class"] for p in entry["predictions"]) == CLASSES
+
+
+def test_image_files_keeps_files_as_given_and_walks_folders_in_name_order(tmp_path):
+    for name in ("b.png", "a.JPG", "notes.txt", "z/c.webp", "a_sub/d.gif", "a_sub/e.csv"):
+        os.makedirs(os.path.dirname(tmp_path / "folder" / name), exist_ok=True)
+        (tmp_path / "folder" / name).touch()  # empty: the walk goes by extension, nothing is opened
+    given = [str(tmp_path / "missing.jpg"), str(tmp_path / "folder")]
+    found = [os.path.relpath(path, tmp_path) for path in predict_command.image_files(given)]
+    walked = ("a.JPG", "b.png", "a_sub/d.gif", "z/c.webp")  # a folder's files, then its subfolders, by name
+    assert found == ["missing.jpg", *(os.path.join("folder", name) for name in walked)]
+
+
+def test_top_k_predictions_most_probable_first_ties_in_class_order():
+    probabilities = np.array([[0.1, 0.6, 0.3], [0.25, 0.5, 0.25]])
+    results = predict_command.top_k_predictions(["x.png", "y.png"], probabilities, CLASSES, 2)
+    assert results == [
+        {"path": "x.png", "predictions": [{"class": "bee", "probability": 0.6}, {"class": "cat", "probability": 0.3}]},
+        {"path": "y.png", "predictions": [{"class": "bee", "probability": 0.5}, {"class": "ant", "probability": 0.25}]},
+    ]
+
+
+RESULTS = [
+    {"path": "a.png", "predictions": [{"class": "cat", "probability": 0.75}, {"class": "ant", "probability": 0.25}]},
+    {"path": "dir/b.jpg",
+     "predictions": [{"class": "ant", "probability": 0.5}, {"class": "bee", "probability": 0.125}]},
+]
+
+
+def test_format_table_aligns_paths_and_top_k_columns():
+    assert predict_command.format_table(RESULTS).splitlines() == [
+        "image      top-1        top-2",
+        "a.png      cat  75.00%  ant  25.00%",
+        "dir/b.jpg  ant  50.00%  bee  12.50%",
+    ]
+
+
+def test_format_csv_one_row_per_image_and_rank():
+    assert predict_command.format_csv(RESULTS).splitlines() == [
+        "path,rank,class,probability",
+        "a.png,1,cat,0.750000",
+        "a.png,2,ant,0.250000",
+        "dir/b.jpg,1,ant,0.500000",
+        "dir/b.jpg,2,bee,0.125000",
+    ]

@@ -1,0 +1,162 @@
+"""`keras_lt.cli.train`: `keras-lt train`'s options, its messages on Ctrl-C, and `--overwrite`'s replacing."""
+
+import os
+
+import pytest
+
+from cli_run import assert_one_line_error
+from cli_run import run
+from cli_run import tiny  # noqa: F401  (a fixture)
+from interruption import interrupting_backup
+from keras_lt import callbacks as lt_callbacks
+from keras_lt import training
+from keras_lt.cli import train as train_command
+from keras_lt.errors import KerasLTError
+from keras_lt.recipes import load_recipe
+from tiny_run import tiny_data
+from tiny_run import tiny_recipe
+
+
+@pytest.mark.parametrize("recipe", ["my-recipe.json", os.path.join("recipes", "mine")])
+def test_train_with_a_missing_recipe_file_says_the_file_is_missing(tmp_path, monkeypatch, recipe):
+    monkeypatch.chdir(tmp_path)  # where no such file exists
+    result = run("train", "--recipe", recipe)
+    assert_one_line_error(result)
+    assert result.stderr.startswith(f"Error: no recipe file {recipe}; check the path")
+
+
+@pytest.mark.parametrize("stop, message", [
+    (None, "interrupted before the first epoch was saved; nothing to resume in {out}: run the same command again."),
+    (0, "interrupted before the first epoch finished; {out} has no epoch to continue from: run the same command "
+        "with --resume to start the run again."),
+    (1, "interrupted; {out} keeps the last finished epoch: run the same command with --resume to continue it."),
+], ids=["before the run", "in the first epoch", "in the second epoch"])
+def test_an_interrupted_train_says_in_one_line_how_to_continue(tmp_path, monkeypatch, tiny_architecture, stop, message):
+    """Ctrl-C before the run writes anything, in its first epoch (its backup directory is there, empty) or later."""
+    out = tmp_path / "run"
+
+    def interrupted(recipe, output, **kwargs):
+        if stop is None:  # while the data loads
+            raise KeyboardInterrupt
+        stopping = interrupting_backup(stop, before_saving=True, base=lt_callbacks.Backup)  # Ctrl-C in epoch `stop`
+        monkeypatch.setattr(lt_callbacks, "Backup", stopping)
+        training.train(tiny_recipe(), output, data=tiny_data(), verbose=0)
+
+    monkeypatch.setattr(train_command, "run", interrupted)
+    result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out)
+    assert_one_line_error(result)
+    assert result.stderr.strip() == "Error: " + message.format(out=out)
+
+
+@pytest.mark.parametrize("stop, kept", [(0, "the finished run"), (1, "the new run")], ids=["in its first epoch", "later"])
+def test_an_overwrite_stopped_before_its_first_epoch_finishes_puts_the_finished_run_back(
+        tmp_path, monkeypatch, tiny_architecture, stop, kept):
+    out = tmp_path / "run"
+    training.train(tiny_recipe(), out, data=tiny_data(), verbose=0)
+    (out / "mine.txt").write_text("a file of the finished run")
+
+    def interrupted(recipe, output, **kwargs):
+        monkeypatch.setattr(lt_callbacks, "Backup", interrupting_backup(stop, before_saving=True, base=lt_callbacks.Backup))
+        training.train(tiny_recipe(), output, data=tiny_data(), verbose=0)
+
+    monkeypatch.setattr(train_command, "run", interrupted)
+    result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out, "--overwrite")
+    assert_one_line_error(result)
+    assert os.listdir(tmp_path) == ["run"]  # nothing left aside
+    if kept == "the finished run":
+        assert "keeps the finished run it held: run the same command to replace it again." in result.stderr
+        assert (out / "mine.txt").is_file() and not training.is_interrupted(out)
+    else:
+        assert "keeps the last finished epoch: run the same command with --resume" in result.stderr
+        assert not (out / "mine.txt").exists() and training.has_finished_epoch(out)
+
+
+@pytest.mark.parametrize("value, sides", [(None, None), ("32", [32, 32]), ("48x40", [48, 40]), ("48X40", [48, 40])])
+def test_parse_image_size(value, sides):
+    assert train_command.parse_image_size(value) == sides
+
+
+@pytest.mark.parametrize("value", ["0", "x", "48x", "48x40x3", "-8", "4.5", ""])
+def test_a_bad_image_size_is_one_error_line(tmp_path, value):
+    with pytest.raises(KerasLTError):
+        train_command.parse_image_size(value)
+    result = run("train", "--data-dir", tmp_path, "--image-size", value)
+    assert_one_line_error(result)
+    assert result.stderr.strip() == (
+        f"Error: --image-size must be SIDE or HEIGHTxWIDTH (e.g. 32 or 48x40), not '{value}'."
+    )
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--resume", "--overwrite"], "--resume continues an interrupted run and --overwrite replaces a finished one; pass "
+                                  "one of them."),
+    ([], "give --data-dir (an image folder train/<class>/<images>) or --recipe."),
+], ids=["resume and overwrite", "no data and no recipe"])
+def test_train_refuses_in_one_line(args, message):
+    result = run("train", *args)
+    assert_one_line_error(result)
+    assert result.stderr.strip() == f"Error: {message}"
+
+
+def test_checkpoint_fields_name_the_checkpoints_network_and_input_size(tiny):
+    assert train_command.checkpoint_fields(None) == ({}, None)
+    assert train_command.checkpoint_fields(tiny[1]) == (
+        {"init_from": tiny[1], "architecture": "resnet32", "classifier": "linear"}, [8, 8]
+    )
+
+
+def test_another_loss_takes_its_defaults_and_says_so():
+    recipe = load_recipe("ldam-drw-resnet32-cifar10lt")  # loss ldam, loss_config {"max_margin": 0.5, "scale": 30.0}
+    said = []
+    fields = train_command.without_other_loss_config(recipe, {"loss": "kps", "lr": 0.1}, said.append)
+    assert fields == {"loss": "kps", "lr": 0.1, "loss_config": {}}
+    assert said == ['--loss kps replaces the recipe\'s ldam: kps takes its defaults, not loss_config '
+                    '{"max_margin": 0.5, "scale": 30.0}.']
+    for same in ({"loss": "ldam"}, {"lr": 0.1}):  # the recipe's own loss, or none given
+        assert train_command.without_other_loss_config(recipe, same, said.append) == same
+    bs = load_recipe("bs-resnet32-cifar10lt")  # no loss_config to drop
+    assert train_command.without_other_loss_config(bs, {"loss": "ce"}, said.append) == {"loss": "ce"}
+    assert len(said) == 1
+
+
+@pytest.mark.parametrize("fields, current, classifier, said", [
+    ({"loss": "ldam"}, "linear", "cosine", ["--loss ldam is defined on a cosine classifier's logits: training a "
+                                            "cosine classifier."]),
+    ({"loss": "bs"}, "cosine", "linear", ["--loss bs is defined on a linear classifier's logits: training a linear "
+                                          "classifier."]),
+    ({"loss": "kps"}, "cosine", "cosine", []),
+    ({"loss": "kps", "classifier": "linear"}, "linear", "linear", []),  # given, e.g. by --init-from's checkpoint
+    ({"lr": 0.1}, "linear", None, []),
+])
+def test_a_loss_trains_the_classifier_it_is_defined_on(fields, current, classifier, said):
+    lines = []
+    chosen = train_command.with_loss_classifier(fields, lines.append, current=current)
+    assert chosen == {**fields, **({"classifier": classifier} if classifier else {})}
+    assert lines == said
+
+
+def finished_run(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.txt").write_text("the finished run")
+    return out
+
+
+def test_replacing_deletes_the_finished_run_once_the_new_one_completes(tmp_path):
+    out = finished_run(tmp_path)
+    with train_command.replacing(str(out)):
+        assert not out.exists()  # moved aside while the new run trains
+        out.mkdir()
+        (out / "new.txt").write_text("the new run")
+    assert os.listdir(tmp_path) == ["run"] and os.listdir(out) == ["new.txt"]
+
+
+@pytest.mark.parametrize("writes", [False, True], ids=["before writing", "after writing"])
+def test_replacing_puts_the_finished_run_back_when_the_new_one_fails_before_an_epoch(tmp_path, writes):
+    out = finished_run(tmp_path)
+    with pytest.raises(RuntimeError), train_command.replacing(str(out)):
+        if writes:
+            out.mkdir()
+            (out / "partial.txt").write_text("a new run that failed in its first epoch")
+        raise RuntimeError("a bad recipe")
+    assert os.listdir(tmp_path) == ["run"] and os.listdir(out) == ["old.txt"]
