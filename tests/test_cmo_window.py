@@ -33,3 +33,8 @@ def test_a_resumed_run_mixes_what_its_first_epoch_says():
 def test_a_negative_first_epoch_is_refused():
     with pytest.raises(ValueError, match=r"^start_epoch must be >= 0, got -1\.$"):
         CMOWindow(CMO(window=(0, 0)), -1, 3)
+
+
+def test_a_window_that_ends_before_it_starts_is_refused():
+    with pytest.raises(ValueError, match=r"^last_epoch must be >= first_epoch, got the window \(5, 2\)\.$"):
+        CMOWindow(CMO(window=(0, 0)), 5, 2)

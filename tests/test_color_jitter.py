@@ -123,3 +123,9 @@ def test_random_grayscale_is_torchvisions_on_pil():
     np.testing.assert_array_equal(everything, expected)
     none = random_grayscale(images[:3], torch.Generator().manual_seed(0), probability=0.0)
     np.testing.assert_array_equal(none.numpy(), IMAGES[:3])
+
+
+def test_a_part_of_strength_zero_is_skipped_as_torchvision_skips_it():
+    images = torch.tensor(IMAGES[:12])
+    off = color_jitter(images, torch.Generator().manual_seed(6), strength=(0, 0, 0, 0), probability=1.0)
+    np.testing.assert_array_equal(off.numpy(), IMAGES[:12])  # no HSV round trip for a hue shift of 0

@@ -51,6 +51,13 @@ def test_bad_settings_are_one_line_naming_the_recipe_and_the_ingredient(spec, me
     with pytest.raises(KerasLTError) as error:
         make_ingredient(spec, "mine")
     assert str(error.value).startswith(message) and "\n" not in str(error.value)
+    assert str(error.value).endswith(").") and not str(error.value).endswith(".).")  # one full stop
+
+
+def test_an_unknown_ingredient_is_one_line_naming_the_choices():
+    with pytest.raises(KerasLTError, match=r"^recipe mine: unknown ingredient 'mixupp'; choose one of: mixup, cmo, "
+                                           r"cpmix, latent_reconstruction, latent_isda\.$"):
+        make_ingredient({"name": "mixupp"}, "mine")
 
 
 def test_trainer_ingredients_are_the_presets_and_the_recipes_own():

@@ -47,3 +47,11 @@ def test_explicit_sizes_win_over_the_fit_runs():
     isda = LatentISDA(lam0=0.5)
     history = tiny_fit([ISDARamp(isda, epochs=4, steps_per_epoch=10)], epochs=1)
     np.testing.assert_allclose(history.history["isda_lambda"], [0.5 * 1 / 40])
+
+
+def test_a_run_of_unknown_length_is_refused_rather_than_ramped_past_lam0():
+    ramp = ISDARamp(LatentISDA(lam0=0.5))
+    ramp.set_params({"epochs": 2, "steps": None})  # `fit` on an iterator without a length
+    ramp.on_epoch_begin(1)
+    with pytest.raises(ValueError, match="ISDARamp needs the run's length"):
+        ramp.on_train_batch_begin(9)

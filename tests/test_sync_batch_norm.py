@@ -55,8 +55,8 @@ def test_convert_switches_every_keras_lt_batch_norm_nested_or_not():
     twin = keras.models.clone_model(network)
     twin.set_weights(network.get_weights())
     assert convert_sync_batch_norm(network) == 2
-    assert network.get_layer("outer_bn").synchronized and inner.get_layer("inner_bn").synchronized
-    assert network.get_layer("keras_bn").synchronized is False  # Keras' own BatchNormalization is left alone
+    assert network.get_layer("outer_bn").sync_statistics and inner.get_layer("inner_bn").sync_statistics
+    assert not hasattr(network.get_layer("keras_bn"), "sync_statistics")  # Keras' own BatchNormalization: left alone
     images = np.random.default_rng(0).normal(size=(4, 2, 3, 3)).astype("float32")
     np.testing.assert_array_equal(  # one process: the same training-mode output as without it
         keras.ops.convert_to_numpy(network(images, training=True)), keras.ops.convert_to_numpy(twin(images, training=True))
@@ -69,4 +69,13 @@ def test_a_checkpoint_of_a_converted_model_loads_as_a_plain_model(tmp_path, tiny
     hub.save_pretrained(network, str(tmp_path / "ckpt"), class_names=["a", "b", "c"])
     loaded = hub.from_pretrained(str(tmp_path / "ckpt"))
     norms = [layer for layer in loaded._flatten_layers() if isinstance(layer, BatchNorm)]
-    assert len(norms) == convert_sync_batch_norm(network) and not any(layer.synchronized for layer in norms)
+    assert len(norms) == convert_sync_batch_norm(network) and not any(layer.sync_statistics for layer in norms)
+
+
+def test_a_converted_model_saved_by_keras_loads_with_keras(tmp_path):
+    inputs = keras.Input((2, 3, 3))
+    network = keras.Model(inputs, BatchNorm()(inputs))
+    convert_sync_batch_norm(network)
+    network.save(tmp_path / "model.keras")  # Keras' `synchronized` (TensorFlow-only) must stay False in the config
+    loaded = keras.saving.load_model(tmp_path / "model.keras")
+    assert not loaded.layers[-1].get_config()["synchronized"] and not loaded.layers[-1].sync_statistics

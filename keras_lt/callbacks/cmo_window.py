@@ -25,6 +25,8 @@ class CMOWindow(EpochSwitch):
 
     def __init__(self, cmo, first_epoch, last_epoch):
         super().__init__(first_epoch, log_key="cmo")
+        if last_epoch < first_epoch:
+            raise ValueError(f"last_epoch must be >= first_epoch, got the window ({first_epoch}, {last_epoch}).")
         self.cmo = cmo
         self.last_epoch = int(last_epoch)
 

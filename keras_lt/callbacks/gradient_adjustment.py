@@ -8,7 +8,7 @@ class GradientAdjustment(EpochSwitch):
 
     From `start_epoch` a `KPSLoss` scales each sample by `clamp(s * r'_y, s, max_scale)` (larger
     for tail classes) instead of `s`. The state is recomputed from the epoch number at every epoch
-    begin, so a run resumed by `keras.callbacks.BackupAndRestore` (or started with
+    begin, so a run resumed by `keras_lt.callbacks.Backup` (or started with
     `fit(initial_epoch=...)` past the switch) gets it back with no saved state. Logs `ga`
     (0.0 / 1.0) at every epoch end; put this callback before a `CSVLogger` so the column is there.
 

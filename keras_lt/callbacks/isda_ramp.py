@@ -34,8 +34,11 @@ class ISDARamp(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         params = self.params or {}
-        steps = self.steps_per_epoch or params.get("steps") or 1
-        epochs = self.epochs or params.get("epochs") or 1
+        steps = self.steps_per_epoch or params.get("steps")
+        epochs = self.epochs or params.get("epochs")
+        if not steps or not epochs:  # a ramp over an unknown length would overshoot lam0
+            raise ValueError("ISDARamp needs the run's length: fit on batches with a length (`DeviceBatches`) "
+                             "or pass epochs= and steps_per_epoch=.")
         self.isda.isda_lambda = self.isda.lam0 * (self.epoch * steps + batch) / (epochs * steps)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -120,6 +120,8 @@ def color_jitter(images, generator, strength=(0.4, 0.4, 0.4, 0.1), probability=0
     out = images.clone()
     for position in range(4):
         for index, operation in enumerate(JITTER_OPERATIONS):
+            if not strength[index]:  # torchvision skips a part of strength 0 (hue 0 would still round-trip HSV)
+                continue
             chosen = torch.nonzero(jittered & (order[:, position] == index)).squeeze(1)
             if chosen.numel():
                 out[chosen] = _apply(out[chosen], operation, factors[chosen, index])

@@ -73,5 +73,5 @@ def convert_sync_batch_norm(network):
 
     layers = [layer for layer in network._flatten_layers() if isinstance(layer, BatchNorm)]
     for layer in layers:
-        layer.synchronized = True
+        layer.sync_statistics = True
     return len(layers)

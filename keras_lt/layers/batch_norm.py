@@ -13,8 +13,9 @@ class BatchNorm(keras.layers.BatchNormalization):
     semantics: epsilon 1e-5, momentum 0.1 (Keras `momentum=0.9`), and the running variance updated
     with the unbiased batch variance. On other backends it is the Keras layer.
 
-    `synchronized = True` (set by `keras_lt.distributed.convert_sync_batch_norm`; a run setting, not
-    saved) makes training-mode statistics those of the global batch of a multi-process run
+    `sync_statistics = True` (set by `keras_lt.distributed.convert_sync_batch_norm`; a run setting,
+    not saved, unlike Keras' TensorFlow-only `synchronized` argument) makes training-mode statistics
+    those of the global batch of a multi-process run
     (`keras_lt.distributed.sync_batch_norm`, torch's SyncBatchNorm); in one process it changes nothing.
 
     Args:
@@ -28,7 +29,7 @@ class BatchNorm(keras.layers.BatchNormalization):
     >>> y = bn(np.ones((2, 16, 8, 8), "float32"), training=True)
     """
 
-    synchronized = False
+    sync_statistics = False
 
     def __init__(self, axis=1, momentum=0.9, epsilon=1e-5, **kwargs):
         super().__init__(axis=axis, momentum=momentum, epsilon=epsilon, **kwargs)
@@ -50,7 +51,7 @@ class BatchNorm(keras.layers.BatchNormalization):
             self.gamma.value if self.scale else None,
             self.beta.value if self.center else None,
         )
-        if training and self.synchronized and is_distributed():
+        if training and self.sync_statistics and is_distributed():
             outputs = sync_batch_norm(*arguments, momentum=1.0 - self.momentum, eps=self.epsilon)
         else:
             outputs = F.batch_norm(*arguments, training=training, momentum=1.0 - self.momentum, eps=self.epsilon)

@@ -216,7 +216,7 @@ class ERMTrainer(keras.Model):
             variable
             for layer in self.network._flatten_layers()
             if isinstance(layer, keras.layers.BatchNormalization) and layer.trainable
-            and not getattr(layer, "synchronized", False)
+            and not getattr(layer, "sync_statistics", False)
             for variable in (layer.moving_mean, layer.moving_variance)
         ]
         distributed.broadcast_variables(buffers)

@@ -21,11 +21,14 @@ def make_ingredient(spec, recipe_name="?"):
     >>> make_ingredient({"name": "mixup", "alpha": 0.2})
     """
     settings = dict(spec)
-    cls = {**MIXERS, **REGULARIZERS}[settings.pop("name")]
+    name = settings.pop("name", None)
+    known = {**MIXERS, **REGULARIZERS}
+    if name not in known:
+        raise KerasLTError(f"recipe {recipe_name}: unknown ingredient {name!r}; choose one of: {', '.join(known)}.")
     try:
-        return cls(**settings)
+        return known[name](**settings)
     except (TypeError, ValueError, KerasLTError) as error:
-        raise KerasLTError(f"recipe {recipe_name}: bad settings for {cls.name} ({error}).") from None
+        raise KerasLTError(f"recipe {recipe_name}: bad settings for {name} ({str(error).rstrip('.')}).") from None
 
 
 def trainer_ingredients(recipe):
