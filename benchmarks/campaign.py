@@ -39,6 +39,7 @@ import csv
 import dataclasses
 import datetime
 import fcntl
+import importlib.metadata
 import io
 import json
 import os
@@ -406,7 +407,8 @@ class Daemon:
                                stdin=subprocess.DEVNULL).pid
         log.close()
         segment = {"start": _now(), "end": None, "commit": commit, "resume": "--resume" in command,
-                   "threads": self.threads, "slots": self.slots, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0}
+                   "threads": self.threads, "slots": self.slots, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0,
+                   "torch": importlib.metadata.version("torch")}  # the runs' Python is this one (sys.executable)
         self.children[entry.name] = (pid, segment, time.time())
         self.checkpoint(entry.name)
 
@@ -613,6 +615,7 @@ def cmd_stop(args):
 
 
 EXPORT_MANIFEST = "campaign_export.json"
+DEVICE_FILE = "device.json"  # benchmarks/device_pack.sh: the device's torch and GPU
 
 
 def _refuse_while_running(runs, what):
@@ -676,6 +679,7 @@ def cmd_import(args):
                          "campaign export.")
     root = roots[0].parent
     manifest = json.loads(roots[0].read_text())
+    device = json.loads((root / DEVICE_FILE).read_text()) if (root / DEVICE_FILE).is_file() else {}
     for name in manifest["runs"]:
         if not (root / name).is_dir():
             continue
@@ -687,7 +691,8 @@ def cmd_import(args):
             shutil.copyfile(root / f"{name}.log", args.runs / f"{name}.log")
         segment = {"start": manifest["exported"], "end": _now(), "commit": manifest["commit"], "resume": True,
                    "threads": None, "slots": None, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0,
-                   "machine": args.machine, "epochs": epochs, "epoch_seconds": round(seconds, 1)}
+                   "machine": args.machine, "epochs": epochs, "epoch_seconds": round(seconds, 1),
+                   "torch": device.get("torch"), "gpu": device.get("gpu")}
         with open(args.runs / f"{name}.segments.jsonl", "a") as f:
             f.write(json.dumps(segment) + "\n")
         print(f"{name}: {progress(Entry(name, name), args.runs).state} after {args.machine}")

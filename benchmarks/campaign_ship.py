@@ -111,6 +111,18 @@ def command_text(name, segments, log_head):
     return "\n".join(lines) + "\n"
 
 
+def torch_versions(segments, written_by):
+    """The run's torch version(s): `written_by` (the process that wrote the checkpoint) if every process
+    ran one version, else each version with the machine it ran on ("2.13.0+cpu on the CPU, ...")."""
+    versions = {}
+    for segment in segments:
+        if segment.get("torch"):
+            versions.setdefault(segment["torch"], segment.get("machine") or "the CPU")
+    if len(versions) < 2:
+        return written_by
+    return ", ".join(f"{version} on {machine}" for version, machine in versions.items())
+
+
 def bring_run(runs, name, segments, epochs, destination):
     """Copies the run's checkpoint files into `destination` and rewrites its config and card."""
     from keras_lt import hub
@@ -129,6 +141,7 @@ def bring_run(runs, name, segments, epochs, destination):
     others = sorted({s["machine"] for s in segments if s.get("machine")})  # parts continued on a GPU
     config["run"]["device"] = f"CPU x86_64, 2 cores (keras-lt campaign), torch threads: {threads}" + "".join(
         f"; part on {machine}" for machine in others)
+    config["run"]["torch"] = torch_versions(segments, config["run"].get("torch"))
     where = "2 CPU cores" + "".join(f" and {machine}" for machine in others)
     config["card_note"] = f"Full recipe ({epochs}), {where}; final epoch, no checkpoint selection."
     (destination / "config.json").write_text(json.dumps(config, indent=2) + "\n")

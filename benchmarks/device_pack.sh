@@ -3,10 +3,12 @@
 # (files of at most 16 MiB, 64 MiB in all): each run keeps only its newest backup (complete: a
 # backup is written as epoch-N.partial and renamed), and the archive is split into 15 MiB parts,
 # runs.tgz.part00, part01, ... which `python benchmarks/campaign.py import PART...` takes back.
+# RUNS_DIR/device.json records the device's torch version and GPU for the runs' cards.
 #
 #   benchmarks/device_pack.sh RUNS_DIR OUT_DIR
 set -euo pipefail
 runs=$1 out=$2
+python3 -c "import json, torch; print(json.dumps({'torch': torch.__version__, 'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}))" > "$runs/device.json"
 for backups in "$runs"/*/backup "$runs"/*/finetune_backup; do
   [[ -d $backups ]] || continue
   rm -rf "$backups"/*.partial

@@ -294,6 +294,7 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
         assert "done" not in tar.getnames() and "held" not in tar.getnames()
         tar.extractall(device / "runs", filter="data")
     write_log(device / "runs" / "cut" / "train_log.csv", [60.0, 61.0, 3.0, 3.0])
+    (device / "runs" / "device.json").write_text(json.dumps({"torch": "2.11.0+cu130", "gpu": "NVIDIA H200"}))
     (device / "runs" / "cut.log").write_text("epoch 1\nepoch 2\nepoch 3 (gpu)\nepoch 4 (gpu)\n")
     returned = tmp_path / "returned.tgz"
     with tarfile.open(returned, "w:gz") as tar:
@@ -312,6 +313,7 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
     (segment,) = campaign.segments(runs, "cut")
     assert segment["machine"] == "H200" and segment["commit"] == "c" * 40
     assert segment["epochs"] == {"train_log.csv": [2, 4]} and segment["epoch_seconds"] == 6.0
+    assert (segment["torch"], segment["gpu"]) == ("2.11.0+cu130", "NVIDIA H200")
     assert cut.seconds_per_epoch == 60.5 and cut.note == "2 epochs on H200"
     assert not (runs / ".import").exists()
 
@@ -333,11 +335,15 @@ def test_device_pack_keeps_the_newest_backup_and_returns_parts_import_reads(tmp_
     (runs / "done" / "stage1").mkdir(parents=True)  # no backup folder: left as it is
     out = tmp_path / "out"
     out.mkdir()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # its python3: this one, with torch
     subprocess.run(["bash", str(REPO / "benchmarks" / "device_pack.sh"), str(runs), str(out)], check=True,
-                   capture_output=True)
+                   capture_output=True, env={**os.environ, "PATH": path})
     parts = sorted(out.iterdir())
     assert [p.name for p in parts] == ["runs.tgz.part00"]
     with tarfile.open(parts[0]) as tar:
         names = set(tar.getnames())
     assert "runs/r/backup/epoch-000002/state.json" in names and "runs/done/stage1" in names
+    import torch
+
+    assert json.loads((runs / "device.json").read_text())["torch"] == torch.__version__  # the cards name it
     assert not any("epoch-000001" in n or "partial" in n for n in names)

@@ -130,6 +130,14 @@ def test_command_names_the_epochs_a_gpu_trained(tmp_path):
     assert "H200" in lines[-2] and lines[-2].endswith("epochs: train_log.csv rows 181-200 (248.0 s of epochs)")
 
 
+def test_a_run_over_two_torch_versions_names_each_with_its_machine():
+    cpu = {"torch": "2.13.0+cpu"}
+    gpu = {"torch": "2.11.0+cu130", "machine": "H200 (device tool)"}
+    assert campaign_ship.torch_versions([cpu, gpu, cpu], "2.13.0+cpu") == \
+        "2.13.0+cpu on the CPU, 2.11.0+cu130 on H200 (device tool)"
+    assert campaign_ship.torch_versions([cpu, {}], "2.13.0+cpu") == "2.13.0+cpu"  # one version (older segments: none)
+
+
 def test_machine_words_name_the_gpus_that_continued_a_run():
     words = campaign_ship.machine_words
     assert words("CPU x86_64, 2 cores (keras-lt campaign), torch threads: 2") == "CPU, 2 cores"
