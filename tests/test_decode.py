@@ -69,8 +69,7 @@ def test_a_missing_file_is_one_line(tmp_path):
 
 
 def test_simplejpeg_decodes_what_pil_decodes(tmp_path, monkeypatch):
-    if decode.simplejpeg is None:
-        pytest.skip("simplejpeg (keras-lt[jpeg]) is not installed")
+    assert decode.simplejpeg is not None, "simplejpeg (keras-lt[jpeg]) is a test dependency: pip install -e '.[test]'"
     pixels = np.random.default_rng(2).integers(0, 256, (75, 101, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(tmp_path / "a.jpg", quality=85)
     Image.fromarray(pixels[..., 0]).save(tmp_path / "grey.jpg", quality=85)
