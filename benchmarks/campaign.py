@@ -133,6 +133,7 @@ class Progress:
     seconds_per_epoch: float = None
     eta_seconds: float = None
     note: str = ""
+    epochs_left: int = 0  # both stages
 
 
 def _log_seconds(path):
@@ -199,7 +200,8 @@ def progress(entry, runs, running=(), finished=()):
     moved = device_machines(runs, entry.name)
     if moved:
         note = "; ".join(n for n in (note, ", ".join(f"{n} epochs on {m}" for m, n in moved.items())) if n)
-    return Progress(state, stage, done, total, rate, eta, note)
+    left = 0 if state == "done" else (stage1_total - done1) + (stage2_total - done2)
+    return Progress(state, stage, done, total, rate, eta, note, left)
 
 
 def runnable(entries, runs, busy, retry_failed=False):
@@ -532,10 +534,14 @@ def totals(runs, entries):
     cpu = sum(s["cpu_seconds"] or 0 for s in done) / 3600
     unknown = sum(s["cpu_seconds"] is None for s in done)
     gpu = sum(s.get("epoch_seconds") or 0 for s in done) / 3600
+    required = [progress(e, runs) for e in entries if not e.optional]
+    left = sum(p.epochs_left for p in required)
+    unfinished = sum(p.state != "done" for p in required)
     return (f"{epochs / 3600:.1f} h of training epochs (logs, running runs included"
             + (f"; {gpu:.1f} h of them on lent GPUs" if gpu else "") + f"); ended CPU processes: {wall:.1f} h "
             f"wall clock, {cpu:.1f} CPU-hours" + (f" ({unknown} of them recovered from a log: CPU time unknown)"
-                                                   if unknown else ""))
+                                                   if unknown else "")
+            + f"; required runs left: {unfinished}, {left} epochs (both stages)")
 
 
 def cmd_status(args):

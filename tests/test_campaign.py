@@ -285,6 +285,9 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
     (runs / "cut.log").write_text("epoch 1\nepoch 2\n")
     monkeypatch.setattr(campaign, "_git", lambda *args: "c" * 40)
     archive = tmp_path / "out" / "runs.tgz"
+    entries = {e.name: e for e in campaign.load_queue(queue_file)}
+    assert [campaign.progress(entries[n], runs).epochs_left for n in ("done", "cut", "fresh")] == [0, 2, 4]
+    assert campaign.totals(runs, list(entries.values())).endswith("required runs left: 3, 10 epochs (both stages)")
     campaign.main(["--runs", str(runs), "--queue", str(queue_file), "export", str(archive)])
 
     device = tmp_path / "device"  # what a device call does: extract, continue, pack RUNS_DIR back
@@ -306,7 +309,6 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
     campaign.main(["--runs", str(runs), "--queue", str(queue_file), "import", *map(str, parts), "--machine", "H200"])
 
     assert "epoch 4 (gpu)" in (runs / "cut.log").read_text()
-    entries = {e.name: e for e in campaign.load_queue(queue_file)}
     cut = campaign.progress(entries["cut"], runs)
     assert cut.done == 4
     # The GPU's epochs (rows 3-4) are recorded, and this CPU's rate and ETA leave them out.
