@@ -7,10 +7,9 @@ import numpy as np
 import pytest
 
 import keras_lt
-from cli_run import CLASSES
 from cli_run import run
 from cli_run import tiny  # noqa: F401  (a fixture)
-from cli_run import write_image
+from cli_run import write_folder
 
 DATA = ["--dataset", "folder", "--imbalance-factor", 0]
 
@@ -18,12 +17,7 @@ DATA = ["--dataset", "folder", "--imbalance-factor", 0]
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """`train/<class>/` (4, 3 and 2 images) and `test/<class>/` (2 each) of the tiny model's classes, 10x10 PNGs."""
-    root = tmp_path_factory.mktemp("data")
-    for split, counts in (("train", (4, 3, 2)), ("test", (2, 2, 2))):
-        for label, (name, count) in enumerate(zip(CLASSES, counts)):
-            for i in range(count):
-                write_image(root / split / name / f"{i}.png", "RGB", (10, 10), seed=10 * label + i)
-    return root
+    return write_folder(tmp_path_factory.mktemp("data"), {"train": (4, 3, 2), "test": (2, 2, 2)})
 
 
 def test_tau_norm_into_the_local_checkpoint_of_its_name(tiny, folder, tmp_path, monkeypatch):

@@ -3,9 +3,11 @@
 import json
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 import keras_lt
 from cli_run import CLASSES
@@ -14,9 +16,12 @@ from cli_run import SIZE
 from cli_run import TRAIN_COUNTS
 from cli_run import assert_one_line_error
 from cli_run import expected_probabilities
+from cli_run import fit
 from cli_run import run
+from cli_run import standardise_logits
 from cli_run import tiny  # noqa: F401  (a fixture)
-from cli_run import write_image
+from cli_run import untrained_resnet32
+from cli_run import write_folder
 from imagenet_lt_tree import TRAIN_COUNTS as TREE_TRAIN_COUNTS
 from imagenet_lt_tree import write_tree
 from keras_lt import inference
@@ -31,11 +36,41 @@ from tiny_run import tiny_recipe
 @pytest.fixture
 def test_folder(tmp_path):
     """`test/<class>/` with 2, 3 and 2 RGB PNGs of 10x10 (resized to the model's 8x8)."""
-    root = tmp_path / "data"
-    for label, (name, count) in enumerate(zip(CLASSES, (2, 3, 2))):
-        for i in range(count):
-            write_image(root / "test" / name / f"{i}.png", "RGB", (10, 10), seed=10 * label + i)
-    return root
+    return write_folder(tmp_path / "data", {"test": (2, 3, 2)})
+
+
+# The CLI's NLL of its float32 logits (O(1)), predicted in one batch, against a reference that predicts one
+# image at a time: they differ by up to ~1.2e-6 of rounding (measured); 0 when the reference predicts the batch.
+NLL_ATOL = 1e-5
+
+
+def folder_files(root, split="test", classes=CLASSES):
+    """`(paths, labels)` of `<root>/<split>/<class>/*`, listed here: classes in the order given, files by name."""
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        for file in sorted(os.listdir(root / split / name)):
+            paths.append(root / split / name / file)
+            labels.append(label)
+    return paths, np.array(labels)
+
+
+def softmax(logits):
+    """Row-wise softmax in float64."""
+    exp = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)
+
+
+def assert_scored(report, probabilities, labels):
+    """`report` counts the predictions of `probabilities` (N, C) on `labels` and their NLL; returns the predictions."""
+    predictions = np.argmax(probabilities, axis=1)
+    confusion = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
+    np.add.at(confusion, (labels, predictions), 1)
+    assert report["num_samples"] == len(labels)
+    assert report["confusion_matrix"] == confusion.tolist()
+    assert report["top1"] == pytest.approx(100 * np.mean(predictions == labels))
+    nll = -np.mean(np.log(probabilities[np.arange(len(labels)), labels]))
+    assert report["nll"] == pytest.approx(nll, abs=NLL_ATOL)
+    return predictions
 
 
 def test_evaluate_json_plots_and_confusion_pairs(tiny, test_folder, tmp_path):
@@ -47,15 +82,9 @@ def test_evaluate_json_plots_and_confusion_pairs(tiny, test_folder, tmp_path):
     )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    labels, predictions = [], []
-    for label, name in enumerate(CLASSES):  # the reference: predictions on images read here
-        for file in sorted(os.listdir(test_folder / "test" / name)):
-            probabilities = expected_probabilities(model, test_folder / "test" / name / file)
-            labels.append(label)
-            predictions.append(int(np.argmax(probabilities)))
-    labels, predictions = np.array(labels), np.array(predictions)
-    assert report["num_samples"] == 7
-    assert report["top1"] == pytest.approx(100 * np.mean(predictions == labels))
+    paths, labels = folder_files(test_folder)  # the reference: predictions on images read here
+    predictions = assert_scored(report, np.stack([expected_probabilities(model, p) for p in paths]), labels)
+    assert len(set(predictions)) >= 2 and 0 < np.sum(predictions == labels) < len(labels)  # a wrong label shows
     for group, c in (("many", 0), ("medium", 1), ("few", 2)):
         assert report[group] == pytest.approx(100 * np.mean(predictions[labels == c] == c))
     assert report["train_counts"] == TRAIN_COUNTS
@@ -80,14 +109,15 @@ def test_evaluate_with_posthoc_logit_adjustment(tiny, test_folder, tau):
     result = run("evaluate", directory, "--data-dir", test_folder, "--format", "json", "--logit-adjust", tau)
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
-    prior = np.array(TRAIN_COUNTS) / np.sum(TRAIN_COUNTS)
-    labels, predictions = [], []
-    for label, name in enumerate(CLASSES):  # argmax of log p(y|x) - tau log p(y), Menon et al.
-        for file in sorted(os.listdir(test_folder / "test" / name)):
-            adjusted = np.log(expected_probabilities(model, test_folder / "test" / name / file)) - tau * np.log(prior)
-            labels.append(label)
-            predictions.append(int(np.argmax(adjusted)))
-    assert report["top1"] == pytest.approx(100 * np.mean(np.array(predictions) == np.array(labels)))
+    paths, labels = folder_files(test_folder)
+    log_probabilities = np.log(np.stack([expected_probabilities(model, p) for p in paths]))
+    log_prior = np.log(np.array(TRAIN_COUNTS) / np.sum(TRAIN_COUNTS))
+    adjusted = softmax(log_probabilities - tau * log_prior)  # softmax(log p(y|x) - tau log p(y)), Menon et al.
+    predictions = assert_scored(report, adjusted, labels)
+    # The adjustment changes predictions, and not as its opposite would: neither a missing adjustment nor
+    # one of the wrong sign gives this report.
+    assert np.any(predictions != np.argmax(log_probabilities, axis=1))
+    assert np.any(predictions != np.argmax(log_probabilities + tau * log_prior, axis=1))
 
 
 def test_evaluate_rejects_a_dataset_with_other_classes(tiny, test_folder):
@@ -125,17 +155,64 @@ def test_evaluate_a_run_on_a_folder_without_test_scores_the_split_it_held_out(
     out = str(tmp_path / "run")
     recipe = tiny_recipe(dataset="folder", imbalance_factor=None, image_size=8, val_split=0.25, **pipeline)
     trained = training.train(recipe, out, data_dir=folder, verbose=0)
+    paths, labels = folder_files(Path(folder), "train", ["c0", "c1", "c2"])
+    views = np.stack([pipeline_view(path, recipe) for path in paths])
+    # Two epochs leave the network predicting one class for every file (in memory with p > 0.99), so any
+    # files would score alike; with its classifier standardised over train/ (the run's checkpoint saved
+    # again), each file's loss is its own, and the NLL tells which files were held out.
+    model = standardise_logits(keras_lt.from_pretrained(out), views)
+    keras_lt.save_pretrained(model, out)
     result = run("evaluate", out, "--data-dir", folder, "--format", "json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["num_samples"] == trained["num_samples"] == 3  # one of each class: 8, 6, 4 less validation
-    assert report["top1"] == pytest.approx(trained["top1"])
-    assert report["confusion_matrix"] == trained["confusion_matrix"]
+    held = held_out_reference(labels, recipe.val_split, recipe.seed)
+    probabilities = softmax(np.asarray(model.predict(views, verbose=0), dtype=np.float64))
+    assert_scored(report, probabilities[held], labels[held])
+    losses = -np.log(probabilities[np.arange(len(labels)), labels])
+    for i in held:  # holding out another file of its class instead would move the NLL by over 10 NLL_ATOL
+        others = losses[(labels == labels[i]) & (np.arange(len(labels)) != i)]
+        assert np.min(np.abs(others - losses[i])) / len(held) > 10 * NLL_ATOL
     assert "held out for its test metrics" in result.stderr
     os.remove(os.path.join(folder, "train", "c2", "0.png"))
     changed = run("evaluate", out, "--data-dir", folder)
     assert_one_line_error(changed)
     assert "no longer holds the images" in changed.stderr
+
+
+def held_out_reference(labels, val_split, seed):
+    """Indices into `labels` (train/ as listed) of the test split a run holds out, drawn here with NumPy.
+
+    As `keras_lt.training.held_out_test` documents it: `val_split` of every class goes to validation
+    (seed `seed`), then `training.HOLDOUT` of every class of the rest to the test split (seed
+    `seed + 1`). A draw, as `keras_lt.data.splits.stratified_split` makes it (tests/test_splits.py
+    checks its counts, not which images): one generator of the seed permutes each class's images in
+    label order, and the first `round(n * fraction)` are drawn (at least 1, and 1 is left).
+    """
+
+    def draw(indices, fraction, seed):
+        rng = np.random.default_rng(seed)
+        held = []
+        for label in np.unique(labels[indices]):
+            members = rng.permutation(indices[labels[indices] == label])
+            held += members[: min(len(members) - 1, max(1, round(len(members) * fraction)))].tolist()
+        return np.sort(held)
+
+    everything = np.arange(len(labels))
+    kept = np.setdiff1d(everything, draw(everything, val_split, seed))
+    return draw(kept, training.HOLDOUT, seed + 1)
+
+
+def pipeline_view(path, recipe):
+    """The 8x8 pixels of one image of the tiny runs as its recipe's pipeline evaluates it.
+
+    In memory the image is fitted as every command fits it (`cli_run.fit`); streamed, it is the
+    standard evaluation crop (`EvalTransform`, tested in tests/test_eval_transform.py).
+    """
+    if recipe.pipeline == "stream":
+        return EvalTransform(SIZE)(str(path))
+    with Image.open(path) as image:
+        return fit(image)
 
 
 def same_predictions(result, reference):
@@ -169,7 +246,9 @@ def streamed_model(tmp_path_factory):
     """
     root = tmp_path_factory.mktemp("imagenet")
     listed = write_tree(root)
-    model = keras_lt.models.resnet32(3, input_shape=(16, 16, 3))
+    # Its logits standardised over the training images: the test images of three colours get several classes.
+    crops = np.stack([EvalTransform(16)(os.path.join(root, path)) for path, _ in listed["train"]])
+    model = untrained_resnet32(3, (16, 16, 3), crops)
     directories = {}
     for dataset, recipe in (("imagenet_lt", None), ("folder", {"pipeline": "stream"})):
         directories[dataset] = str(root / f"checkpoint-{dataset}")
@@ -194,6 +273,7 @@ def test_evaluate_streams_split_files_and_folders_of_streamed_models(streamed_mo
     images = np.stack([EvalTransform(16)(os.path.join(root, path)) for path, _ in listed["test"]])
     predictions = np.argmax(model.predict(images, verbose=0), axis=1)
     labels = np.array([label for _, label in listed["test"]])
+    assert len(set(predictions)) >= 2  # scoring the images against other labels, or in another order, shows
     assert report["num_samples"] == 6
     assert report["top1"] == pytest.approx(100 * np.mean(predictions == labels))
     assert report["few"] == pytest.approx(100 * np.mean(predictions == labels))  # 6, 3, 2 training images: all few
