@@ -11,8 +11,7 @@ from keras_lt.data.color_jitter import hsv_to_rgb
 from keras_lt.data.color_jitter import random_grayscale
 from keras_lt.data.color_jitter import rgb_to_hsv
 
-RNG = np.random.default_rng(0)
-IMAGES = RNG.integers(0, 256, (48, 32, 32, 3), dtype=np.uint8)
+IMAGES = np.random.default_rng(0).integers(0, 256, (48, 32, 32, 3), dtype=np.uint8)
 IMAGES[0] = (np.arange(32 * 32 * 3) % 256).reshape(32, 32, 3)  # every value in every channel
 IMAGES[1] = 77  # flat: grey pixels in HSV, one-level histograms
 IMAGES[2, ..., 1] = IMAGES[2, ..., 0]  # ties between channels (hue sectors)
@@ -44,20 +43,24 @@ def tv_to_grayscale(img):
     return Image.fromarray(np.dstack([grey, grey, grey]), "RGB")
 
 
-def replay_jitter(images, replay, probability=0.8):
-    """`RandomApply([ColorJitter(0.4, 0.4, 0.4, 0.1)], p)` per image with PIL, fed `color_jitter`'s draws."""
+def replay_jitter(images, replay, probability=0.8, strength=(0.4, 0.4, 0.4, 0.1)):
+    """`RandomApply([ColorJitter(*strength)], p)` per image with PIL, fed `color_jitter`'s draws.
+
+    As torchvision, a part of strength 0 is not applied (its factor is None there).
+    """
     batch = len(images)
     jittered = torch.rand(batch, generator=replay) <= probability
     order = torch.argsort(torch.rand((batch, 4), generator=replay), dim=1)
     u = torch.rand((batch, 4), generator=replay)
-    bounds = torch.tensor([[0.6, 1.4], [0.6, 1.4], [0.6, 1.4], [-0.1, 0.1]])
+    bounds = torch.tensor([[1 - s, 1 + s] for s in strength[:3]] + [[-strength[3], strength[3]]])
     factors = bounds[:, 0] + (bounds[:, 1] - bounds[:, 0]) * u
     out = []
     for k in range(batch):
         img = pil(images[k])
         if jittered[k]:
             for fn_id in order[k].tolist():  # ColorJitter.forward: fn_idx, each with its factor
-                img = TV_JITTER[fn_id](img, float(factors[k, fn_id]))
+                if strength[fn_id]:
+                    img = TV_JITTER[fn_id](img, float(factors[k, fn_id]))
         out.append(np.asarray(img))
     return np.stack(out)
 
@@ -70,7 +73,7 @@ def test_rgb_to_hsv_is_pils_convert():
 
 
 def test_hsv_to_rgb_is_pils_merge_and_convert():
-    hsv = RNG.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    hsv = np.random.default_rng(1).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
     hsv[0, ..., 1] = 0  # no saturation: grey, whatever the hue
     hsv[1, ..., 0] = 255  # the last hue byte: sector 6, wrapping to 0
     hsv[2, ..., 2] = 0  # black
@@ -129,3 +132,6 @@ def test_a_part_of_strength_zero_is_skipped_as_torchvision_skips_it():
     images = torch.tensor(IMAGES[:12])
     off = color_jitter(images, torch.Generator().manual_seed(6), strength=(0, 0, 0, 0), probability=1.0)
     np.testing.assert_array_equal(off.numpy(), IMAGES[:12])  # no HSV round trip for a hue shift of 0
+    no_hue = color_jitter(images, torch.Generator().manual_seed(6), strength=(0.4, 0.4, 0.4, 0), probability=1.0)
+    expected = replay_jitter(images, torch.Generator().manual_seed(6), probability=1.0, strength=(0.4, 0.4, 0.4, 0))
+    np.testing.assert_array_equal(no_hue.numpy(), expected)

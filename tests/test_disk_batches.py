@@ -7,8 +7,10 @@ import pytest
 import torch
 
 from keras_lt.data.disk_batches import DiskBatches
-from keras_lt.data.resized_crop import random_resized_crop_flip
+from keras_lt.data.resized_crop import random_resized_boxes
 from keras_lt.errors import KerasLTError
+from test_batches import seeded
+from test_resized_crop import pil_crop_resize
 
 LABELS = np.array([0, 1, 0, 2, 0, 1, 0])
 STORED = np.random.default_rng(0).integers(0, 256, (7, 6, 5, 3), dtype=np.uint8)
@@ -65,16 +67,25 @@ def test_load_refuses_a_file_of_other_images(tmp_path, stored):
 
 def test_augmented_batches_are_the_streamed_crop_of_the_global_batch(tmp_path):
     batches = written(tmp_path / "set.npy", seed=3)
+    flips = []
     for epoch in (0, 2):
         batches.set_epoch(epoch)
+        order = torch.randperm(len(LABELS), generator=seeded(3, epoch)).numpy()  # the (seed, epoch) permutation
         for index in range(len(batches)):
-            idx = batches.batch_indices(index)
+            idx = order[4 * index : 4 * index + 4]
             images, labels = batches[index]
-            # RandomResizedCrop with torchvision's scale (0.08, 1) + flip, drawn from the (seed, epoch, batch) generator
-            generator = batches._generator(epoch, index)
-            crops = random_resized_crop_flip(torch.tensor(STORED[idx.numpy()]), generator, scale=(0.08, 1.0))
-            np.testing.assert_array_equal(images.numpy(), crops.numpy())
-            np.testing.assert_array_equal(labels.numpy(), LABELS[idx.numpy()])
+            # RandomResizedCrop with torchvision's scale (0.08, 1) + flip, drawn from the (seed, epoch, batch)
+            # generator in the documented order (the boxes, then the flips), each crop made by PIL
+            replay = seeded(3, epoch, index)
+            boxes = random_resized_boxes(len(idx), 6, 5, replay, scale=(0.08, 1.0))
+            flipped = (torch.rand(len(idx), generator=replay) < 0.5).numpy()
+            for k, row in enumerate(idx):
+                expected = pil_crop_resize(STORED[row], *(int(v[k]) for v in boxes), (6, 5))
+                expected = expected[:, ::-1] if flipped[k] else expected
+                np.testing.assert_array_equal(images[k].numpy(), expected, err_msg=f"{epoch} {index} {k}")
+            np.testing.assert_array_equal(labels.numpy(), LABELS[idx])
+            flips.extend(flipped)
+    assert 0 < sum(flips) < len(flips)  # both flipped and unflipped crops were checked
 
 
 def test_ranks_crop_the_global_batch_and_keep_their_shard(tmp_path):

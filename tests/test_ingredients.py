@@ -15,22 +15,24 @@ from keras_lt.trainers import ConfusionPairMixing
 from keras_lt.trainers import LatentISDA
 from keras_lt.trainers import LatentReconstruction
 from keras_lt.trainers import Mixup
-from keras_lt.trainers.ingredients import LOSS_SWITCHES
-from keras_lt.trainers.ingredients import MIXERS
-from keras_lt.trainers.ingredients import REGULARIZERS
 from keras_lt.trainers.ingredients import loss_switches
 from keras_lt.trainers.ingredients import make_ingredient
 from keras_lt.trainers.ingredients import trainer_ingredients
 
 
-def test_the_ingredients_by_recipe_name():
-    assert MIXERS == {"mixup": Mixup, "cmo": CMO}
-    assert REGULARIZERS == {"cpmix": ConfusionPairMixing, "latent_reconstruction": LatentReconstruction,
-                            "latent_isda": LatentISDA}
-    assert LOSS_SWITCHES == {"drw_epoch": DeferredReweighting, "ga_epoch": GradientAdjustment}
+@pytest.mark.parametrize("spec, cls, attribute", [
+    ({"name": "mixup", "alpha": 0.3}, Mixup, "alpha"),
+    ({"name": "cmo", "probability": 0.3}, CMO, "probability"),
+    ({"name": "cpmix", "eta": 0.3}, ConfusionPairMixing, "eta"),
+    ({"name": "latent_reconstruction", "weight": 0.3}, LatentReconstruction, "weight"),
+    ({"name": "latent_isda", "weight": 0.3}, LatentISDA, "weight"),
+])
+def test_each_recipe_name_builds_its_ingredient(spec, cls, attribute):
+    built = make_ingredient(spec)
+    assert type(built) is cls and getattr(built, attribute) == 0.3  # its own setting reached it
 
 
-def test_make_ingredient_builds_the_named_class_with_its_settings():
+def test_make_ingredient_leaves_the_spec_alone_and_passes_every_setting():
     spec = {"name": "mixup", "alpha": 0.2, "lam_per_sample": True}
     mixup = make_ingredient(spec)
     assert isinstance(mixup, Mixup) and mixup.spec() == {**spec, "seed": None}

@@ -1,4 +1,4 @@
-"""LatentCategoryReconstruction against NumPy, its serialisation, models with latent categories, the usage plot."""
+"""LatentCategoryReconstruction against NumPy, its serialisation, models with latent categories."""
 
 import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
@@ -8,13 +8,9 @@ import pytest
 from keras_lt import hub
 from keras_lt import models
 from keras_lt.errors import KerasLTError
-from keras_lt.latent_usage import latent_assignments
-from keras_lt.latent_usage import plot_latent_usage
 from keras_lt.layers import LatentCategoryReconstruction
 from keras_lt.models.latent import latent_layer
 from keras_lt.models.latent import training_view
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def numpy_reference(layer, f_nhwc):
@@ -115,17 +111,3 @@ def test_checkpoint_round_trip_keeps_the_latent_layer_and_old_configs_still_buil
     assert latent_layer(plain) is None and "latent_categories" not in plain.keras_lt_config["architecture"]
     with pytest.raises(KerasLTError, match="fusion"):
         build("concat")
-
-
-def test_latent_assignments_and_usage_plot(tmp_path):
-    pytest.importorskip("matplotlib")
-    model = build()
-    images = np.random.default_rng(2).integers(0, 256, (3, 8, 8, 3)).astype("uint8")
-    weights, assignment = latent_assignments(model, images)
-    assert weights.shape == (3, 2, 2, 5) and assignment.shape == (3, 2, 2)
-    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
-    path = tmp_path / "usage.png"
-    plot_latent_usage(model, images, [0, 1, 2], ["ant", "bee", "cat"], str(path), class_counts=[50, 10, 2])
-    assert path.read_bytes().startswith(PNG_SIGNATURE)
-    with pytest.raises(KerasLTError, match="latent"):
-        latent_assignments(models.build({"name": "resnet32", "num_classes": 3, "input_shape": [8, 8, 3]}), images)

@@ -10,6 +10,7 @@ from keras_lt.models import build
 from keras_lt.models import resnet10
 from keras_lt.models import resnet50
 from keras_lt.models import resnext50
+from tiny_run import parameter_count
 
 
 def _params(model):
@@ -76,12 +77,9 @@ def test_forward_equals_torchvision_layout(function, counts, bottleneck, groups)
     np.testing.assert_allclose(keras.ops.convert_to_numpy(got), expected.detach().numpy(), rtol=2e-4, atol=2e-4)
 
 
-def trainable(model):
-    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
-
-
 def test_sizes_are_torchvisions():
-    assert trainable(resnext50(1000, input_shape=(32, 32, 3))) == 25_028_904  # torchvision's resnext50_32x4d
+    resnext = resnext50(1000, input_shape=(32, 32, 3))
+    assert parameter_count(resnext.trainable_weights) == 25_028_904  # torchvision's resnext50_32x4d
     model = resnet10(1000, input_shape=(32, 32, 3))
     # torchvision's ResNet(BasicBlock, [1, 1, 1, 1]) counted by hand: stem conv + BN, then per stage
     # two 3x3 convs, two BNs and (stages 2-4) a 1x1 projection + BN; then the 512 x 1000 classifier.
@@ -89,14 +87,14 @@ def test_sizes_are_torchvisions():
     stages = 2 * (9 * 64 * 64 + 2 * 64)
     for c_in, c in ((64, 128), (128, 256), (256, 512)):
         stages += 9 * c_in * c + 9 * c * c + 2 * 2 * c + c_in * c + 2 * c
-    assert trainable(model) == stem + stages + 512 * 1000 + 1000 == 5_418_792
+    assert parameter_count(model.trainable_weights) == stem + stages + 512 * 1000 + 1000 == 5_418_792
     rebuilt = build(model.keras_lt_config["architecture"])
     assert [w.shape for w in rebuilt.weights] == [w.shape for w in model.weights]
 
 
 def test_resnet50_size():
     model = resnet50(1000, input_shape=(64, 64, 3))
-    assert trainable(model) == 25_557_032  # torchvision's resnet50
+    assert parameter_count(model.trainable_weights) == 25_557_032  # torchvision's resnet50
     assert model.keras_lt_config["architecture"]["name"] == "resnet50"
 
 

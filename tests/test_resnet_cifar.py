@@ -11,10 +11,7 @@ from keras_lt.models import ARCHITECTURES
 from keras_lt.models import build
 from keras_lt.models import cifar_resnet
 from keras_lt.models import resnet32
-
-
-def count(weights):
-    return sum(int(np.prod(w.shape)) for w in weights)
+from tiny_run import parameter_count
 
 
 def numpy(x):
@@ -24,7 +21,7 @@ def numpy(x):
 def test_resnet32_size_output_and_rebuild():
     model = resnet32(10)
     # LDAM-DRW's resnet32: 464,154 parameters plus 2 x 1,136 BatchNorm running statistics
-    assert count(model.trainable_weights) == 464_154
+    assert parameter_count(model.trainable_weights) == 464_154
     assert model.count_params() == 466_426
     images = np.random.default_rng(0).integers(0, 256, size=(4, 32, 32, 3), dtype=np.uint8)
     assert tuple(model.predict(images, verbose=0).shape) == (4, 10)

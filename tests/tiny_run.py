@@ -1,7 +1,8 @@
 """Test helper: the tiny architecture, data and recipe of the tests that train whole runs.
 
 `conftest.tiny_architecture` registers the architecture for a test session; a child process
-(tests/test_crash_safety.py) calls `register()` itself. `tiny_fit` runs the callback tests' few steps.
+(tests/test_crash_safety.py) calls `register()` itself. `tiny_fit` runs the callback tests' few steps;
+`parameter_count` sizes the model tests' networks.
 """
 
 import dataclasses
@@ -79,3 +80,8 @@ def tiny_fit(callbacks, epochs=3, initial_epoch=0, loss=None, optimizer="sgd"):
     x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
     y = np.arange(16) % 4
     return model.fit(x, y, batch_size=8, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+
+
+def parameter_count(weights):
+    """The number of scalars in `weights` (e.g. a model's `trainable_weights`)."""
+    return sum(int(np.prod(w.shape)) for w in weights)
