@@ -6,6 +6,7 @@
     python benchmarks/campaign.py stop      # Ctrl-C every run (each keeps its backup) and the daemon
     python benchmarks/campaign.py ship NAME # a finished run replaces its zoo entry's short30 checkpoint
     python benchmarks/campaign.py export F  # (daemon stopped) the runs a GPU call should continue, in F.tgz
+    python3 benchmarks/campaign.py --runs R device --data-dir D --seconds S  # (on the GPU) continue an export
     python benchmarks/campaign.py import F  # the GPU call's returned runs (F: the archive or its parts) come back
 
 The queue is `benchmarks/campaign_queue.json`. Runs live outside the checkout, in
@@ -70,6 +71,8 @@ RECENT_EPOCHS = 10  # seconds per epoch: the median of the stage's last epochs
 POLL_SECONDS = 5
 PROCESS_SUFFIX = ".process.json"  # the segment of a live process, checkpointed every poll
 LAUNCH_SLACK_SECONDS = 5  # a segment's start and its log line's time are written moments apart
+MIN_DEVICE_SECONDS = 60  # a device call starts no run with less left (its first epoch would not finish)
+STOP_GRACE_SECONDS = 30  # a device run Ctrl-C'd at the deadline is killed if still alive this long after
 
 
 @dataclasses.dataclass(frozen=True)
@@ -199,7 +202,7 @@ def progress(entry, runs, running=(), finished=()):
         note = f"starts from {entry.init_from_run}"
     moved = device_machines(runs, entry.name)
     if moved:
-        note = "; ".join(n for n in (note, ", ".join(f"{n} epochs on {m}" for m, n in moved.items())) if n)
+        note = "; ".join(n for n in (note, ", ".join(f"{n} epoch{'s' * (n != 1)} on {m}" for m, n in moved.items())) if n)
     left = 0 if state == "done" else (stage1_total - done1) + (stage2_total - done2)
     return Progress(state, stage, done, total, rate, eta, note, left)
 
@@ -374,11 +377,27 @@ def ensure_data(data_dir):
 class Daemon:
     """Works through the queue with `slots` concurrent runs until it is finished, held or stopped."""
 
+    launch_word = "campaign"  # its launch lines in a run's log: `recover_segments` reads them back
+
     def __init__(self, runs, data_dir, slots, threads, retry_failed, queue_file=QUEUE_FILE, upgrade_code=False):
         self.runs, self.data_dir, self.slots, self.threads = runs, data_dir, slots, threads
         self.retry_failed, self.queue_file, self.upgrade_code = retry_failed, queue_file, upgrade_code
         self.children = {}  # name -> (pid, segment so far, start time)
         self.stopping = False
+
+    def entries(self):
+        """The queue, re-read at every poll: a lifted hold takes effect at once."""
+        return load_queue(self.queue_file)
+
+    def code(self, entry):
+        """`(commit, package root)` a run trains with: its last process's snapshot (HEAD if upgrading)."""
+        earlier = segments(self.runs, entry.name)
+        commit = earlier[-1]["commit"] if earlier and not self.upgrade_code else _git("rev-parse", "HEAD")
+        return commit, snapshot(self.runs, commit)
+
+    def time_is_up(self):
+        """Whether the runs must stop now (never, for the CPU campaign)."""
+        return False
 
     def command(self, entry, code):
         run_dir = self.runs / entry.name
@@ -386,23 +405,22 @@ class Daemon:
         recipe = str(code / "keras_lt" / entry.recipe) if entry.recipe.endswith(".json") else entry.recipe
         command = [sys.executable, "-m", "keras_lt.cli.main", "train", "--recipe", recipe,
                    "--data-dir", str(self.data_dir), "--output", str(run_dir)]
-        if entry.init_from_run:
-            command += ["--init-from", str(self.runs / entry.init_from_run)]
+        if entry.init_from_run:  # relative to the runs directory (the cwd): the same on every machine's copy,
+            # so that a run resumed elsewhere (a GPU call's /tmp/runs) has the recipe it started with
+            command += ["--init-from", os.path.join(os.curdir, entry.init_from_run)]
         if any((run_dir / d).is_dir() for d in INTERRUPTED_DIRS):
             command.append("--resume")
         return command
 
     def launch(self, entry):
-        """Starts (or resumes) `entry` with the snapshot of its last process's commit (HEAD if upgrading)."""
-        earlier = segments(self.runs, entry.name)
-        commit = earlier[-1]["commit"] if earlier and not self.upgrade_code else _git("rev-parse", "HEAD")
-        code = snapshot(self.runs, commit)
+        """Starts (or resumes) `entry` with the code `self.code` gives it."""
+        commit, code = self.code(entry)
         command = self.command(entry, code)
         env = {**os.environ, "PYTHONPATH": str(code), "PYTHONUNBUFFERED": "1", "OMP_WAIT_POLICY": "PASSIVE",
                "OMP_NUM_THREADS": str(self.threads), "MKL_NUM_THREADS": str(self.threads), "KERAS_BACKEND": "torch"}
         (self.runs / f"{entry.name}.failed").unlink(missing_ok=True)
         log = open(self.runs / f"{entry.name}.log", "a")
-        log.write(f"\n# {_now()} campaign: {' '.join(command)}  (commit {commit}, {self.threads} threads)\n")
+        log.write(f"\n# {_now()} {self.launch_word}: {' '.join(command)}  (commit {commit}, {self.threads} threads)\n")
         log.flush()
         # cwd: the runs directory, so that no checkout's keras_lt/ shadows the snapshot.
         pid = subprocess.Popen(command, cwd=self.runs, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -457,13 +475,16 @@ class Daemon:
         self.since = _now()
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        print(f"{_now()} campaign daemon {os.getpid()}: {self.slots} slot(s) x {self.threads} thread(s)", flush=True)
+        print(f"{_now()} {self.launch_word} daemon {os.getpid()}: {self.slots} slot(s) x {self.threads} thread(s)",
+              flush=True)
         for entry in load_queue(self.queue_file):
             recover_segments(self.runs, entry.name)
         while True:
             self.reap()
+            if not self.stopping and self.time_is_up():
+                self.stop()
             if not self.stopping:
-                entries = load_queue(self.queue_file)  # re-read: a lifted hold takes effect at once
+                entries = self.entries()
                 while len(self.children) < self.slots:
                     entry = runnable(entries, self.runs, self.children, self.retry_failed)
                     if entry is None:
@@ -475,8 +496,58 @@ class Daemon:
             if not self.children:
                 break
             time.sleep(POLL_SECONDS)
-        print(f"{_now()} campaign daemon {os.getpid()}: {'stopped' if self.stopping else 'nothing left to run'}",
+        print(f"{_now()} {self.launch_word} daemon {os.getpid()}: {'stopped' if self.stopping else 'nothing left to run'}",
               flush=True)
+
+
+class DeviceDaemon(Daemon):
+    """The campaign on a lent GPU machine: the exported runs and those waiting on them, until a deadline.
+
+    Runs in the device call's RUNS_DIR (a `campaign.py export` unpacked), with the keras-lt installed
+    there (the wheel `benchmarks/device_prepare.sh` builds, from the exported commit): no git, no
+    snapshots. It fills `slots` slots in queue order, starts a run whose `init_from_run` finishes
+    during the call (AFR after CMO), starts nothing with less than `MIN_DEVICE_SECONDS` left, and at
+    the deadline Ctrl-Cs its runs (each keeps its per-epoch backup), killing any still alive
+    `STOP_GRACE_SECONDS` later. Its launch lines say "device:", so that the CPU campaign's
+    `recover_segments` never takes them for its own processes.
+    """
+
+    launch_word = "device"
+
+    def __init__(self, runs, data_dir, slots, threads, seconds, queue_file=QUEUE_FILE):
+        super().__init__(runs, data_dir, slots, threads, retry_failed=False, queue_file=queue_file)
+        manifest = json.loads((runs / EXPORT_MANIFEST).read_text())
+        self.names = set(manifest["runs"]) | set(manifest.get("waiting", []))
+        self.commit = manifest["commit"]
+        self.deadline = time.time() + seconds
+        self.stop_time = None
+
+    def entries(self):
+        if self.deadline - time.time() < MIN_DEVICE_SECONDS:
+            return []
+        return [e for e in load_queue(self.queue_file) if e.name in self.names]
+
+    def code(self, entry):
+        import importlib.util
+
+        return self.commit, Path(importlib.util.find_spec("keras_lt").origin).parents[1]
+
+    def time_is_up(self):
+        return time.time() >= self.deadline
+
+    def stop(self, *args):
+        if self.stop_time is None:
+            self.stop_time = time.time()
+            super().stop(*args)
+
+    def reap(self):
+        super().reap()
+        if self.stop_time and time.time() - self.stop_time > STOP_GRACE_SECONDS:
+            for pid, *_ in self.children.values():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 def lock(runs):
@@ -611,6 +682,11 @@ def cmd_daemon(args):
     handle.close()
 
 
+def cmd_device(args):
+    """On a lent GPU machine: the exported runs, in slots, until `--seconds` have passed."""
+    DeviceDaemon(args.runs, args.data_dir, args.slots, args.threads, args.seconds, args.queue).run()
+
+
 def cmd_stop(args):
     state = daemon_state(args.runs)
     if not state or "pid" not in state:
@@ -632,13 +708,20 @@ def _refuse_while_running(runs, what):
 
 
 def cmd_export(args):
-    """Packs the runs a GPU call should continue (unfinished, not held, not waiting) with their backups."""
+    """Packs the runs a GPU call should continue (unfinished, not held, not waiting) with their backups.
+
+    The manifest also names the runs waiting on an exported one (`init_from_run`): the device's
+    `campaign.py device` starts them once it finishes there.
+    """
     _refuse_while_running(args.runs, "export")
-    entries = [e for e in load_queue(args.queue) if progress(e, args.runs).state in ("queued", "interrupted")]
+    queue = load_queue(args.queue)
+    entries = [e for e in queue if progress(e, args.runs).state in ("queued", "interrupted")]
     if not entries:
         raise SystemExit("nothing to export: every run is finished, held, failed or waiting.")
+    exported = {e.name for e in entries}
+    waiting = [e.name for e in queue if e.init_from_run in exported and progress(e, args.runs).state == "waiting"]
     commit = _git("rev-parse", "HEAD")
-    manifest = {"commit": commit, "exported": _now(), "runs": [e.name for e in entries]}
+    manifest = {"commit": commit, "exported": _now(), "runs": [e.name for e in entries], "waiting": waiting}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(args.output, "w:gz") as tar:
         for entry in entries:
@@ -649,11 +732,11 @@ def cmd_export(args):
         info = tarfile.TarInfo(EXPORT_MANIFEST)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
-    specs = [str(Path("$R") / e.recipe) if e.recipe.endswith(".json") else e.recipe for e in entries]
-    print(f"wrote {args.output} ({len(entries)} runs, commit {commit[:7]}). On the device (R: the repository):\n"
-          f"  tar xzf {args.output.name} -C RUNS_DIR && bash $R/benchmarks/device_recipes.sh DATA RUNS_DIR SECONDS "
-          + " ".join(specs) + "\n  bash $R/benchmarks/device_pack.sh RUNS_DIR $OUT\n"
-          "then here: python benchmarks/campaign.py import PARTS... (benchmarks/README.md)")
+    print(f"wrote {args.output} ({len(entries)} runs, then {', '.join(waiting) or 'none'} waiting on them; commit "
+          f"{commit[:7]}). On the device (R: the repository; benchmarks/README.md has the whole call):\n"
+          f"  tar xzf {args.output.name} -C RUNS && python3 $R/benchmarks/campaign.py --runs RUNS device "
+          "--data-dir DATA --seconds SECONDS && bash $R/benchmarks/device_pack.sh RUNS $OUT\n"
+          "then here: python benchmarks/campaign.py import PARTS...")
 
 
 def returned_epochs(before, after):
@@ -686,7 +769,7 @@ def cmd_import(args):
     root = roots[0].parent
     manifest = json.loads(roots[0].read_text())
     device = json.loads((root / DEVICE_FILE).read_text()) if (root / DEVICE_FILE).is_file() else {}
-    for name in manifest["runs"]:
+    for name in manifest["runs"] + manifest.get("waiting", []):
         if not (root / name).is_dir():
             continue
         target = args.runs / name
@@ -737,6 +820,12 @@ def main(argv=None):
     page = sub.add_parser("page", help="Write the progress page.")
     page.add_argument("--output", type=Path, default=PAGE_FILE)
     sub.add_parser("stop", help="Ctrl-C the runs (they keep their backups) and end the daemon.")
+    device = sub.add_parser("device", help="On a GPU call: continue an unpacked export until a deadline.")
+    device.add_argument("--data-dir", type=Path, required=True)
+    device.add_argument("--seconds", type=float, required=True, help="The deadline, from now.")
+    device.add_argument("--slots", type=int, default=7, help="Concurrent runs (7 x 2 threads on 16 cores: "
+                        "benchmarks/README.md).")
+    device.add_argument("--threads", type=int, default=2, help="OpenMP threads per run.")
     export = sub.add_parser("export", help="Pack the runs a GPU call should continue, with their backups.")
     export.add_argument("output", type=Path)
     import_ = sub.add_parser("import", help="Take back the runs a GPU call continued.")
@@ -749,7 +838,7 @@ def main(argv=None):
     if argv is None:  # the command line: `status | head` ends quietly
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     commands = {"start": cmd_start, "daemon": cmd_daemon, "status": cmd_status, "page": cmd_page, "stop": cmd_stop,
-                "ship": cmd_ship, "export": cmd_export, "import": cmd_import}
+                "ship": cmd_ship, "export": cmd_export, "import": cmd_import, "device": cmd_device}
     return commands[args.command](args)
 
 

@@ -123,7 +123,7 @@ def torch_versions(segments, written_by):
     return ", ".join(f"{version} on {machine}" for version, machine in versions.items())
 
 
-def bring_run(runs, name, segments, epochs, destination):
+def bring_run(runs, name, segments, epochs, destination, init_from_run=None):
     """Copies the run's checkpoint files into `destination` and rewrites its config and card."""
     from keras_lt import hub
 
@@ -137,6 +137,8 @@ def bring_run(runs, name, segments, epochs, destination):
     (destination / "command.txt").write_text(command_text(name, segments, first_command))
     config = json.loads((destination / "config.json").read_text())
     config["dataset"].update(title=DATA_TITLE, data_dir=DATA_DIR)
+    if init_from_run:  # the campaign's run directory (./NAME) shipped as the zoo entry of the same name
+        config["recipe"]["init_from"] = init_from_run
     threads = max(s["threads"] or 0 for s in segments)
     others = sorted({s["machine"] for s in segments if s.get("machine")})  # parts continued on a GPU
     config["run"]["device"] = f"CPU x86_64, 2 cores (keras-lt campaign), torch threads: {threads}" + "".join(
@@ -245,17 +247,18 @@ def ship(repo, runs, entry, methods, segments, is_finished):
     if recipe.get("finetune"):
         epochs += f" + {recipe['finetune']['epochs']}-epoch {recipe['finetune']['method']} stage 2"
     zoo_entry = repo / "zoo" / entry.name
+    init_from_run = getattr(entry, "init_from_run", None)
     if (zoo_entry / "recipe.json").is_file():  # a zoo entry: its short30 checkpoint makes way
         if (zoo_entry / "config.json").is_file():
             move_short30(repo, entry.name)
-        config = bring_run(runs, entry.name, segments, epochs, zoo_entry)
+        config = bring_run(runs, entry.name, segments, epochs, zoo_entry, init_from_run)
         update_zoo_rows(repo, entry.name, config, epochs)
     else:  # a comparison run (CP-Mix's same-budget baseline): results only
         target = repo / RESULTS_ONLY / entry.name
         if target.exists():
             raise ShipError(f"{target.relative_to(repo)} exists already; move it aside by hand, then ship again.")
         target.mkdir(parents=True)
-        config = bring_run(runs, entry.name, segments, epochs, target)
+        config = bring_run(runs, entry.name, segments, epochs, target, init_from_run)
     write_full_recipe_table(repo, methods)
     os.sync()
     return config["metrics"]

@@ -349,3 +349,39 @@ def test_device_pack_keeps_the_newest_backup_and_returns_parts_import_reads(tmp_
 
     assert json.loads((runs / "device.json").read_text())["torch"] == torch.__version__  # the cards name it
     assert not any("epoch-000001" in n or "partial" in n for n in names)
+
+
+def test_the_device_daemon_runs_the_export_and_its_waiting_runs_until_the_deadline(repo, tmp_path, monkeypatch):
+    """On a GPU call: the exported runs, then a run waiting on one of them; nothing else of the queue."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    queue = [{"name": n, "recipe": write_recipe(repo, n, 1)} for n in ("shipped", "cmo", "slow", "other")]
+    queue.append({"name": "afr", "recipe": write_recipe(repo, "afr", 1), "init_from_run": "cmo"})
+    queue_file = write_queue(tmp_path / "q.json", queue)
+    manifest = {"commit": "e" * 40, "exported": "t", "runs": ["cmo", "slow"], "waiting": ["afr"]}
+    (runs / campaign.EXPORT_MANIFEST).write_text(json.dumps(manifest))
+    monkeypatch.setattr(campaign, "POLL_SECONDS", 0.05)
+    monkeypatch.setattr(campaign, "MIN_DEVICE_SECONDS", 0.5)
+    monkeypatch.setattr(campaign, "STOP_GRACE_SECONDS", 1.0)
+    monkeypatch.setattr(campaign, "_git", lambda *args: pytest.fail("no git on the device"))
+    commands = {}
+
+    class Scripted(campaign.DeviceDaemon):
+        def command(self, entry, code):
+            commands[entry.name] = super().command(entry, code)
+            if entry.name == "slow":  # ignores Ctrl-C: killed after the grace
+                return [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+                        "time.sleep(60)"]
+            run_dir = self.runs / entry.name
+            return [sys.executable, "-c", f"import pathlib; p = pathlib.Path({str(run_dir)!r}); "
+                    "p.mkdir(); (p / 'model.safetensors').write_bytes(b'')"]
+
+    started = time.time()
+    Scripted(runs, tmp_path / "data", slots=2, threads=1, seconds=3.0, queue_file=queue_file).run()
+    assert 3.0 <= time.time() - started < 30
+    assert sorted(commands) == ["afr", "cmo", "slow"]  # "shipped" and "other" were not exported
+    assert commands["afr"][commands["afr"].index("--init-from") + 1] == os.path.join(os.curdir, "cmo")
+    assert campaign.is_finished(runs / "afr") and not (runs / "slow.failed").exists()  # stopped, not failed
+    assert campaign.segments(runs, "slow")[0]["commit"] == "e" * 40
+    log = (runs / "afr.log").read_text()
+    assert "device: " in log and campaign.launches(log) == []  # never taken for a CPU campaign process

@@ -138,6 +138,18 @@ def test_a_run_over_two_torch_versions_names_each_with_its_machine():
     assert campaign_ship.torch_versions([cpu, {}], "2.13.0+cpu") == "2.13.0+cpu"  # one version (older segments: none)
 
 
+def test_a_stage_2_run_names_the_zoo_checkpoint_it_started_from(tmp_path):
+    segments = finished_run(tmp_path, NAME, 80.0)
+    run_config = json.loads((tmp_path / NAME / "config.json").read_text())
+    run_config["recipe"]["init_from"] = "./cmo-resnet32-cifar10lt"  # the campaign's run, relative to its runs
+    write(tmp_path / NAME / "config.json", run_config)
+    destination = tmp_path / "shipped"
+    destination.mkdir()
+    shipped = campaign_ship.bring_run(tmp_path, NAME, segments, "stage 2", destination, "cmo-resnet32-cifar10lt")
+    assert shipped["recipe"]["init_from"] == "cmo-resnet32-cifar10lt"  # shipped as the zoo entry of that name
+    assert "on the checkpoint `cmo-resnet32-cifar10lt`" in (destination / "README.md").read_text()
+
+
 def test_machine_words_name_the_gpus_that_continued_a_run():
     words = campaign_ship.machine_words
     assert words("CPU x86_64, 2 cores (keras-lt campaign), torch threads: 2") == "CPU, 2 cores"
