@@ -1,5 +1,6 @@
 """Hub checkpoints: save/load round trip, model card, name resolution, hf:// offline cache, push."""
 
+import glob
 import json
 import os
 import shutil
@@ -396,7 +397,14 @@ def test_a_card_note_stands_under_the_summary(checkpoint):
 
 @pytest.mark.parametrize("name", ["mislas", "lcreg", "cpmix", "afr"])
 def test_zoo_checkpoints_of_a_changed_recipe_say_so_in_their_card(name):
-    directory = os.path.join(recipes.zoo_root(), f"{name}-resnet32-cifar10lt")
+    """The short30 checkpoints trained before the recipe's correction say so; a full-recipe one, trained
+    after it by the campaign (which moved the short30 one under results/short30-*), does not."""
+    name = f"{name}-resnet32-cifar10lt"
+    directory = os.path.join(recipes.zoo_root(), name)
+    if hub.read_config(directory)["recipe"].get("schedule") == "full":
+        assert "previous reading" not in hub.read_config(directory).get("card_note", "")
+        results = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo", "results")
+        (directory,) = glob.glob(os.path.join(results, "short30-*", name))  # the checkout's: not in the wheel
     config = hub.read_config(directory)
     with open(os.path.join(directory, "README.md")) as f:
         card = f.read()
