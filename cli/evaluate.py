@@ -95,9 +95,9 @@ def held_out_split(model, config, data_dir, workers=None):
     Example:
     >>> images, labels = held_out_split("runs/photos", network.keras_lt_config, "my_photos")
     """
-    data = training.held_out_test(Recipe.from_stored(config["recipe"]), data_dir, workers)
+    images, labels, counts = training.held_out_test(Recipe.from_stored(config["recipe"]), data_dir, workers)
     trained = (config["train_class_counts"], (config.get("dataset") or {}).get("test_images"))
-    found = (data.class_counts.tolist(), len(data.test_labels))
+    found = (counts.tolist(), len(labels))
     if found != trained:
         raise DataError(
             f"{os.path.join(data_dir, 'train')} no longer holds the images {model} was trained on ({sum(found[0])} "
@@ -108,7 +108,7 @@ def held_out_split(model, config, data_dir, workers=None):
         f"split: the {training.HOLDOUT:.0%} of each class of {os.path.join(data_dir, 'train')} that the run held "
         f"out for its test metrics ({data_dir} has no test/ folder).", err=True,
     )
-    return data.test_images, data.test_labels
+    return images, labels
 
 
 def make_folder_of(path):

@@ -25,6 +25,8 @@ from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.pipeline import AUGMENTATIONS
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.image_files import DEFAULT_IMAGE_SIZE
+from keras_lt.data.image_folder import list_image_folder
+from keras_lt.data.image_folder import read_images
 from keras_lt.data.splits import stratified_split
 from keras_lt.data.streaming import STREAMING_AUGMENTATIONS
 from keras_lt.data.batch_choice import training_batches
@@ -123,22 +125,35 @@ def holds_out_test(dataset, data_dir):
 
 
 def held_out_test(recipe, data_dir, workers=None):
-    """The `TrainingData` of a run on an image folder without test/, drawn again as `prepare_data` drew it.
+    """The test split of a run on an image folder without test/, drawn again as `prepare_data` drew it.
 
     The held-out test split is `HOLDOUT` of every class, drawn with `recipe.seed + 1` from what the
     long-tail selection and the validation split (`recipe.val_split`, `recipe.seed`) leave of
-    `train/`: the same images as long as `train/` holds the same files. Nothing is printed.
+    `train/`: the same images as long as `train/` holds the same files. The draw needs only the
+    labels: with the recipe's `image_size` set (every folder recipe's), only the held-out images are
+    decoded. Nothing is printed.
 
     Args:
         recipe: the run's recipe.
         data_dir: the image folder the run trained on.
         workers: decoding processes of streamed images (None: `keras_lt.data.image_files.default_workers()`).
 
+    Returns:
+        `(test_images, test_labels, train_class_counts)`: the images as the run's test split held them
+        (an array, or `ImageFiles` for a streamed recipe) and the class counts of its training split.
+
     Example:
-    >>> data = held_out_test(Recipe.from_stored(config["recipe"]), "my_photos")
-    >>> data.test_images, data.test_labels  # what the run's metrics.json was computed on
+    >>> images, labels, counts = held_out_test(Recipe.from_stored(config["recipe"]), "my_photos")
     """
-    return _hold_out_test(recipe, *_training_split(recipe, _loader(recipe, data_dir, workers)))
+    size = _image_size(recipe)
+    if recipe.pipeline == "stream" or size is None:  # files to stream / a common size found over all images
+        data = _hold_out_test(recipe, *_training_split(recipe, _loader(recipe, data_dir, workers)))
+        return data.test_images, data.test_labels, data.class_counts
+    paths, labels, class_names = list_image_folder(os.path.expanduser(data_dir), "train")
+    data = _hold_out_test(recipe, *_training_split(recipe, lambda split, size: (np.arange(len(paths)), labels,
+                                                                               class_names)))
+    images = np.stack(read_images([paths[i] for i in data.test_images], size))
+    return images, data.test_labels, data.class_counts
 
 
 def _loader(recipe, data_dir, workers=None):
@@ -149,10 +164,19 @@ def _loader(recipe, data_dir, workers=None):
     return lambda split, size: load_dataset(recipe.dataset, split, data_dir, image_size=size)
 
 
-def _training_split(recipe, load):
-    """`(images, labels, class_names, val)`: the training split after the long-tail selection, less `val`'s split."""
+def _image_size(recipe):
+    """The recipe's `image_size` as `(h, w)`, or None."""
     size = recipe.image_size
-    images, labels, class_names = load("train", None if size is None else tuple(size) if isinstance(size, list) else (size, size))
+    return None if size is None else tuple(size) if isinstance(size, list) else (size, size)
+
+
+def _training_split(recipe, load):
+    """`(images, labels, class_names, val)`: the training split after the long-tail selection, less `val`'s split.
+
+    `load(split, size)` gives `(images, labels, class_names)`; images only need indexing (an array of
+    indices serves `held_out_test`).
+    """
+    images, labels, class_names = load("train", _image_size(recipe))
     if recipe.imbalance_factor:
         max_count = int(np.bincount(labels).max())
         counts = long_tailed_counts(len(class_names), max_count, recipe.imbalance_factor)

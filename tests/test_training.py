@@ -17,6 +17,7 @@ from keras_lt import callbacks as lt_callbacks
 from keras_lt import hub
 from keras_lt import training
 from keras_lt.callbacks import Backup
+from keras_lt.data import image_folder
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
@@ -248,6 +249,24 @@ def test_an_unknown_init_from_fails_before_anything_is_written(tmp_path):
     with pytest.raises(KerasLTError, match="unknown model 'x'"):
         training.train(tiny_recipe(init_from="x"), str(tmp_path / "run"), data=tiny_data(), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("image_size", [[8, 8], None])
+def test_held_out_test_is_the_split_prepare_data_held_out_decoding_only_its_images(tmp_path, monkeypatch, image_size):
+    """With an image size, the held-out images alone are decoded; without one (a common size found over
+    all images) the folder is loaded as training loads it. Either way: `prepare_data`'s test split."""
+    folder = tiny_folder(tmp_path / "photos", counts=(10, 8, 6), test=False)
+    recipe = tiny_recipe(dataset="folder", imbalance_factor=None, image_size=image_size, val_split=0.25)
+    data = training.prepare_data(recipe, folder)
+    monkeypatch.setenv("KERAS_LT_CACHE", str(tmp_path / "cold"))  # another machine: nothing decoded yet
+    decoded = []
+    read = image_folder.read_image
+    monkeypatch.setattr(image_folder, "read_image", lambda path, size=None: decoded.append(path) or read(path, size))
+    images, labels, counts = training.held_out_test(recipe, folder)
+    np.testing.assert_array_equal(images, data.test_images)
+    np.testing.assert_array_equal(labels, data.test_labels)
+    np.testing.assert_array_equal(counts, data.class_counts)
+    assert len(decoded) == (len(labels) if image_size else 24)
 
 
 def test_prepare_data_applies_the_ldam_selection(monkeypatch):
