@@ -31,7 +31,9 @@ Every run trains with the code of one commit: the first process of a run snapsho
 HEAD into `code/<commit>/` (the package laid out as the wheel lays it out) and every later process
 of that run resumes with the same snapshot, so a checkpoint's numbers come from one version of the
 code however many sessions it spans. `start --upgrade-code` moves the runs it resumes to HEAD (for
-a fix the running runs need, such as a safer backup; the segments record each commit). A run that exits non-zero (other than by `stop`) is marked
+a fix the running runs need, such as a safer backup; the segments record each commit), and so
+does a GPU call: `export` hands its runs to the device with HEAD's wheel, and `import` records
+that commit, which the CPU then continues with. A run that exits non-zero (other than by `stop`) is marked
 `<name>.failed` with the reason and skipped until `start --retry-failed`.
 """
 
@@ -654,6 +656,11 @@ def cmd_page(args):
 
 
 def cmd_start(args):
+    if (args.runs / EXPORTED_MARK).is_file():
+        exported = json.loads((args.runs / EXPORTED_MARK).read_text())
+        raise SystemExit(f"the runs were exported to a GPU call at {exported['exported']}: take its work back first "
+                         f"(python benchmarks/campaign.py import PARTS...), or, if it brought nothing back, remove "
+                         f"{args.runs / EXPORTED_MARK} and start again.")
     handle = lock(args.runs)
     if handle is None:
         state = daemon_state(args.runs) or {}
@@ -697,6 +704,7 @@ def cmd_stop(args):
 
 
 EXPORT_MANIFEST = "campaign_export.json"
+EXPORTED_MARK = "exported.json"  # the runs are out on a GPU call: `start` waits for `import`
 DEVICE_FILE = "device.json"  # benchmarks/device_pack.sh: the device's torch and GPU
 
 
@@ -707,31 +715,47 @@ def _refuse_while_running(runs, what):
                          "(python benchmarks/campaign.py stop), so that no run trains in two places.")
 
 
+def _older_snapshots(run_dir):
+    """The backup states of a run that a resume does not read: all but each backup's newest, and partial ones."""
+    older = set()
+    for backups in (run_dir / d for d in ("backup", "finetune_backup")):
+        snapshots = sorted(backups.glob("epoch-*")) if backups.is_dir() else []
+        older |= {p for p in snapshots if p.name.endswith(".partial")}
+        older |= set([p for p in snapshots if not p.name.endswith(".partial")][:-1])
+    return older
+
+
 def cmd_export(args):
     """Packs the runs a GPU call should continue (unfinished, not held, not waiting) with their backups.
 
-    The manifest also names the runs waiting on an exported one (`init_from_run`): the device's
-    `campaign.py device` starts them once it finishes there.
+    Each run travels with its newest backup state only. The manifest also names the runs waiting on
+    an exported one (`init_from_run`), which the device's `campaign.py device` starts once that
+    finishes there; a finished run that an exported one starts from travels as a checkpoint. A mark
+    in the runs directory stops `start` until `import` takes the call's work back.
     """
     _refuse_while_running(args.runs, "export")
     queue = load_queue(args.queue)
-    entries = [e for e in queue if progress(e, args.runs).state in ("queued", "interrupted")]
+    entries = [e for e in queue if not e.hold and progress(e, args.runs).state in ("queued", "interrupted")]
     if not entries:
         raise SystemExit("nothing to export: every run is finished, held, failed or waiting.")
     exported = {e.name for e in entries}
     waiting = [e.name for e in queue if e.init_from_run in exported and progress(e, args.runs).state == "waiting"]
+    checkpoints = sorted({e.init_from_run for e in entries if e.init_from_run and e.init_from_run not in exported})
     commit = _git("rev-parse", "HEAD")
-    manifest = {"commit": commit, "exported": _now(), "runs": [e.name for e in entries], "waiting": waiting}
+    manifest = {"commit": commit, "exported": _now(), "runs": [e.name for e in entries], "waiting": waiting,
+                "checkpoints": checkpoints}
     args.output.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(args.output, "w:gz") as tar:
-        for entry in entries:
-            for path in (args.runs / entry.name, args.runs / f"{entry.name}.log"):
+        for name in [e.name for e in entries] + checkpoints:
+            older = {str(p.relative_to(args.runs)) for p in _older_snapshots(args.runs / name)}
+            for path in (args.runs / name, args.runs / f"{name}.log"):
                 if path.exists():
-                    tar.add(path, arcname=path.name)
+                    tar.add(path, arcname=path.name, filter=lambda info: None if info.name in older else info)
         data = json.dumps(manifest).encode()
         info = tarfile.TarInfo(EXPORT_MANIFEST)
         info.size = len(data)
         tar.addfile(info, io.BytesIO(data))
+    _write_json(args.runs / EXPORTED_MARK, manifest)
     print(f"wrote {args.output} ({len(entries)} runs, then {', '.join(waiting) or 'none'} waiting on them; commit "
           f"{commit[:7]}). On the device (R: the repository; benchmarks/README.md has the whole call):\n"
           f"  tar xzf {args.output.name} -C RUNS && python3 $R/benchmarks/campaign.py --runs RUNS device "
@@ -774,9 +798,12 @@ def cmd_import(args):
             continue
         target = args.runs / name
         epochs, seconds = returned_epochs(target, root / name)
+        if not epochs and is_finished(root / name) == is_finished(target):
+            print(f"{name}: not trained on {args.machine} (the campaign's copy stays)")
+            continue
         shutil.rmtree(target, ignore_errors=True)
         os.replace(root / name, target)
-        if (root / f"{name}.log").is_file():  # device_recipes.sh appended to the exported log
+        if (root / f"{name}.log").is_file():  # the device daemon appended to the exported log
             shutil.copyfile(root / f"{name}.log", args.runs / f"{name}.log")
         segment = {"start": manifest["exported"], "end": _now(), "commit": manifest["commit"], "resume": True,
                    "threads": None, "slots": None, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0,
@@ -786,6 +813,7 @@ def cmd_import(args):
             f.write(json.dumps(segment) + "\n")
         print(f"{name}: {progress(Entry(name, name), args.runs).state} after {args.machine}")
     shutil.rmtree(staging)
+    (args.runs / EXPORTED_MARK).unlink(missing_ok=True)
 
 
 def cmd_ship(args):

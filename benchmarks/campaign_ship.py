@@ -133,18 +133,21 @@ def bring_run(runs, name, segments, epochs, destination, init_from_run=None):
             shutil.copy2(path, destination / path.name)
     log = (runs / f"{name}.log").read_text()
     shutil.copy2(runs / f"{name}.log", destination / "train_stdout.log")
-    first_command = next(line for line in log.splitlines() if " campaign: " in line)
+    first_command = next((line for line in log.splitlines() if re.match(r"# \S+ (campaign|device): ", line)),
+                         "# (its first process's command is not in the log)")
     (destination / "command.txt").write_text(command_text(name, segments, first_command))
     config = json.loads((destination / "config.json").read_text())
     config["dataset"].update(title=DATA_TITLE, data_dir=DATA_DIR)
     if init_from_run:  # the campaign's run directory (./NAME) shipped as the zoo entry of the same name
         config["recipe"]["init_from"] = init_from_run
-    threads = max(s["threads"] or 0 for s in segments)
-    others = sorted({s["machine"] for s in segments if s.get("machine")})  # parts continued on a GPU
-    config["run"]["device"] = f"CPU x86_64, 2 cores (keras-lt campaign), torch threads: {threads}" + "".join(
-        f"; part on {machine}" for machine in others)
+    on_cpu = [s for s in segments if not s.get("machine")]
+    others = sorted({s["machine"] for s in segments if s.get("epochs")})  # the GPUs that trained some of its epochs
+    threads = max((s["threads"] or 0 for s in on_cpu), default=0)
+    config["run"]["device"] = "; ".join(
+        ([f"CPU x86_64, 2 cores (keras-lt campaign), torch threads: {threads}"] if on_cpu else [])
+        + [f"{'part on ' if on_cpu else ''}{machine}" for machine in others])
     config["run"]["torch"] = torch_versions(segments, config["run"].get("torch"))
-    where = "2 CPU cores" + "".join(f" and {machine}" for machine in others)
+    where = " and ".join((["2 CPU cores"] if on_cpu else []) + others)
     config["card_note"] = f"Full recipe ({epochs}), {where}; final epoch, no checkpoint selection."
     (destination / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     (destination / "README.md").write_text(hub.model_card(config))

@@ -9,10 +9,13 @@
 set -euo pipefail
 runs=$1 out=$2
 python3 -c "import json, torch; print(json.dumps({'torch': torch.__version__, 'gpu': torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}))" > "$runs/device.json"
+shopt -s nullglob  # a run stopped before its first epoch has an empty backup folder
 for backups in "$runs"/*/backup "$runs"/*/finetune_backup; do
-  [[ -d $backups ]] || continue
   rm -rf "$backups"/*.partial
-  ls -d "$backups"/epoch-* 2>/dev/null | sort | head -n -1 | xargs -r rm -rf
+  snapshots=("$backups"/epoch-*)  # sorted: epoch-000009 < epoch-000010
+  if (( ${#snapshots[@]} > 1 )); then
+    rm -rf "${snapshots[@]:0:${#snapshots[@]}-1}"
+  fi
 done
 archive=$(mktemp --suffix .tgz)
 tar czf "$archive" -C "$(dirname "$runs")" "$(basename "$runs")"

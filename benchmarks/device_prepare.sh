@@ -6,9 +6,12 @@
 #              call's working tree is capped at 64 MiB, and the weights alone are 20 MiB);
 #   .devdata/  the shared CIFAR-10 JPEG archive;
 #   .devruns/  runs.tgz: the campaign stopped, and every run it should continue exported with its
-#              backup (the command prints the recipe list for benchmarks/device_recipes.sh).
+#              backup (`campaign.py export`; `campaign.py device` continues them there).
+# The device trains the exported commit (HEAD) with this tree's wheel: the tree must be committed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+git diff --quiet HEAD -- keras_lt cli zoo benchmarks pyproject.toml ||
+  { echo "uncommitted changes under keras_lt/ cli/ zoo/ benchmarks/: commit them first (the GPU call trains HEAD)" >&2; exit 1; }
 for dir in .whl .devdata .devruns; do
   grep -qx "/$dir/" .git/info/exclude || echo "/$dir/" >> .git/info/exclude
 done
@@ -32,4 +35,7 @@ for _ in $(seq 60); do  # the daemon ends once its runs have written their Ctrl-
   sleep 2
 done
 [[ -f .devruns/runs.tgz ]] || { echo "the campaign did not stop within 2 minutes: see python benchmarks/campaign.py status" >&2; exit 1; }
-du -sh .whl .devdata .devruns
+tracked=$(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1)
+carried=$(du -cb .whl .devdata .devruns | tail -1 | cut -f1)
+echo "the call's tree: $(( (tracked + carried) / 1048576 )) MiB of 64 (tracked $(( tracked / 1048576 )), carried $(( carried / 1048576 )))"
+(( tracked + carried < 64 * 1048576 )) || { echo "over the device tool's 64 MiB: carry less" >&2; exit 1; }

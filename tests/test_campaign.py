@@ -276,27 +276,36 @@ def test_a_resumed_run_keeps_its_commit_unless_upgraded(repo, tmp_path, monkeypa
 
 def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monkeypatch):
     runs = tmp_path / "runs"
-    queue = [{"name": n, "recipe": write_recipe(repo, n, 4)} for n in ("done", "cut", "fresh", "held")]
+    queue = [{"name": n, "recipe": write_recipe(repo, n, 4)} for n in ("done", "cut", "fresh", "held", "after")]
     queue[3]["hold"] = "not yet"
+    queue[4]["init_from_run"] = "done"
     queue_file = write_queue(tmp_path / "q.json", queue)
     finish(runs / "done")
-    (runs / "cut" / "backup").mkdir(parents=True)
+    for snapshot in ("epoch-000001", "epoch-000002", "epoch-000003.partial"):  # only the newest travels
+        (runs / "cut" / "backup" / snapshot).mkdir(parents=True)
+    (runs / "held" / "backup").mkdir(parents=True)  # interrupted, then held: stays here
     write_log(runs / "cut" / "train_log.csv", [60.0, 61.0])
     (runs / "cut.log").write_text("epoch 1\nepoch 2\n")
     monkeypatch.setattr(campaign, "_git", lambda *args: "c" * 40)
     archive = tmp_path / "out" / "runs.tgz"
     entries = {e.name: e for e in campaign.load_queue(queue_file)}
     assert [campaign.progress(entries[n], runs).epochs_left for n in ("done", "cut", "fresh")] == [0, 2, 4]
-    assert campaign.totals(runs, list(entries.values())).endswith("required runs left: 3, 10 epochs (both stages)")
+    assert campaign.totals(runs, list(entries.values())).endswith("required runs left: 4, 10 epochs (both stages)")
     campaign.main(["--runs", str(runs), "--queue", str(queue_file), "export", str(archive)])
+    with pytest.raises(SystemExit, match="exported to a GPU call at .*: take its work back first"):
+        campaign.main(["--runs", str(runs), "--queue", str(queue_file), "start"])  # no run in two places
 
     device = tmp_path / "device"  # what a device call does: extract, continue, pack RUNS_DIR back
     device.mkdir()
     with tarfile.open(archive) as tar:
-        assert sorted(tar.getnames())[:2] == ["campaign_export.json", "cut"]
-        assert "done" not in tar.getnames() and "held" not in tar.getnames()
+        names = tar.getnames()
+        manifest = json.loads(tar.extractfile("campaign_export.json").read())
+        assert (manifest["runs"], manifest["checkpoints"]) == (["cut", "fresh", "after"], ["done"])
+        assert "done/model.safetensors" in names and not any(n.startswith("held") for n in names)
+        assert [n for n in names if n.startswith("cut/backup/")] == ["cut/backup/epoch-000002"]
         tar.extractall(device / "runs", filter="data")
     write_log(device / "runs" / "cut" / "train_log.csv", [60.0, 61.0, 3.0, 3.0])
+    (device / "runs" / "fresh" / "backup").mkdir(parents=True)  # got a slot, stopped before its first epoch
     (device / "runs" / "device.json").write_text(json.dumps({"torch": "2.11.0+cu130", "gpu": "NVIDIA H200"}))
     (device / "runs" / "cut.log").write_text("epoch 1\nepoch 2\nepoch 3 (gpu)\nepoch 4 (gpu)\n")
     returned = tmp_path / "returned.tgz"
@@ -317,7 +326,8 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
     assert segment["epochs"] == {"train_log.csv": [2, 4]} and segment["epoch_seconds"] == 6.0
     assert (segment["torch"], segment["gpu"]) == ("2.11.0+cu130", "NVIDIA H200")
     assert cut.seconds_per_epoch == 60.5 and cut.note == "2 epochs on H200"
-    assert not (runs / ".import").exists()
+    assert campaign.segments(runs, "fresh") == []  # exported, never trained there: no segment, no GPU in its card
+    assert not (runs / ".import").exists() and not (runs / campaign.EXPORTED_MARK).exists()
 
 
 def test_export_refuses_while_the_daemon_runs(tmp_path):
@@ -335,6 +345,7 @@ def test_device_pack_keeps_the_newest_backup_and_returns_parts_import_reads(tmp_
         (runs / "r" / "backup" / snapshot).mkdir(parents=True)
         (runs / "r" / "backup" / snapshot / "state.json").write_text(snapshot)
     (runs / "done" / "stage1").mkdir(parents=True)  # no backup folder: left as it is
+    (runs / "fresh" / "backup").mkdir(parents=True)  # stopped before its first epoch: an empty backup
     out = tmp_path / "out"
     out.mkdir()
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"  # its python3: this one, with torch
@@ -345,6 +356,7 @@ def test_device_pack_keeps_the_newest_backup_and_returns_parts_import_reads(tmp_
     with tarfile.open(parts[0]) as tar:
         names = set(tar.getnames())
     assert "runs/r/backup/epoch-000002/state.json" in names and "runs/done/stage1" in names
+    assert "runs/fresh/backup" in names
     import torch
 
     assert json.loads((runs / "device.json").read_text())["torch"] == torch.__version__  # the cards name it

@@ -130,6 +130,22 @@ def test_command_names_the_epochs_a_gpu_trained(tmp_path):
     assert "H200" in lines[-2] and lines[-2].endswith("epochs: train_log.csv rows 181-200 (248.0 s of epochs)")
 
 
+def test_a_run_trained_on_a_gpu_alone_names_only_the_gpu(tmp_path):
+    finished_run(tmp_path, NAME, 80.0)
+    (tmp_path / f"{NAME}.log").write_text(f"# 2026-11-30T00:22:45Z device: python -m keras_lt.cli.main train --recipe "
+                                          f"{NAME}  (commit {'e' * 40}, 2 threads)\nEpoch 1/200\n")
+    gpu = {"start": "e", "end": "f", "commit": "e" * 40, "exit": None, "resume": True, "threads": None,
+           "wall_seconds": 0.0, "cpu_seconds": 0.0, "machine": "H200 (device tool)",
+           "epochs": {"train_log.csv": [0, 200]}, "epoch_seconds": 1000.0}
+    idle = {**gpu, "machine": "H100 (device tool)", "epochs": {}}  # an older call that trained none of it
+    destination = tmp_path / "shipped"
+    destination.mkdir()
+    shipped = campaign_ship.bring_run(tmp_path, NAME, [gpu, idle], "200 epochs", destination)
+    assert shipped["run"]["device"] == "H200 (device tool)"
+    assert shipped["card_note"] == "Full recipe (200 epochs), H200 (device tool); final epoch, no checkpoint selection."
+    assert "device: python -m keras_lt.cli.main train" in (destination / "command.txt").read_text()
+
+
 def test_a_run_over_two_torch_versions_names_each_with_its_machine():
     cpu = {"torch": "2.13.0+cpu"}
     gpu = {"torch": "2.11.0+cu130", "machine": "H200 (device tool)"}
