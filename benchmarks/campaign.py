@@ -67,6 +67,7 @@ DEFAULT_DATA = CACHE / "cifar10-jpeg-q75"
 # keras_lt here would cost `status` the seconds of importing torch).
 INTERRUPTED_DIRS = ("backup", "stage1", "finetune_backup")
 STAGE1_LOG, STAGE2_LOG = "train_log.csv", "finetune_log.csv"
+BACKUP_OF_LOG = {STAGE1_LOG: "backup", STAGE2_LOG: "finetune_backup"}
 # The package as its wheel lays it out (pyproject.toml's package-dir).
 PACKAGE_DIRS = {"keras_lt": "keras_lt", "cli": "keras_lt/cli", "zoo": "keras_lt/zoo"}
 RECENT_EPOCHS = 10  # seconds per epoch: the median of the stage's last epochs
@@ -167,7 +168,8 @@ def progress(entry, runs, running=(), finished=()):
     recipe = read_recipe(entry, runs)
     stage1_total = 0 if (recipe.get("init_from") or entry.init_from_run) else recipe["epochs"]
     stage2_total = (recipe.get("finetune") or {}).get("epochs", 0)
-    seconds1, seconds2 = _log_seconds(run_dir / STAGE1_LOG), _log_seconds(run_dir / STAGE2_LOG)
+    # the epochs a resume continues after (a log row written before a stop cut its backup is not one)
+    seconds1, seconds2 = (_log_seconds(run_dir / log)[:_epochs_kept(run_dir, log)] for log in (STAGE1_LOG, STAGE2_LOG))
     done1, done2 = min(len(seconds1), stage1_total), min(len(seconds2), stage2_total)
     elsewhere = device_epochs(runs, entry.name)
     here1, here2 = (_here(seconds, elsewhere.get(log, ())) for seconds, log in ((seconds1, STAGE1_LOG),
@@ -771,11 +773,21 @@ def returned_epochs(before, after):
     """
     epochs, seconds = {}, 0.0
     for log in (STAGE1_LOG, STAGE2_LOG):
-        first, returned = len(_log_seconds(before / log)), _log_seconds(after / log)
-        if len(returned) > first:
-            epochs[log] = [first, len(returned)]
-            seconds += sum(returned[first:])
+        first, end = _epochs_kept(before, log), _epochs_kept(after, log)
+        if end > first:
+            epochs[log] = [first, end]
+            seconds += sum(_log_seconds(after / log)[first:end])
     return epochs, seconds
+
+
+def _epochs_kept(run_dir, log):
+    """The epochs of a stage that a resume of `run_dir` continues after: its newest backup's, else its log's rows.
+
+    (A stop between an epoch's log row and its backup leaves the log a row ahead; the resume trims it.)
+    """
+    backups = run_dir / BACKUP_OF_LOG[log]
+    snapshots = [int(p.name.split("-")[1]) for p in backups.glob("epoch-*") if not p.name.endswith(".partial")]
+    return max(snapshots) if snapshots else len(_log_seconds(run_dir / log))
 
 
 def cmd_import(args):

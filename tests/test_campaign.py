@@ -61,6 +61,7 @@ def repo(tmp_path, monkeypatch):
 def test_run_layout_matches_keras_lt_training():
     assert set(campaign.INTERRUPTED_DIRS) == {training.BACKUP_DIR, training.STAGE1_DIR, stage2.BACKUP_DIR}
     assert (campaign.STAGE1_LOG, campaign.STAGE2_LOG) == (training.LOG_FILE, training.FINETUNE_LOG_FILE)
+    assert campaign.BACKUP_OF_LOG == {training.LOG_FILE: training.BACKUP_DIR, training.FINETUNE_LOG_FILE: stage2.BACKUP_DIR}
 
 
 def test_committed_queue_is_the_issues_order_and_its_recipes_exist():
@@ -304,7 +305,9 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
         assert "done/model.safetensors" in names and not any(n.startswith("held") for n in names)
         assert [n for n in names if n.startswith("cut/backup/")] == ["cut/backup/epoch-000002"]
         tar.extractall(device / "runs", filter="data")
-    write_log(device / "runs" / "cut" / "train_log.csv", [60.0, 61.0, 3.0, 3.0])
+    # Two epochs there (backup epoch-000004), then a stop between the 5th epoch's log row and its backup.
+    write_log(device / "runs" / "cut" / "train_log.csv", [60.0, 61.0, 3.0, 3.0, 3.0])
+    os.rename(device / "runs" / "cut" / "backup" / "epoch-000002", device / "runs" / "cut" / "backup" / "epoch-000004")
     (device / "runs" / "fresh" / "backup").mkdir(parents=True)  # got a slot, stopped before its first epoch
     (device / "runs" / "device.json").write_text(json.dumps({"torch": "2.11.0+cu130", "gpu": "NVIDIA H200"}))
     (device / "runs" / "cut.log").write_text("epoch 1\nepoch 2\nepoch 3 (gpu)\nepoch 4 (gpu)\n")
