@@ -16,7 +16,7 @@ for dir in .whl .devdata .devruns; do
   grep -qx "/$dir/" .git/info/exclude || echo "/$dir/" >> .git/info/exclude
 done
 rm -rf .whl .devruns && mkdir -p .whl .devdata .devruns
-keras=$(python -c "import keras; print(keras.__version__)")
+keras=$(python -c "import importlib.metadata as m; print(m.version('keras'))")  # no import: keras would pick its default backend
 pip download -q "keras==$keras" optree namex --no-deps --python-version 3.12 --only-binary=:all: -d .whl
 pip wheel -q --no-deps --no-build-isolation . -w .whl && rm -rf build
 python - .whl/keras_lt-*.whl <<'PY'
