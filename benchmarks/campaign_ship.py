@@ -113,11 +113,16 @@ def command_text(name, segments, log_head):
 
 def torch_versions(segments, written_by):
     """The run's torch version(s): `written_by` (the process that wrote the checkpoint) if every process
-    ran one version, else each version with the machine it ran on ("2.13.0+cpu on the CPU, ...")."""
+    ran one version, else each version with the machine it ran on ("2.13.0+cpu on the CPU, ...").
+
+    The last process is the one that wrote the checkpoint: without a recorded version (a segment of a
+    daemon older than the field) it ran `written_by`.
+    """
     versions = {}
     for segment in segments:
-        if segment.get("torch"):
-            versions.setdefault(segment["torch"], segment.get("machine") or "the CPU")
+        version = segment.get("torch") or (written_by if segment is segments[-1] else None)
+        if version:
+            versions.setdefault(version, segment.get("machine") or "the CPU")
     if len(versions) < 2:
         return written_by
     return ", ".join(f"{version} on {machine}" for version, machine in versions.items())

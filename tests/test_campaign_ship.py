@@ -152,6 +152,8 @@ def test_a_run_over_two_torch_versions_names_each_with_its_machine():
     assert campaign_ship.torch_versions([cpu, gpu, cpu], "2.13.0+cpu") == \
         "2.13.0+cpu on the CPU, 2.11.0+cu130 on H200 (device tool)"
     assert campaign_ship.torch_versions([cpu, {}], "2.13.0+cpu") == "2.13.0+cpu"  # one version (older segments: none)
+    assert campaign_ship.torch_versions([gpu, {}], "2.13.0+cpu") == \
+        "2.11.0+cu130 on H200 (device tool), 2.13.0+cpu on the CPU"  # the last process wrote the checkpoint
 
 
 def test_a_stage_2_run_names_the_zoo_checkpoint_it_started_from(tmp_path):
