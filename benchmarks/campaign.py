@@ -171,7 +171,8 @@ def progress(entry, runs, running=(), finished=()):
     # the epochs a resume continues after (a log row written before a stop cut its backup is not one)
     seconds1, seconds2 = (_log_seconds(run_dir / log)[:_epochs_kept(run_dir, log)] for log in (STAGE1_LOG, STAGE2_LOG))
     done1, done2 = min(len(seconds1), stage1_total), min(len(seconds2), stage2_total)
-    elsewhere = device_epochs(runs, entry.name)
+    run_segments = segments(runs, entry.name)
+    elsewhere = device_epochs(run_segments)
     here1, here2 = (_here(seconds, elsewhere.get(log, ())) for seconds, log in ((seconds1, STAGE1_LOG),
                                                                                   (seconds2, STAGE2_LOG)))
     if done1 < stage1_total or not stage2_total:
@@ -204,7 +205,7 @@ def progress(entry, runs, running=(), finished=()):
         note = failed.read_text().strip().splitlines()[0]
     elif state == "waiting":
         note = f"starts from {entry.init_from_run}"
-    moved = device_machines(runs, entry.name)
+    moved = device_machines(run_segments)
     if moved:
         note = "; ".join(n for n in (note, ", ".join(f"{n} epoch{'s' * (n != 1)} on {m}" for m, n in moved.items())) if n)
     left = 0 if state == "done" else (stage1_total - done1) + (stage2_total - done2)
@@ -236,19 +237,19 @@ def segments(runs, name):
     return sorted(recorded, key=lambda segment: segment.get("start") or "")
 
 
-def device_epochs(runs, name):
+def device_epochs(run_segments):
     """The epochs of a run that a GPU call trained: per-epoch log name -> set of row indices."""
     rows = {}
-    for segment in segments(runs, name):
+    for segment in run_segments:
         for log, (first, end) in (segment.get("epochs") or {}).items():
             rows.setdefault(log, set()).update(range(first, end))
     return rows
 
 
-def device_machines(runs, name):
+def device_machines(run_segments):
     """How many epochs of a run each GPU machine trained (from the import segments)."""
     counts = {}
-    for segment in segments(runs, name):
+    for segment in run_segments:
         trained = sum(end - first for first, end in (segment.get("epochs") or {}).values())
         if trained:
             counts[segment["machine"]] = counts.get(segment["machine"], 0) + trained
@@ -717,13 +718,16 @@ def _refuse_while_running(runs, what):
                          "(python benchmarks/campaign.py stop), so that no run trains in two places.")
 
 
+def _complete_snapshots(backups):
+    """A backup folder's complete states, oldest first (`epoch-N/`; an `epoch-N.partial/` is a write cut short)."""
+    return sorted(p for p in backups.glob("epoch-*") if not p.name.endswith(".partial"))
+
+
 def _older_snapshots(run_dir):
     """The backup states of a run that a resume does not read: all but each backup's newest, and partial ones."""
     older = set()
-    for backups in (run_dir / d for d in ("backup", "finetune_backup")):
-        snapshots = sorted(backups.glob("epoch-*")) if backups.is_dir() else []
-        older |= {p for p in snapshots if p.name.endswith(".partial")}
-        older |= set([p for p in snapshots if not p.name.endswith(".partial")][:-1])
+    for backups in (run_dir / d for d in BACKUP_OF_LOG.values()):
+        older |= set(backups.glob("epoch-*.partial")) | set(_complete_snapshots(backups)[:-1])
     return older
 
 
@@ -785,9 +789,8 @@ def _epochs_kept(run_dir, log):
 
     (A stop between an epoch's log row and its backup leaves the log a row ahead; the resume trims it.)
     """
-    backups = run_dir / BACKUP_OF_LOG[log]
-    snapshots = [int(p.name.split("-")[1]) for p in backups.glob("epoch-*") if not p.name.endswith(".partial")]
-    return max(snapshots) if snapshots else len(_log_seconds(run_dir / log))
+    snapshots = _complete_snapshots(run_dir / BACKUP_OF_LOG[log])
+    return int(snapshots[-1].name.split("-")[1]) if snapshots else len(_log_seconds(run_dir / log))
 
 
 def cmd_import(args):

@@ -161,9 +161,10 @@ def bring_run(runs, name, segments, epochs, destination, init_from_run=None):
 
 def machine_words(device):
     """A checkpoint's machine for the tables, from its config's `run.device`: "CPU, 2 cores", with
-    " + H200" for each GPU that continued the run (`bring_run`'s "; part on ..."), or "H100"."""
+    " + H200" for each GPU that continued the run (`bring_run`'s "; part on ..."), "H100", or the GPU
+    of a run trained there alone ("H200")."""
     if not device.startswith("CPU"):
-        return "H100" if "H100" in device else device
+        return "H100" if "H100" in device else device.split(" (")[0]
     parts = re.findall(r"; part on ([^;(]+)", device)
     return "CPU, 2 cores" + "".join(f" + {part.strip()}" for part in parts)
 

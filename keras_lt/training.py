@@ -150,8 +150,8 @@ def held_out_test(recipe, data_dir, workers=None):
         data = _hold_out_test(recipe, *_training_split(recipe, _loader(recipe, data_dir, workers)))
         return data.test_images, data.test_labels, data.class_counts
     paths, labels, class_names = list_image_folder(os.path.expanduser(data_dir), "train")
-    data = _hold_out_test(recipe, *_training_split(recipe, lambda split, size: (np.arange(len(paths)), labels,
-                                                                               class_names)))
+    data = _hold_out_test(recipe, *_training_split(recipe, lambda _split, _size: (np.arange(len(paths)), labels,
+                                                                                 class_names)))
     images = np.stack(read_images([paths[i] for i in data.test_images], size))
     return images, data.test_labels, data.class_counts
 

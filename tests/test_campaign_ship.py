@@ -174,6 +174,7 @@ def test_machine_words_name_the_gpus_that_continued_a_run():
     assert words("CPU x86_64, 2 cores (keras-lt campaign), torch threads: 2; part on H200 (device tool)") == \
         "CPU, 2 cores + H200"
     assert words("GPU NVIDIA H100 80GB HBM3") == "H100"
+    assert words("H200 (device tool)") == "H200"  # a run the GPU trained alone: named as when it helped
 
 
 def test_ship_a_baseline_goes_to_results_only_and_refuses_twice(repo, tmp_path):
