@@ -813,6 +813,7 @@ def cmd_import(args):
             continue
         target = args.runs / name
         epochs, seconds = returned_epochs(target, root / name)
+        resumed = _epochs_kept(target, STAGE1_LOG) > 0  # the call's first process continued a backup
         if not epochs and is_finished(root / name) == is_finished(target):
             print(f"{name}: not trained on {args.machine} (the campaign's copy stays)")
             continue
@@ -820,7 +821,7 @@ def cmd_import(args):
         os.replace(root / name, target)
         if (root / f"{name}.log").is_file():  # the device daemon appended to the exported log
             shutil.copyfile(root / f"{name}.log", args.runs / f"{name}.log")
-        segment = {"start": manifest["exported"], "end": _now(), "commit": manifest["commit"], "resume": True,
+        segment = {"start": manifest["exported"], "end": _now(), "commit": manifest["commit"], "resume": resumed,
                    "threads": None, "slots": None, "exit": None, "wall_seconds": 0.0, "cpu_seconds": 0.0,
                    "machine": args.machine, "epochs": epochs, "epoch_seconds": round(seconds, 1),
                    "torch": device.get("torch"), "gpu": device.get("gpu")}

@@ -309,6 +309,8 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
     write_log(device / "runs" / "cut" / "train_log.csv", [60.0, 61.0, 3.0, 3.0, 3.0])
     os.rename(device / "runs" / "cut" / "backup" / "epoch-000002", device / "runs" / "cut" / "backup" / "epoch-000004")
     (device / "runs" / "fresh" / "backup").mkdir(parents=True)  # got a slot, stopped before its first epoch
+    (device / "runs" / "after" / "backup" / "epoch-000001").mkdir(parents=True)  # started there: one epoch
+    write_log(device / "runs" / "after" / "train_log.csv", [3.0])
     (device / "runs" / "device.json").write_text(json.dumps({"torch": "2.11.0+cu130", "gpu": "NVIDIA H200"}))
     (device / "runs" / "cut.log").write_text("epoch 1\nepoch 2\nepoch 3 (gpu)\nepoch 4 (gpu)\n")
     returned = tmp_path / "returned.tgz"
@@ -327,6 +329,9 @@ def test_export_and_import_hand_runs_to_a_gpu_call_and_back(repo, tmp_path, monk
     (segment,) = campaign.segments(runs, "cut")
     assert segment["machine"] == "H200" and segment["commit"] == "c" * 40
     assert segment["epochs"] == {"train_log.csv": [2, 4]} and segment["epoch_seconds"] == 6.0
+    assert segment["resume"] is True
+    (started,) = campaign.segments(runs, "after")  # its first process there started it afresh
+    assert started["epochs"] == {"train_log.csv": [0, 1]} and started["resume"] is False
     assert (segment["torch"], segment["gpu"]) == ("2.11.0+cu130", "NVIDIA H200")
     assert cut.seconds_per_epoch == 60.5 and cut.note == "2 epochs on H200"
     assert campaign.segments(runs, "fresh") == []  # exported, never trained there: no segment, no GPU in its card
