@@ -17,6 +17,7 @@ from keras_lt import callbacks as lt_callbacks
 from keras_lt import hub
 from keras_lt import training
 from keras_lt.callbacks import Backup
+from keras_lt.callbacks import backup as backup_module
 from keras_lt.data import image_folder
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import KerasLTError
@@ -125,6 +126,19 @@ def test_resume_completes_the_run_exactly(tmp_path, monkeypatch):
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]  # every epoch once, one header
     assert not os.path.exists(os.path.join(out, training.BACKUP_DIR))
     assert_same_weights(straight, out)
+
+
+def test_a_resume_reads_and_checks_the_backup_once(tmp_path, monkeypatch):
+    """The log's trim and the restore share one check of the state's checksums (a large state: seconds each)."""
+    recipe = tiny_recipe(epochs=3)
+    out = str(tmp_path / "run")
+    interrupted_run(monkeypatch, out, recipe)
+    state = os.path.join(out, training.BACKUP_DIR, "epoch-000001")
+    hashed = []
+    sha256 = backup_module._sha256
+    monkeypatch.setattr(backup_module, "_sha256", lambda path: hashed.append(os.path.relpath(path, state)) or sha256(path))
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert hashed.count(backup_module.WEIGHTS_FILE) == 1
 
 
 def test_resume_drops_log_rows_the_backup_does_not_hold(tmp_path, monkeypatch):
