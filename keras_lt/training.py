@@ -475,10 +475,10 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     if main:
         RunLock.check(output_dir)
         check_output(output_dir, recipe, resume)
+    if recipe.init_from is not None:
+        hub.resolve(recipe.init_from)  # a checkpoint to start from that is not there fails before the data is read
     data = data or prepare_data(recipe, data_dir)
     initial = None if recipe.init_from is None or recipe.finetune is None else _initial_network(recipe, data)
-    if recipe.init_from is not None:
-        hub.resolve(recipe.init_from)  # a checkpoint to fine-tune that is not there fails before anything is written
     with RunLock(output_dir) if main else contextlib.nullcontext():
         if main:
             check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
