@@ -265,6 +265,84 @@ def test_an_unknown_init_from_fails_before_the_data_is_read_and_anything_is_writ
     assert not (tmp_path / "run").exists()
 
 
+def test_init_from_a_checkpoint_of_another_image_size_fails_before_anything_is_written(tmp_path):
+    base = str(tmp_path / "base")
+    training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)  # 8x8 images
+    data = tiny_data()
+    pad = ((0, 0), (2, 2), (2, 2), (0, 0))
+    larger = dataclasses.replace(data, train_images=np.pad(data.train_images, pad), test_images=np.pad(data.test_images, pad))
+    out = tmp_path / "run"
+    with pytest.raises(KerasLTError, match="takes 8x8 images; pass --image-size 8x8") as error:
+        training.train(tiny_recipe(name="tiny-whole", init_from=base), str(out), data=larger, verbose=0)
+    assert "\n" not in str(error.value)
+    assert not out.exists()
+
+
+def test_milestones_without_one_factor_each_fail_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    recipe = tiny_recipe(milestones=[1], factors=[0.1, 0.01])
+    with pytest.raises(KerasLTError, match=r"milestones \[1\] and factors \[0.1, 0.01\] differ in length") as error:
+        training.train(recipe, str(out), data=tiny_data(), verbose=0)
+    assert "\n" not in str(error.value) and str(error.value).startswith("recipe tiny-ce: ")
+    assert not out.exists()
+    training.check_recipe(dataclasses.replace(recipe, lr_decay="cosine"))  # a cosine decay has no milestones
+
+
+def test_a_loss_that_needs_images_of_every_class_fails_before_anything_is_written(tmp_path):
+    """LDAM's margins need every class's count: a training set without class "b" is refused, in one line."""
+    data = tiny_data()
+    kept = data.train_labels != 2
+    data = dataclasses.replace(data, train_images=data.train_images[kept], train_labels=data.train_labels[kept])
+    assert data.class_counts.tolist() == [8, 8, 0]
+    out = tmp_path / "run"
+    recipe = tiny_recipe(loss="ldam", classifier="cosine")
+    with pytest.raises(KerasLTError, match="the ldam loss does not build on the training set's class counts") as error:
+        training.train(recipe, str(out), data=data, verbose=0)
+    assert "\n" not in str(error.value)
+    assert not out.exists()
+
+
+def failing_backup(epoch):
+    """A `Backup` class whose fit fails (an error, not a Ctrl-C) at the end of `epoch`, before its backup."""
+
+    class FailingBackup(Backup):
+        def on_epoch_end(self, current, logs=None):
+            if current == epoch:
+                raise RuntimeError("CUDA out of memory")
+            super().on_epoch_end(current, logs)
+
+    return FailingBackup
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_run_failing_before_it_saved_an_epoch_leaves_the_output_as_it_found_it(tmp_path, monkeypatch, existing):
+    """Nothing to continue: the same command, with a changed recipe, then starts afresh (no --resume, no refusal)."""
+    out = tmp_path / "run"
+    if existing:
+        out.mkdir()
+        (out / "mine.txt").write_text("the user's")
+    recipe = tiny_recipe()
+    with monkeypatch.context() as patch:
+        patch.setattr(lt_callbacks, "Backup", failing_backup(0))
+        with pytest.raises(RuntimeError, match="out of memory"):
+            training.train(recipe, str(out), data=tiny_data(), verbose=0)
+    assert (sorted(os.listdir(out)) == ["mine.txt"]) if existing else not out.exists()
+    training.train(dataclasses.replace(recipe, batch_size=4), str(out), data=tiny_data(), verbose=0)
+    assert os.path.isfile(out / hub.CONFIG_FILE)
+
+
+def test_a_run_failing_after_a_saved_epoch_keeps_it_for_resume(tmp_path, monkeypatch):
+    out = str(tmp_path / "run")
+    recipe = tiny_recipe(epochs=3)
+    with monkeypatch.context() as patch:
+        patch.setattr(lt_callbacks, "Backup", failing_backup(1))
+        with pytest.raises(RuntimeError, match="out of memory"):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert training.has_finished_epoch(out) and os.path.isfile(os.path.join(out, "recipe.json"))
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
+
+
 @pytest.mark.parametrize("image_size", [[8, 8], None])
 def test_held_out_test_is_the_split_prepare_data_held_out_decoding_only_its_images(tmp_path, monkeypatch, image_size):
     """With an image size, the held-out images alone are decoded; without one (a common size found over
