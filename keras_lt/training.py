@@ -6,11 +6,14 @@ import dataclasses
 import inspect
 import json
 import os
+import platform
 import shutil
 
 import keras
 import numpy as np
+import torch
 
+from keras_lt import __version__
 from keras_lt import callbacks as lt_callbacks
 from keras_lt import distributed
 from keras_lt import hub
@@ -339,11 +342,10 @@ def check_data(recipe, data):
 def build_trainer(recipe, data, steps_per_epoch):
     """The network, trainer (with the recipe's ingredients), compiled loss/optimizer and the epoch-driven callbacks.
 
-    The data is one that `check_data` passed. A recipe with `init_from` and no `finetune` fine-tunes
-    that checkpoint's whole network, with a new head for the data's classes
-    (`keras_lt.from_pretrained(..., num_classes=K)`).
+    The recipe and the data are those that `check_recipe` and `check_data` passed. A recipe with
+    `init_from` and no `finetune` fine-tunes that checkpoint's whole network, with a new head for
+    the data's classes (`keras_lt.from_pretrained(..., num_classes=K)`).
     """
-    check_recipe(recipe)
     keras.utils.set_random_seed(recipe.seed)
     if recipe.init_from is not None and recipe.finetune is None:
         network = hub.from_pretrained(recipe.init_from, num_classes=data.num_classes, class_names=data.class_names)
@@ -712,12 +714,6 @@ def finish(network, recipe, data, output_dir, data_dir=None):
 
 def run_info(output_dir):
     """The machine, library versions and total epoch time (from `train_log.csv`) of a run."""
-    import platform
-
-    import torch
-
-    from keras_lt import __version__
-
     if torch.cuda.is_available():
         device = f"GPU {torch.cuda.get_device_name()}"
     else:
