@@ -6,11 +6,14 @@ import dataclasses
 import inspect
 import json
 import os
+import platform
 import shutil
 
 import keras
 import numpy as np
+import torch
 
+from keras_lt import __version__
 from keras_lt import callbacks as lt_callbacks
 from keras_lt import distributed
 from keras_lt import hub
@@ -59,6 +62,8 @@ LOG_FILE = "train_log.csv"
 METRICS_FILE = "metrics.json"
 FINETUNE_LOG_FILE = "finetune_log.csv"
 PRE_FINETUNE_METRICS_FILE = "metrics_before_finetune.json"
+RUN_STATE = (FINETUNE_BACKUP_DIR, STAGE1_DIR, BACKUP_DIR, BEST_DIR)  # what a run keeps until its checkpoint replaces it
+RUN_FILES = (RECIPE_FILE, LOG_FILE, FINETUNE_LOG_FILE, PRE_FINETUNE_METRICS_FILE)  # written as a run starts and trains
 HOLDOUT = 0.2  # the test share held out of an image folder that has no test/ split
 DATASET_TITLES = {
     "cifar10": "CIFAR-10", "cifar100": "CIFAR-100", "imagenet_lt": "ImageNet-LT", "places_lt": "Places-LT",
@@ -227,8 +232,8 @@ def pixel_statistics(images):
 def check_recipe(recipe):
     """Raises one `KerasLTError` line if the recipe names an unknown method, ingredient, loss, architecture or sampler.
 
-    Bad settings of an ingredient, of the loss (`check_loss`) or of the stage 2 fail here too, before anything is
-    written.
+    Bad settings of an ingredient, of the loss (`check_loss`), of the step schedule (a factor for each milestone) or
+    of the stage 2 fail here too, before anything is written.
     """
     trainer_ingredients(recipe)
     choices = {
@@ -249,6 +254,11 @@ def check_recipe(recipe):
                 f"choose one of {', '.join(sorted(known))}."
             )
     check_loss(recipe)
+    if recipe.lr_decay == "step" and len(recipe.milestones) != len(recipe.factors):
+        raise KerasLTError(
+            f"recipe {recipe.name}: milestones {recipe.milestones} and factors {recipe.factors} differ in length; "
+            "give one factor for each milestone."
+        )
     if recipe.dataset in SPLIT_FILE_DATASETS and recipe.pipeline != "stream":
         raise KerasLTError(f"recipe {recipe.name}: {recipe.dataset} is read from its split files: set pipeline \"stream\".")
     if recipe.val_split is not None and not 0 < recipe.val_split < 1:
@@ -299,22 +309,46 @@ def check_loss(recipe):
         )
 
 
-def build_trainer(recipe, data, steps_per_epoch):
-    """The network, trainer (with the recipe's ingredients), compiled loss/optimizer and the epoch-driven callbacks.
+def check_data(recipe, data):
+    """Raises one `KerasLTError` line unless the recipe can train on `data`; reads, never writes.
 
-    A recipe with `init_from` and no `finetune` fine-tunes that checkpoint's whole network, with a
-    new head for the data's classes (`keras_lt.from_pretrained(..., num_classes=K)`).
+    What `check_recipe` cannot see before the data is read: the loss must build on the training
+    set's class counts (LDAM, KPS, Balanced Softmax, ... need images of every class), and a
+    checkpoint fine-tuned whole (`init_from` without `finetune`) must take the data's image size.
+
+    Args:
+        recipe: a recipe that `check_recipe` passed.
+        data: the run's `TrainingData`.
+
+    Example:
+    >>> check_data(recipe, prepare_data(recipe, "my_photos"))
     """
-    check_recipe(recipe)
-    keras.utils.set_random_seed(recipe.seed)
+    try:
+        losses.get(recipe.loss, data.class_counts, **recipe.loss_config)
+    except (TypeError, ValueError, KerasLTError) as error:
+        raise KerasLTError(
+            f"recipe {recipe.name}: the {recipe.loss} loss does not build on the training set's class counts "
+            f"({error}); give every class training images."
+        ) from None
     if recipe.init_from is not None and recipe.finetune is None:
-        network = hub.from_pretrained(recipe.init_from, num_classes=data.num_classes, class_names=data.class_names)
-        expected = tuple(network.input_shape[1:3])
+        expected = tuple(hub.read_config(hub.resolve(recipe.init_from))["architecture"]["input_shape"][:2])
         if tuple(data.train_images.shape[1:3]) != expected:
             raise KerasLTError(
                 f"--init-from {recipe.init_from} takes {expected[0]}x{expected[1]} images; pass --image-size "
                 f"{expected[0]}x{expected[1]} (or leave it out)."
             )
+
+
+def build_trainer(recipe, data, steps_per_epoch):
+    """The network, trainer (with the recipe's ingredients), compiled loss/optimizer and the epoch-driven callbacks.
+
+    The recipe and the data are those that `check_recipe` and `check_data` passed. A recipe with
+    `init_from` and no `finetune` fine-tunes that checkpoint's whole network, with a new head for
+    the data's classes (`keras_lt.from_pretrained(..., num_classes=K)`).
+    """
+    keras.utils.set_random_seed(recipe.seed)
+    if recipe.init_from is not None and recipe.finetune is None:
+        network = hub.from_pretrained(recipe.init_from, num_classes=data.num_classes, class_names=data.class_names)
     else:
         mean, std = pixel_statistics(data.train_images)
         network = models.build(
@@ -433,9 +467,12 @@ def _trim_log(log_path, next_epoch):
 def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto", data=None):
     """Trains `recipe`, evaluates the final epoch on the test split, and saves the checkpoint.
 
-    Nothing is written before the recipe, the output directory (`check_output`) and the data are
-    checked. The run then holds `output_dir`'s `RunLock` (a second run there is refused; a killed
-    one's lock is not left behind), writes `recipe.json` and creates its backup directory.
+    Nothing is written before the recipe (`check_recipe`), the output directory (`check_output`),
+    the `init_from` checkpoint and the data (`check_data`) are checked. The run then holds
+    `output_dir`'s `RunLock` (a second run there is refused; a killed one's lock is not left
+    behind), writes `recipe.json` and creates its backup directory. A run started afresh that fails
+    before it has saved an epoch (an error, not a Ctrl-C: that run `resume` starts again) removes
+    what it wrote, so that the same command, its cause fixed, starts afresh.
 
     A per-epoch backup (`keras_lt.callbacks.Backup`: weights, optimizer, epoch; crash-safe) lives
     in `output_dir/backup` and `resume=True` continues from it exactly. A recipe with `finetune`
@@ -475,10 +512,11 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     if main:
         RunLock.check(output_dir)
         check_output(output_dir, recipe, resume)
-    data = data or prepare_data(recipe, data_dir)
-    initial = None if recipe.init_from is None or recipe.finetune is None else _initial_network(recipe, data)
     if recipe.init_from is not None:
-        hub.resolve(recipe.init_from)  # a checkpoint to fine-tune that is not there fails before anything is written
+        hub.resolve(recipe.init_from)  # a checkpoint to start from that is not there fails before the data is read
+    data = data or prepare_data(recipe, data_dir)
+    check_data(recipe, data)
+    initial = None if recipe.init_from is None or recipe.finetune is None else _initial_network(recipe, data)
     with RunLock(output_dir) if main else contextlib.nullcontext():
         if main:
             check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
@@ -488,22 +526,36 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
                 os.makedirs(os.path.join(output_dir, BACKUP_DIR if initial is None else FINETUNE_BACKUP_DIR))
         distributed.barrier()  # the other ranks read output_dir once rank 0 has checked and prepared it
         stage1 = os.path.join(output_dir, STAGE1_DIR)
-        if initial is not None:
-            network = initial
-        elif os.path.isdir(stage1):  # a resumed run whose stage 1 is done
-            network = hub.from_pretrained(stage1)
-        else:
-            network = _train_stage1(recipe, data, output_dir, resume, verbose)
-        if recipe.finetune is not None:
-            network = _finetune(network, recipe, data, output_dir, resume, verbose)
+        try:
+            if initial is not None:
+                network = initial
+            elif os.path.isdir(stage1):  # a resumed run whose stage 1 is done
+                network = hub.from_pretrained(stage1)
+            else:
+                network = _train_stage1(recipe, data, output_dir, resume, verbose)
+            if recipe.finetune is not None:
+                network = _finetune(network, recipe, data, output_dir, resume, verbose)
+        except Exception:  # not a Ctrl-C, which leaves the run for --resume to start again
+            if main and not resume and not has_finished_epoch(output_dir):
+                _remove(output_dir, RUN_FILES + RUN_STATE)  # nothing to continue: the same command starts afresh
+            raise
         kill_point("run.trained")
         if not main:
             return None
         report = finish(network, recipe, data, output_dir, data_dir)
         kill_point("run.checkpointed")
-        for directory in (FINETUNE_BACKUP_DIR, STAGE1_DIR, BACKUP_DIR, BEST_DIR):  # replaced by the checkpoint
-            shutil.rmtree(os.path.join(output_dir, directory), ignore_errors=True)
+        _remove(output_dir, RUN_STATE)  # replaced by the checkpoint
     return report
+
+
+def _remove(output_dir, names):
+    """Removes the files and directories `names` of `output_dir` that are there."""
+    for name in names:
+        path = os.path.join(output_dir, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.exists(path):
+            os.remove(path)
 
 
 def _backup(directory):
@@ -662,12 +714,6 @@ def finish(network, recipe, data, output_dir, data_dir=None):
 
 def run_info(output_dir):
     """The machine, library versions and total epoch time (from `train_log.csv`) of a run."""
-    import platform
-
-    import torch
-
-    from keras_lt import __version__
-
     if torch.cuda.is_available():
         device = f"GPU {torch.cuda.get_device_name()}"
     else:

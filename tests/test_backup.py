@@ -212,3 +212,28 @@ def test_an_unchanged_extra_file_is_read_for_its_checksum_once(tmp_path, monkeyp
         with open(directory / state / STATE_FILE) as f:
             recorded = json.load(f)["files"]
         assert recorded[os.path.join("files", "set.bin")] == sha256(str(directory / state / "files" / "set.bin"))
+
+
+def test_a_resume_reads_and_checks_its_state_once(tmp_path, monkeypatch, straight, stopped_after_3):
+    """`resume_epoch` (the run trims its log with it) and the restore share one check of the state's files."""
+    from keras_lt.callbacks import backup as backup_module
+
+    directory = copy_of(stopped_after_3, tmp_path)
+    hashed = []
+    sha256 = backup_module._sha256
+    monkeypatch.setattr(backup_module, "_sha256", lambda path: hashed.append(os.path.relpath(path, directory)) or sha256(path))
+    backup = Backup(directory)
+    assert backup.resume_epoch() == 3 and backup.resume_epoch() == 3
+    assert_straight(fit(backup), straight)
+    assert hashed.count(os.path.join("epoch-000003", WEIGHTS_FILE)) == 1
+
+
+def test_a_state_written_again_is_checked_again(tmp_path, capsys, stopped_after_3):
+    """A damaged newest state is passed over; once the fit writes that epoch again, it is the one to resume."""
+    directory = copy_of(stopped_after_3, tmp_path)
+    truncate(os.path.join(directory, "epoch-000003", WEIGHTS_FILE))
+    backup = interrupting_backup(2, base=Backup)(directory, keep=True)  # stops once epoch 3 is written again
+    assert backup.resume_epoch() == 2
+    fit(backup)
+    assert "epoch-000003 is damaged" in capsys.readouterr().err
+    assert backup.resume_epoch() == 3

@@ -71,6 +71,16 @@ def test_an_overwrite_stopped_before_its_first_epoch_finishes_puts_the_finished_
         assert not (out / "mine.txt").exists() and training.has_finished_epoch(out)
 
 
+def test_a_recipe_file_with_milestones_and_factors_of_different_lengths_is_one_error_line(tmp_path):
+    recipe = tmp_path / "steps.json"
+    recipe.write_text('{"name": "steps", "milestones": [100], "factors": [0.1, 0.01]}')
+    out = tmp_path / "run"
+    result = run("train", "--recipe", recipe, "--data-dir", tmp_path / "no-data", "--output", out)
+    assert_one_line_error(result)
+    assert "milestones [100] and factors [0.1, 0.01] differ in length" in result.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("value, sides", [(None, None), ("32", [32, 32]), ("48x40", [48, 40]), ("48X40", [48, 40])])
 def test_parse_image_size(value, sides):
     assert train_command.parse_image_size(value) == sides

@@ -14,6 +14,7 @@ from keras_lt.cli.decouple import decouple as decouple_command
 from keras_lt.errors import KerasLTError
 from keras_lt.trainers import ClassifierRetrainer
 from keras_lt.trainers import decouple
+from keras_lt.trainers.decoupled import train_head
 
 COUNTS = (48, 15, 5)
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
@@ -81,6 +82,22 @@ def test_crt_retrains_only_a_reinitialised_classifier_on_class_balanced_batches(
     assert not np.allclose(weights(crt)["classifier/kernel"], fresh["classifier/kernel"])  # and it trained
     assert crt.keras_lt_config["decoupling"]["sampler"] == "class_balanced"
     assert all(layer.trainable for layer in crt.layers)
+
+
+class Stop(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        raise KeyboardInterrupt
+
+
+def test_a_stopped_head_training_leaves_the_model_trainable(data):
+    """A Ctrl-C (or an error) in the fit still gives the caller's model back as `from_pretrained` gives it."""
+    images, labels = data
+    model = tiny_network()
+    settings = dict(batch_size=32, sampler="class_balanced", seed=0, lr=0.1, epochs=1, momentum=0.9, weight_decay=0.0)
+    with pytest.raises(KeyboardInterrupt):
+        train_head(model, ["classifier"], images, labels, settings, [Stop()], 0, None)
+    assert all(layer.trainable for layer in model.layers)
+    assert {v.path for v in model.trainable_weights} == {v.path for v in tiny_network().trainable_weights}
 
 
 def test_tau_norm_equals_numpy_formula(data):

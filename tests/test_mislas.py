@@ -16,6 +16,7 @@ from keras_lt.errors import KerasLTError
 from keras_lt import training
 from keras_lt.losses import LabelAwareSmoothing
 from keras_lt.recipes import load_recipe
+from keras_lt.trainers import CosineToZero
 from keras_lt.trainers import SGD
 from keras_lt.trainers import STAGE2
 from keras_lt.trainers import MiSLASRetrainer
@@ -42,6 +43,20 @@ def snapshot(model):
     return {v.path: v.numpy().copy() for v in model.weights}
 
 
+def first_batch(trainer):
+    """The first 8 training images and labels, with the trainer set to step without compiled metrics."""
+    images, labels = data()
+    trainer.compute_metrics = lambda *args: {}  # no metrics compiled
+    return torch.tensor(images[:8]), torch.tensor(labels[:8])
+
+
+def gradients(trainer, x, y):
+    """The gradients of the first step by variable path, from a pass that changes nothing but the BN statistics."""
+    loss, _ = trainer.training_loss(x, y)
+    variables = trainer.trainable_weights
+    return dict(zip([v.path for v in variables], torch.autograd.grad(loss, [v.value for v in variables])))
+
+
 @pytest.mark.parametrize("shift_bn", [False, True])
 def test_each_group_gets_its_learning_rate_and_the_rest_stays(shift_bn):
     network = stage1(logit_scale=True)
@@ -52,15 +67,10 @@ def test_each_group_gets_its_learning_rate_and_the_rest_stays(shift_bn):
         scale_optimizer=SGD(base, momentum=0.9, weight_decay=wd),
         loss=LabelAwareSmoothing(COUNTS, 0.4, 0.1),
     )
-    images, labels = data()
-    x, y = torch.tensor(images[:8]), torch.tensor(labels[:8])
-    trainer.compute_metrics = lambda *args: {}  # no metrics compiled
+    x, y = first_batch(trainer)
     trained = {v.path for v in trainer.trainable_weights}
     assert trained == {"classifier/kernel", "classifier/bias", "logit_scale/scale"}
-    # The gradients of the first step, from a pass that changes nothing but the BN statistics.
-    loss, _ = trainer.training_loss(x, y)
-    grads = dict(zip([v.path for v in trainer.trainable_weights],
-                     torch.autograd.grad(loss, [v.value for v in trainer.trainable_weights])))
+    grads = gradients(trainer, x, y)
     before = snapshot(network)
     trainer.train_step((x, y))
     after = snapshot(network)
@@ -77,6 +87,37 @@ def test_each_group_gets_its_learning_rate_and_the_rest_stays(shift_bn):
             np.testing.assert_array_equal(before[path], after[path], err_msg=path)  # frozen (gamma, beta, convs)
     trainer.release()
     assert all(v.trainable for v in network.weights if "moving_" not in v.path)
+
+
+def test_one_shared_optimizer_steps_once_per_batch():
+    """`scale_optimizer=None`: both groups take the same step at the schedule's rate of that step."""
+    trainer = MiSLASRetrainer(stage1(logit_scale=True), shift_bn=False)
+    base, steps, wd = 0.1, 4, 1e-3
+    trainer.compile(
+        optimizer=SGD(CosineToZero(base, steps), momentum=0.9, weight_decay=wd), loss=LabelAwareSmoothing(COUNTS),
+    )
+    x, y = first_batch(trainer)
+    grads = gradients(trainer, x, y)
+    before = snapshot(trainer.network)
+    trainer.train_step((x, y))
+    after = snapshot(trainer.network)
+    assert int(trainer.optimizer.iterations) == 1
+    lr = base * (1 + np.cos(np.pi * 0 / steps)) / 2  # step 0 of the cosine, for the head and the scale alike
+    for path, grad in grads.items():  # first step: w -= lr * (grad + wd * w)
+        np.testing.assert_allclose(before[path] - after[path], lr * (grad.numpy() + wd * before[path]), rtol=1e-4, atol=1e-7)
+    for _ in range(2):
+        trainer.train_step((x, y))
+    assert int(trainer.optimizer.iterations) == 3
+
+
+def test_the_retrainer_shares_the_classifier_retrainers_checks_and_round_trips_its_config():
+    with pytest.raises(KerasLTError, match="no layer logit_scale to train.*logit_scale=True") as error:
+        MiSLASRetrainer(stage1())
+    assert "\n" not in str(error.value)
+    trainer = MiSLASRetrainer(stage1(logit_scale=True), shift_bn=False)
+    again = MiSLASRetrainer.from_config(trainer.get_config())
+    assert again.shift_bn is False
+    assert [v.path for v in again.trainable_weights] == [v.path for v in trainer.trainable_weights]
 
 
 def test_classifier_continues_and_scale_starts_at_one():

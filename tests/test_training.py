@@ -17,6 +17,7 @@ from keras_lt import callbacks as lt_callbacks
 from keras_lt import hub
 from keras_lt import training
 from keras_lt.callbacks import Backup
+from keras_lt.callbacks import backup as backup_module
 from keras_lt.data import image_folder
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import KerasLTError
@@ -125,6 +126,19 @@ def test_resume_completes_the_run_exactly(tmp_path, monkeypatch):
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]  # every epoch once, one header
     assert not os.path.exists(os.path.join(out, training.BACKUP_DIR))
     assert_same_weights(straight, out)
+
+
+def test_a_resume_reads_and_checks_the_backup_once(tmp_path, monkeypatch):
+    """The log's trim and the restore share one check of the state's checksums (a large state: seconds each)."""
+    recipe = tiny_recipe(epochs=3)
+    out = str(tmp_path / "run")
+    interrupted_run(monkeypatch, out, recipe)
+    state = os.path.join(out, training.BACKUP_DIR, "epoch-000001")
+    hashed = []
+    sha256 = backup_module._sha256
+    monkeypatch.setattr(backup_module, "_sha256", lambda path: hashed.append(os.path.relpath(path, state)) or sha256(path))
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert hashed.count(backup_module.WEIGHTS_FILE) == 1
 
 
 def test_resume_drops_log_rows_the_backup_does_not_hold(tmp_path, monkeypatch):
@@ -245,10 +259,88 @@ def test_init_from_refuses_a_checkpoint_of_other_classes(tmp_path):
     assert "\n" not in str(error.value)
 
 
-def test_an_unknown_init_from_fails_before_anything_is_written(tmp_path):
-    with pytest.raises(KerasLTError, match="unknown model 'x'"):
-        training.train(tiny_recipe(init_from="x"), str(tmp_path / "run"), data=tiny_data(), verbose=0)
+def test_an_unknown_init_from_fails_before_the_data_is_read_and_anything_is_written(tmp_path):
+    with pytest.raises(KerasLTError, match="unknown model 'x'"):  # not: no CIFAR-10 in no-data
+        training.train(tiny_recipe(init_from="x"), str(tmp_path / "run"), data_dir=str(tmp_path / "no-data"), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_init_from_a_checkpoint_of_another_image_size_fails_before_anything_is_written(tmp_path):
+    base = str(tmp_path / "base")
+    training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)  # 8x8 images
+    data = tiny_data()
+    pad = ((0, 0), (2, 2), (2, 2), (0, 0))
+    larger = dataclasses.replace(data, train_images=np.pad(data.train_images, pad), test_images=np.pad(data.test_images, pad))
+    out = tmp_path / "run"
+    with pytest.raises(KerasLTError, match="takes 8x8 images; pass --image-size 8x8") as error:
+        training.train(tiny_recipe(name="tiny-whole", init_from=base), str(out), data=larger, verbose=0)
+    assert "\n" not in str(error.value)
+    assert not out.exists()
+
+
+def test_milestones_without_one_factor_each_fail_before_anything_is_written(tmp_path):
+    out = tmp_path / "run"
+    recipe = tiny_recipe(milestones=[1], factors=[0.1, 0.01])
+    with pytest.raises(KerasLTError, match=r"milestones \[1\] and factors \[0.1, 0.01\] differ in length") as error:
+        training.train(recipe, str(out), data=tiny_data(), verbose=0)
+    assert "\n" not in str(error.value) and str(error.value).startswith("recipe tiny-ce: ")
+    assert not out.exists()
+    training.check_recipe(dataclasses.replace(recipe, lr_decay="cosine"))  # a cosine decay has no milestones
+
+
+def test_a_loss_that_needs_images_of_every_class_fails_before_anything_is_written(tmp_path):
+    """LDAM's margins need every class's count: a training set without class "b" is refused, in one line."""
+    data = tiny_data()
+    kept = data.train_labels != 2
+    data = dataclasses.replace(data, train_images=data.train_images[kept], train_labels=data.train_labels[kept])
+    assert data.class_counts.tolist() == [8, 8, 0]
+    out = tmp_path / "run"
+    recipe = tiny_recipe(loss="ldam", classifier="cosine")
+    with pytest.raises(KerasLTError, match="the ldam loss does not build on the training set's class counts") as error:
+        training.train(recipe, str(out), data=data, verbose=0)
+    assert "\n" not in str(error.value)
+    assert not out.exists()
+
+
+def failing_backup(epoch):
+    """A `Backup` class whose fit fails (an error, not a Ctrl-C) at the end of `epoch`, before its backup."""
+
+    class FailingBackup(Backup):
+        def on_epoch_end(self, current, logs=None):
+            if current == epoch:
+                raise RuntimeError("CUDA out of memory")
+            super().on_epoch_end(current, logs)
+
+    return FailingBackup
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_run_failing_before_it_saved_an_epoch_leaves_the_output_as_it_found_it(tmp_path, monkeypatch, existing):
+    """Nothing to continue: the same command, with a changed recipe, then starts afresh (no --resume, no refusal)."""
+    out = tmp_path / "run"
+    if existing:
+        out.mkdir()
+        (out / "mine.txt").write_text("the user's")
+    recipe = tiny_recipe()
+    with monkeypatch.context() as patch:
+        patch.setattr(lt_callbacks, "Backup", failing_backup(0))
+        with pytest.raises(RuntimeError, match="out of memory"):
+            training.train(recipe, str(out), data=tiny_data(), verbose=0)
+    assert (sorted(os.listdir(out)) == ["mine.txt"]) if existing else not out.exists()
+    training.train(dataclasses.replace(recipe, batch_size=4), str(out), data=tiny_data(), verbose=0)
+    assert os.path.isfile(out / hub.CONFIG_FILE)
+
+
+def test_a_run_failing_after_a_saved_epoch_keeps_it_for_resume(tmp_path, monkeypatch):
+    out = str(tmp_path / "run")
+    recipe = tiny_recipe(epochs=3)
+    with monkeypatch.context() as patch:
+        patch.setattr(lt_callbacks, "Backup", failing_backup(1))
+        with pytest.raises(RuntimeError, match="out of memory"):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert training.has_finished_epoch(out) and os.path.isfile(os.path.join(out, "recipe.json"))
+    training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
+    assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
 
 
 @pytest.mark.parametrize("image_size", [[8, 8], None])

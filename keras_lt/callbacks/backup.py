@@ -74,6 +74,7 @@ class Backup(keras.callbacks.Callback):
         self.keep = keep
         self.files = list(files)
         self._digests = {}  # (device, inode, size, mtime) of an extra file -> its SHA-256
+        self._checked = {}  # epoch -> its state as checked (`_snapshot`), until this backup writes or removes
 
     def on_train_begin(self, logs=None):
         if not self.model.built:
@@ -94,10 +95,13 @@ class Backup(keras.callbacks.Callback):
 
     def remove(self):
         """Deletes the directory and every state in it."""
+        self._checked.clear()
         shutil.rmtree(self.directory, ignore_errors=True)
 
     def resume_epoch(self):
         """The epoch a fit restoring this backup starts at: the newest intact state's, 0 without one.
+
+        The states' files are read and checked once: the restore at `on_train_begin` uses that check.
 
         Example:
         >>> Backup("runs/ce/backup").resume_epoch()
@@ -154,6 +158,12 @@ class Backup(keras.callbacks.Callback):
         yield from self._legacy_snapshots()
 
     def _snapshot(self, epoch):
+        """The state of `epoch`, its files checked against their checksums once (`_read_snapshot`)."""
+        if epoch not in self._checked:
+            self._checked[epoch] = self._read_snapshot(epoch)
+        return self._checked[epoch]
+
+    def _read_snapshot(self, epoch):
         directory = self._state_dir(epoch)
         label = os.path.basename(directory)
         try:
@@ -189,6 +199,7 @@ class Backup(keras.callbacks.Callback):
             yield _Snapshot(weights, metadata["epoch"], path, None, None, problem)
 
     def _write(self, epoch):
+        self._checked.clear()
         final = self._state_dir(epoch)
         partial = final + PARTIAL
         shutil.rmtree(partial, ignore_errors=True)

@@ -46,7 +46,7 @@ class ClassifierRetrainer(ERMTrainer):
 
     Every other layer is frozen (`trainable = False`). A frozen BatchNorm normalises with its
     running statistics and leaves them alone, so the backbone is a fixed function and its weights
-    stay bit-identical.
+    stay bit-identical. `fit_head` fits the head and then makes the network fully trainable again.
 
     Args:
         network: a `keras.Model` mapping images to logits.
@@ -56,6 +56,7 @@ class ClassifierRetrainer(ERMTrainer):
     Example:
     >>> trainer = ClassifierRetrainer(network, ["classifier"])
     >>> trainer.compile(optimizer=SGD(CosineToZero(0.05, 10 * len(batches))), loss=ce)
+    >>> trainer.fit_head(batches, 10)
     """
 
     def __init__(self, network, trainable_layers=("classifier",), **kwargs):
@@ -64,11 +65,37 @@ class ClassifierRetrainer(ERMTrainer):
         missing = set(self.trainable_layers) - {layer.name for layer in network.layers}
         if missing:
             raise KerasLTError(
-                f"the model has no layer {', '.join(sorted(missing))} to train; build it with "
-                "keras_lt.models, whose heads name their classifier 'classifier'."
+                f"the model has no layer {', '.join(sorted(missing))} to train; build it with keras_lt.models, "
+                "whose heads name their classifier 'classifier' (and 'logit_scale', with logit_scale=True)."
             )
         for layer in network.layers:
             layer.trainable = layer.name in self.trainable_layers
+
+    def fit_head(self, batches, epochs, callbacks=(), verbose="auto", output_dir=None):
+        """Fits the head on `batches` with the stage-2 callbacks, then `release`s the network, even if the fit stops.
+
+        Args:
+            batches: the `keras_lt.data` batches to fit.
+            epochs: training epochs.
+            callbacks: extra Keras callbacks (`keras_lt.trainers.stage2_callbacks` adds the stage-2 ones).
+            verbose: Keras' fit verbosity.
+            output_dir: a run directory for a per-epoch backup, or None.
+
+        Example:
+        >>> trainer.fit_head(batches, 10, [keras.callbacks.CSVLogger("crt.csv")], output_dir="runs/crt")
+        """
+        try:
+            self.fit(
+                batches, epochs=epochs, shuffle=False, verbose=verbose,
+                callbacks=stage2_callbacks(batches, callbacks, output_dir),
+            )
+        finally:
+            self.release()
+
+    def release(self):
+        """Makes every layer and variable of the network trainable again (as `from_pretrained` gives)."""
+        for layer in self.network.layers:
+            layer.trainable = True
 
     def get_config(self):
         return {**super().get_config(), "trainable_layers": list(self.trainable_layers)}
@@ -172,7 +199,8 @@ def _tau_normalized(network, tau):
 def train_head(model, head, images, labels, settings, callbacks, verbose, output_dir):
     """Trains the layers `head` of `model`, the rest frozen, with re-sampled batches, CE and a cosine lr.
 
-    The stage 2 of cRT and LWS, and CP-Mix's fine-tune (`keras_lt.trainers.cpmix_finetune`).
+    The stage 2 of cRT and LWS, and CP-Mix's fine-tune (`keras_lt.trainers.cpmix_finetune`). Afterwards,
+    also after a stop, every layer of `model` is trainable again, as `from_pretrained` gives.
 
     Args:
         model: the network; modified in place.
@@ -197,9 +225,4 @@ def train_head(model, head, images, labels, settings, callbacks, verbose, output
         loss=losses.get("ce", batches.class_counts),
         metrics=["accuracy"],
     )
-    trainer.fit(
-        batches, epochs=settings["epochs"], shuffle=False,
-        callbacks=stage2_callbacks(batches, callbacks, output_dir), verbose=verbose,
-    )
-    for layer in model.layers:  # a plain, fully trainable model again, as from_pretrained gives
-        layer.trainable = True
+    trainer.fit_head(batches, settings["epochs"], callbacks, verbose, output_dir)

@@ -36,11 +36,10 @@ from keras_lt.data.batch_choice import training_batches
 from keras_lt.errors import KerasLTError
 from keras_lt.losses import LabelAwareSmoothing
 from keras_lt.models import rebuild
-from keras_lt.trainers.erm import ERMTrainer
+from keras_lt.trainers.decoupled import ClassifierRetrainer
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
 from keras_lt.trainers.stage2 import check_stage2_data
-from keras_lt.trainers.stage2 import stage2_callbacks
 
 # MiSLAS' stage-2 configs (METHODS.md): (eps_head, eps_tail, lr_factor) per dataset and imbalance factor.
 SETTINGS = {
@@ -75,12 +74,13 @@ def mislas_settings(dataset, imbalance_factor):
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
-class MiSLASRetrainer(ERMTrainer):
+class MiSLASRetrainer(ClassifierRetrainer):
     """Trains a network's classifier with the compiled optimizer and its logit scale with a second one.
 
-    Every other layer is frozen. With `shift_bn`, BatchNorm layers stay "trainable" so that they
-    run in training mode (batch statistics, running statistics updated), but their gamma and beta
-    are frozen; the optimizers only ever see the classifier and scale variables.
+    Every other layer is frozen (`ClassifierRetrainer`). With `shift_bn`, BatchNorm layers stay
+    "trainable" so that they run in training mode (batch statistics, running statistics updated),
+    but their gamma and beta are frozen; the optimizers only ever see the classifier and scale
+    variables. Without a `scale_optimizer`, the compiled optimizer trains both, one step per batch.
 
     Args:
         network: a keras-lt model with a "classifier" and a "logit_scale" layer.
@@ -95,57 +95,42 @@ class MiSLASRetrainer(ERMTrainer):
     """
 
     def __init__(self, network, shift_bn=True, **kwargs):
-        super().__init__(network, **kwargs)
+        super().__init__(network, CLASSIFIER_LAYERS + SCALE_LAYERS, **kwargs)
         self.shift_bn = bool(shift_bn)
-        names = {layer.name for layer in network.layers}
-        missing = set(CLASSIFIER_LAYERS + SCALE_LAYERS) - names
-        if missing:
-            raise KerasLTError(
-                f"MiSLAS stage 2 needs the layers {', '.join(sorted(missing))}; build the model with "
-                "keras_lt.models and logit_scale=True."
-            )
-        for layer in network.layers:
-            if layer.name in CLASSIFIER_LAYERS + SCALE_LAYERS:
-                layer.trainable = True
-            elif self.shift_bn and isinstance(layer, keras.layers.BatchNormalization):
-                layer.trainable = True  # training mode: batch statistics, running statistics updated
-                for variable in layer.trainable_variables:
-                    variable.trainable = False  # gamma, beta stay
-            else:
-                layer.trainable = False
+        batch_norms = [layer for layer in network.layers if isinstance(layer, keras.layers.BatchNormalization)]
+        for layer in batch_norms if self.shift_bn else []:
+            layer.trainable = True  # training mode: batch statistics, running statistics updated
+            for variable in layer.trainable_variables:
+                variable.trainable = False  # gamma, beta stay
         self.scale_optimizer = None
 
     def compile(self, *args, scale_optimizer=None, **kwargs):
-        """`keras.Model.compile`, plus the optimizer of the logit scale (`scale_optimizer`).
+        """`keras.Model.compile`, plus the optimizer of the logit scale (`scale_optimizer`; None: the compiled one).
 
-        Both optimizers are built here, on their own variables, so that a backup restored before
+        The optimizers are built here, on their own variables, so that a backup restored before
         the first step (`keras_lt.callbacks.Backup`) finds their slots.
         """
         super().compile(*args, **kwargs)
         self.scale_optimizer = scale_optimizer or self.optimizer
-        head, scale = self._split(self.trainable_weights)
-        if self.scale_optimizer is self.optimizer:
-            self.optimizer.build(head + scale)
-        else:
-            self.optimizer.build(head)
-            self.scale_optimizer.build(scale)
+        for optimizer, group in self._groups(self.trainable_weights):
+            optimizer.build(group)
 
-    def _split(self, variables):
-        scale = {id(v) for name in SCALE_LAYERS for v in self.network.get_layer(name).trainable_weights}
-        return [v for v in variables if id(v) not in scale], [v for v in variables if id(v) in scale]
+    def _groups(self, variables):
+        """`[(optimizer, its variables)]`: one pair for a shared optimizer, else the head's and the scale's."""
+        scale_ids = {id(v) for name in SCALE_LAYERS for v in self.network.get_layer(name).trainable_weights}
+        head = [v for v in variables if id(v) not in scale_ids]
+        scale = [v for v in variables if id(v) in scale_ids]
+        if self.scale_optimizer is self.optimizer:  # one apply: one step of its iterations and schedule
+            return [(self.optimizer, head + scale)]
+        return [(self.optimizer, head), (self.scale_optimizer, scale)]
 
     def apply_gradients(self, variables):
-        head, scale = self._split(variables)
-        for optimizer, group in ((self.optimizer, head), (self.scale_optimizer, scale)):
+        for optimizer, group in self._groups(variables):
             optimizer.apply([v.value.grad for v in group], group)
 
-    def release(self):
-        """Makes every layer and variable of the network trainable again (as `from_pretrained` gives)."""
-        for layer in self.network.layers:
-            layer.trainable = True
-
     def get_config(self):
-        return {**super().get_config(), "shift_bn": self.shift_bn}
+        config = {k: v for k, v in super().get_config().items() if k != "trainable_layers"}  # always the head and scale
+        return {**config, "shift_bn": self.shift_bn}
 
 
 def mislas(
@@ -215,13 +200,7 @@ def mislas(
         loss=LabelAwareSmoothing(batches.class_counts, eps_head=eps_head, eps_tail=eps_tail),
         metrics=["accuracy"],
     )
-    try:
-        trainer.fit(
-            batches, epochs=epochs, shuffle=False, verbose=verbose,
-            callbacks=stage2_callbacks(batches, callbacks, output_dir),
-        )
-    finally:
-        trainer.release()
+    trainer.fit_head(batches, epochs, callbacks, verbose, output_dir)
     model.keras_lt_config["mislas"] = dict(
         epochs=epochs, lr=lr, lr_factor=lr_factor, batch_size=batch_size, momentum=momentum,
         weight_decay=weight_decay, eps_head=eps_head, eps_tail=eps_tail, shift_bn=shift_bn,
