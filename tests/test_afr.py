@@ -140,7 +140,8 @@ def test_classes_without_a_minority_are_not_attacked(monkeypatch):
 
 def test_below_the_adaptive_level_every_class_has_the_fixed_threshold():
     images, labels = colour_data()
-    trainer = make_trainer(images, labels, attack_steps=5, adaptive_from_accuracy=1.01)  # never reached
+    # 1.0: never adaptive in effect (at a_train = 1 every a_c = a_train, whose threshold is the fixed one)
+    trainer = make_trainer(images, labels, attack_steps=5, adaptive_from_accuracy=1.0)
     split = trainer.regenerate(0)
     assert split["adaptive"] is False and [c["threshold"] for c in split["classes"]] == [0.8] * 3
     trainer = make_trainer(images, labels, attack_steps=5, adaptive_from_accuracy=None)
@@ -170,6 +171,7 @@ def test_afr_end_to_end_on_tiny_data(tmp_path, capsys):
         written = json.load(f)
     assert [r["epoch"] for r in written["regenerations"]] == [0, 2]
     assert written["settings"]["epochs"] == 3 and written["settings"]["eps"] == 0.6
+    assert written["settings"]["inference_batch_size"] == 512 and "network" not in written["settings"]
     first = written["regenerations"][0]
     assert {"accuracy", "threshold", "minority", "majority", "attacked"} <= set(first["classes"][0])
     assert model.keras_lt_config["afr"]["regenerations"] == written["regenerations"]
@@ -177,6 +179,21 @@ def test_afr_end_to_end_on_tiny_data(tmp_path, capsys):
     assert "AFR split at epoch 0" in printed and "thresholds per class" in printed
     with pytest.raises(KerasLTError, match="images"):
         STAGE2["afr"](network)
+
+
+@pytest.mark.parametrize("setting, match", [
+    ({"alpha": -1.0}, r"^AFR's alpha must be > 0, got -1.0\.$"),
+    ({"cutmix_fraction": 1.5}, r"^AFR's cutmix_fraction must be in \[0, 1\], got 1.5\.$"),
+    ({"adaptive_from_accuracy": 60}, r"^AFR's adaptive_from_accuracy must be in \[0, 1\], got 60\.$"),
+    ({"attack_without_minority": "no"}, r"^AFR's attack_without_minority must be true or false, got 'no'\.$"),
+    ({"inference_batch_size": 0}, r"^AFR's inference_batch_size must be >= 1, got 0\.$"),
+])
+def test_a_setting_out_of_range_is_one_line(setting, match):
+    images, labels = colour_data()
+    with pytest.raises(KerasLTError, match=match):
+        STAGE2["afr"](tiny_model(), images=images, labels=labels, epochs=1, **setting)
+    with pytest.raises(KerasLTError, match=match):
+        AFRTrainer(tiny_model(), **setting)
 
 
 def test_afr_runs_from_a_checkpoint_through_a_recipe(tmp_path):
