@@ -118,6 +118,36 @@ def test_regeneration_attacks_half_the_drawn_majority_within_eps():
     np.testing.assert_array_equal(again.batches.images.numpy(), rebalanced.images.numpy())
 
 
+def test_a_regeneration_draws_from_none_of_the_streams_of_its_epochs_batches(monkeypatch):
+    """The generators a regeneration seeds are seeded unlike any of its epoch's order and batches (both sets).
+
+    Seeded alike, a regeneration would draw the numbers some batch's augmentation draws: its draws,
+    attack choices and head would be tied to that batch's crops and flips.
+    """
+    seeds = []
+
+    class RecordingGenerator(torch.Generator):
+        def manual_seed(self, seed):
+            seeds.append(int(seed))
+            return super().manual_seed(seed)
+
+    monkeypatch.setattr(torch, "Generator", RecordingGenerator)
+    images, labels = colour_data()
+    trainer = make_trainer(images, labels, attack_steps=2)
+    assert len(trainer.batches) == 5  # 40 images in batches of 8
+    for epoch in (0, 3):
+        seeds.clear()
+        trainer.regenerate(epoch)
+        regeneration = set(seeds)
+        seeds.clear()
+        for batches in (trainer.originals, trainer.batches):
+            batches.set_epoch(epoch)
+            for index in range(len(batches)):
+                batches[index]
+        assert regeneration and len(set(seeds)) == 1 + len(trainer.batches)  # the order and each batch
+        assert not regeneration & set(seeds)
+
+
 def test_classes_without_a_minority_are_not_attacked(monkeypatch):
     """Class 2 gets no intra-class minority: none of its draws is attacked, unless the knob says so."""
     afr_module = importlib.import_module("keras_lt.trainers.afr")

@@ -100,6 +100,8 @@ from keras_lt.data.samplers import class_probabilities
 from keras_lt.data.streaming import StreamingBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.models import rebuild
+from keras_lt.random_keys import AFR_CUTMIX_STREAM
+from keras_lt.random_keys import regeneration_key
 from keras_lt.trainers.erm import ERMTrainer
 from keras_lt.trainers.ingredient import check_alpha
 from keras_lt.trainers.pgd import targeted_pgd
@@ -108,8 +110,6 @@ from keras_lt.trainers.sgd import SGD
 from keras_lt.trainers.stage2 import check_stage2_data
 from keras_lt.trainers.stage2 import stage2_callbacks
 
-STEP_STREAM = 3  # last word of the (epoch, step, STREAM) key of the CutMix draws
-REGENERATION_STREAM = 4  # last word of the (epoch, STREAM) key of a regeneration's draws
 RANGES = {  # AFR's settings with a range: (type, lowest, highest), None where unbounded
     "regenerate_every": (int, 1, None),
     "cutmix_fraction": (float, 0, 1),
@@ -394,7 +394,7 @@ class AFRTrainer(ERMTrainer):
         """Steps 1-4 for the period starting at `epoch`: replaces the re-balanced set; returns the split summary."""
         originals = self.originals
         num_classes = originals.num_classes
-        sequence = np.random.SeedSequence(originals.seed, spawn_key=(epoch, REGENERATION_STREAM))
+        sequence = np.random.SeedSequence(originals.seed, spawn_key=regeneration_key(epoch))
         generator = torch.Generator(device=originals.device)
         generator.manual_seed(int(sequence.generate_state(1)[0]))
         labels = originals.labels
@@ -517,7 +517,7 @@ class AFRTrainer(ERMTrainer):
         if size == 0:
             return super().training_loss(x, y, sample_weight)
         originals = self.originals
-        generator, rng = self.step_generators(STEP_STREAM, originals.seed)
+        generator, rng = self.step_generators(AFR_CUTMIX_STREAM, originals.seed)
         idx = torch.randint(0, len(originals.labels), (size,), device=originals.device, generator=generator)
         background = originals.images_at(idx, generator)
         lam = torch.as_tensor(rng.beta(self.alpha, self.alpha, size), device=x.device)

@@ -13,11 +13,11 @@ from keras_lt.data.mixing import mix
 from keras_lt.data.mixing import sample_confusion_pairs
 from keras_lt.distributed import all_reduce_sum
 from keras_lt.evaluation import top_confusion_pairs
+from keras_lt.random_keys import CPMIX_STREAM
 from keras_lt.trainers.ingredient import Ingredient
 from keras_lt.trainers.ingredient import beta_lam
 from keras_lt.trainers.ingredient import check_alpha
 
-STREAM = 1  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' keys
 SUMMARY_FILE = "training_confusion.json"
 SUMMARY_PAIRS = 20
 
@@ -51,7 +51,7 @@ class ConfusionPairMixing(Ingredient):
     (each pass updates the BatchNorm statistics, as separate forward passes do in PyTorch).
 
     Randomness: the draws of step `s` of epoch `e` come from `trainer.step_generators`, keyed by
-    `(seed of the batches, e, s, STREAM)` (torch for classes, images, augmentation and the
+    `(seed of the batches, e, s, CPMIX_STREAM)` (torch for classes, images, augmentation and the
     permutation; NumPy for `lam`), so a resumed run draws what an uninterrupted one does. The
     trainer must be fitted on `keras_lt.data` batches: the partner images come from their training
     set. The classifier fine-tune that follows CP-Mix is `cpmix_finetune` (`"finetune": {"method":
@@ -109,7 +109,7 @@ class ConfusionPairMixing(Ingredient):
 
     def mixing_loss(self, trainer, x, y):
         """`CE(CP-mixed batch) + CE(mixup of the batch)`, drawn from the current step's generators."""
-        generator, rng = trainer.step_generators(STREAM)
+        generator, rng = trainer.step_generators(CPMIX_STREAM)
         sampler = trainer.batches.class_sampler
         anchors, partners = sample_confusion_pairs(
             self.confusion.value, sampler.class_counts, self.mix_batch_size or len(y), generator
