@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from keras_lt import hub
+from keras_lt import losses
 from keras_lt import models
 from keras_lt import training
 from keras_lt.callbacks import Backup
@@ -88,6 +89,118 @@ def make_trainer(images, labels, seed=0, **settings):
     trainer.originals = DeviceBatches(images, labels, len(COUNTS), batch_size=8, seed=seed)
     trainer.batches = DeviceBatches(images, labels, len(COUNTS), batch_size=8, seed=seed)
     return trainer
+
+
+def linear_network(kernel, bias):
+    """A network whose embedding ("pool") is an image's mean colour and whose logits are `mean @ kernel + bias`."""
+    inputs = keras.Input((4, 4, 3))
+    classifier = keras.layers.Dense(len(bias), name="classifier")
+    network = keras.Model(inputs, classifier(keras.layers.GlobalAveragePooling2D(name="pool")(inputs)))
+    classifier.set_weights([np.asarray(kernel, "float32"), np.asarray(bias, "float32")])
+    return network
+
+
+def numpy_logits(images, kernel, bias):
+    return np.asarray(images, "float64").mean((1, 2)) @ np.asarray(kernel, "float64") + np.asarray(bias, "float64")
+
+
+def log_softmax(logits):
+    shifted = logits - logits.max(-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+
+
+def test_training_loss_against_numpy(monkeypatch):
+    """Clean samples score L(y); k = round(0.25 B) extra samples, an original with a box of x[:k], score
+    lam L(y_original) + (1 - lam) L(y), lam the original's share of the pixels; the loss is the mean over B + k."""
+    afr_module = importlib.import_module("keras_lt.trainers.afr")
+    rng = np.random.default_rng(1)
+    kernel, bias = rng.normal(0, 0.05, (3, 3)), rng.normal(0, 0.5, 3)
+    original_labels = np.repeat(np.arange(3), [12, 6, 2])
+    original_images = rng.integers(0, 100, (20, 4, 4, 3)).astype(np.uint8)  # never equal to a re-balanced pixel
+    x = rng.integers(150, 256, (8, 4, 4, 3)).astype(np.uint8)
+    y = np.array([0, 1, 2, 2, 1, 0, 2, 1])
+    trainer = AFRTrainer(linear_network(kernel, bias))
+    trainer.originals = DeviceBatches(original_images, original_labels, 3, batch_size=8, augment=False, device="cpu")
+    trainer.compile(loss=losses.get("ce", np.bincount(original_labels)))
+    seen = {}
+
+    def recording_cutmix(background, foreground, lam, generator):
+        mixed, kept = cutmix(background, foreground, lam, generator)
+        seen.update(background=background.numpy(), foreground=foreground.numpy(), mixed=mixed.numpy())
+        return mixed, kept
+
+    cutmix = afr_module.cutmix
+    monkeypatch.setattr(afr_module, "cutmix", recording_cutmix)
+    lams = []
+    for step in range(4):
+        trainer.step_key = (0, step)
+        loss, logits = trainer.training_loss(torch.tensor(x), torch.tensor(y))
+        k = 2  # round(0.25 * 8)
+        np.testing.assert_array_equal(seen["foreground"], x[:k])
+        rows = [np.flatnonzero((original_images == image).all((1, 2, 3))) for image in seen["background"]]
+        assert all(len(r) == 1 for r in rows)  # backgrounds: originals, as they are (no augmentation here)
+        y_original = original_labels[np.concatenate(rows)]
+        mixed = seen["mixed"]
+        pasted = (mixed == x[:k]).all(-1)
+        assert (pasted | (mixed == seen["background"]).all(-1)).all()
+        lam = 1.0 - pasted.mean((1, 2))
+        lams.extend(lam)
+        scores = log_softmax(numpy_logits(np.concatenate([x, mixed]), kernel, bias))
+        per_sample = np.concatenate([
+            -scores[np.arange(8), y],
+            -lam * scores[8 + np.arange(k), y_original] - (1 - lam) * scores[8 + np.arange(k), y[:k]],
+        ])
+        np.testing.assert_allclose(float(loss.detach()), per_sample.mean(), rtol=1e-5)
+        np.testing.assert_allclose(logits.detach().numpy(), numpy_logits(x, kernel, bias), rtol=1e-5, atol=1e-5)
+    assert any(0 < lam < 1 for lam in lams)
+
+
+def test_the_attack_head_starts_with_each_class_at_both_its_outputs():
+    rng = np.random.default_rng(2)
+    kernel, bias = rng.normal(0, 0.05, (3, 3)), rng.normal(0, 0.5, 3)
+    trainer = AFRTrainer(linear_network(kernel, bias), attack_steps=0)
+    embeddings = torch.tensor(rng.normal(0, 50, (12, 3)), dtype=torch.float32)
+    head_kernel, head_bias = trainer.attack_head(embeddings, torch.arange(12) % 6, torch.Generator())
+    assert head_kernel.shape == (3, 6) and head_bias.shape == (6,)
+    for c in range(3):
+        for output in (2 * c, 2 * c + 1):  # class c's majority and minority
+            np.testing.assert_array_equal(head_kernel[:, output].numpy(), kernel[:, c].astype("float32"))
+            assert float(head_bias[output]) == np.float32(bias[c])
+
+
+def test_pgd_moves_attacked_images_towards_their_class_minority_output(monkeypatch):
+    """Each attacked image targets output 2y + 1 of the attack head, whose log-probability rises."""
+    afr_module = importlib.import_module("keras_lt.trainers.afr")
+    rng = np.random.default_rng(3)
+    kernel, bias = rng.normal(0, 0.05, (3, 3)), rng.normal(0, 0.5, 3)
+    labels = np.repeat(np.arange(3), [14, 8, 6])
+    images = rng.integers(20, 236, (len(labels), 4, 4, 3)).astype(np.uint8)
+    trainer = AFRTrainer(linear_network(kernel, bias), attack_steps=5, attack_without_minority=True)
+    trainer.originals = DeviceBatches(images, labels, 3, batch_size=8, device="cpu")
+    trainer.batches = DeviceBatches(images, labels, 3, batch_size=8, device="cpu")
+    heads, attacks = [], []
+
+    def recording_head(*args):
+        heads.append(attack_head(*args))
+        return heads[-1]
+
+    def recording_pgd(model, chunk, targets, *args):
+        adversarial = targeted_pgd(model, chunk, targets, *args)
+        attacks.append((chunk.numpy(), targets.numpy(), adversarial.numpy()))
+        return adversarial
+
+    attack_head, targeted_pgd = trainer.attack_head, afr_module.targeted_pgd
+    monkeypatch.setattr(trainer, "attack_head", recording_head)
+    monkeypatch.setattr(afr_module, "targeted_pgd", recording_pgd)
+    split = trainer.regenerate(0)
+    assert len(heads) == 1 and split["attacked"] == sum(len(targets) for _, targets, _ in attacks) > 0
+    head_kernel, head_bias = (t.numpy().astype("float64") for t in heads[0])
+    for chunk, targets, adversarial in attacks:
+        label = [labels[np.flatnonzero((images == image).all((1, 2, 3)))[0]] for image in chunk]
+        np.testing.assert_array_equal(targets, 2 * np.array(label) + 1)
+        before = log_softmax(numpy_logits(chunk, head_kernel, head_bias))[np.arange(len(targets)), targets]
+        after = log_softmax(numpy_logits(adversarial, head_kernel, head_bias))[np.arange(len(targets)), targets]
+        assert np.all(after > before) and np.abs(adversarial.astype(int) - chunk).max() <= 3
 
 
 def test_regeneration_attacks_half_the_drawn_majority_within_eps():
