@@ -216,10 +216,10 @@ def intra_class_minority(embeddings, labels, thresholds):
         thresholds: `(C,)` thresholds `lambda_c` (array or tensor).
 
     Returns:
-        `(minority, cosine)`: a bool tensor `(N,)` and the float tensor `(N,)` of cosines.
+        A bool tensor `(N,)`: True for the intra-class minority samples.
 
     Example:
-    >>> minority, cosine = intra_class_minority(e, y, adaptive_thresholds(acc, acc_train))
+    >>> minority = intra_class_minority(e, y, adaptive_thresholds(acc, acc_train))
     """
     num_classes = len(thresholds)
     embeddings = embeddings.float()
@@ -228,7 +228,7 @@ def intra_class_minority(embeddings, labels, thresholds):
     means = sums / counts
     cosine = torch.nn.functional.cosine_similarity(embeddings, means[labels], dim=1, eps=1e-12)
     limit = torch.as_tensor(np.asarray(thresholds), dtype=torch.float32, device=embeddings.device)[labels]
-    return cosine < limit, cosine
+    return cosine < limit
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
@@ -305,7 +305,6 @@ class AFRTrainer(ERMTrainer):
         self.inference_batch_size = checked("inference_batch_size", inference_batch_size)
         self.embedder = keras.Model(network.inputs, [network.get_layer("pool").output, network.outputs[0]])
         self.originals = None  # DeviceBatches (or StreamingBatches) of the long-tailed training set
-
 
     def fit(self, x=None, *args, **kwargs):
         if self.originals is None:
@@ -410,7 +409,7 @@ class AFRTrainer(ERMTrainer):
         thresholds = adaptive_thresholds(
             class_accuracy, train_accuracy, self.majority_threshold, self.adaptive_from_accuracy
         )
-        minority, _ = intra_class_minority(embeddings, labels, thresholds)
+        minority = intra_class_minority(embeddings, labels, thresholds)
         minority_counts = torch.bincount(labels[minority], minlength=num_classes)
 
         # 3: the 2C-way attack head on the frozen embeddings.
