@@ -61,7 +61,9 @@ class ConfusionPairMixing(Ingredient):
         alpha: the Beta distribution's parameter.
         rho: share of the count term in the label weight.
         eta: weight of the two mixup terms.
-        mix_batch_size: number of confusion pairs per step; None for the batch size.
+        mix_batch_size: number of confusion pairs per step and process: in a multi-process run each
+            rank draws this many (world size x this in all), whereas None draws the rank's shard of
+            the batch (the batch size in all).
         lam_per_sample: one `lam` per pair (True) or per mixed batch (False).
         start_epoch: first epoch (0-based) with the mixup terms (METHODS.md: 2/3 of the epochs, 200
             of 300); None: never (Q is counted all the same).
