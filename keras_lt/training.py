@@ -51,6 +51,7 @@ from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import WarmupCosine
 from keras_lt.trainers import WarmupMultiStep
 from keras_lt.trainers import STAGE2
+from keras_lt.trainers import STAGE2_CHECKS
 from keras_lt.trainers import loss_switches
 from keras_lt.trainers import trainer_ingredients
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
@@ -233,7 +234,8 @@ def check_recipe(recipe):
     """Raises one `KerasLTError` line if the recipe names an unknown method, ingredient, loss, architecture or sampler.
 
     Bad settings of an ingredient, of the loss (`check_loss`), of the step schedule (a factor for each milestone) or
-    of the stage 2 fail here too, before anything is written.
+    of the stage 2 (a name it does not take, or a value `keras_lt.trainers.STAGE2_CHECKS` refuses) fail here too,
+    before anything is written.
     """
     trainer_ingredients(recipe)
     choices = {
@@ -274,10 +276,20 @@ def check_recipe(recipe):
         )
     if recipe.finetune is not None:  # checked now, not after hours of stage 1
         stage2, settings = _stage2_settings(recipe)
+        method = recipe.finetune["method"]
+        given = {"images": None, "labels": None, "callbacks": (), "verbose": 0, "output_dir": None}
         try:
-            inspect.signature(stage2).bind(None, images=None, labels=None, callbacks=(), verbose=0, output_dir=None, **settings)
+            inspect.signature(stage2).bind(None, **given, **settings)
         except TypeError as error:
-            raise KerasLTError(f"recipe {recipe.name}: bad finetune setting ({error}).") from None
+            known = [name for name in list(inspect.signature(stage2).parameters)[1:] if name not in {*given, "method"}]
+            raise KerasLTError(
+                f"recipe {recipe.name}: bad finetune setting ({error}); {method} takes {', '.join(known)}."
+            ) from None
+        if method in STAGE2_CHECKS:
+            try:
+                STAGE2_CHECKS[method](settings)
+            except KerasLTError as error:
+                raise KerasLTError(f"recipe {recipe.name}: bad finetune setting ({str(error).rstrip('.')}).") from None
 
 
 def check_loss(recipe):

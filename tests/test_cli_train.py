@@ -1,5 +1,6 @@
 """`keras_lt.cli.train`: `keras-lt train`'s options, its messages on Ctrl-C, and `--overwrite`'s replacing."""
 
+import json
 import os
 
 import pytest
@@ -23,6 +24,17 @@ def test_train_with_a_missing_recipe_file_says_the_file_is_missing(tmp_path, mon
     result = run("train", "--recipe", recipe)
     assert_one_line_error(result)
     assert result.stderr.startswith(f"Error: no recipe file {recipe}; check the path")
+
+
+def test_train_refuses_a_misspelt_afr_setting_before_training(tmp_path):
+    recipe = load_recipe("afr-resnet32-cifar10lt")
+    path = tmp_path / "afr.json"
+    path.write_text(json.dumps({**recipe.to_dict(), "finetune": {**recipe.finetune, "atack_fraction": 0.5}}))
+    out = tmp_path / "run"
+    result = run("train", "--recipe", path, "--output", out)
+    assert_one_line_error(result)
+    assert "unexpected keyword argument 'atack_fraction'" in result.stderr and "attack_fraction," in result.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("stop, message", [

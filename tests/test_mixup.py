@@ -13,11 +13,11 @@ from keras_lt.callbacks import StepKey
 from keras_lt.data.pipeline import DeviceBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.models import cifar_resnet
+from keras_lt.random_keys import MIXUP_STREAM
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
 from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import Mixup
-from keras_lt.trainers import mixup
 from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
 
@@ -33,7 +33,7 @@ def stub_trainer(**kwargs):
 
 
 def expected_lam(seed, key, size):
-    sequences = np.random.SeedSequence(seed, spawn_key=(*key, mixup.STREAM)).spawn(2)
+    sequences = np.random.SeedSequence(seed, spawn_key=(*key, MIXUP_STREAM)).spawn(2)
     return np.random.default_rng(sequences[1]).beta(1.0, 1.0, size)
 
 

@@ -464,6 +464,25 @@ def test_a_bad_finetune_setting_fails_before_anything_is_written(tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize("setting, match", [
+    ({"atack_fraction": 0.5}, r"\(got an unexpected keyword argument 'atack_fraction'\); afr takes .*, attack_fraction,"),
+    ({"mixer": {"name": "cmo"}}, r"unexpected keyword argument 'mixer'"),
+    ({"attack_fraction": 1.5}, r"\(AFR's attack_fraction must be in \[0, 1\], got 1.5\)\.$"),
+    ({"cutmix_fraction": 2}, r"AFR's cutmix_fraction must be in \[0, 1\], got 2\)"),
+    ({"alpha": 0.0}, r"AFR's alpha must be > 0, got 0.0\)"),
+    ({"pgd_steps": 2.5}, r"AFR's pgd_steps must be an integer, got 2.5\)"),
+    ({"regenerate_every": 0}, r"AFR's regenerate_every must be >= 1, got 0\)"),
+])
+def test_a_bad_afr_setting_fails_before_stage_1(tmp_path, setting, match):
+    """A misspelt or out-of-range AFR knob is refused in one line before stage 1 trains, not after it."""
+    out = tmp_path / "run"
+    recipe = tiny_recipe(finetune={**load_recipe("afr-resnet32-cifar10lt").finetune, **setting})
+    with pytest.raises(KerasLTError, match=match) as error:
+        training.train(recipe, str(out), data=tiny_data(), verbose=0)
+    assert "\n" not in str(error.value) and str(error.value).startswith("recipe tiny-ce: bad finetune setting (")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("fields, match", [
     ({"loss": "focal", "loss_config": {"gama": 2}}, "bad loss_config for focal (.*'gama'"),
     ({"loss_config": {"gama": 2}}, "bad loss_config for ce (.*'gama'"),

@@ -69,7 +69,7 @@ class TrainingBatches(keras.utils.PyDataset):
         return math.ceil(len(self.labels) / self.batch_size)
 
     def _generator(self, *key):
-        """A device generator seeded by `seed` with `key` as spawn key: distinct keys, distinct streams."""
+        """A device generator seeded by `seed` with `key` as spawn key (`keras_lt.random_keys`: distinct keys, distinct streams)."""
         generator = torch.Generator(device=self.device)
         generator.manual_seed(int(np.random.SeedSequence(self.seed, spawn_key=key).generate_state(1)[0]))
         return generator

@@ -6,10 +6,10 @@ import torch
 from keras_lt.data.batches import TrainingBatches
 from keras_lt.data.decode_pool import DecodePool
 from keras_lt.data.train_transform import TrainTransform
+from keras_lt.random_keys import STREAMED_BATCH_STREAM
 
 STREAMING_AUGMENTATIONS = ("imagenet", "imagenet_jitter")  # besides True (= "imagenet") and False
 JITTER = (0.4, 0.4, 0.4)  # ColorJitter of the ImageNet-LT / iNaturalist recipes (classifier-balancing, MiSLAS)
-STREAM = 6  # last word of the (epoch, batch, STREAM) key of a batch's per-image seeds
 
 
 class StreamingBatches(TrainingBatches):
@@ -66,7 +66,7 @@ class StreamingBatches(TrainingBatches):
     def _items(self, index):
         """This rank's `(file index, seed)` items of global batch `index`."""
         idx = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        sequence = np.random.SeedSequence(self.seed, spawn_key=(self.epoch, index, STREAM))
+        sequence = np.random.SeedSequence(self.seed, spawn_key=(self.epoch, index, STREAMED_BATCH_STREAM))
         seeds = np.random.default_rng(sequence).integers(0, 2**63, len(idx))
         part = self.shard(len(idx))
         return list(zip(idx[part].tolist(), seeds[part].tolist()))

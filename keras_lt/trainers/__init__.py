@@ -6,13 +6,16 @@ builds a recipe's (its `method`'s preset, `keras_lt.presets.PRESETS`, plus its `
 `regularizers`). `STAGE2` maps a recipe's `finetune` method to its stage-2 pipeline,
 `fn(network, images=, labels=, batch_size=, seed=, callbacks=, verbose=, output_dir=, **settings)`
 returning the new network (settings: the recipe's `finetune` entries besides "method"; `output_dir`
-holds the stage's backup, see `stage2_callbacks`).
+holds the stage's backup, see `stage2_callbacks`). `STAGE2_CHECKS` maps a method to the check of
+its settings' values that needs no data (`fn(settings)`: one `KerasLTError` line for a bad value),
+which `keras_lt.training.check_recipe` runs before any training.
 """
 
 import functools
 
 from keras_lt.trainers.afr import AFRTrainer
 from keras_lt.trainers.afr import afr
+from keras_lt.trainers.afr import check_settings as check_afr_settings
 from keras_lt.trainers.cmo import CMO
 from keras_lt.trainers.cpmix import ConfusionPairMixing
 from keras_lt.trainers.cpmix_stage2 import cpmix_finetune
@@ -43,3 +46,4 @@ STAGE2 = {
     "cpmix": cpmix_finetune,
     "afr": afr,
 }
+STAGE2_CHECKS = {"afr": check_afr_settings}

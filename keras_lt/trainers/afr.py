@@ -76,6 +76,7 @@ regeneration is printed when it is made (unless `verbose=0`) and, with an `outpu
 re-balanced set so that an interrupted fine-tune resumes exactly.
 """
 
+import numbers
 import os
 import shutil
 import tempfile
@@ -99,15 +100,84 @@ from keras_lt.data.samplers import class_probabilities
 from keras_lt.data.streaming import StreamingBatches
 from keras_lt.errors import KerasLTError
 from keras_lt.models import rebuild
+from keras_lt.random_keys import AFR_CUTMIX_STREAM
+from keras_lt.random_keys import regeneration_key
 from keras_lt.trainers.erm import ERMTrainer
+from keras_lt.trainers.ingredient import check_alpha
 from keras_lt.trainers.pgd import targeted_pgd
 from keras_lt.trainers.schedules import CosineToZero
 from keras_lt.trainers.sgd import SGD
 from keras_lt.trainers.stage2 import check_stage2_data
 from keras_lt.trainers.stage2 import stage2_callbacks
 
-STEP_STREAM = 3  # last word of the (epoch, step, STREAM) key of the CutMix draws
-REGENERATION_STREAM = 4  # last word of the (epoch, STREAM) key of a regeneration's draws
+RANGES = {  # AFR's settings with a range: (type, lowest, highest), None where unbounded
+    "regenerate_every": (int, 1, None),
+    "cutmix_fraction": (float, 0, 1),
+    "alpha": (float, None, None),  # > 0: check_alpha
+    "attack_fraction": (float, 0, 1),
+    "eps": (float, 0, None),
+    "pgd_steps": (int, 0, None),
+    "step_size": (float, 0, None),
+    "majority_threshold": (float, -1, 1),
+    "adaptive_from_accuracy": (float, 0, 1),  # or None: always adaptive
+    "attack_without_minority": (bool, None, None),
+    "attack_steps": (int, 0, None),
+    "attack_lr": (float, 0, None),
+    "inference_batch_size": (int, 1, None),
+}
+
+
+def checked(name, value):
+    """`value` of AFR's setting `name` (a key of `RANGES`) as the setting's type; one `KerasLTError` line unless it fits.
+
+    Args:
+        name: the setting, e.g. "attack_fraction".
+        value: its value.
+
+    Returns:
+        `value` as an int, a float or a bool (`adaptive_from_accuracy` may be None).
+
+    Example:
+    >>> checked("attack_fraction", 1)
+    1.0
+    >>> checked("attack_fraction", 1.5)
+    KerasLTError: AFR's attack_fraction must be in [0, 1], got 1.5.
+    """
+    kind, low, high = RANGES[name]
+    if value is None and name == "adaptive_from_accuracy":
+        return None
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise KerasLTError(f"AFR's {name} must be true or false, got {value!r}.")
+        return value
+    if not isinstance(value, numbers.Integral if kind is int else numbers.Real) or isinstance(value, bool):
+        raise KerasLTError(f"AFR's {name} must be {'an integer' if kind is int else 'a number'}, got {value!r}.")
+    if name == "alpha":
+        try:
+            check_alpha(value)
+        except ValueError as error:
+            raise KerasLTError(f"AFR's {error}") from None
+    elif value < low or (high is not None and value > high):
+        raise KerasLTError(f"AFR's {name} must be {f'>= {low}' if high is None else f'in [{low}, {high}]'}, got {value!r}.")
+    return kind(value)
+
+
+def check_settings(settings):
+    """Raises one `KerasLTError` line if a setting of AFR in `settings` does not fit its range (`checked`).
+
+    What `keras_lt.training.check_recipe` runs on a recipe's `finetune` entries, before any training;
+    the entries that are not in `RANGES` (epochs, lr, ...) are not looked at.
+
+    Args:
+        settings: keyword arguments of `afr`, by name.
+
+    Example:
+    >>> check_settings({"epochs": 50, "alpha": 0.0})
+    KerasLTError: AFR's alpha must be > 0, got 0.0.
+    """
+    for name, value in settings.items():
+        if name in RANGES:
+            checked(name, value)
 
 
 def adaptive_thresholds(class_accuracy, train_accuracy, majority_threshold=0.8, adaptive_from_accuracy=0.6):
@@ -146,10 +216,10 @@ def intra_class_minority(embeddings, labels, thresholds):
         thresholds: `(C,)` thresholds `lambda_c` (array or tensor).
 
     Returns:
-        `(minority, cosine)`: a bool tensor `(N,)` and the float tensor `(N,)` of cosines.
+        A bool tensor `(N,)`: True for the intra-class minority samples.
 
     Example:
-    >>> minority, cosine = intra_class_minority(e, y, adaptive_thresholds(acc, acc_train))
+    >>> minority = intra_class_minority(e, y, adaptive_thresholds(acc, acc_train))
     """
     num_classes = len(thresholds)
     embeddings = embeddings.float()
@@ -158,7 +228,7 @@ def intra_class_minority(embeddings, labels, thresholds):
     means = sums / counts
     cosine = torch.nn.functional.cosine_similarity(embeddings, means[labels], dim=1, eps=1e-12)
     limit = torch.as_tensor(np.asarray(thresholds), dtype=torch.float32, device=embeddings.device)[labels]
-    return cosine < limit, cosine
+    return cosine < limit
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
@@ -190,6 +260,8 @@ class AFRTrainer(ERMTrainer):
         inference_batch_size: images per forward pass when embedding and attacking.
         **kwargs: forwarded to `ERMTrainer`.
 
+    A setting out of its range (`RANGES`) is one `KerasLTError` line.
+
     Example:
     >>> trainer = AFRTrainer(model)
     >>> trainer.originals = DeviceBatches(images, labels, num_classes)
@@ -219,21 +291,20 @@ class AFRTrainer(ERMTrainer):
         super().__init__(network, **kwargs)
         if not any(layer.name == "pool" for layer in network.layers):
             raise KerasLTError("AFR embeds images with the network's 'pool' layer; build it with keras_lt.models.")
-        self.cutmix_fraction = float(cutmix_fraction)
-        self.alpha = float(alpha)
-        self.attack_fraction = float(attack_fraction)
-        self.eps = float(eps)
-        self.pgd_steps = int(pgd_steps)
-        self.step_size = float(step_size)
-        self.majority_threshold = float(majority_threshold)
-        self.adaptive_from_accuracy = None if adaptive_from_accuracy is None else float(adaptive_from_accuracy)
-        self.attack_without_minority = bool(attack_without_minority)
-        self.attack_steps = int(attack_steps)
-        self.attack_lr = float(attack_lr)
-        self.inference_batch_size = int(inference_batch_size)
+        self.cutmix_fraction = checked("cutmix_fraction", cutmix_fraction)
+        self.alpha = checked("alpha", alpha)
+        self.attack_fraction = checked("attack_fraction", attack_fraction)
+        self.eps = checked("eps", eps)
+        self.pgd_steps = checked("pgd_steps", pgd_steps)
+        self.step_size = checked("step_size", step_size)
+        self.majority_threshold = checked("majority_threshold", majority_threshold)
+        self.adaptive_from_accuracy = checked("adaptive_from_accuracy", adaptive_from_accuracy)
+        self.attack_without_minority = checked("attack_without_minority", attack_without_minority)
+        self.attack_steps = checked("attack_steps", attack_steps)
+        self.attack_lr = checked("attack_lr", attack_lr)
+        self.inference_batch_size = checked("inference_batch_size", inference_batch_size)
         self.embedder = keras.Model(network.inputs, [network.get_layer("pool").output, network.outputs[0]])
         self.originals = None  # DeviceBatches (or StreamingBatches) of the long-tailed training set
-
 
     def fit(self, x=None, *args, **kwargs):
         if self.originals is None:
@@ -322,7 +393,7 @@ class AFRTrainer(ERMTrainer):
         """Steps 1-4 for the period starting at `epoch`: replaces the re-balanced set; returns the split summary."""
         originals = self.originals
         num_classes = originals.num_classes
-        sequence = np.random.SeedSequence(originals.seed, spawn_key=(epoch, REGENERATION_STREAM))
+        sequence = np.random.SeedSequence(originals.seed, spawn_key=regeneration_key(epoch))
         generator = torch.Generator(device=originals.device)
         generator.manual_seed(int(sequence.generate_state(1)[0]))
         labels = originals.labels
@@ -338,7 +409,7 @@ class AFRTrainer(ERMTrainer):
         thresholds = adaptive_thresholds(
             class_accuracy, train_accuracy, self.majority_threshold, self.adaptive_from_accuracy
         )
-        minority, _ = intra_class_minority(embeddings, labels, thresholds)
+        minority = intra_class_minority(embeddings, labels, thresholds)
         minority_counts = torch.bincount(labels[minority], minlength=num_classes)
 
         # 3: the 2C-way attack head on the frozen embeddings.
@@ -445,7 +516,7 @@ class AFRTrainer(ERMTrainer):
         if size == 0:
             return super().training_loss(x, y, sample_weight)
         originals = self.originals
-        generator, rng = self.step_generators(STEP_STREAM, originals.seed)
+        generator, rng = self.step_generators(AFR_CUTMIX_STREAM, originals.seed)
         idx = torch.randint(0, len(originals.labels), (size,), device=originals.device, generator=generator)
         background = originals.images_at(idx, generator)
         lam = torch.as_tensor(rng.beta(self.alpha, self.alpha, size), device=x.device)
@@ -460,9 +531,9 @@ class AFRTrainer(ERMTrainer):
         )
         return loss, logits[: len(y)]
 
-    def get_config(self):
+    def knobs(self):
+        """AFR's settings of this trainer, by name: what `get_config` adds to `ERMTrainer`'s, and what `afr` records."""
         return {
-            **super().get_config(),
             "cutmix_fraction": self.cutmix_fraction,
             "alpha": self.alpha,
             "attack_fraction": self.attack_fraction,
@@ -476,6 +547,9 @@ class AFRTrainer(ERMTrainer):
             "attack_lr": self.attack_lr,
             "inference_batch_size": self.inference_batch_size,
         }
+
+    def get_config(self):
+        return {**super().get_config(), **self.knobs()}
 
 
 def afr(
@@ -493,7 +567,18 @@ def afr(
     callbacks=(),
     verbose="auto",
     output_dir=None,
-    **settings,
+    cutmix_fraction=0.25,
+    alpha=1.0,
+    attack_fraction=0.5,
+    eps=0.6,
+    pgd_steps=3,
+    step_size=1 / 255,
+    majority_threshold=0.8,
+    adaptive_from_accuracy=0.6,
+    attack_without_minority=False,
+    attack_steps=100,
+    attack_lr=0.01,
+    inference_batch_size=512,
 ):
     """AFR stage 2: a new network, fine-tuned from `network` on adversarially re-balanced data.
 
@@ -522,12 +607,25 @@ def afr(
             (`keras_lt.trainers.stage2_callbacks`) plus the current re-balanced set let a call with
             the same `output_dir` continue an interrupted fine-tune exactly. In a multi-process run
             every rank passes the same one; rank 0 alone writes there.
-        **settings: `AFRTrainer`'s knobs (attack_fraction, eps, pgd_steps, step_size,
-            majority_threshold, adaptive_from_accuracy, attack_without_minority, cutmix_fraction,
-            alpha, attack_steps, attack_lr).
+        cutmix_fraction: CutMix samples of the originals per step, as a share of the batch size (0..1).
+        alpha: the CutMix Beta parameter (> 0).
+        attack_fraction: share of the drawn majority samples that are attacked (0..1).
+        eps: PGD's L-inf radius, pixel space [0, 1].
+        pgd_steps: PGD's steps.
+        step_size: PGD's step, pixel space [0, 1].
+        majority_threshold: the cosine threshold of classes at or above the training accuracy (lambda).
+        adaptive_from_accuracy: training accuracy (0..1) from which the thresholds are adaptive;
+            None: always adaptive.
+        attack_without_minority: also attack the samples of classes with no intra-class minority.
+        attack_steps: full-batch Adam steps of the attack head.
+        attack_lr: the attack head's Adam learning rate.
+        inference_batch_size: images per forward pass when embedding and attacking.
 
     Returns:
         The fine-tuned `keras.Model`.
+
+    Raises:
+        KerasLTError: a setting out of its range (`RANGES`), or data that does not fit the network.
 
     Example:
     >>> cmo = keras_lt.from_pretrained("cmo-resnet32-cifar100lt")
@@ -535,14 +633,15 @@ def afr(
     """
     num_classes = network.output_shape[-1]
     check_stage2_data("AFR", images, labels, epochs, num_classes)
-    if regenerate_every < 1:
-        raise KerasLTError(f"AFR needs regenerate_every >= 1, got {regenerate_every}.")
+    checked("regenerate_every", regenerate_every)
     keras.utils.set_random_seed(seed)
     model = rebuild(network)
-    try:
-        trainer = AFRTrainer(model, **settings)
-    except TypeError as error:
-        raise KerasLTError(f"bad AFR setting ({error}).") from None
+    trainer = AFRTrainer(
+        model, cutmix_fraction=cutmix_fraction, alpha=alpha, attack_fraction=attack_fraction, eps=eps,
+        pgd_steps=pgd_steps, step_size=step_size, majority_threshold=majority_threshold,
+        adaptive_from_accuracy=adaptive_from_accuracy, attack_without_minority=attack_without_minority,
+        attack_steps=attack_steps, attack_lr=attack_lr, inference_batch_size=inference_batch_size,
+    )
     originals = training_batches(images, labels, num_classes, batch_size, seed=seed)
     scratch = None
     if isinstance(images, ImageFiles):  # the re-balanced set lives in a file of the run (else rank 0's temporary one)
@@ -561,7 +660,7 @@ def afr(
     record = {
         "method": "afr", "epochs": epochs, "regenerate_every": regenerate_every, "lr": lr,
         "batch_size": batch_size, "momentum": momentum, "weight_decay": weight_decay, "loss": loss,
-        "seed": seed, **{k: v for k, v in trainer.get_config().items() if k in settings or k in _KNOBS},
+        "seed": seed, **trainer.knobs(),
     }
     regeneration = AFRRegeneration(trainer, regenerate_every, output_dir, record, verbose=verbose != 0)
     try:
@@ -576,8 +675,3 @@ def afr(
     model.keras_lt_config["afr"] = {**record, "regenerations": regeneration.records}
     return model
 
-
-_KNOBS = (
-    "cutmix_fraction", "alpha", "attack_fraction", "eps", "pgd_steps", "step_size",
-    "majority_threshold", "adaptive_from_accuracy", "attack_without_minority", "attack_steps", "attack_lr",
-)

@@ -7,10 +7,9 @@ from keras_lt.callbacks.cmo_window import CMOWindow
 from keras_lt.data.cutmix import cutmix
 from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.samplers import class_probabilities
+from keras_lt.random_keys import CMO_STREAM
 from keras_lt.trainers.ingredient import Ingredient
 from keras_lt.trainers.ingredient import check_alpha
-
-STREAM = 5  # last word of the (epoch, step, STREAM) random key: CP-Mix 1, mixup 2, AFR 3, CMO 5
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
@@ -46,7 +45,7 @@ class CMO(Ingredient):
     0-based inclusive epochs, the reference's `3 < epoch < E - 3` being `(4, E - 4)`.
 
     Randomness: step `s` of epoch `e` draws from `trainer.step_generators` (keyed by
-    `(seed of the batches, e, s, STREAM)`): NumPy for the Bernoulli and `lam` (torch's Beta sampler
+    `(seed of the batches, e, s, CMO_STREAM)`): NumPy for the Bernoulli and `lam` (torch's Beta sampler
     takes no generator), torch for the foreground images, augmentation and box centres. So a
     resumed run mixes exactly what an uninterrupted one does.
 
@@ -92,7 +91,7 @@ class CMO(Ingredient):
         """`(images, foreground_labels, lam)` of a mixed step; None when the step is not mixed."""
         if not self.active:
             return None
-        generator, rng = trainer.step_generators(STREAM)
+        generator, rng = trainer.step_generators(CMO_STREAM)
         if rng.random() >= self.probability:
             return None
         foreground, y_foreground = self.foreground_batch(trainer.batches, len(y), generator)

@@ -13,11 +13,11 @@ from keras_lt.data.mixing import mix
 from keras_lt.data.mixing import sample_confusion_pairs
 from keras_lt.distributed import all_reduce_sum
 from keras_lt.evaluation import top_confusion_pairs
+from keras_lt.random_keys import CPMIX_STREAM
 from keras_lt.trainers.ingredient import Ingredient
 from keras_lt.trainers.ingredient import beta_lam
 from keras_lt.trainers.ingredient import check_alpha
 
-STREAM = 1  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' keys
 SUMMARY_FILE = "training_confusion.json"
 SUMMARY_PAIRS = 20
 
@@ -51,7 +51,7 @@ class ConfusionPairMixing(Ingredient):
     (each pass updates the BatchNorm statistics, as separate forward passes do in PyTorch).
 
     Randomness: the draws of step `s` of epoch `e` come from `trainer.step_generators`, keyed by
-    `(seed of the batches, e, s, STREAM)` (torch for classes, images, augmentation and the
+    `(seed of the batches, e, s, CPMIX_STREAM)` (torch for classes, images, augmentation and the
     permutation; NumPy for `lam`), so a resumed run draws what an uninterrupted one does. The
     trainer must be fitted on `keras_lt.data` batches: the partner images come from their training
     set. The classifier fine-tune that follows CP-Mix is `cpmix_finetune` (`"finetune": {"method":
@@ -61,7 +61,9 @@ class ConfusionPairMixing(Ingredient):
         alpha: the Beta distribution's parameter.
         rho: share of the count term in the label weight.
         eta: weight of the two mixup terms.
-        mix_batch_size: number of confusion pairs per step; None for the batch size.
+        mix_batch_size: number of confusion pairs per step and process: in a multi-process run each
+            rank draws this many (world size x this in all), whereas None draws the rank's shard of
+            the batch (the batch size in all).
         lam_per_sample: one `lam` per pair (True) or per mixed batch (False).
         start_epoch: first epoch (0-based) with the mixup terms (METHODS.md: 2/3 of the epochs, 200
             of 300); None: never (Q is counted all the same).
@@ -109,7 +111,7 @@ class ConfusionPairMixing(Ingredient):
 
     def mixing_loss(self, trainer, x, y):
         """`CE(CP-mixed batch) + CE(mixup of the batch)`, drawn from the current step's generators."""
-        generator, rng = trainer.step_generators(STREAM)
+        generator, rng = trainer.step_generators(CPMIX_STREAM)
         sampler = trainer.batches.class_sampler
         anchors, partners = sample_confusion_pairs(
             self.confusion.value, sampler.class_counts, self.mix_batch_size or len(y), generator

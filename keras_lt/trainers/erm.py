@@ -137,13 +137,13 @@ class ERMTrainer(keras.Model):
     def step_generators(self, stream, seed=None):
         """`(torch.Generator, numpy Generator)` of the current step's draws, keyed by `(seed, epoch, step, stream)`.
 
-        `stream` separates the draws of different parts of a step (and from the batches' own
-        `(epoch,)` and `(epoch, batch)` keys); `seed` defaults to the seed of the batches being
+        `stream` separates the draws of different parts of a step (`keras_lt.random_keys`, which lays
+        out every key of a run); `seed` defaults to the seed of the batches being
         fitted (0 without them). NumPy serves the draws torch cannot take a generator for (its Beta
         sampler). In a multi-process run the rank ends the key, so each rank draws its own.
 
         Example:
-        >>> generator, rng = self.step_generators(STREAM)
+        >>> generator, rng = self.step_generators(CMO_STREAM)
         >>> lam = rng.beta(1.0, 1.0)
         >>> permutation = torch.randperm(len(y), device=y.device, generator=generator)
         """

@@ -16,8 +16,8 @@ class Ingredient:
     the checkpoint. Every hook has a no-op default. An ingredient belongs to the one trainer it was
     built with (it keeps references to that trainer's state).
 
-    Randomness comes from `trainer.step_generators(STREAM)` with the ingredient's own stream
-    number, so ingredients never share draws and a resumed run draws what an uninterrupted one does.
+    Randomness comes from `trainer.step_generators(stream)` with the ingredient's own stream
+    number (`keras_lt.random_keys`), so ingredients never share draws and a resumed run draws what an uninterrupted one does.
 
     Attributes:
         name: the ingredient's name in a recipe (`{"name": ..., **get_config()}`).

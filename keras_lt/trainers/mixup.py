@@ -3,11 +3,10 @@
 import keras
 import torch
 
+from keras_lt.random_keys import MIXUP_STREAM
 from keras_lt.trainers.ingredient import Ingredient
 from keras_lt.trainers.ingredient import beta_lam
 from keras_lt.trainers.ingredient import check_alpha
-
-STREAM = 2  # last word of the (epoch, step, STREAM) random key: apart from DeviceBatches' and CP-Mix's
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
@@ -25,7 +24,7 @@ class Mixup(Ingredient):
     is `keras_lt.trainers.mislas`.
 
     Randomness: `lam` (NumPy) and the permutation (torch) of step `s` of epoch `e` come from
-    `trainer.step_generators`, keyed by `(seed, e, s, STREAM)`; `seed` is the batches' seed unless
+    `trainer.step_generators`, keyed by `(seed, e, s, MIXUP_STREAM)`; `seed` is the batches' seed unless
     given, so `--resume` is exact.
 
     Args:
@@ -47,7 +46,7 @@ class Mixup(Ingredient):
 
     def mix(self, trainer, x, y):
         """`(images, partner_labels, lam)` of the current step: float32 images, int64 and `(B,)` float32."""
-        generator, rng = trainer.step_generators(STREAM, self.seed)
+        generator, rng = trainer.step_generators(MIXUP_STREAM, self.seed)
         size = len(y)
         lam = beta_lam(rng, self.alpha, size, self.lam_per_sample, y.device)
         permutation = torch.randperm(size, device=y.device, generator=generator)
