@@ -339,6 +339,12 @@ def test_a_setting_out_of_range_is_one_line(setting, match):
         AFRTrainer(tiny_model(), **setting)
 
 
+def test_an_unknown_setting_is_one_line_naming_the_settings():
+    images, labels = colour_data()
+    with pytest.raises(KerasLTError, match=r"^AFR takes no setting atack_fraction; its settings: epochs, .*attack_fraction"):
+        STAGE2["afr"](tiny_model(), images=images, labels=labels, epochs=1, atack_fraction=0.5)
+
+
 def test_afr_runs_from_a_checkpoint_through_a_recipe(tmp_path):
     images, labels = colour_data()
     data = TrainingData(images, labels, images[:9], labels[:9], ["r", "g", "b"])

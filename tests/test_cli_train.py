@@ -33,7 +33,7 @@ def test_train_refuses_a_misspelt_afr_setting_before_training(tmp_path):
     out = tmp_path / "run"
     result = run("train", "--recipe", path, "--output", out)
     assert_one_line_error(result)
-    assert "unexpected keyword argument 'atack_fraction'" in result.stderr and "attack_fraction," in result.stderr
+    assert "AFR takes no setting atack_fraction" in result.stderr and "attack_fraction," in result.stderr
     assert not out.exists()
 
 

@@ -76,6 +76,7 @@ regeneration is printed when it is made (unless `verbose=0`) and, with an `outpu
 re-balanced set so that an interrupted fine-tune resumes exactly.
 """
 
+import inspect
 import numbers
 import os
 import shutil
@@ -125,6 +126,7 @@ RANGES = {  # AFR's settings with a range: (type, lowest, highest), None where u
     "attack_lr": (float, 0, None),
     "inference_batch_size": (int, 1, None),
 }
+RUN_ARGUMENTS = ("network", "images", "labels", "callbacks", "verbose", "output_dir", "knobs")  # `afr`'s, not settings
 
 
 def checked(name, value):
@@ -163,10 +165,10 @@ def checked(name, value):
 
 
 def check_settings(settings):
-    """Raises one `KerasLTError` line if a setting of AFR in `settings` does not fit its range (`checked`).
+    """Raises one `KerasLTError` line if `settings` names a setting `afr` does not take, or one out of its range.
 
     What `keras_lt.training.check_recipe` runs on a recipe's `finetune` entries, before any training;
-    the entries that are not in `RANGES` (epochs, lr, ...) are not looked at.
+    the ranges are `checked`'s (`RANGES`), the other settings (epochs, lr, ...) are `afr`'s own.
 
     Args:
         settings: keyword arguments of `afr`, by name.
@@ -175,6 +177,11 @@ def check_settings(settings):
     >>> check_settings({"epochs": 50, "alpha": 0.0})
     KerasLTError: AFR's alpha must be > 0, got 0.0.
     """
+    own = [name for name in inspect.signature(afr).parameters if name not in RUN_ARGUMENTS]
+    unknown = sorted(set(settings) - set(own) - set(RANGES))
+    if unknown:
+        known = ", ".join(dict.fromkeys([*own, *RANGES]))
+        raise KerasLTError(f"AFR takes no setting {', '.join(unknown)}; its settings: {known}.")
     for name, value in settings.items():
         if name in RANGES:
             checked(name, value)
@@ -567,18 +574,7 @@ def afr(
     callbacks=(),
     verbose="auto",
     output_dir=None,
-    cutmix_fraction=0.25,
-    alpha=1.0,
-    attack_fraction=0.5,
-    eps=0.6,
-    pgd_steps=3,
-    step_size=1 / 255,
-    majority_threshold=0.8,
-    adaptive_from_accuracy=0.6,
-    attack_without_minority=False,
-    attack_steps=100,
-    attack_lr=0.01,
-    inference_batch_size=512,
+    **knobs,
 ):
     """AFR stage 2: a new network, fine-tuned from `network` on adversarially re-balanced data.
 
@@ -607,25 +603,16 @@ def afr(
             (`keras_lt.trainers.stage2_callbacks`) plus the current re-balanced set let a call with
             the same `output_dir` continue an interrupted fine-tune exactly. In a multi-process run
             every rank passes the same one; rank 0 alone writes there.
-        cutmix_fraction: CutMix samples of the originals per step, as a share of the batch size (0..1).
-        alpha: the CutMix Beta parameter (> 0).
-        attack_fraction: share of the drawn majority samples that are attacked (0..1).
-        eps: PGD's L-inf radius, pixel space [0, 1].
-        pgd_steps: PGD's steps.
-        step_size: PGD's step, pixel space [0, 1].
-        majority_threshold: the cosine threshold of classes at or above the training accuracy (lambda).
-        adaptive_from_accuracy: training accuracy (0..1) from which the thresholds are adaptive;
-            None: always adaptive.
-        attack_without_minority: also attack the samples of classes with no intra-class minority.
-        attack_steps: full-batch Adam steps of the attack head.
-        attack_lr: the attack head's Adam learning rate.
-        inference_batch_size: images per forward pass when embedding and attacking.
+        **knobs: `AFRTrainer`'s settings by name (`RANGES`: cutmix_fraction, alpha, attack_fraction,
+            eps, pgd_steps, step_size, majority_threshold, adaptive_from_accuracy,
+            attack_without_minority, attack_steps, attack_lr, inference_batch_size).
 
     Returns:
         The fine-tuned `keras.Model`.
 
     Raises:
-        KerasLTError: a setting out of its range (`RANGES`), or data that does not fit the network.
+        KerasLTError: an unknown setting, one out of its range (`check_settings`), or data that does
+            not fit the network.
 
     Example:
     >>> cmo = keras_lt.from_pretrained("cmo-resnet32-cifar100lt")
@@ -633,15 +620,10 @@ def afr(
     """
     num_classes = network.output_shape[-1]
     check_stage2_data("AFR", images, labels, epochs, num_classes)
-    checked("regenerate_every", regenerate_every)
+    check_settings({"regenerate_every": regenerate_every, **knobs})
     keras.utils.set_random_seed(seed)
     model = rebuild(network)
-    trainer = AFRTrainer(
-        model, cutmix_fraction=cutmix_fraction, alpha=alpha, attack_fraction=attack_fraction, eps=eps,
-        pgd_steps=pgd_steps, step_size=step_size, majority_threshold=majority_threshold,
-        adaptive_from_accuracy=adaptive_from_accuracy, attack_without_minority=attack_without_minority,
-        attack_steps=attack_steps, attack_lr=attack_lr, inference_batch_size=inference_batch_size,
-    )
+    trainer = AFRTrainer(model, **knobs)
     originals = training_batches(images, labels, num_classes, batch_size, seed=seed)
     scratch = None
     if isinstance(images, ImageFiles):  # the re-balanced set lives in a file of the run (else rank 0's temporary one)
