@@ -4,7 +4,8 @@
 
 For each MODEL (a checkpoint with latent categories: zoo name or directory) and each split (its
 recipe's long-tailed training images, un-augmented, and the test images), in batches of
-`--batch-size` in the split's order: the spread across the batch (standard deviation over the
+`--batch-size` of the split in one fixed shuffled order (the training images are stored class by
+class: in their own order a batch holds mostly one class, and its spread says little): the spread across the batch (standard deviation over the
 images, averaged over the classes) of `classifier(GAP(f^))`, the latent branch's share of the
 logits, and of `classifier(GAP(f))`, the backbone's, averaged over the batches. This is the
 quantity training logs per epoch as `latent_logit_spread` / `feature_logit_spread`
@@ -14,6 +15,7 @@ quantity training logs per epoch as `latent_logit_spread` / `feature_logit_sprea
 import argparse
 
 import numpy as np
+import torch
 
 import keras_lt
 from keras_lt.models.latent import training_view
@@ -23,13 +25,15 @@ from keras_lt.training import prepare_data
 
 
 def spreads(network, images, batch_size):
-    """`(latent, feature)` logit spreads of `network` over `images`, averaged over batches in order."""
+    """`(latent, feature)` logit spreads of `network` over `images`, averaged over batches of a seed-0 shuffle."""
     view = training_view(network)
+    order = np.random.default_rng(0).permutation(len(images))
     latent, feature = [], []
-    for start in range(0, len(images), batch_size):
-        _, features, reconstruction, _ = view(images[start:start + batch_size], training=False)
-        latent.append(float(logit_spread(network, reconstruction)))
-        feature.append(float(logit_spread(network, features)))
+    with torch.no_grad():
+        for start in range(0, len(images), batch_size):
+            _, features, reconstruction, _ = view(images[order[start:start + batch_size]], training=False)
+            latent.append(float(logit_spread(network, reconstruction)))
+            feature.append(float(logit_spread(network, features)))
     return np.mean(latent), np.mean(feature)
 
 
