@@ -61,6 +61,9 @@ def move_short30(repo, name):
     for path in sorted(entry.iterdir()):
         if path.is_file() and path.name not in RECIPE_FILES:
             _git_mv(repo, path, target / path.name)
+    card = target / "README.md"
+    if card.is_file():  # its "sit next to this card" note names the folder it is in now
+        card.write_text(card.read_text().replace(f"(`zoo/{name}/`)", f"(`{target.relative_to(repo)}/`)"))
     results = repo / "zoo" / "results" / "README.md"
     if results.is_file():
         moved = f"short30-{machine}/{name}/"

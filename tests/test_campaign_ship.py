@@ -43,8 +43,9 @@ def repo(tmp_path):
     root = tmp_path / "repo"
     write(root / "zoo" / NAME / "recipe.json", {"name": NAME, "epochs": 200})
     write(root / "zoo" / NAME / "config.json", config(NAME, "short30", 63.55, "GPU NVIDIA H100 80GB HBM3"))
-    for file in ("README.md", "train_log.csv", "train_stdout.log", "command.txt", "metrics.json"):
+    for file in ("train_log.csv", "train_stdout.log", "command.txt", "metrics.json"):
         write(root / "zoo" / NAME / file, f"short30 {file}\n")
+    write(root / "zoo" / NAME / "README.md", f"short30 card; its logs sit next to it\n(`zoo/{NAME}/`).\n")
     write(root / "zoo" / "ce-resnet32-cifar10lt" / "config.json",
           config("ce-resnet32-cifar10lt", "full", 65.0, "GPU NVIDIA H100 80GB HBM3"))
     write(root / "zoo" / "cpmix-resnet32-cifar10lt" / "baseline_recipe.json", {"name": "bs-resnet32-cifar10lt-300ep"})
@@ -89,6 +90,7 @@ def test_ship_moves_short30_brings_the_run_and_updates_tables(repo, tmp_path):
     moved = repo / "zoo" / "results" / "short30-h100" / NAME
     assert (moved / "train_log.csv").read_text() == "short30 train_log.csv\n"
     assert json.loads((moved / "config.json").read_text())["metrics"]["top1"] == 63.55
+    assert (moved / "README.md").read_text() == f"short30 card; its logs sit next to it\n(`zoo/results/short30-h100/{NAME}/`).\n"
     assert (repo / "zoo" / NAME / "recipe.json").is_file()  # the recipe stays
     results = (repo / "zoo" / "results" / "README.md").read_text()
     assert f"[short30-h100/{NAME}/](short30-h100/{NAME}/)" in results and f"../{NAME}/](../{NAME}" not in \
