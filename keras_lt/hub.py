@@ -325,8 +325,17 @@ def _headline_metrics(report):
     return {k: report[k] for k in HEADLINE + ("num_samples", "group_sizes") if k in report}
 
 
-def model_card(config):
-    """The README.md model card: Hub YAML (`library_name`, datasets, model-index) and a summary."""
+def model_card(config, folder=None):
+    """The README.md model card: Hub YAML (`library_name`, datasets, model-index) and a summary.
+
+    Args:
+        config: the checkpoint's `config.json` content.
+        folder: where the card sits in the keras-lt repository, beside the run's recipe, command and
+            logs (default: `zoo/<name>` for a zoo checkpoint; None and not in the zoo: not said).
+
+    Example:
+    >>> card = model_card(read_config("runs/ce"))
+    """
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     dataset = config.get("dataset") or {}
@@ -363,10 +372,10 @@ def model_card(config):
     rows = "\n".join(
         f"| {label} | {metrics[key]:.2f} |" for key, label in names.items() if metrics.get(key) is not None
     )
+    folder = folder or (f"zoo/{config['name']}" if config["name"] in list_models() else None)
     zoo_note = (
-        "The recipe, command and training log sit next to this card in the keras-lt repository\n"
-        f"(`zoo/{config['name']}/`).\n"
-        if config["name"] in list_models()
+        f"The recipe, command and training log sit next to this card in the keras-lt repository\n(`{folder}/`).\n"
+        if folder
         else ""
     )
     note = f"\n**{config['card_note']}**\n" if config.get("card_note") else ""  # e.g. a superseded recipe

@@ -400,12 +400,13 @@ def test_zoo_checkpoints_of_a_changed_recipe_say_so_in_their_card(name):
     """The short30 checkpoints trained before the recipe's correction say so; a full-recipe one, trained
     after it by the campaign (which moved the short30 one under results/short30-*), does not."""
     name = f"{name}-resnet32-cifar10lt"
-    directory = os.path.join(recipes.zoo_root(), name)
+    directory, folder = os.path.join(recipes.zoo_root(), name), None  # its card names zoo/<name>
     if hub.read_config(directory)["recipe"].get("schedule") == "full":
         assert "previous reading" not in hub.read_config(directory).get("card_note", "")
         results = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo", "results")
         (directory,) = glob.glob(os.path.join(results, "short30-*", name))  # the checkout's: not in the wheel
+        folder = f"zoo/results/{os.path.basename(os.path.dirname(directory))}/{name}"
     config = hub.read_config(directory)
     with open(os.path.join(directory, "README.md")) as f:
         card = f.read()
-    assert card == hub.model_card(config) and "previous reading of its recipe" in config["card_note"]
+    assert card == hub.model_card(config, folder) and "previous reading of its recipe" in config["card_note"]
