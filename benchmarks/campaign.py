@@ -63,7 +63,7 @@ SHARED_DATA = REPO.parent / "shared" / "data" / "cifar10-jpeg-q75.tar.gz"
 CACHE = Path(os.environ.get("KERAS_LT_CACHE", "~/.cache/keras-lt")).expanduser()
 DEFAULT_RUNS = Path(os.environ.get("KERAS_LT_CAMPAIGN", CACHE / "campaign")).expanduser()
 DEFAULT_DATA = CACHE / "cifar10-jpeg-q75"
-# keras_lt.training's run layout (tests/test_campaign.py checks these against it; importing
+# keras_lt.run_directory's run layout (tests/test_campaign.py checks these against it; importing
 # keras_lt here would cost `status` the seconds of importing torch).
 INTERRUPTED_DIRS = ("backup", "stage1", "finetune_backup")
 STAGE1_LOG, STAGE2_LOG = "train_log.csv", "finetune_log.csv"

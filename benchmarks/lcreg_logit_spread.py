@@ -21,7 +21,7 @@ import keras_lt
 from keras_lt.models.latent import training_view
 from keras_lt.recipes import Recipe
 from keras_lt.trainers.latent_reconstruction import logit_spread
-from keras_lt.training import prepare_data
+from keras_lt.training_data import prepare_data
 
 
 def spreads(network, images, batch_size):

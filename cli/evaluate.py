@@ -6,7 +6,7 @@ import os
 import click
 
 from keras_lt import evaluation
-from keras_lt import training
+from keras_lt import training_data
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.checkpoint import train_counts
@@ -80,7 +80,7 @@ def load_split(dataset, split, data_dir, class_names, image_size, stream=False, 
 def held_out_split(model, config, data_dir, workers=None):
     """The test split that a run on an image folder without test/ held out of its train/ folder, drawn again.
 
-    `keras_lt.training.held_out_test` draws it from the run's recipe; the training and test counts
+    `keras_lt.training_data.held_out_test` draws it from the run's recipe; the training and test counts
     it gives must be those the run stored, or one `DataError` line says train/ has changed.
 
     Args:
@@ -95,7 +95,7 @@ def held_out_split(model, config, data_dir, workers=None):
     Example:
     >>> images, labels = held_out_split("runs/photos", network.keras_lt_config, "my_photos")
     """
-    images, labels, counts = training.held_out_test(Recipe.from_stored(config["recipe"]), data_dir, workers)
+    images, labels, counts = training_data.held_out_test(Recipe.from_stored(config["recipe"]), data_dir, workers)
     trained = (config["train_class_counts"], (config.get("dataset") or {}).get("test_images"))
     found = (counts.tolist(), len(labels))
     if found != trained:
@@ -105,7 +105,7 @@ def held_out_split(model, config, data_dir, workers=None):
             "evaluate on the folder as it was trained on."
         )
     click.echo(
-        f"split: the {training.HOLDOUT:.0%} of each class of {os.path.join(data_dir, 'train')} that the run held "
+        f"split: the {training_data.HOLDOUT:.0%} of each class of {os.path.join(data_dir, 'train')} that the run held "
         f"out for its test metrics ({data_dir} has no test/ folder).", err=True,
     )
     return images, labels
@@ -160,7 +160,7 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
         raise DataError(f"{model} does not say which dataset it was trained on; pass --dataset.")
     counts = train_counts(network, model, "they define many/medium/few")
     recipe = config.get("recipe") or {}
-    if split == "test" and data_dir and recipe.get("dataset") == dataset and training.holds_out_test(dataset, data_dir):
+    if split == "test" and data_dir and recipe.get("dataset") == dataset and training_data.holds_out_test(dataset, data_dir):
         images, labels = held_out_split(model, config, data_dir, workers)
     else:
         stream = dataset == "folder" and recipe.get("pipeline") == "stream"

@@ -22,8 +22,8 @@ from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.own_data import with_cpmix_switch
 from keras_lt.recipes import load_recipe
-from keras_lt.training import has_finished_epoch
-from keras_lt.training import is_interrupted
+from keras_lt.run_directory import has_finished_epoch
+from keras_lt.run_directory import is_interrupted
 from keras_lt.training import train as run
 
 

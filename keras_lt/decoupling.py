@@ -9,12 +9,12 @@ from keras_lt import hub
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
+from keras_lt.run_directory import LOG_FILE
+from keras_lt.run_directory import is_interrupted
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers import decouple
-from keras_lt.training import LOG_FILE
 from keras_lt.training import finish
-from keras_lt.training import is_interrupted
-from keras_lt.training import prepare_data
+from keras_lt.training_data import prepare_data
 
 
 @dataclasses.dataclass

@@ -272,7 +272,7 @@ def save_pretrained(
         recipe: the recipe dict the model was trained with.
         metrics: the evaluation report (`keras_lt.evaluation.evaluate_predictions`).
         model_name: the checkpoint's name; defaults to the directory name.
-        run: where and how long it trained, e.g. `keras_lt.training.run_info(...)`: the machine the
+        run: where and how long it trained, e.g. `keras_lt.run_directory.run_info(...)`: the machine the
             card's numbers come from.
 
     Returns:

@@ -19,7 +19,7 @@ import sys
 import numpy as np
 from safetensors.numpy import load_file
 
-from keras_lt.training import TrainingData
+from keras_lt.training_data import TrainingData
 from tiny_run import TINY
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
@@ -159,6 +159,7 @@ def record(work_dir):
 
     from interruption import interrupting_backup
     from keras_lt import callbacks as lt_callbacks
+    from keras_lt import run_directory
     from keras_lt import training
     from keras_lt.callbacks import Backup
 
@@ -178,7 +179,7 @@ def record(work_dir):
                 training.train(pin_recipe(case), out, data=pin_data(), verbose=0)
         finally:
             patch.undo()
-        os.remove(os.path.join(out, training.LOG_FILE))  # the test's resumed run logs afresh
+        os.remove(os.path.join(out, run_directory.LOG_FILE))  # the test's resumed run logs afresh
     os.makedirs(FIXTURES, exist_ok=True)
     with open(PINS_FILE, "w") as f:
         json.dump({"platform": platform(), "cases": pins}, f, indent=1, sort_keys=True)

@@ -24,7 +24,7 @@ from keras_lt.trainers import AFRTrainer
 from keras_lt.trainers import stage2
 from keras_lt.trainers.afr import adaptive_thresholds
 from keras_lt.trainers.afr import intra_class_minority
-from keras_lt.training import TrainingData
+from keras_lt.training_data import TrainingData
 from interruption import interrupting_backup
 
 COUNTS = (24, 10, 6)

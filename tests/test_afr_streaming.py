@@ -16,7 +16,7 @@ from imagenet_lt_tree import write_tree
 from interruption import interrupting_backup
 from keras_lt import hub
 from keras_lt import models
-from keras_lt import training
+from keras_lt import training_data
 from keras_lt.callbacks import Backup
 from keras_lt.data import DeviceBatches
 from keras_lt.data import DiskBatches
@@ -74,7 +74,7 @@ def streamed_only(monkeypatch):
 
     for module in (batch_choice, afr_module):
         monkeypatch.setattr(module, "DeviceBatches", in_memory)
-    monkeypatch.setattr(training, "load_dataset", in_memory)
+    monkeypatch.setattr(training_data, "load_dataset", in_memory)
     for name in ("batch", "decode"):
         monkeypatch.setattr(decode_pool.DecodePool, name, recording(getattr(decode_pool.DecodePool, name)))
     monkeypatch.setenv(WORKERS_ENV, "0")

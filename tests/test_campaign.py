@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from keras_lt import training
+from keras_lt import run_directory
 from keras_lt.trainers import stage2
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,10 +58,12 @@ def repo(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_run_layout_matches_keras_lt_training():
-    assert set(campaign.INTERRUPTED_DIRS) == {training.BACKUP_DIR, training.STAGE1_DIR, stage2.BACKUP_DIR}
-    assert (campaign.STAGE1_LOG, campaign.STAGE2_LOG) == (training.LOG_FILE, training.FINETUNE_LOG_FILE)
-    assert campaign.BACKUP_OF_LOG == {training.LOG_FILE: training.BACKUP_DIR, training.FINETUNE_LOG_FILE: stage2.BACKUP_DIR}
+def test_run_layout_matches_keras_lt_run_directory():
+    assert set(campaign.INTERRUPTED_DIRS) == {run_directory.BACKUP_DIR, run_directory.STAGE1_DIR, stage2.BACKUP_DIR}
+    assert (campaign.STAGE1_LOG, campaign.STAGE2_LOG) == (run_directory.LOG_FILE, run_directory.FINETUNE_LOG_FILE)
+    assert campaign.BACKUP_OF_LOG == {
+        run_directory.LOG_FILE: run_directory.BACKUP_DIR, run_directory.FINETUNE_LOG_FILE: stage2.BACKUP_DIR
+    }
 
 
 def test_committed_queue_is_the_issues_order_and_its_recipes_exist():

@@ -26,6 +26,7 @@ from imagenet_lt_tree import TRAIN_COUNTS as TREE_TRAIN_COUNTS
 from imagenet_lt_tree import write_tree
 from keras_lt import inference
 from keras_lt import training
+from keras_lt import training_data
 from keras_lt.cli import evaluate as evaluate_command
 from keras_lt.data.eval_transform import EvalTransform
 from keras_lt.data.image_files import WORKERS_ENV
@@ -183,8 +184,8 @@ def test_evaluate_a_run_on_a_folder_without_test_scores_the_split_it_held_out(
 def held_out_reference(labels, val_split, seed):
     """Indices into `labels` (train/ as listed) of the test split a run holds out, drawn here with NumPy.
 
-    As `keras_lt.training.held_out_test` documents it: `val_split` of every class goes to validation
-    (seed `seed`), then `training.HOLDOUT` of every class of the rest to the test split (seed
+    As `keras_lt.training_data.held_out_test` documents it: `val_split` of every class goes to validation
+    (seed `seed`), then `training_data.HOLDOUT` of every class of the rest to the test split (seed
     `seed + 1`). A draw, as `keras_lt.data.splits.stratified_split` makes it (tests/test_splits.py
     checks its counts, not which images): one generator of the seed permutes each class's images in
     label order, and the first `round(n * fraction)` are drawn (at least 1, and 1 is left).
@@ -200,7 +201,7 @@ def held_out_reference(labels, val_split, seed):
 
     everything = np.arange(len(labels))
     kept = np.setdiff1d(everything, draw(everything, val_split, seed))
-    return draw(kept, training.HOLDOUT, seed + 1)
+    return draw(kept, training_data.HOLDOUT, seed + 1)
 
 
 def pipeline_view(path, recipe):

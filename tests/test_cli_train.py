@@ -10,6 +10,7 @@ from cli_run import run
 from cli_run import tiny  # noqa: F401  (a fixture)
 from interruption import interrupting_backup
 from keras_lt import callbacks as lt_callbacks
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.cli import train as train_command
 from keras_lt.errors import KerasLTError
@@ -77,10 +78,10 @@ def test_an_overwrite_stopped_before_its_first_epoch_finishes_puts_the_finished_
     assert os.listdir(tmp_path) == ["run"]  # nothing left aside
     if kept == "the finished run":
         assert "keeps the finished run it held: run the same command to replace it again." in result.stderr
-        assert (out / "mine.txt").is_file() and not training.is_interrupted(out)
+        assert (out / "mine.txt").is_file() and not run_directory.is_interrupted(out)
     else:
         assert "keeps the last finished epoch: run the same command with --resume" in result.stderr
-        assert not (out / "mine.txt").exists() and training.has_finished_epoch(out)
+        assert not (out / "mine.txt").exists() and run_directory.has_finished_epoch(out)
 
 
 def test_a_recipe_file_with_milestones_and_factors_of_different_lengths_is_one_error_line(tmp_path):

@@ -20,8 +20,8 @@ from keras_lt.trainers import SGD
 from keras_lt.trainers import WarmupMultiStep
 from keras_lt.trainers import CMO
 from keras_lt.trainers import ERMTrainer
-from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from keras_lt.training_data import TrainingData
 from interruption import interrupting_backup
 
 COUNTS = (40, 12, 4)

@@ -10,6 +10,7 @@ import pytest
 
 import pins
 from keras_lt import hub
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
@@ -28,7 +29,7 @@ COMBINATIONS = {
 }
 
 
-def log(output_dir, name=training.LOG_FILE):
+def log(output_dir, name=run_directory.LOG_FILE):
     with open(os.path.join(output_dir, name)) as f:
         return list(csv.DictReader(f))
 
@@ -60,7 +61,7 @@ def test_a_combination_runs_end_to_end_and_resumes_exactly(tmp_path, monkeypatch
     if recipe.mixer is not None:
         assert [float(r["cmo"]) for r in rows] == [0.0, 1.0, 1.0]  # window [4, 196] of 200 -> [1, 2] of 3
     if recipe.finetune is not None:
-        assert len(log(straight, training.FINETUNE_LOG_FILE)) == pins.STAGE2_EPOCHS
+        assert len(log(straight, run_directory.FINETUNE_LOG_FILE)) == pins.STAGE2_EPOCHS
     if recipe.classifier == "cosine":  # KPS on a cosine classifier: published with its scale
         assert hub.read_config(straight)["architecture"]["output_scale"] == recipe.loss_config["scale"]
     model = hub.from_pretrained(straight)

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from keras_lt import hub
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.callbacks import CPMixStage
 from keras_lt.callbacks import EpochSeeder
@@ -26,8 +27,8 @@ from keras_lt.trainers import SGD
 from keras_lt.trainers import ConfusionPairMixing
 from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import cpmix
-from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from keras_lt.training_data import TrainingData
 from interruption import interrupting_backup
 
 COUNTS = (14, 7, 3)
@@ -305,18 +306,18 @@ def test_cifar100_recipe_runs_end_to_end_with_its_finetune(tmp_path):
     out = str(tmp_path / "run")
     report = training.train(recipe, out, data=data, verbose=0)
 
-    with open(os.path.join(out, training.LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.LOG_FILE)) as f:
         rows = list(csv.DictReader(f))
     assert [float(r["cpmix"]) for r in rows] == [0.0, 1.0]
     assert all(np.isfinite(float(r["loss"])) for r in rows)
-    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.FINETUNE_LOG_FILE)) as f:
         assert len(list(csv.DictReader(f))) == 1
     with open(os.path.join(out, cpmix.SUMMARY_FILE)) as f:
         confusion = json.load(f)
     matrix = np.array(confusion["matrix"])
     assert matrix.shape == (100, 100) and matrix.sum() == float(rows[-1]["confusions"])
     assert confusion["top_pairs"] == top_confusion_pairs(matrix, cpmix.SUMMARY_PAIRS, data.class_names)
-    with open(os.path.join(out, training.PRE_FINETUNE_METRICS_FILE)) as f:
+    with open(os.path.join(out, run_directory.PRE_FINETUNE_METRICS_FILE)) as f:
         assert json.load(f)["num_samples"] == 100
     model = hub.from_pretrained(out)
     assert model.keras_lt_config["recipe"]["finetune"] == recipe.finetune

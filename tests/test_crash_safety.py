@@ -17,6 +17,7 @@ import pytest
 from safetensors.numpy import load_file
 
 from keras_lt import hub
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.kill_points import KILL_AT
 from tiny_run import register
@@ -69,12 +70,12 @@ def test_a_run_killed_at_any_point_resumes_to_the_same_weights(tmp_path, forkser
     child.start()
     child.join()
     assert child.exitcode == -signal.SIGKILL  # the point was reached
-    assert training.is_interrupted(out)
+    assert run_directory.is_interrupted(out)
     training.train(tiny_recipe(**RECIPE), out, data=tiny_data(), resume=True, verbose=0)
     resumed = load_file(os.path.join(out, hub.WEIGHTS_FILE))
     assert sorted(resumed) == sorted(straight)
     for key, expected in straight.items():
         np.testing.assert_array_equal(resumed[key], expected, err_msg=key)
-    assert logged_epochs(os.path.join(out, training.LOG_FILE)) == [0, 1, 2]
-    assert logged_epochs(os.path.join(out, training.FINETUNE_LOG_FILE)) == [0, 1]
-    assert not training.is_interrupted(out)
+    assert logged_epochs(os.path.join(out, run_directory.LOG_FILE)) == [0, 1, 2]
+    assert logged_epochs(os.path.join(out, run_directory.FINETUNE_LOG_FILE)) == [0, 1]
+    assert not run_directory.is_interrupted(out)

@@ -6,7 +6,7 @@ from keras_lt import from_pretrained
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
 from keras_lt.recipes import zoo_names
-from keras_lt.training import check_recipe
+from keras_lt.recipe_checks import check_recipe
 
 METHODS = ("ce", "bs", "crt", "lws", "tau-norm", "kps", "cpmix", "mislas", "lcreg")
 LARGE = [f"{m}-resnext50-imagenetlt" for m in METHODS] + [f"{m}-resnet50-inat2018" for m in METHODS]

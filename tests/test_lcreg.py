@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from keras_lt import hub
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.callbacks import EpochSeeder
 from keras_lt.callbacks import ISDARamp
@@ -29,8 +30,8 @@ from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import LatentISDA
 from keras_lt.trainers import LatentReconstruction
 from keras_lt.trainers import Mixup
-from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from keras_lt.training_data import TrainingData
 from interruption import interrupting_backup
 from test_latent_isda import latent_isda_reference
 
@@ -205,7 +206,7 @@ def test_recipe_end_to_end_then_evaluate_and_predict_from_the_cli(tmp_path):
     recipe = dataclasses.replace(recipe, finetune={**recipe.finetune, "epochs": 1})
     out = str(tmp_path / "run")
     report = training.train(recipe, out, data=data, verbose=0)
-    with open(os.path.join(out, training.LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.LOG_FILE)) as f:
         rows = list(csv.DictReader(f))
     assert [float(r["isda_lambda"]) for r in rows] == pytest.approx(ramp(3, 2)[2::3])  # 44 images, batch 16
     assert all(float(r["latent_logit_spread"]) >= 0 and float(r["feature_logit_spread"]) > 0 for r in rows)

@@ -13,6 +13,7 @@ import torch
 from keras_lt import hub
 from keras_lt import models
 from keras_lt.errors import KerasLTError
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.losses import LabelAwareSmoothing
 from keras_lt.recipes import load_recipe
@@ -21,7 +22,7 @@ from keras_lt.trainers import SGD
 from keras_lt.trainers import STAGE2
 from keras_lt.trainers import MiSLASRetrainer
 from keras_lt.trainers import mislas
-from keras_lt.training import TrainingData
+from keras_lt.training_data import TrainingData
 
 TINY = "test_resnet8"  # registered by the tiny_architecture fixture (conftest.py)
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
@@ -149,9 +150,9 @@ def test_cifar100_recipe_runs_end_to_end_with_stage2(tmp_path):
     recipe = dataclasses.replace(recipe, finetune={**recipe.finetune, "epochs": 1})
     out = str(tmp_path / "run")
     report = training.train(recipe, out, data=data_, verbose=0)
-    with open(os.path.join(out, training.LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.LOG_FILE)) as f:
         assert all(np.isfinite(float(r["loss"])) for r in csv.DictReader(f))
-    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.FINETUNE_LOG_FILE)) as f:
         assert len(list(csv.DictReader(f))) == 1
     model = hub.from_pretrained(out)
     assert model.keras_lt_config["architecture"]["logit_scale"] is True

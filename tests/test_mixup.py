@@ -18,8 +18,8 @@ from keras_lt.recipes import load_recipe
 from keras_lt.trainers import SGD
 from keras_lt.trainers import ERMTrainer
 from keras_lt.trainers import Mixup
-from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from keras_lt.training_data import TrainingData
 
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
 

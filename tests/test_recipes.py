@@ -16,8 +16,8 @@ from keras_lt.recipes import zoo_names
 from keras_lt.recipes import zoo_root
 from keras_lt.trainers import SGD
 from keras_lt.trainers import WarmupMultiStep
-from keras_lt.training import TrainingData
 from keras_lt.training import build_trainer
+from keras_lt.training_data import TrainingData
 
 NUM_CLASSES = {"cifar10": 10, "cifar100": 100}
 ZOO = [name for name in zoo_names() if load_recipe(name).pipeline == "memory"]  # streamed: tests/test_large_recipes.py

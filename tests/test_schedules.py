@@ -107,7 +107,8 @@ def test_warmup_cosine_matches_the_formula_at_every_step(warmup):
 def test_recipes_select_the_cosine_decay():
     from keras_lt.recipes import Recipe
     from keras_lt.trainers import WarmupCosine
-    from keras_lt.training import TrainingData, build_trainer
+    from keras_lt.training import build_trainer
+    from keras_lt.training_data import TrainingData
 
     data = TrainingData(
         np.zeros((6, 32, 32, 3), "uint8"), np.array([0, 0, 0, 1, 1, 2]),

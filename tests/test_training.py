@@ -1,8 +1,7 @@
-"""`keras_lt.training`: a recipe end to end, refusal to clobber or mix runs, exact resume, data prep."""
+"""`keras_lt.training`: a recipe end to end, exact resume at every stop, no joining a live run, failed runs cleaned up."""
 
 import csv
 import dataclasses
-import glob
 import json
 import os
 import shutil
@@ -15,19 +14,18 @@ from safetensors.numpy import load_file
 
 from keras_lt import callbacks as lt_callbacks
 from keras_lt import hub
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.callbacks import Backup
 from keras_lt.callbacks import backup as backup_module
-from keras_lt.data import image_folder
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import KerasLTError
-from keras_lt.recipes import load_recipe
-from keras_lt.recipes import zoo_root
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers import stage2
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
 from interruption import interrupting_backup
-from tiny_run import NUM_CLASSES
+from tiny_run import interrupted_run
+from tiny_run import snapshot
 from tiny_run import tiny_data
 from tiny_run import tiny_folder
 from tiny_run import tiny_recipe
@@ -36,7 +34,7 @@ pytestmark = pytest.mark.usefixtures("tiny_architecture")
 
 
 def read_log(output_dir):
-    with open(os.path.join(output_dir, training.LOG_FILE)) as f:
+    with open(os.path.join(output_dir, run_directory.LOG_FILE)) as f:
         return list(csv.DictReader(f))
 
 
@@ -48,14 +46,14 @@ def test_train_end_to_end(tmp_path):
     written = ("config.json", "model.safetensors", "README.md", "train_log.csv", "metrics.json", "recipe.json")
     for name in written:
         assert os.path.isfile(os.path.join(out, name)), name
-    assert not os.path.exists(os.path.join(out, training.BACKUP_DIR))  # removed once finished
+    assert not os.path.exists(os.path.join(out, run_directory.BACKUP_DIR))  # removed once finished
 
     rows = read_log(out)
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     np.testing.assert_allclose([float(r["lr"]) for r in rows], [0.1, 0.01])  # warmup 1, x0.1 at 1
     assert all(float(r["seconds"]) >= 0 and np.isfinite(float(r["loss"])) for r in rows)
 
-    with open(os.path.join(out, training.METRICS_FILE)) as f:
+    with open(os.path.join(out, run_directory.METRICS_FILE)) as f:
         assert json.load(f) == report
     with open(os.path.join(out, "recipe.json")) as f:
         assert json.load(f) == recipe.to_dict()
@@ -87,31 +85,6 @@ def test_a_streamed_folder_run_scores_its_validation_split_every_epoch(tmp_path,
     assert hub.from_pretrained(out).keras_lt_config["train_class_counts"] == [6, 4, 3]  # 8, 6, 4 less validation
 
 
-def interrupted_run(monkeypatch, out, recipe):
-    with monkeypatch.context() as patch:
-        patch.setattr(lt_callbacks, "Backup", interrupting_backup(0, base=Backup))
-        with pytest.raises(KeyboardInterrupt):
-            training.train(recipe, out, data=tiny_data(), verbose=0)
-    assert os.path.isdir(os.path.join(out, training.BACKUP_DIR))
-
-
-def test_refuses_to_overwrite_an_interrupted_run(tmp_path, monkeypatch):
-    out = str(tmp_path / "run")
-    recipe = tiny_recipe(epochs=3)
-    interrupted_run(monkeypatch, out, recipe)
-    with pytest.raises(KerasLTError, match="interrupted run; pass --resume") as error:
-        training.train(recipe, out, data=tiny_data(), verbose=0)
-    assert "\n" not in str(error.value)
-    with pytest.raises(KerasLTError, match=r"different recipe.*\(lr\)") as error:
-        training.train(dataclasses.replace(recipe, lr=0.2), out, data=tiny_data(), resume=True, verbose=0)
-    assert "\n" not in str(error.value)
-
-
-def test_resume_without_backup_is_refused(tmp_path):
-    with pytest.raises(KerasLTError, match="nothing to resume"):
-        training.train(tiny_recipe(), str(tmp_path / "empty"), data=tiny_data(), resume=True, verbose=0)
-
-
 def test_resume_completes_the_run_exactly(tmp_path, monkeypatch):
     recipe = tiny_recipe(epochs=3)
     straight = str(tmp_path / "straight")
@@ -124,7 +97,7 @@ def test_resume_completes_the_run_exactly(tmp_path, monkeypatch):
 
     rows = read_log(out)
     assert [int(r["epoch"]) for r in rows] == [0, 1, 2]  # every epoch once, one header
-    assert not os.path.exists(os.path.join(out, training.BACKUP_DIR))
+    assert not os.path.exists(os.path.join(out, run_directory.BACKUP_DIR))
     assert_same_weights(straight, out)
 
 
@@ -133,7 +106,7 @@ def test_a_resume_reads_and_checks_the_backup_once(tmp_path, monkeypatch):
     recipe = tiny_recipe(epochs=3)
     out = str(tmp_path / "run")
     interrupted_run(monkeypatch, out, recipe)
-    state = os.path.join(out, training.BACKUP_DIR, "epoch-000001")
+    state = os.path.join(out, run_directory.BACKUP_DIR, "epoch-000001")
     hashed = []
     sha256 = backup_module._sha256
     monkeypatch.setattr(backup_module, "_sha256", lambda path: hashed.append(os.path.relpath(path, state)) or sha256(path))
@@ -146,7 +119,7 @@ def test_resume_drops_log_rows_the_backup_does_not_hold(tmp_path, monkeypatch):
     recipe = tiny_recipe(epochs=3)
     out = str(tmp_path / "run")
     interrupted_run(monkeypatch, out, recipe)
-    log_path = os.path.join(out, training.LOG_FILE)
+    log_path = os.path.join(out, run_directory.LOG_FILE)
     with open(log_path) as f:
         rows = f.read().splitlines()
     with open(log_path, "a") as f:
@@ -185,17 +158,17 @@ def test_a_run_interrupted_in_stage_2_resumes_there_exactly(tmp_path, monkeypatc
     straight, out = straight_and_interrupted(
         tmp_path, monkeypatch, recipe, lt_callbacks, "Backup", interrupting_backup(0, FINETUNE_BACKUP_DIR, base=Backup)
     )
-    assert {training.STAGE1_DIR, FINETUNE_BACKUP_DIR} <= set(os.listdir(out))
-    assert training.BACKUP_DIR not in os.listdir(out)  # stage 1 is done: its backup is gone
+    assert {run_directory.STAGE1_DIR, FINETUNE_BACKUP_DIR} <= set(os.listdir(out))
+    assert run_directory.BACKUP_DIR not in os.listdir(out)  # stage 1 is done: its backup is gone
     with pytest.raises(KerasLTError, match="interrupted run; pass --resume"):
         training.train(recipe, out, data=tiny_data(), verbose=0)
     stage1_log = read_log(out)
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
     assert read_log(out) == stage1_log  # stage 1 was not run again
-    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.FINETUNE_LOG_FILE)) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1, 2]
     assert_same_weights(straight, out)
-    leftovers = {training.STAGE1_DIR, FINETUNE_BACKUP_DIR, training.BACKUP_DIR} & set(os.listdir(out))
+    leftovers = {run_directory.STAGE1_DIR, FINETUNE_BACKUP_DIR, run_directory.BACKUP_DIR} & set(os.listdir(out))
     assert not leftovers
 
 
@@ -203,12 +176,12 @@ def test_a_stop_before_the_first_stage_2_backup_restarts_stage_2_with_a_clean_lo
     recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
     backup = interrupting_backup(0, FINETUNE_BACKUP_DIR, before_saving=True, base=Backup)
     straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, lt_callbacks, "Backup", backup)
-    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.FINETUNE_LOG_FILE)) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0]  # logged, never backed up
     stage1_log = read_log(out)
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
     assert read_log(out) == stage1_log
-    with open(os.path.join(out, training.FINETUNE_LOG_FILE)) as f:
+    with open(os.path.join(out, run_directory.FINETUNE_LOG_FILE)) as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [0, 1]
     assert_same_weights(straight, out)
 
@@ -216,7 +189,7 @@ def test_a_stop_before_the_first_stage_2_backup_restarts_stage_2_with_a_clean_lo
 def test_a_run_stopped_between_the_stages_starts_stage_2_from_the_saved_stage_1(tmp_path, monkeypatch):
     recipe = tiny_recipe(finetune={"method": "crt", "epochs": 2})
     straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, training, "_finetune", interrupt)
-    assert training.STAGE1_DIR in os.listdir(out)
+    assert run_directory.STAGE1_DIR in os.listdir(out)
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
     assert_same_weights(straight, out)
 
@@ -227,8 +200,8 @@ def test_init_from_runs_only_the_stage_2_on_the_given_checkpoint(tmp_path):
     crt = {"method": "crt", "epochs": 1, "lr": 0.01}
     out = str(tmp_path / "crt")
     training.train(tiny_recipe(name="tiny-crt", init_from=base, finetune=crt), out, data=tiny_data(), verbose=0)
-    assert not os.path.exists(os.path.join(out, training.LOG_FILE))  # no stage-1 training
-    assert os.path.isfile(os.path.join(out, training.FINETUNE_LOG_FILE))
+    assert not os.path.exists(os.path.join(out, run_directory.LOG_FILE))  # no stage-1 training
+    assert os.path.isfile(os.path.join(out, run_directory.FINETUNE_LOG_FILE))
     before, after = load_file(os.path.join(base, hub.WEIGHTS_FILE)), load_file(os.path.join(out, hub.WEIGHTS_FILE))
     backbone = [k for k in before if "classifier" not in k]
     assert backbone and all(np.array_equal(before[k], after[k]) for k in backbone)
@@ -263,43 +236,6 @@ def test_an_unknown_init_from_fails_before_the_data_is_read_and_anything_is_writ
     with pytest.raises(KerasLTError, match="unknown model 'x'"):  # not: no CIFAR-10 in no-data
         training.train(tiny_recipe(init_from="x"), str(tmp_path / "run"), data_dir=str(tmp_path / "no-data"), verbose=0)
     assert not (tmp_path / "run").exists()
-
-
-def test_init_from_a_checkpoint_of_another_image_size_fails_before_anything_is_written(tmp_path):
-    base = str(tmp_path / "base")
-    training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)  # 8x8 images
-    data = tiny_data()
-    pad = ((0, 0), (2, 2), (2, 2), (0, 0))
-    larger = dataclasses.replace(data, train_images=np.pad(data.train_images, pad), test_images=np.pad(data.test_images, pad))
-    out = tmp_path / "run"
-    with pytest.raises(KerasLTError, match="takes 8x8 images; pass --image-size 8x8") as error:
-        training.train(tiny_recipe(name="tiny-whole", init_from=base), str(out), data=larger, verbose=0)
-    assert "\n" not in str(error.value)
-    assert not out.exists()
-
-
-def test_milestones_without_one_factor_each_fail_before_anything_is_written(tmp_path):
-    out = tmp_path / "run"
-    recipe = tiny_recipe(milestones=[1], factors=[0.1, 0.01])
-    with pytest.raises(KerasLTError, match=r"milestones \[1\] and factors \[0.1, 0.01\] differ in length") as error:
-        training.train(recipe, str(out), data=tiny_data(), verbose=0)
-    assert "\n" not in str(error.value) and str(error.value).startswith("recipe tiny-ce: ")
-    assert not out.exists()
-    training.check_recipe(dataclasses.replace(recipe, lr_decay="cosine"))  # a cosine decay has no milestones
-
-
-def test_a_loss_that_needs_images_of_every_class_fails_before_anything_is_written(tmp_path):
-    """LDAM's margins need every class's count: a training set without class "b" is refused, in one line."""
-    data = tiny_data()
-    kept = data.train_labels != 2
-    data = dataclasses.replace(data, train_images=data.train_images[kept], train_labels=data.train_labels[kept])
-    assert data.class_counts.tolist() == [8, 8, 0]
-    out = tmp_path / "run"
-    recipe = tiny_recipe(loss="ldam", classifier="cosine")
-    with pytest.raises(KerasLTError, match="the ldam loss does not build on the training set's class counts") as error:
-        training.train(recipe, str(out), data=data, verbose=0)
-    assert "\n" not in str(error.value)
-    assert not out.exists()
 
 
 def failing_backup(epoch):
@@ -338,110 +274,19 @@ def test_a_run_failing_after_a_saved_epoch_keeps_it_for_resume(tmp_path, monkeyp
         patch.setattr(lt_callbacks, "Backup", failing_backup(1))
         with pytest.raises(RuntimeError, match="out of memory"):
             training.train(recipe, out, data=tiny_data(), verbose=0)
-    assert training.has_finished_epoch(out) and os.path.isfile(os.path.join(out, "recipe.json"))
+    assert run_directory.has_finished_epoch(out) and os.path.isfile(os.path.join(out, "recipe.json"))
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
     assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
-
-
-@pytest.mark.parametrize("image_size", [[8, 8], None])
-def test_held_out_test_is_the_split_prepare_data_held_out_decoding_only_its_images(tmp_path, monkeypatch, image_size):
-    """With an image size, the held-out images alone are decoded; without one (a common size found over
-    all images) the folder is loaded as training loads it. Either way: `prepare_data`'s test split."""
-    folder = tiny_folder(tmp_path / "photos", counts=(10, 8, 6), test=False)
-    recipe = tiny_recipe(dataset="folder", imbalance_factor=None, image_size=image_size, val_split=0.25)
-    data = training.prepare_data(recipe, folder)
-    monkeypatch.setenv("KERAS_LT_CACHE", str(tmp_path / "cold"))  # another machine: nothing decoded yet
-    decoded = []
-    read = image_folder.read_image
-    monkeypatch.setattr(image_folder, "read_image", lambda path, size=None: decoded.append(path) or read(path, size))
-    images, labels, counts = training.held_out_test(recipe, folder)
-    np.testing.assert_array_equal(images, data.test_images)
-    np.testing.assert_array_equal(labels, data.test_labels)
-    np.testing.assert_array_equal(counts, data.class_counts)
-    assert len(decoded) == (len(labels) if image_size else 24)
-
-
-def test_prepare_data_applies_the_ldam_selection(monkeypatch):
-    """Balanced 3 x 20 set, imbalance 10: counts 20, 6, 2 drawn as the LDAM-DRW code draws them."""
-    labels = np.tile(np.arange(NUM_CLASSES), 20)  # interleaved, as CIFAR's order is
-    images = np.zeros((60, 8, 8, 3), "uint8")
-    images[:, 0, 0, 0] = np.arange(60)  # pixel (0, 0, 0) identifies the image
-    test_images, test_labels = images[:9], labels[:9]
-
-    def fake_load_dataset(name, split, data_dir=None, image_size=None):
-        assert (name, data_dir) == ("cifar10", "/data")
-        if split == "train":
-            return images, labels, ["a", "b", "c"]
-        return test_images, test_labels, ["a", "b", "c"]
-
-    monkeypatch.setattr(training, "load_dataset", fake_load_dataset)
-    recipe = tiny_recipe(imbalance_factor=10, selection_seed=0)
-    data = training.prepare_data(recipe, "/data")
-
-    counts = [int(20 * 0.1 ** (c / 2)) for c in range(NUM_CLASSES)]  # Cao et al.'s profile
-    assert counts == [20, 6, 2]
-    np.random.seed(0)  # IMBALANCECIFAR10.gen_imbalanced_data, written out
-    expected = []
-    for c, n in enumerate(counts):
-        idx = np.where(labels == c)[0]
-        np.random.shuffle(idx)
-        expected.extend(idx[:n])
-    np.testing.assert_array_equal(data.train_images[:, 0, 0, 0], expected)
-    np.testing.assert_array_equal(data.train_labels, labels[expected])
-    assert data.class_counts.tolist() == counts
-    np.testing.assert_array_equal(data.test_labels, test_labels)  # the test split is left balanced
-    assert data.class_names == ["a", "b", "c"]
-
-    untouched = training.prepare_data(tiny_recipe(imbalance_factor=None), "/data")
-    assert len(untouched.train_labels) == 60
-
-
-def test_a_recipe_name_that_is_a_path_fails_before_anything_is_written(tmp_path):
-    for name in ("../escape", "/abs", "a/b", ".."):
-        with pytest.raises(KerasLTError, match="one path component"):
-            training.train(tiny_recipe(name=name), str(tmp_path / "run"), data=tiny_data(), verbose=0)
-    assert not (tmp_path / "run").exists()
-
-
-@pytest.mark.parametrize(
-    "field, value", [("loss", "nope"), ("method", "nope"), ("architecture", "nope"), ("sampler", "nope")]
-)
-def test_unknown_names_fail_before_anything_is_written(tmp_path, field, value):
-    out = tmp_path / "run"
-    with pytest.raises(KerasLTError, match=f"unknown {field} 'nope'; choose one of") as error:
-        training.train(tiny_recipe(**{field: value}), str(out), data=tiny_data(), verbose=0)
-    assert "\n" not in str(error.value)
-    assert not out.exists()
 
 
 def test_a_stop_after_the_last_epoch_keeps_the_backup_until_the_checkpoint_is_written(tmp_path, monkeypatch):
     recipe = tiny_recipe()
     straight, out = straight_and_interrupted(tmp_path, monkeypatch, recipe, training, "finish", interrupt)
-    assert Backup(os.path.join(out, training.BACKUP_DIR)).resume_epoch() == recipe.epochs
+    assert Backup(os.path.join(out, run_directory.BACKUP_DIR)).resume_epoch() == recipe.epochs
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)  # no epoch left: the checkpoint
     assert [int(r["epoch"]) for r in read_log(out)] == [0, 1]
     assert_same_weights(straight, out)
-    assert not {training.BACKUP_DIR, ".keras-lt.lock"} & set(os.listdir(out))
-
-
-def snapshot(directory):
-    """Every file under `directory` with its content."""
-    return {path: path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
-
-
-@pytest.mark.parametrize("resume", [False, True])
-def test_a_finished_run_is_never_trained_into(tmp_path, resume):
-    out = tmp_path / "run"
-    training.train(tiny_recipe(), str(out), data=tiny_data(), verbose=0)
-    before = snapshot(out)
-    for recipe in (tiny_recipe(), tiny_recipe(seed=1)):
-        message = "nothing to resume" if resume else "holds a finished run"
-        with pytest.raises(KerasLTError, match=message) as error:
-            training.train(recipe, str(out), data=tiny_data(), resume=resume, verbose=0)
-        assert "\n" not in str(error.value)
-    with pytest.raises(KerasLTError, match="holds a finished run"):  # refused before the data is even read
-        training.train(tiny_recipe(seed=1), str(out), data_dir=str(tmp_path / "no-data"), verbose=0)
-    assert snapshot(out) == before
+    assert not {run_directory.BACKUP_DIR, ".keras-lt.lock"} & set(os.listdir(out))
 
 
 def test_a_run_in_progress_is_not_joined(tmp_path, monkeypatch):
@@ -456,71 +301,7 @@ def test_a_run_in_progress_is_not_joined(tmp_path, monkeypatch):
     assert snapshot(tmp_path / "run") == before
 
 
-def test_a_bad_finetune_setting_fails_before_anything_is_written(tmp_path):
-    out = tmp_path / "run"
-    recipe = tiny_recipe(finetune={"method": "crt", "epochs": 1, "learning_rate": 0.1})
-    with pytest.raises(KerasLTError, match="bad finetune setting.*learning_rate"):
-        training.train(recipe, str(out), data=tiny_data(), verbose=0)
-    assert not out.exists()
-
-
-@pytest.mark.parametrize("setting, match", [
-    ({"atack_fraction": 0.5}, r"\(AFR takes no setting atack_fraction; its settings: epochs, .*, attack_fraction,"),
-    ({"mixer": {"name": "cmo"}}, r"AFR takes no setting mixer;"),
-    ({"attack_fraction": 1.5}, r"\(AFR's attack_fraction must be in \[0, 1\], got 1.5\)\.$"),
-    ({"cutmix_fraction": 2}, r"AFR's cutmix_fraction must be in \[0, 1\], got 2\)"),
-    ({"alpha": 0.0}, r"AFR's alpha must be > 0, got 0.0\)"),
-    ({"pgd_steps": 2.5}, r"AFR's pgd_steps must be an integer, got 2.5\)"),
-    ({"regenerate_every": 0}, r"AFR's regenerate_every must be >= 1, got 0\)"),
-])
-def test_a_bad_afr_setting_fails_before_stage_1(tmp_path, setting, match):
-    """A misspelt or out-of-range AFR knob is refused in one line before stage 1 trains, not after it."""
-    out = tmp_path / "run"
-    recipe = tiny_recipe(finetune={**load_recipe("afr-resnet32-cifar10lt").finetune, **setting})
-    with pytest.raises(KerasLTError, match=match) as error:
-        training.train(recipe, str(out), data=tiny_data(), verbose=0)
-    assert "\n" not in str(error.value) and str(error.value).startswith("recipe tiny-ce: bad finetune setting (")
-    assert not out.exists()
-
-
-@pytest.mark.parametrize("fields, match", [
-    ({"loss": "focal", "loss_config": {"gama": 2}}, "bad loss_config for focal (.*'gama'"),
-    ({"loss_config": {"gama": 2}}, "bad loss_config for ce (.*'gama'"),
-    ({"loss": "cb", "loss_config": {"base": "focal"}}, "bad loss_config for cb (unknown base 'focal'"),
-    ({"loss": "bs", "loss_config": {"tau": 0.5}}, "bad loss_config for bs (.*use the logit_adjusted loss"),
-    ({"drw_epoch": 1}, "drw_epoch switches on deferred re-weighting, which the ce loss does not have"),
-    ({"loss": "bs", "drw_epoch": 1}, "which the bs loss does not have .*focal, kps, ldam"),
-    ({"loss": "cb", "drw_epoch": 1}, "which the cb loss does not have"),
-    ({"loss": "ldam", "classifier": "cosine", "ga_epoch": 1}, "ga_epoch switches on KPS' gradient adjustment, which the ldam"),
-    ({"loss": "ldam"}, "the ldam loss is defined on a cosine classifier's logits, not a linear one's; set classifier"),
-    ({"loss": "kps", "ga_epoch": 1}, "the kps loss is defined on a cosine classifier's logits"),
-])
-def test_a_loss_the_recipe_cannot_train_with_fails_before_anything_is_written(tmp_path, fields, match):
-    out = tmp_path / "run"
-    with pytest.raises(KerasLTError, match=match.replace("(", r"\(")) as error:
-        training.train(tiny_recipe(**fields), str(out), data=tiny_data(), verbose=0)
-    assert "\n" not in str(error.value) and str(error.value).startswith("recipe tiny-ce: ")
-    assert not out.exists()
-
-
-@pytest.mark.parametrize("fields", [
-    {"loss": "focal", "loss_config": {"gamma": 2.0}, "drw_epoch": 1},
-    {"loss": "ldam", "classifier": "cosine", "drw_epoch": 1},
-    {"loss": "kps", "classifier": "cosine", "drw_epoch": 1, "ga_epoch": 1},
-    {"loss": "bs", "loss_config": {"tau": 1.0}},
-])
-def test_a_loss_with_the_switches_and_classifier_it_has_passes_the_check(fields):
-    training.check_recipe(tiny_recipe(**fields))
-
-
-@pytest.mark.parametrize("path", sorted(glob.glob(os.path.join(zoo_root(), "*", "*recipe.json"))))
-def test_every_zoo_recipe_file_passes_the_check_in_full_and_short30(path):
-    recipe = load_recipe(path)
-    training.check_recipe(recipe)
-    training.check_recipe(recipe.scaled("short30"))
-
-
-@pytest.mark.parametrize("stage", [training.BACKUP_DIR, FINETUNE_BACKUP_DIR])
+@pytest.mark.parametrize("stage", [run_directory.BACKUP_DIR, FINETUNE_BACKUP_DIR])
 def test_a_run_backed_up_by_keras_backup_and_restore_resumes_exactly(tmp_path, monkeypatch, stage):
     """A run that keras-lt wrote before its own backup (`keras.callbacks.BackupAndRestore` with
     `double_checkpoint=True`: latest.weights.h5, training_metadata.json and their .bkp) resumes with

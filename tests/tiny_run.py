@@ -2,7 +2,8 @@
 
 `conftest.tiny_architecture` registers the architecture for a test session; a child process
 (tests/test_crash_safety.py) calls `register()` itself. `tiny_fit` runs the callback tests' few steps;
-`parameter_count` sizes the model tests' networks.
+`parameter_count` sizes the model tests' networks. `interrupted_run` leaves a run stopped after its
+first epoch, and `snapshot` what a run directory holds.
 """
 
 import dataclasses
@@ -11,12 +12,18 @@ import os
 import keras_lt  # noqa: F401  (selects the torch backend before keras is imported)
 import keras
 import numpy as np
+import pytest
 from PIL import Image
 
+from keras_lt import callbacks as lt_callbacks
+from keras_lt import run_directory
+from keras_lt import training
+from keras_lt.callbacks import Backup
 from keras_lt.models import cifar_resnet
 from keras_lt.models.registry import register_architecture
 from keras_lt.recipes import load_recipe
-from keras_lt.training import TrainingData
+from keras_lt.training_data import TrainingData
+from interruption import interrupting_backup
 
 TINY = "test_resnet8"
 NUM_CLASSES = 3
@@ -85,3 +92,17 @@ def tiny_fit(callbacks, epochs=3, initial_epoch=0, loss=None, optimizer="sgd"):
 def parameter_count(weights):
     """The number of scalars in `weights` (e.g. a model's `trainable_weights`)."""
     return sum(int(np.prod(w.shape)) for w in weights)
+
+
+def interrupted_run(monkeypatch, out, recipe):
+    """Trains `recipe` on `tiny_data()` into `out`, stopped (a `KeyboardInterrupt`) once its epoch 0 is backed up."""
+    with monkeypatch.context() as patch:
+        patch.setattr(lt_callbacks, "Backup", interrupting_backup(0, base=Backup))
+        with pytest.raises(KeyboardInterrupt):
+            training.train(recipe, out, data=tiny_data(), verbose=0)
+    assert os.path.isdir(os.path.join(out, run_directory.BACKUP_DIR))
+
+
+def snapshot(directory):
+    """Every file under `directory` with its content."""
+    return {path: path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}

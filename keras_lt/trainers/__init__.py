@@ -6,9 +6,10 @@ builds a recipe's (its `method`'s preset, `keras_lt.presets.PRESETS`, plus its `
 `regularizers`). `STAGE2` maps a recipe's `finetune` method to its stage-2 pipeline,
 `fn(network, images=, labels=, batch_size=, seed=, callbacks=, verbose=, output_dir=, **settings)`
 returning the new network (settings: the recipe's `finetune` entries besides "method"; `output_dir`
-holds the stage's backup, see `stage2_callbacks`). `STAGE2_CHECKS` maps a method to the check of
-its settings' values that needs no data (`fn(settings)`: one `KerasLTError` line for a bad value),
-which `keras_lt.training.check_recipe` runs before any training.
+holds the stage's backup, see `stage2_callbacks`), and `stage2_settings(recipe)` gives a recipe's
+pipeline and settings. `STAGE2_CHECKS` maps a method to the check of its settings' values that
+needs no data (`fn(settings)`: one `KerasLTError` line for a bad value), which
+`keras_lt.recipe_checks.check_recipe` runs before any training.
 """
 
 import functools
@@ -47,3 +48,9 @@ STAGE2 = {
     "afr": afr,
 }
 STAGE2_CHECKS = {"afr": check_afr_settings}
+
+
+def stage2_settings(recipe):
+    """The recipe's stage-2 pipeline and its keyword arguments besides the data, callbacks and output."""
+    settings = {"batch_size": recipe.batch_size, "seed": recipe.seed, **recipe.finetune}
+    return STAGE2[settings.pop("method")], settings

@@ -167,7 +167,7 @@ def checked(name, value):
 def check_settings(settings):
     """Raises one `KerasLTError` line if `settings` names a setting `afr` does not take, or one out of its range.
 
-    What `keras_lt.training.check_recipe` runs on a recipe's `finetune` entries, before any training;
+    What `keras_lt.recipe_checks.check_recipe` runs on a recipe's `finetune` entries, before any training;
     the ranges are `checked`'s (`RANGES`), the other settings (epochs, lr, ...) are `afr`'s own.
 
     Args:
