@@ -13,9 +13,9 @@ which `keras_lt.training.check_recipe` runs before any training.
 
 import functools
 
-from keras_lt.trainers.afr import AFRTrainer
 from keras_lt.trainers.afr import afr
 from keras_lt.trainers.afr import check_settings as check_afr_settings
+from keras_lt.trainers.afr_trainer import AFRTrainer
 from keras_lt.trainers.cmo import CMO
 from keras_lt.trainers.cpmix import ConfusionPairMixing
 from keras_lt.trainers.cpmix_stage2 import cpmix_finetune
