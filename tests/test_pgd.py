@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from afr_data import COUNTS
+from afr_data import colour_data
+from afr_data import tiny_model
 from keras_lt.trainers.pgd import targeted_pgd
-from test_afr import COUNTS
-from test_afr import colour_data
-from test_afr import tiny_model
 
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
 

@@ -14,9 +14,9 @@ needs no data (`fn(settings)`: one `KerasLTError` line for a bad value), which
 
 import functools
 
-from keras_lt.trainers.afr import AFRTrainer
 from keras_lt.trainers.afr import afr
 from keras_lt.trainers.afr import check_settings as check_afr_settings
+from keras_lt.trainers.afr_trainer import AFRTrainer
 from keras_lt.trainers.cmo import CMO
 from keras_lt.trainers.cpmix import ConfusionPairMixing
 from keras_lt.trainers.cpmix_stage2 import cpmix_finetune
