@@ -12,7 +12,7 @@ import numpy as np
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.errors import one_line_errors
-from keras_lt.data.image_folder import is_image_file
+from keras_lt.data.image_folder import image_files_under
 from keras_lt.data.image_folder import read_image
 from keras_lt.errors import DataError
 from keras_lt.evaluation import log_softmax
@@ -26,15 +26,18 @@ def sample_images_dir():
 
 
 def image_files(paths):
-    """Files as given, and the image files under folders (recursively; regular files with an image extension), in order."""
+    """Files as given, and the image files under folders (`image_files_under`), in order.
+
+    Folders are searched recursively, following links to folders; hidden entries are left out.
+    An entry under a folder that cannot be read (a broken link, a FIFO named like an image, a
+    folder that cannot be listed) is skipped with a line on stderr, as an unreadable image is.
+    """
     files = []
     for path in paths:
-        if not os.path.isdir(path):
+        if os.path.isdir(path):
+            files += image_files_under(path, skipped=lambda entry, why: click.echo(f"skipped: {entry}: {why}", err=True))
+        else:
             files.append(path)
-            continue
-        for folder, subfolders, names in os.walk(path):
-            subfolders.sort()
-            files += [p for p in (os.path.join(folder, n) for n in sorted(names)) if is_image_file(p)]
     return files
 
 

@@ -8,6 +8,7 @@ from collections import Counter
 import numpy as np
 
 from keras_lt import losses
+from keras_lt.data.decode import image_size
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.split_files import SPLIT_FILES
 from keras_lt.data.split_files import find_split_file
@@ -48,22 +49,20 @@ def folder_class_counts(data_dir):
 
 
 def default_image_size(data_dir):
-    """The most common size of the training images (read from their headers), at most 224x224.
+    """The most common size of the training images as shown (upright, from their headers), at most 224x224.
 
     Example:
     >>> default_image_size("my_photos")
     [32, 32]
     """
-    from PIL import Image
-
     paths, _, _ = list_image_folder(os.path.expanduser(data_dir), "train")
     sizes = Counter()
     for path in paths:
         try:
-            with Image.open(path) as image:
-                sizes[(image.height, image.width)] += 1
-        except (OSError, ValueError, Image.DecompressionBombError):
+            width, height = image_size(path)
+        except DataError:
             continue  # reading the images names the file
+        sizes[(height, width)] += 1
     if not sizes:
         raise DataError(f"no readable image under {data_dir}/train.")
     height, width = sizes.most_common(1)[0][0]

@@ -56,10 +56,10 @@ def prepare_data(recipe, data_dir=None):
 
     With `pipeline` "stream" the images stay files (`keras_lt.data.ImageFiles`), decoded later as
     crops of `recipe.image_size` (224 if unset). In memory, images are fitted to `recipe.image_size`
-    (if set) and the test split to the training size. Every class needs two training images; the
-    test split must have the training classes. With `recipe.val_split`, that share of every class is
-    held out of the training images for validation. An image folder without test/ has
-    `held_out_test` as its test split.
+    (if set) and the test split to the training size. There must be two classes or more, each
+    with two training images or more; the test split must have the training classes. With
+    `recipe.val_split`, that share of every class is held out of the training images for
+    validation. An image folder without test/ has `held_out_test` as its test split.
     """
     load = _loader(recipe, data_dir)
     images, labels, class_names, val = _training_split(recipe, load)
@@ -135,6 +135,11 @@ def _training_split(recipe, load):
     indices serves `held_out_test`).
     """
     images, labels, class_names = load("train", _image_size(recipe))
+    if len(class_names) < 2:
+        raise DataError(
+            f"the training split has {len(class_names)} class ({', '.join(class_names)}); a classifier needs at "
+            "least 2: add a class folder."
+        )
     if recipe.imbalance_factor:
         max_count = int(np.bincount(labels).max())
         counts = long_tailed_counts(len(class_names), max_count, recipe.imbalance_factor)

@@ -153,6 +153,27 @@ def test_image_files_keeps_files_as_given_and_walks_folders_in_name_order(tmp_pa
     assert found == ["missing.jpg", *(os.path.join("folder", name) for name in walked)]
 
 
+def test_predict_on_a_folder_follows_linked_folders_and_says_what_it_skips(tiny, tmp_path):
+    folder = tmp_path / "photos"
+    first = write_image(folder / "1.png", "RGB", (10, 10), seed=1)
+    linked = write_image(tmp_path / "elsewhere" / "2.png", "RGB", (10, 10), seed=2)
+    write_image(folder / ".ipynb_checkpoints" / "1-checkpoint.png", "RGB", (10, 10), seed=3)  # hidden: left out
+    (folder / "._1.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # hidden: left out
+    os.symlink(tmp_path / "elsewhere", folder / "more")
+    os.symlink(folder, folder / "more" / "back")  # a loop
+    os.symlink(tmp_path / "missing.jpg", folder / "broken.jpg")
+    os.mkfifo(folder / "pipe.jpg")
+    result = run("predict", tiny[1], folder, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [p["path"] for p in json.loads(result.stdout)] == [first, str(folder / "more" / "2.png")]
+    assert os.path.samefile(folder / "more" / "2.png", linked)
+    assert result.stderr.splitlines() == [
+        f"skipped: {folder / 'broken.jpg'}: a broken link (what it points to does not exist)",
+        f"skipped: {folder / 'pipe.jpg'}: not a regular file",
+        f"skipped: {folder / 'more' / 'back'}: a link to a folder already searched",
+    ]
+
+
 def test_top_k_predictions_most_probable_first_ties_in_class_order():
     probabilities = np.array([[0.1, 0.6, 0.3], [0.25, 0.5, 0.25]])
     results = predict_command.top_k_predictions(["x.png", "y.png"], probabilities, CLASSES, 2)

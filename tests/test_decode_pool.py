@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from keras_lt.data.decode_pool import DecodePool
+from keras_lt.errors import DataError
 
 PATHS = [str(10 * i) for i in range(9)]
 BATCHES = [[(i, 3 * b + 1) for i in range(3 * b, min(3 * b + 3, 8))] for b in range(3)]  # 8 items: 3, 3, 2
@@ -70,3 +71,22 @@ def test_decode_gives_the_items_now_in_their_order(workers):
     assert out.dtype == torch.uint8
     np.testing.assert_array_equal(out.numpy(), expected(items))
     np.testing.assert_array_equal(pool.decode(items[:1]).numpy(), expected(items[:1]))  # the thread pool, again
+
+
+def unreadable(path, seed):
+    """A transform that cannot read path "30" (picklable, for workers)."""
+    if path == "30":
+        raise DataError("cannot read image 30: image file is truncated")
+    return tag(path, seed)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_unreadable_file_is_its_one_line_error_from_any_worker(workers):
+    pool = DecodePool(PATHS, unreadable, workers, prefetch=1)
+    np.testing.assert_array_equal(pool.batch(0, Sequence()).numpy(), expected(BATCHES[0]))
+    with pytest.raises(DataError) as error:
+        pool.batch(1, Sequence())  # items 3, 4, 5: path "30"
+    assert str(error.value) == "cannot read image 30: image file is truncated"  # not the worker's traceback
+    with pytest.raises(DataError, match="^cannot read image 30: image file is truncated$"):
+        pool.decode([(2, 0), (3, 0)])
+    pool.reset()

@@ -12,6 +12,7 @@ from PIL import Image
 from keras_lt.data.decode import open_rgb
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.image_folder import fit_image
+from keras_lt.data.image_folder import image_files_under
 from keras_lt.data.image_folder import load_image_folder
 from keras_lt.data.image_folder import read_image
 from keras_lt.errors import DataError
@@ -113,6 +114,7 @@ def write_folder(root, split, layout, size=(4, 4)):
     for name, files in layout.items():
         os.makedirs(root / split / name, exist_ok=True)
         for file in files:
+            os.makedirs(os.path.dirname(root / split / name / file), exist_ok=True)
             pixels = RNG.integers(0, 256, size=(*size, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / split / name / file)
             written[str(root / split / name / file)] = pixels
@@ -215,3 +217,73 @@ def test_the_exif_orientation_is_applied(tmp_path):
     assert image.shape == (32, 16, 3)  # upright: the left half is now on top
     assert np.abs(image[:14].mean((0, 1)) - (255, 0, 0)).max() < 20
     assert np.abs(image[18:].mean((0, 1)) - (0, 0, 255)).max() < 20
+
+
+def test_an_unreadable_file_is_named_once(tmp_path):
+    os.mkfifo(tmp_path / "fifo.jpg")
+    with pytest.raises(DataError) as error:
+        read_image(tmp_path / "fifo.jpg")
+    assert str(error.value) == f"cannot read image {tmp_path / 'fifo.jpg'}: not a regular file"
+
+
+def test_images_in_subfolders_of_a_class_are_its_images(tmp_path):
+    write_folder(tmp_path, "train", {"a": ["2.png", "1.png", "sub/z/1.png", "sub/0.png", "b/9.png"], "b": ["1.png"]})
+    paths, labels, names = list_image_folder(str(tmp_path), "train")
+    assert names == ["a", "b"]
+    relative = [os.path.relpath(path, tmp_path / "train") for path in paths]
+    assert relative == ["a/1.png", "a/2.png", "a/b/9.png", "a/sub/0.png", "a/sub/z/1.png", "b/1.png"]
+    np.testing.assert_array_equal(labels, [0, 0, 0, 0, 0, 1])
+
+
+def test_hidden_files_and_folders_are_left_out(tmp_path):
+    write_folder(tmp_path, "train", {"a": ["0.jpg"], "b": ["0.png"], ".ipynb_checkpoints": ["0.png"],
+                                     "__MACOSX": ["0.png"], "a/.cache": ["1.png"]})
+    (tmp_path / "train" / "a" / "._0.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS's resource fork
+    paths, labels, names = list_image_folder(str(tmp_path), "train")
+    assert names == ["a", "b"]
+    assert [os.path.relpath(path, tmp_path / "train") for path in paths] == ["a/0.jpg", "b/0.png"]
+    assert load_image_folder(str(tmp_path), "train")[0].shape == (2, 4, 4, 3)
+
+
+def test_image_files_under_follows_linked_folders_once_and_says_what_it_skips(tmp_path):
+    write_folder(tmp_path, "photos", {"a": ["1.png"], "b": ["2.png"]})
+    write_folder(tmp_path, "elsewhere", {"c": ["3.png"]})
+    root = tmp_path / "photos"
+    os.symlink(tmp_path / "elsewhere" / "c", root / "a" / "linked")  # a linked folder: searched
+    os.symlink(root, root / "a" / "loop")  # a link back up: not searched again (no loop)
+    os.symlink(root / "b", root / "a" / "twin")  # a second way to b: searched once
+    os.symlink(root / "missing.png", root / "a" / "broken.png")
+    os.symlink(root / "gone", root / "a" / "gone")
+    os.mkfifo(root / "a" / "pipe.jpg")
+    (root / "a" / "notes.txt").write_text("not an image")
+    skipped = []
+    found = image_files_under(str(root), skipped=lambda path, why: skipped.append((os.path.relpath(path, root), why)))
+    assert [os.path.relpath(path, root) for path in found] == ["a/1.png", "a/linked/3.png", "b/2.png"]
+    assert skipped == [
+        ("a/loop", "a link to a folder already searched"),
+        ("a/twin", "a link to a folder already searched"),
+        ("a/broken.png", "a broken link (what it points to does not exist)"),
+        ("a/gone", "a broken link (what it points to does not exist)"),
+        ("a/pipe.jpg", "not a regular file"),
+    ]
+    assert image_files_under(str(root)) == found  # without `skipped`: left out silently
+
+
+def test_a_class_folder_whose_name_is_not_utf8_is_one_line(tmp_path):
+    write_folder(tmp_path, "train", {"a": ["1.png"]})
+    os.makedirs(os.fsencode(tmp_path / "train") + b"/caf\xe9")
+    with pytest.raises(DataError) as error:
+        list_image_folder(str(tmp_path), "train")
+    assert str(error.value) == (
+        f"class folder {tmp_path / 'train'}/caf\\xe9: its name is not UTF-8 text; rename it (it becomes the class name)."
+    )
+
+
+def test_float_and_32_bit_grey_images_are_scaled_to_8_bits(tmp_path):
+    ramp = np.linspace(0, 1, 6 * 5).reshape(6, 5)
+    Image.fromarray(ramp.astype(np.float32)).save(tmp_path / "float.tif")  # 0..1: was all black
+    Image.fromarray((ramp * 65535).astype(np.int32)).save(tmp_path / "int32.tif")
+    for name in ("float.tif", "int32.tif"):
+        image = read_image(tmp_path / name)
+        assert image.dtype == np.uint8 and image.shape == (6, 5, 3)
+        assert np.abs(image[..., 0].astype(float) - ramp * 255).max() <= 1, name

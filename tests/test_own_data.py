@@ -13,6 +13,7 @@ from keras_lt.cli.main import cli
 from keras_lt.cli.train import build_recipe
 from keras_lt.errors import KerasLTError
 from keras_lt.own_data import CPMIX_RECIPE
+from keras_lt.own_data import default_image_size
 from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.own_data import with_cpmix_switch
@@ -223,6 +224,16 @@ def test_a_recipe_from_the_folder_takes_its_defaults_from_the_data(tmp_path):
             Image.new("RGB", (300, 200)).save(large / "train" / name / f"{i}.png")
     recipe = recipe_for_folder(str(large))
     assert recipe.architecture == "resnet50" and recipe.image_size == [224, 224]
+
+
+def test_the_default_size_of_turned_phone_photos_is_their_upright_size(tmp_path):
+    from test_decode import turned_jpeg
+
+    for name in ("a", "b"):
+        os.makedirs(tmp_path / "phone" / "train" / name)
+        for i in range(2):  # stored 40 x 30, EXIF "rotate 90": shown, and decoded, 30 wide and 40 high
+            turned_jpeg(tmp_path / "phone" / "train" / name / f"{i}.jpg", size=(40, 30))
+    assert default_image_size(tmp_path / "phone") == [40, 30]
 
 
 def test_a_loss_gets_the_classifier_it_is_defined_on_unless_one_is_given(tmp_path, capsys):

@@ -92,3 +92,11 @@ def test_missing_data_is_one_line(tmp_path):
     with pytest.raises(DataError, match=r"cannot find folder 'train' data in .*pass --data-dir") as error:
         load_dataset("folder", "train", data_dir=str(tmp_path))
     assert "\n" not in str(error.value)
+
+
+def test_a_file_name_that_is_not_utf8_loads(folder):
+    with open(os.fsencode(folder / "train" / "cat") + b"/caf\xe9.png", "wb") as f:  # a Latin-1 name
+        Image.fromarray(np.full((4, 4, 3), 70, np.uint8)).save(f, format="PNG")
+    images, labels, names = load_dataset("folder", "train", data_dir=str(folder))
+    np.testing.assert_array_equal(images[:, 0, 0, 0], [30, 10, 20, 70])
+    np.testing.assert_array_equal(labels, [0, 1, 1, 1])

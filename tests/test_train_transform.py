@@ -10,6 +10,7 @@ from PIL import ImageEnhance
 from keras_lt.data.train_transform import TrainTransform
 from keras_lt.data.train_transform import jitter
 from keras_lt.data.train_transform import random_resized_box
+from keras_lt.errors import DataError
 
 
 def _image(path, width, height, seed=0, fmt="PNG"):
@@ -85,3 +86,20 @@ def test_greyscale_and_seeded(tmp_path):
     out = transform(str(path), 3)
     assert out.shape == (16, 16, 3)
     np.testing.assert_array_equal(out, transform(str(path), 3))
+
+
+def test_a_turned_photo_is_cropped_upright(tmp_path):
+    from test_decode import turned_jpeg
+
+    path = str(turned_jpeg(tmp_path / "phone.jpg", size=(64, 32)))  # shown 32 x 64: red on top, blue below
+    transform = TrainTransform(8, scale=(0.99, 1.0), ratio=(0.5, 0.5))  # the whole upright image
+    for seed in range(4):
+        crop = transform(path, seed).astype(int)
+        assert np.abs(crop[:3].mean((0, 1)) - (255, 0, 0)).max() < 30
+        assert np.abs(crop[-3:].mean((0, 1)) - (0, 0, 255)).max() < 30
+
+
+def test_a_file_that_is_no_image_is_one_line(tmp_path):
+    (tmp_path / "notes.jpg").write_text("not an image")
+    with pytest.raises(DataError, match=r"^cannot read image .*notes.jpg: not an image file Pillow can decode"):
+        TrainTransform(8)(str(tmp_path / "notes.jpg"), 0)

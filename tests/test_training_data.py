@@ -5,6 +5,7 @@ import pytest
 
 from keras_lt import training_data
 from keras_lt.data import image_folder
+from keras_lt.errors import DataError
 from tiny_run import NUM_CLASSES
 from tiny_run import tiny_folder
 from tiny_run import tiny_recipe
@@ -61,3 +62,10 @@ def test_prepare_data_applies_the_ldam_selection(monkeypatch):
 
     untouched = training_data.prepare_data(tiny_recipe(imbalance_factor=None), "/data")
     assert len(untouched.train_labels) == 60
+
+
+def test_one_class_is_one_line(tmp_path):
+    folder = tiny_folder(tmp_path / "photos", counts=(8,))
+    with pytest.raises(DataError) as error:
+        training_data.prepare_data(tiny_recipe(dataset="folder", imbalance_factor=None), folder)
+    assert str(error.value) == "the training split has 1 class (c0); a classifier needs at least 2: add a class folder."

@@ -5,9 +5,15 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
+from keras_lt.errors import DataError
+
 
 class _Files(torch.utils.data.Dataset):
-    """Item `(i, seed)` is `transform(paths[i], seed)`; what the DataLoader's workers run."""
+    """Item `(i, seed)` is `transform(paths[i], seed)`; what the DataLoader's workers run.
+
+    A `DataError` (an unreadable file) is returned, not raised: a worker's exception reaches the
+    main process with the worker's traceback in its message, and `_checked` raises it as it was.
+    """
 
     def __init__(self, paths, transform):
         self.paths = paths
@@ -15,14 +21,26 @@ class _Files(torch.utils.data.Dataset):
 
     def __getitem__(self, item):
         index, seed = item
-        return self.transform(self.paths[index], seed)
+        try:
+            return self.transform(self.paths[index], seed)
+        except DataError as error:
+            return error
 
     def __len__(self):
         return len(self.paths)
 
 
 def _stack(images):
-    return torch.from_numpy(np.stack(images))
+    """The images as one uint8 NHWC tensor, or the first `DataError` among them."""
+    error = next((image for image in images if isinstance(image, DataError)), None)
+    return error if error is not None else torch.from_numpy(np.stack(images))
+
+
+def _checked(batch):
+    """`batch`, or the `DataError` `_stack` gave instead raised (one line naming the file)."""
+    if isinstance(batch, DataError):
+        raise batch
+    return batch
 
 
 class DecodePool:
@@ -34,7 +52,8 @@ class DecodePool:
     `items_from(start)` yields from `start` on: consecutive indices come from one running
     DataLoader (`workers` processes, each `prefetch` batches ahead); any other index starts a new
     one there. `decode(items)` decodes a few images now, in a thread pool (PIL releases the GIL
-    while it decodes and resizes): for the images a training step asks for itself.
+    while it decodes and resizes): for the images a training step asks for itself. A file the
+    transform cannot read raises its one-line `DataError` from either, whichever process read it.
 
     Why a DataLoader: decoding is CPU work in C that needs processes to scale, the DataLoader is
     the worker pool every PyTorch ImageNet script uses (fork, shared-memory tensors, pinning,
@@ -70,7 +89,7 @@ class DecodePool:
             )
             self._iterator = iter(loader)
         self._next = index + 1
-        return next(self._iterator)
+        return _checked(next(self._iterator))
 
     def reset(self):
         """Stops the running loader (its workers exit); the next `batch` starts a new one."""
@@ -80,4 +99,4 @@ class DecodePool:
         """The images of `items` as one uint8 NHWC tensor, decoded now by a thread pool."""
         if self._threads is None:
             self._threads = ThreadPoolExecutor(max_workers=max(1, self.workers))
-        return _stack(list(self._threads.map(lambda item: self.files[item], items)))
+        return _checked(_stack(list(self._threads.map(lambda item: self.files[item], items))))

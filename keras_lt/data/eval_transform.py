@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from keras_lt.data.decode import image_size
 from keras_lt.data.decode import open_rgb
 
 
@@ -9,9 +10,10 @@ class EvalTransform:
     """Decodes one image file as `Resize(resize)` + `CenterCrop(size)` (torchvision, bilinear, PIL).
 
     The short side becomes `resize` (the long side `int(resize * long / short)`), then the central
-    `size x size` box is cut (top-left `round((side - size) / 2)`). A JPEG is decoded at the
-    smallest 1/2^k scale that still covers the resized image (`open_rgb`). Deterministic: `seed`
-    is ignored (it keeps the training transform's signature).
+    `size x size` box is cut (top-left `round((side - size) / 2)`), of the image upright (after its
+    EXIF orientation: `image_size`). A JPEG is decoded at the smallest 1/2^k scale that still covers
+    the resized image (`open_rgb`). An unreadable file is a one-line `DataError`. Deterministic:
+    `seed` is ignored (it keeps the training transform's signature).
 
     Args:
         size: side of the centre crop (224).
@@ -28,8 +30,7 @@ class EvalTransform:
     def __call__(self, path, seed=None):
         from PIL import Image
 
-        with Image.open(path) as header:
-            width, height = header.size
+        width, height = image_size(path)
         if width <= height:
             new = (self.resize, int(self.resize * height / width))
         else:

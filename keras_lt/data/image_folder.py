@@ -1,61 +1,140 @@
 """The image-folder layout: `<root>/<split>/<class>/<image files>`."""
 
 import os
-import stat
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from keras_lt.data.decode import unreadable_image
+from keras_lt.data.decode import open_image
+from keras_lt.data.decode import to_rgb
 from keras_lt.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-DECODING = 2  # bumped whenever `read_image` decodes a file differently (2: EXIF orientation applied)
+DECODING = 3  # bumped whenever `read_image` decodes a file differently (2: EXIF orientation; 3: float images)
 RESIZING = "fit-1"  # bumped whenever `fit_image` resizes differently (1: shorter side, then centre crop)
 
 
+def is_hidden(name):
+    """Whether a file or folder name is left out of image folders: hidden (".x", macOS's "._x.jpg") or "__MACOSX"."""
+    return name.startswith(".") or name == "__MACOSX"
+
+
 def is_image_file(path):
-    """Whether `path` is a regular file (or a link to one) with an image extension; FIFOs and devices are not.
+    """Whether `path` is a regular file (or a link to one) with an image extension and a name that is not hidden.
+
+    FIFOs and devices are not, nor hidden files (`is_hidden`: macOS's `._0.jpg` holds no image).
 
     Args:
         path: a file path.
 
     Example:
-    >>> is_image_file("train/cat/0001.jpg")
-    True
+    >>> is_image_file("train/cat/0001.jpg"), is_image_file("train/cat/._0001.jpg")
+    (True, False)
     """
-    return path.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(path)
+    return (
+        path.lower().endswith(IMAGE_EXTENSIONS) and not is_hidden(os.path.basename(path)) and os.path.isfile(path)
+    )
+
+
+def image_files_under(folder, skipped=None):
+    """The image files under `folder`, recursively: its own by name, then each subfolder's, subfolders by name.
+
+    Links to folders are followed, each folder once (a link back to a folder already searched is
+    not, so a loop ends). Hidden files and folders (`is_hidden`: `.ipynb_checkpoints/`, `._0.jpg`,
+    `__MACOSX/`) and files without an image extension are left out.
+
+    Args:
+        folder: the folder to search.
+        skipped: `skipped(path, why)` is called for each entry left out that may have been meant
+            as an image or a folder of images: a broken link, a FIFO or device named like an
+            image, a folder that cannot be listed or was already searched. None: left out silently.
+
+    Returns:
+        The image file paths, in that order.
+
+    Example:
+    >>> image_files_under("photos", skipped=lambda path, why: print(f"skipped: {path}: {why}"))
+    """
+    skipped = skipped or (lambda path, why: None)
+    searched = set()
+
+    def first_search(path):
+        try:
+            status = os.stat(path)
+        except OSError as error:
+            skipped(path, f"cannot open it ({error.strerror})")
+            return False
+        if (status.st_dev, status.st_ino) in searched:
+            skipped(path, "a link to a folder already searched")
+            return False
+        searched.add((status.st_dev, status.st_ino))
+        return True
+
+    def unlistable(error):
+        skipped(error.filename, f"cannot list it ({error.strerror})")
+
+    files = []
+    if not first_search(folder):
+        return files
+    for parent, subfolders, names in os.walk(folder, onerror=unlistable, followlinks=True):
+        subfolders[:] = [d for d in sorted(subfolders) if not is_hidden(d) and first_search(os.path.join(parent, d))]
+        for path in (os.path.join(parent, name) for name in sorted(names) if not is_hidden(name)):
+            if is_image_file(path):
+                files.append(path)
+            elif not os.path.exists(path):
+                skipped(path, "a broken link (what it points to does not exist)")
+            elif path.lower().endswith(IMAGE_EXTENSIONS):
+                skipped(path, "not a regular file")
+    return files
 
 
 def list_image_folder(root, split):
-    """Lists `(paths, labels, class_names)` of `<root>/<split>/<class>/*`, classes sorted by name.
+    """Lists `(paths, labels, class_names)` of `<root>/<split>/<class>/...`, classes sorted by name.
+
+    A class holds the image files under its folder, in its subfolders too (`image_files_under`, as
+    torchvision's `ImageFolder`); hidden entries (`is_hidden`) are left out, folders and files alike.
 
     Args:
         root: the dataset directory.
         split: the sub-directory to read, e.g. "train" or "test".
 
     Returns:
-        Paths sorted by file name within each class, their integer labels, and the class names.
+        The paths of each class in `image_files_under`'s order, their integer labels, and the class names.
+
+    Raises:
+        DataError: no such split, a class folder without images or whose name is not UTF-8.
     """
     split_dir = os.path.join(root, split)
     if not os.path.isdir(split_dir):
         raise DataError(f"no '{split}' folder in {root}; an image folder needs {split}/<class>/<images>.")
     class_names = sorted(
-        d for d in os.listdir(split_dir) if os.path.isdir(os.path.join(split_dir, d))
+        d for d in os.listdir(split_dir) if not is_hidden(d) and os.path.isdir(os.path.join(split_dir, d))
     )
     paths, labels = [], []
     for label, name in enumerate(class_names):
         class_dir = os.path.join(split_dir, name)
-        files = sorted(f for f in os.listdir(class_dir) if is_image_file(os.path.join(class_dir, f)))
+        _check_utf8_name(class_dir, name)
+        files = image_files_under(class_dir)
         if not files:
             raise DataError(f"class folder {class_dir} holds no image files; add images or remove the folder.")
-        paths += [os.path.join(class_dir, f) for f in files]
+        paths += files
         labels += [label] * len(files)
     if not paths:
         raise DataError(f"no images under {split_dir}; expected {split}/<class>/<image files>.")
     return paths, np.asarray(labels, dtype=np.int64), class_names
+
+
+def _check_utf8_name(class_dir, name):
+    """A `DataError` for a class folder whose name is not UTF-8: a class name is shown, and stored in JSON."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        shown = os.fsencode(class_dir).decode("utf-8", "backslashreplace")  # the bytes that are not: \xe9
+        raise DataError(
+            f"class folder {shown}: its name is not UTF-8 text; rename it (it becomes the class name)."
+        ) from None
 
 
 def fit_image(image, size):
@@ -90,49 +169,16 @@ def fit_image(image, size):
 def read_image(path, size=None):
     """Reads one image file as an RGB uint8 array (H, W, 3), fitted to `size=(h, w)` if given (`fit_image`).
 
-    Any mode is accepted (grey, 16-bit grey, palette, RGBA, CMYK); 16-bit values keep their high
-    byte (as torchvision converts them) and transparency is composited on white. The EXIF
-    orientation (a phone's rotated JPEG) is applied, so the image is upright. Only regular files
-    are opened (a FIFO named `*.jpg` would block), and an image of more pixels than Pillow's
-    `Image.MAX_IMAGE_PIXELS` (about 89 million; a decompression bomb is a small file that decodes to
-    gigabytes) is refused before it is decoded.
+    Any mode is accepted and converted as every pipeline converts it (`keras_lt.data.decode.to_rgb`:
+    upright, 16-bit and float images scaled to 8 bits, transparency on white). Only regular files
+    are opened, and images larger than Pillow's limit are refused before they are decoded
+    (`keras_lt.data.decode.open_image`).
 
     Raises:
         DataError: the file is missing, not a regular file, too large, truncated or not an image.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    try:
-        with _open_regular(path) as file, Image.open(file) as image:
-            limit = Image.MAX_IMAGE_PIXELS  # Pillow's bomb limit: it raises past twice this, we past it
-            if limit and image.width * image.height > limit:
-                raise DataError(f"cannot read image {path}: {image.width} x {image.height} pixels, more than {limit}")
-            image.load()
-            ImageOps.exif_transpose(image, in_place=True)
-            if image.mode.startswith("I"):  # 16-bit grey ("I;16*", or "I" on older Pillow)
-                image = Image.fromarray((np.asarray(image).clip(0, 65535) >> 8).astype(np.uint8))
-            if image.mode in ("RGBA", "LA") or "transparency" in image.info:
-                rgba = image.convert("RGBA")
-                image = Image.new("RGB", rgba.size, (255, 255, 255))
-                image.paste(rgba, mask=rgba.getchannel("A"))
-            else:
-                image = image.convert("RGB")
-            return np.asarray(fit_image(image, size), dtype=np.uint8)
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise unreadable_image(path, error) from None
-
-
-def _open_regular(path):
-    """Opens `path` for reading if it is a regular file (without blocking on a FIFO); else a DataError."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise DataError(f"cannot read image {path}: not a regular file")
-        os.set_blocking(fd, True)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
+    with open_image(path) as image:
+        return np.asarray(fit_image(to_rgb(image), size), dtype=np.uint8)
 
 
 def load_image_folder(root, split, size=None):

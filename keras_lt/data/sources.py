@@ -53,7 +53,7 @@ def _folder_fingerprint(data_dir, split):
     digest = hashlib.sha1()
     for path in paths:
         stat = os.stat(path)
-        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+        digest.update(os.fsencode(path) + f"\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())  # any file name's bytes
     return digest.hexdigest()
 
 

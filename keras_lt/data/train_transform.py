@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 
+from keras_lt.data.decode import image_size
 from keras_lt.data.decode import open_rgb
 
 
@@ -79,11 +80,12 @@ class TrainTransform:
     `RandomResizedCrop(size)` (scale 0.08..1, ratio 3/4..4/3, bilinear) + `RandomHorizontalFlip()`
     (+ `ColorJitter(0.4, 0.4, 0.4)` with `color_jitter`), as torchvision does them to PIL images,
     with the draws from `numpy.random.default_rng(seed)`: one seed per image, so a crop is the same
-    whichever worker or rank makes it. Speed: the box is drawn from the size in the file's header,
-    then a JPEG is decoded at the smallest 1/2^k scale that keeps the box at least `size` pixels
-    (`open_rgb`), and the box is resized from there (PIL `resize(box=...)`); at full scale it is
-    `crop(box).resize(size)`, bit-identical to torchvision. The result is uint8 HWC: the float
-    conversion and normalisation happen inside the model, on the device.
+    whichever worker or rank makes it. Speed: the box is drawn from the size in the file's header
+    (upright, after its EXIF orientation: `image_size`), then a JPEG is decoded at the smallest
+    1/2^k scale that keeps the box at least `size` pixels (`open_rgb`, upright too), and the box
+    is resized from there (PIL `resize(box=...)`); at full scale it is `crop(box).resize(size)`,
+    bit-identical to torchvision. The result is uint8 HWC: the float conversion and normalisation
+    happen inside the model, on the device. An unreadable file is a one-line `DataError`.
 
     Args:
         size: side of the square crop.
@@ -105,8 +107,7 @@ class TrainTransform:
         from PIL import Image
 
         rng = np.random.default_rng(seed)
-        with Image.open(path) as header:
-            width, height = header.size
+        width, height = image_size(path)
         top, left, h, w = random_resized_box(width, height, rng, self.scale, self.ratio)
         flip = rng.random() < 0.5
         image = open_rgb(path, needed=(width * self.size / w, height * self.size / h))
