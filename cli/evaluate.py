@@ -2,6 +2,7 @@
 
 import json
 import os
+import tempfile
 
 import click
 
@@ -9,6 +10,7 @@ from keras_lt import evaluation
 from keras_lt import training_data
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
+from keras_lt.cli.checkpoint import logit_adjust_option
 from keras_lt.cli.checkpoint import train_counts
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.data import load_dataset
@@ -81,7 +83,9 @@ def held_out_split(model, config, data_dir, workers=None):
     """The test split that a run on an image folder without test/ held out of its train/ folder, drawn again.
 
     `keras_lt.training_data.held_out_test` draws it from the run's recipe; the training and test counts
-    it gives must be those the run stored, or one `DataError` line says train/ has changed.
+    it gives must be those the run stored, or one `DataError` line says train/ has changed. A run
+    whose folder (as its checkpoint records it) has a test/ folder held nothing out: then one
+    `DataError` line says that `data_dir` has no test/ folder.
 
     Args:
         model: the checkpoint as the user named it.
@@ -95,6 +99,12 @@ def held_out_split(model, config, data_dir, workers=None):
     Example:
     >>> images, labels = held_out_split("runs/photos", network.keras_lt_config, "my_photos")
     """
+    trained_on = (config.get("dataset") or {}).get("data_dir")
+    if trained_on and not training_data.holds_out_test("folder", trained_on):
+        raise DataError(
+            f"{data_dir} has no test/ folder: {model} was tested on {os.path.join(trained_on, 'test')}, not on images "
+            "held out of train/; give a folder with test/<class>/<images>."
+        )
     images, labels, counts = training_data.held_out_test(Recipe.from_stored(config["recipe"]), data_dir, workers)
     trained = (config["train_class_counts"], (config.get("dataset") or {}).get("test_images"))
     found = (counts.tolist(), len(labels))
@@ -112,11 +122,17 @@ def held_out_split(model, config, data_dir, workers=None):
 
 
 def make_folder_of(path):
-    """Creates the folder `path` is to be written in, before the work; one `DataError` line if it cannot."""
+    """Creates the folder `path` is to be written in and checks a file can be written there, before the work.
+
+    Raises:
+        DataError: one line, if the folder cannot be created or written in.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        os.makedirs(folder, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
     except OSError as error:
-        raise DataError(f"cannot write {path}: {error.strerror} ({error.filename}).") from None
+        raise DataError(f"cannot write {path}: {error.strerror} ({folder}).") from None
 
 
 def format_pairs(pairs):
@@ -135,7 +151,7 @@ def format_pairs(pairs):
 @click.option("--confusion-pairs", type=click.IntRange(min=1), help="Also report the K most frequent confusions.")
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 8 of 224x224, 392 of 32x32: under 1 GB; on a GPU, 256 is faster at 224 px].")
 @click.option("--workers", type=click.IntRange(min=0), help=f"Image-decoding processes (streamed data) [default: ${WORKERS_ENV} or the cores, at most 8].")
-@click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
+@logit_adjust_option
 @one_line_errors
 def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, confusion_pairs, batch_size, workers,
              tau):
@@ -149,10 +165,11 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     test split of a run on an image folder without test/ is the share of train/ it held out, drawn
     again from the run's recipe.
     """
-    if plots_dir:
-        evaluation.figure_class()
     if output:
         make_folder_of(output)
+    if plots_dir:
+        evaluation.figure_class()
+        make_folder_of(os.path.join(plots_dir, next(iter(PLOTS))))
     network, class_names, image_size = load_model(model)
     config = network.keras_lt_config
     dataset = dataset or (config.get("dataset") or {}).get("name")
@@ -160,6 +177,8 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
         raise DataError(f"{model} does not say which dataset it was trained on; pass --dataset.")
     counts = train_counts(network, model, "they define many/medium/few")
     recipe = config.get("recipe") or {}
+    if dataset == "folder" and data_dir and not os.path.isdir(os.path.expanduser(data_dir)):
+        raise DataError(f"{data_dir} does not exist; pass --data-dir with an image folder ({split}/<class>/<images>).")
     if split == "test" and data_dir and recipe.get("dataset") == dataset and training_data.holds_out_test(dataset, data_dir):
         images, labels = held_out_split(model, config, data_dir, workers)
     else:
@@ -183,7 +202,6 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     else:
         click.echo(text)
     if plots_dir:
-        os.makedirs(plots_dir, exist_ok=True)
         for name, plot in PLOTS.items():
             plot(report, os.path.join(plots_dir, name))
             click.echo(f"plot: {os.path.join(plots_dir, name)}", err=True)

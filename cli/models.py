@@ -161,8 +161,9 @@ def push(directory, repo_id, private, dry_run, token):
         raise KerasLTError(f"--repo-id must be ORG/NAME (letters, digits, '-', '_', '.'), got '{repo_id}'.")
     visibility = "private" if private else "public"
     if dry_run:
+        files = hub.push(directory, repo_id, private=private, dry_run=True)
         click.echo(f"would upload to https://huggingface.co/{repo_id} ({visibility}):")
-        for name in hub.push(directory, repo_id, private=private, dry_run=True):
+        for name in files:
             click.echo(f"  {os.path.join(directory, name)}  ({os.path.getsize(os.path.join(directory, name)):,} bytes)")
         return
     from huggingface_hub.errors import HTTPError

@@ -11,6 +11,7 @@ import numpy as np
 
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import load_model
+from keras_lt.cli.checkpoint import logit_adjust_option
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.data.image_folder import image_files_under
 from keras_lt.data.image_folder import read_image
@@ -117,7 +118,7 @@ FORMATS = {"table": format_table, "json": lambda results: json.dumps(results, in
 @click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Classes to show per image.")
 @click.option("--format", "output_format", type=click.Choice(list(FORMATS)), default="table", show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), help="Images per forward pass [default: 8 of 224x224, 392 of 32x32: under 1 GB].")
-@click.option("--logit-adjust", "tau", type=float, help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.")
+@logit_adjust_option
 @one_line_errors
 def predict(model, paths, top_k, output_format, batch_size, tau):
     """Predict the top-k classes of images: files, folders or the bundled samples.

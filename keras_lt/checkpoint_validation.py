@@ -5,6 +5,7 @@ naming the field, instead of a traceback, a huge allocation (a `num_classes` of 
 classifier of gigabytes) or a model that predicts NaN (integer or bool weights).
 """
 
+import collections
 import math
 import numbers
 
@@ -31,9 +32,9 @@ def check_config(config, where):
 
     Checked: the architecture (a name, `num_classes` in 1..100000, an RGB `input_shape` of at most
     1024 x 1024, three `mean` / `std` numbers), a top-level `num_classes` equal to the
-    architecture's, `class_names` (strings) and `train_class_counts` (non-negative integers) with
-    one entry per class, the sections (`dataset`, `recipe`, `metrics`, ...) as objects, and the
-    headline metrics as numbers.
+    architecture's, `class_names` (distinct strings) and `train_class_counts` (positive integers:
+    training refuses a class without images) with one entry per class, the sections (`dataset`,
+    `recipe`, `metrics`, ...) as objects, and the headline metrics as numbers.
 
     Args:
         config: the parsed `config.json`.
@@ -74,11 +75,12 @@ def check_config(config, where):
     names = config.get("class_names") or []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) not in (0, num_classes):
         fail(f"class_names must be {num_classes} strings (one per class)")
+    repeated = next((name for name, count in collections.Counter(names).items() if count > 1), None)
+    if repeated is not None:
+        fail(f"class_names hold {repeated!r} more than once (each class needs its own name)")
     counts = config.get("train_class_counts") or []
-    if not isinstance(counts, list) or not all(_is_int(n) and n >= 0 for n in counts) or len(counts) not in (0, num_classes):
-        fail(f"train_class_counts must be {num_classes} non-negative integers (one per class)")
-    if counts and not any(counts):
-        fail("train_class_counts are all zero")
+    if not isinstance(counts, list) or not all(_is_int(n) and n > 0 for n in counts) or len(counts) not in (0, num_classes):
+        fail(f"train_class_counts must be {num_classes} positive integers (one per class)")
     for section in _SECTIONS:
         if config.get(section) is not None and not isinstance(config[section], dict):
             fail(f"{section} must be an object")

@@ -88,24 +88,29 @@ def model_info(name):
     Returns:
         A dict with `name`, `status` ("bundled", "trained locally" or "not published"),
         `path` and `config` (None when not published).
+
+    Raises:
+        UnknownModelError: no zoo name; the message says whether `name` is a file (an image given
+            where the model goes), a directory that is not there or a misspelt zoo name.
     """
+    if is_model_name(name) and not is_path(name):
+        for status, directory in (
+            ("bundled", os.path.join(zoo_root(), name)),
+            ("trained locally", os.path.join(local_checkpoints_dir(), name)),
+        ):
+            if _is_checkpoint(directory):
+                return {"name": name, "status": status, "path": directory, "config": read_config(directory)}
+        if name in list_models():
+            return {"name": name, "status": "not published", "path": None, "config": None}
+    if os.path.isfile(name):  # e.g. `keras-lt predict cat.jpg`: the model left out
+        raise UnknownModelError(
+            f"{name} is a file, not a model: the first argument is the model (a zoo name, a checkpoint directory "
+            "or hf://ORG/NAME), the images come after it."
+        )
     if is_path(name):  # not a zoo name: a directory that is not there
         raise UnknownModelError(f"no checkpoint directory {name}; check the path (a zoo model is given by its name).")
-    if not is_model_name(name):
-        raise _unknown_model(name)
-    for status, directory in (
-        ("bundled", os.path.join(zoo_root(), name)),
-        ("trained locally", os.path.join(local_checkpoints_dir(), name)),
-    ):
-        if _is_checkpoint(directory):
-            return {"name": name, "status": status, "path": directory, "config": read_config(directory)}
-    if name in list_models():
-        return {"name": name, "status": "not published", "path": None, "config": None}
-    raise _unknown_model(name)
-
-
-def _unknown_model(name):
-    return UnknownModelError(unknown_zoo_name("model", name, "a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]"))
+    accepted = "a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]"
+    raise UnknownModelError(unknown_zoo_name("model", name, accepted))
 
 
 def resolve(name_or_path, revision=None):
@@ -445,9 +450,14 @@ def push(directory, repo_id, private=False, dry_run=False, token=None, commit_me
 
     Returns:
         The list of files (dry run) or the commit URL.
+
+    Raises:
+        CheckpointError: `directory` is no checkpoint, or one that `from_pretrained` would refuse
+            (its config, or weights that are truncated or do not fit it): nothing is uploaded.
     """
     if not _is_checkpoint(directory):
         raise CheckpointError(f"{directory} is not a keras-lt checkpoint ({CONFIG_FILE} + {WEIGHTS_FILE}).")
+    from_pretrained(directory)  # every check of loading it, so that what is published loads
     files = [f for f in CHECKPOINT_FILES + RUN_FILES if os.path.isfile(os.path.join(directory, f))]
     if dry_run:
         return files

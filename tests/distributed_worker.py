@@ -2,16 +2,20 @@
 
 Run as `python tests/distributed_worker.py OUT` with torchrun's environment (RANK, WORLD_SIZE,
 MASTER_ADDR, MASTER_PORT) or without it (one process). For each case it writes
-`OUT/<case>-rank<r>.npz`: the network's weights after two epochs, the epoch loss and accuracy of
-the logs, and CP-Mix's confusion matrix; first, `OUT/collectives-rank<r>.npz`: what the
+`OUT/<case>-rank<r>.npz`: the network's weights after two epochs, the epoch logs (loss, accuracy,
+the ingredients' metrics), and CP-Mix's confusion matrix; first, `OUT/collectives-rank<r>.npz`: what the
 collectives, `batch_weight` and `synchronize_gradients` return for rank-dependent inputs.
 
 - "erm": a BatchNorm-free net (so shards change nothing) with ERM;
 - "syncbn": ResNet-8 with SyncBatchNorm;
 - "bn": ResNet-8 with per-rank BatchNorm (its running statistics follow rank 0's);
-- "cpmix": the BatchNorm-free net with CP-Mix's trainer (stage 1: counting confusions).
+- "cpmix": the BatchNorm-free net with CP-Mix's trainer (stage 1: counting confusions);
+- "cpmix_mixing": the same, mixing from the first epoch;
+- "lcreg": ResNet-8 with LCReg's latent categories (reconstruction and latent ISDA).
 
-29 images in batches of 8: the last batch of an epoch (5) splits 3 / 2 between two ranks.
+29 images in batches of 8: the last batch of an epoch (5) splits 3 / 2 between two ranks. The
+`EMPTY_SHARD_CASES` run again on 25 images, as `<case>_empty_shard`: the last batch (1) leaves rank 1
+no image.
 """
 
 import os
@@ -33,10 +37,14 @@ from keras_lt.losses import get as get_loss  # noqa: E402
 from keras_lt.models import cifar_resnet  # noqa: E402
 from keras_lt.trainers import ConfusionPairMixing  # noqa: E402
 from keras_lt.trainers import ERMTrainer  # noqa: E402
+from keras_lt.trainers import LatentISDA  # noqa: E402
+from keras_lt.trainers import LatentReconstruction  # noqa: E402
 from keras_lt.trainers import SGD  # noqa: E402
 
 CASES = ("erm", "syncbn", "bn", "cpmix")
+EMPTY_SHARD_CASES = ("erm", "syncbn", "bn", "cpmix_mixing", "lcreg")
 NUM_CLASSES, SIZE, IMAGES, BATCH, EPOCHS = 4, 8, 29, 8, 2
+EMPTY_SHARD_IMAGES = 25  # a last batch of one image: nothing for rank 1
 
 
 def bn_free(num_classes):
@@ -81,18 +89,23 @@ def collectives(out):
     np.savez(os.path.join(out, f"collectives-rank{r}.npz"), **{k: np.asarray(v) for k, v in state.items()})
 
 
-def run(case, out):
+def run(case, out, count=IMAGES, name=None):
+    """Trains `case` on `count` images; saves its state as `OUT/<name>-rank<r>.npz` (`name` defaults to `case`)."""
     rng = np.random.default_rng(0)
-    images = rng.integers(0, 256, (IMAGES, SIZE, SIZE, 3), dtype=np.uint8)
-    labels = rng.integers(0, NUM_CLASSES, IMAGES)
+    images = rng.integers(0, 256, (count, SIZE, SIZE, 3), dtype=np.uint8)
+    labels = rng.integers(0, NUM_CLASSES, count)
     keras.utils.set_random_seed(0)
-    if case in ("syncbn", "bn"):
+    if case in ("syncbn", "bn", "lcreg"):
         network = cifar_resnet(8, NUM_CLASSES, input_shape=(SIZE, SIZE, 3))
         if case == "syncbn":
             distributed.convert_sync_batch_norm(network)
     else:
         network = bn_free(NUM_CLASSES)
-    trainer = ERMTrainer(network, regularizers=[ConfusionPairMixing()] if case == "cpmix" else [])
+    regularizers = {
+        "cpmix": [ConfusionPairMixing()], "cpmix_mixing": [ConfusionPairMixing(start_epoch=0)],
+        "lcreg": [LatentReconstruction(4), LatentISDA()],
+    }
+    trainer = ERMTrainer(network, regularizers=regularizers.get(case, []))
     batches = DeviceBatches(images, labels, NUM_CLASSES, BATCH, augment=True, seed=3)
     trainer.compile(
         optimizer=SGD(0.05, momentum=0.9, weight_decay=5e-4), loss=get_loss("ce", np.bincount(labels)),
@@ -103,11 +116,10 @@ def run(case, out):
         callbacks=[distributed.MetricReduction(), EpochSeeder(batches), *trainer.epoch_callbacks()],
     )
     state = {f"w{i}": keras.ops.convert_to_numpy(v) for i, v in enumerate(trainer.network.weights)}
-    state["loss"] = np.asarray(history.history["loss"])
-    state["accuracy"] = np.asarray(history.history["accuracy"])
+    state.update({key: np.asarray(values) for key, values in history.history.items()})
     if case == "cpmix":
         state["confusion"] = keras.ops.convert_to_numpy(trainer.regularizers[0].confusion)
-    np.savez(os.path.join(out, f"{case}-rank{distributed.rank()}.npz"), **state)
+    np.savez(os.path.join(out, f"{name or case}-rank{distributed.rank()}.npz"), **state)
 
 
 if __name__ == "__main__":
@@ -115,3 +127,5 @@ if __name__ == "__main__":
     collectives(sys.argv[1])
     for name in CASES:
         run(name, sys.argv[1])
+    for name in EMPTY_SHARD_CASES:
+        run(name, sys.argv[1], EMPTY_SHARD_IMAGES, f"{name}_empty_shard")

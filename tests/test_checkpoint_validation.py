@@ -14,7 +14,7 @@ CONFIG = {
                      "std": [0.25] * 3, "latent_categories": 4},
     "num_classes": 3,
     "class_names": ["a", "b", "c"],
-    "train_class_counts": [10, 5, 0],
+    "train_class_counts": [10, 5, 1],
     "metrics": {"top1": 50.0, "num_samples": 9, "group_sizes": {"many": 1}},
     "recipe": None,
 }
@@ -25,12 +25,23 @@ def test_a_valid_config_passes_and_optional_fields_may_be_empty():
     check_config({**CONFIG, "class_names": [], "train_class_counts": None, "metrics": None}, "config.json")
 
 
-@pytest.mark.parametrize("field, value", [("class_names", ["a", 1, "c"]), ("train_class_counts", [10, -1, 0]),
+@pytest.mark.parametrize("field, value", [("class_names", ["a", 1, "c"]), ("class_names", ["a", "b", "a"]),
+                                          ("train_class_counts", [10, -1, 1]), ("train_class_counts", [10, 5, 0]),
                                           ("dataset", "cifar10"), ("num_classes", True)])
 def test_a_field_of_the_wrong_kind_is_named(field, value):
     with pytest.raises(CheckpointError, match=f"config.json: .*{field}") as error:
         check_config({**CONFIG, field: value}, "config.json")
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("field, value, problem", [
+    ("train_class_counts", [10, 5, 0], "train_class_counts must be 3 positive integers (one per class)"),
+    ("class_names", ["a", "b", "a"], "class_names hold 'a' more than once (each class needs its own name)"),
+])
+def test_a_class_without_training_images_or_with_another_class_name_is_refused(field, value, problem):
+    with pytest.raises(CheckpointError) as error:  # training refuses both; predict would divide by 0 or print "a ... a"
+        check_config({**CONFIG, field: value}, "config.json")
+    assert str(error.value) == f"config.json: {problem}; save the checkpoint again with keras_lt.save_pretrained."
 
 
 def weights(path, latent=4, dtype="float32"):

@@ -6,6 +6,7 @@ import pytest
 import keras_lt
 from cli_run import CLASSES
 from cli_run import TRAIN_COUNTS
+from cli_run import run
 from cli_run import tiny  # noqa: F401  (a fixture)
 from keras_lt.cli import checkpoint
 from keras_lt.errors import CheckpointError
@@ -64,3 +65,11 @@ def test_adjusted_logits_without_tau_are_the_logits(bare):
 def test_adjusted_logits_without_training_counts_name_logit_adjust(bare):
     with pytest.raises(CheckpointError, match=r"has no train_class_counts \(--logit-adjust needs the training prior\)"):
         checkpoint.adjusted_logits(*bare, LOGITS, 1.0)
+
+
+@pytest.mark.parametrize("command", ["predict", "evaluate"])
+@pytest.mark.parametrize("tau", ["nan", "inf", "-inf"])
+def test_logit_adjust_must_be_a_finite_number(tiny, command, tau):
+    result = run(command, tiny[1], "--logit-adjust", tau)  # not "airplane nan%"
+    assert result.exit_code == 2 and not result.stdout
+    assert f"Error: Invalid value for '--logit-adjust': '{tau}' is not a finite number." in result.stderr

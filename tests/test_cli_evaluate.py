@@ -141,6 +141,43 @@ def test_evaluate_writes_the_report_into_a_new_folder_or_says_why_not(tiny, test
     assert "cannot write" in result.stderr
 
 
+@pytest.mark.skipif(not os.path.isdir("/sys/fs"), reason="needs a folder no one may write in (Linux's sysfs)")
+@pytest.mark.parametrize("option, path", [("--output", "/sys/fs/report.txt"), ("--plots", "/sys/fs/plots")])
+def test_evaluate_refuses_a_location_it_cannot_write_before_evaluating(tiny, test_folder, monkeypatch, option, path):
+    monkeypatch.setattr(evaluate_command, "load_model", lambda model: pytest.fail("evaluated"))
+    result = run("evaluate", tiny[1], "--data-dir", test_folder, option, path)
+    assert_one_line_error(result)
+    written = path if option == "--output" else f"{path}/per_class_accuracy.png"
+    assert result.stderr.startswith(f"Error: cannot write {written}: ")  # Permission denied, Operation not permitted
+
+
+@pytest.fixture
+def folder_run(tiny, test_folder, tmp_path):
+    """The tiny model saved as a run on the image folder `test_folder`, which has test/: nothing held out."""
+    directory = str(tmp_path / "base")
+    keras_lt.save_pretrained(tiny[0], directory, class_names=CLASSES, train_class_counts=TRAIN_COUNTS,
+                             dataset={"name": "folder", "data_dir": str(test_folder)}, recipe={"dataset": "folder"})
+    return directory
+
+
+def test_evaluate_on_a_folder_without_test_of_a_run_that_held_nothing_out_says_so(folder_run, test_folder, tmp_path):
+    grey = write_folder(tmp_path / "grey", {"train": (2, 2, 2)})
+    result = run("evaluate", folder_run, "--data-dir", grey)
+    assert_one_line_error(result)  # not "grey/train no longer holds the images runs/base was trained on"
+    assert result.stderr.strip() == (
+        f"Error: {grey} has no test/ folder: {folder_run} was tested on {test_folder / 'test'}, not on images held out "
+        "of train/; give a folder with test/<class>/<images>."
+    )
+
+
+def test_evaluate_on_a_folder_that_does_not_exist_says_so(folder_run, tmp_path):
+    result = run("evaluate", folder_run, "--data-dir", tmp_path / "missing")
+    assert_one_line_error(result)  # not "no 'train' folder in ..."
+    assert result.stderr.strip() == (
+        f"Error: {tmp_path / 'missing'} does not exist; pass --data-dir with an image folder (test/<class>/<images>)."
+    )
+
+
 def test_evaluate_without_data_dir_says_to_pass_it(tiny):
     result = run("evaluate", tiny[1])
     assert_one_line_error(result)

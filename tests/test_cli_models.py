@@ -94,6 +94,15 @@ def test_push_rejects_a_directory_without_checkpoint(tmp_path):
     assert_one_line_error(run("push", tmp_path, "--repo-id", "someone/tiny", "--dry-run"))
 
 
+def test_push_rejects_a_checkpoint_with_truncated_weights(tiny, tmp_path):
+    corrupt = shutil.copytree(tiny[1], tmp_path / "corrupt")
+    weights = corrupt / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    result = run("push", corrupt, "--repo-id", "someone/tiny", "--dry-run")
+    assert_one_line_error(result)
+    assert f"cannot read {weights}" in result.stderr and not result.stdout  # no file listed
+
+
 
 
 def test_info_of_a_directory_says_where_it_is(tiny):

@@ -106,3 +106,28 @@ def test_cpmix_confusion_is_the_sum_over_ranks(runs):
     misclassified = np.sum(np.round((1 - rank0["accuracy"]) * 29))
     assert rank0["confusion"].sum() == misclassified > 0
     assert np.trace(rank0["confusion"]) == 0
+
+
+@pytest.mark.parametrize(
+    "case, tolerance", [("erm", 1e-6), ("syncbn", 1e-4), ("bn", None), ("cpmix_mixing", None), ("lcreg", None)]
+)
+def test_a_rank_with_an_empty_share_of_the_last_batch_still_trains(runs, case, tolerance):
+    """25 images in batches of 8: the last batch (1) leaves rank 1 nothing; it takes part in every collective.
+
+    The weights are those of one process where the ranks see what it does (`tolerance`); per-rank
+    BatchNorm statistics and CP-Mix's rank-keyed draws differ from it.
+    """
+    one, rank0, rank1 = (runs[f"{case}_empty_shard", world, rank] for world, rank in ((1, 0), (2, 0), (2, 1)))
+    for a, b, c in zip(_weights(one), _weights(rank0), _weights(rank1)):
+        np.testing.assert_array_equal(b, c)
+        assert np.isfinite(b).all()
+        if tolerance is not None:
+            np.testing.assert_allclose(b, a, atol=tolerance, rtol=0)
+    logs = sorted(key for key in rank0 if not key.startswith("w"))
+    assert "loss" in logs and logs == sorted(key for key in one if not key.startswith("w"))
+    for key in logs:  # loss, accuracy, the ingredients' metrics: no NaN of a mean over rank 1's 0 images
+        np.testing.assert_array_equal(rank0[key], rank1[key])
+        assert np.isfinite(rank0[key]).all(), key
+    if tolerance is not None:
+        np.testing.assert_allclose(rank0["loss"], one["loss"], rtol=1e-5)
+        np.testing.assert_allclose(rank0["accuracy"], one["accuracy"], atol=1e-6)

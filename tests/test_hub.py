@@ -174,8 +174,9 @@ def set_architecture(key, value):
     "change, expected",
     [
         (lambda c: c.update(class_names=["plane"]), "class_names must be 3 strings"),
-        (lambda c: c.update(train_class_counts=["200", "50", "5"]), "train_class_counts must be 3 non-negative integers"),
-        (lambda c: c.update(train_class_counts=[0, 0, 0]), "train_class_counts are all zero"),
+        (lambda c: c.update(train_class_counts=["200", "50", "5"]), "train_class_counts must be 3 positive integers"),
+        (lambda c: c.update(train_class_counts=[200, 50, 0]), "train_class_counts must be 3 positive integers"),
+        (lambda c: c.update(class_names=["plane", "car", "plane"]), "class_names hold 'plane' more than once"),
         (set_architecture("input_shape", [8, 8, 1]), "input_shape must be [height, width, 3]"),
         (set_architecture("input_shape", [4096, 4096, 3]), "sides of 1..1024"),
         (set_architecture("num_classes", 2_000_000_000), "num_classes must be an integer in 1..100000"),
@@ -237,6 +238,20 @@ def test_a_missing_checkpoint_directory_is_said_to_be_missing(tmp_path, monkeypa
     with pytest.raises(UnknownModelError) as error:
         hub.from_pretrained(path)
     assert one_line(error) == f"no checkpoint directory {path}; check the path (a zoo model is given by its name)."
+
+
+@pytest.mark.parametrize("path", ["cat.jpg", os.path.join("photos", "cat.jpg")])
+def test_a_file_given_as_the_model_says_the_model_comes_first(tmp_path, monkeypatch, path):
+    monkeypatch.chdir(tmp_path)
+    os.makedirs("photos")
+    with open(path, "wb") as f:
+        f.write(b"\xff\xd8")  # `keras-lt predict cat.jpg`, the model left out
+    with pytest.raises(UnknownModelError) as error:
+        hub.from_pretrained(path)
+    assert one_line(error) == (
+        f"{path} is a file, not a model: the first argument is the model (a zoo name, a checkpoint directory or "
+        "hf://ORG/NAME), the images come after it."
+    )
 
 
 @pytest.fixture
@@ -363,6 +378,22 @@ def test_push_creates_the_repo_and_uploads_once(checkpoint, monkeypatch):
     assert upload["folder_path"] == str(checkpoint) and upload["repo_id"] == "someorg/tiny-ce"
     assert sorted(upload["allow_patterns"]) == sorted(hub.CHECKPOINT_FILES)
     assert "tiny-ce" in upload["commit_message"]
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_push_refuses_a_checkpoint_that_does_not_load(checkpoint, monkeypatch, dry_run):
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", lambda **kwargs: pytest.fail("the Hub was called"))
+    weights = checkpoint / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])  # truncated
+    with pytest.raises(CheckpointError) as error:
+        hub.push(str(checkpoint), "someorg/x", dry_run=dry_run)
+    assert one_line(error).startswith(f"cannot read {weights}: ")
+    edit_config(checkpoint, lambda config: config.update(train_class_counts=[200, 50, 0]))
+    with pytest.raises(CheckpointError) as error:
+        hub.push(str(checkpoint), "someorg/x", dry_run=dry_run)
+    assert "train_class_counts must be 3 positive integers" in one_line(error)
 
 
 def test_push_refuses_a_directory_that_is_not_a_checkpoint(tmp_path):

@@ -113,8 +113,9 @@ class ConfusionPairMixing(Ingredient):
         """`CE(CP-mixed batch) + CE(mixup of the batch)`, drawn from the current step's generators."""
         generator, rng = trainer.step_generators(CPMIX_STREAM)
         sampler = trainer.batches.class_sampler
-        anchors, partners = sample_confusion_pairs(
-            self.confusion.value, sampler.class_counts, self.mix_batch_size or len(y), generator
+        size = self.mix_batch_size or len(y)
+        anchors, partners = (  # none on a rank with an empty shard, whose forward passes still meet the others'
+            sample_confusion_pairs(self.confusion.value, sampler.class_counts, size, generator) if size else (y, y)
         )
         images_i, images_j = self._images_of(trainer, anchors, generator), self._images_of(trainer, partners, generator)
         permutation = torch.randperm(len(y), device=y.device, generator=generator)

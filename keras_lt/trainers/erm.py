@@ -187,7 +187,8 @@ class ERMTrainer(keras.Model):
         with torch.no_grad():
             self.apply_gradients(self.trainable_weights)
         # Metrics see detached tensors: they must not keep the step's autograd graph alive.
-        self._loss_tracker.update_state(loss.detach(), sample_weight=x.shape[0])
+        if x.shape[0]:  # an empty shard's loss is no number (Keras' empty vector of per-image losses)
+            self._loss_tracker.update_state(loss.detach(), sample_weight=x.shape[0])
         return self.compute_metrics(x, y, logits.detach(), sample_weight)
 
     def apply_gradients(self, variables):
@@ -206,11 +207,19 @@ class ERMTrainer(keras.Model):
         BatchNorm layers in training mode that are not synchronised follow rank 0's, as
         `DistributedDataParallel(broadcast_buffers=True)`: every rank then holds the state rank 0
         saves, so a resumed run continues from what every rank had.
+
+        A rank whose share is empty (a last batch of fewer images than ranks) still runs the step:
+        its backward gives zero gradients, through the collectives of SyncBatchNorm's backward, and
+        it takes part in the gradient all-reduce, so the gradient stays the global batch's mean.
         """
         if not distributed.is_distributed():
             loss.backward()
             return
-        (loss * distributed.batch_weight(batch_size, loss.device)).backward()
+        weight = distributed.batch_weight(batch_size, loss.device)  # a collective: an empty shard's rank too
+        if batch_size:
+            (loss * weight).backward()
+        else:
+            loss.backward(torch.zeros_like(loss))
         distributed.synchronize_gradients(self.trainable_weights)
         buffers = [
             variable

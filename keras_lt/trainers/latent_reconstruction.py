@@ -82,11 +82,12 @@ class LatentReconstruction(Ingredient):
     def loss(self, trainer, x, y, logits, outputs):
         features, reconstruction = outputs["features"], outputs["reconstruction"]
         recon = self.layer.reconstruction_loss(features, reconstruction, self.reduction)
-        with torch.no_grad():
-            trainer.latent_spread_tracker.update_state(logit_spread(trainer.network, reconstruction.detach()))
-            trainer.feature_spread_tracker.update_state(logit_spread(trainer.network, features.detach()))
-        trainer.cls_tracker.update_state(outputs["classification"].detach())
-        trainer.recon_tracker.update_state(recon.detach())
+        if len(y):  # a rank's empty shard of a multi-process batch has no mean or spread to log (NaN)
+            with torch.no_grad():
+                trainer.latent_spread_tracker.update_state(logit_spread(trainer.network, reconstruction.detach()))
+                trainer.feature_spread_tracker.update_state(logit_spread(trainer.network, features.detach()))
+            trainer.cls_tracker.update_state(outputs["classification"].detach())
+            trainer.recon_tracker.update_state(recon.detach())
         return self.weight * recon
 
     def get_config(self):
