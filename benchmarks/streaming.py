@@ -114,7 +114,7 @@ def reference_pass(paths, transform, workers, batch):
 
 def keras_lt_pass(paths, transform, workers, batch, jpeg_module):
     decode.simplejpeg = jpeg_module  # the DataLoader's forked workers inherit the decoder choice
-    pool = DecodePool(paths, transform, workers)
+    pool = DecodePool(paths, transform, workers, (transform.size, transform.size, 3))
     batches = [[(i, i) for i in range(s, min(s + batch, len(paths)))] for s in range(0, len(paths), batch)]
     return sum(len(pool.batch(i, lambda start: iter(batches[start:]))) for i in range(len(batches)))
 

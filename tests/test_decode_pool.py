@@ -8,6 +8,7 @@ from keras_lt.data.decode_pool import DecodePool
 from keras_lt.errors import DataError
 
 PATHS = [str(10 * i) for i in range(9)]
+SHAPE = (2, 3, 2)  # tag's images
 BATCHES = [[(i, 3 * b + 1) for i in range(3 * b, min(3 * b + 3, 8))] for b in range(3)]  # 8 items: 3, 3, 2
 
 
@@ -40,7 +41,7 @@ class Sequence:
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_batches_are_the_transforms_stacked_in_order(workers):
-    pool = DecodePool(PATHS, tag, workers, prefetch=1)
+    pool = DecodePool(PATHS, tag, workers, SHAPE, prefetch=1)
     items_from = Sequence()
     for index in range(3):
         batch = pool.batch(index, items_from)
@@ -51,7 +52,7 @@ def test_batches_are_the_transforms_stacked_in_order(workers):
 
 
 def test_any_other_index_or_a_reset_starts_a_new_loader_there():
-    pool = DecodePool(PATHS, tag, workers=0)
+    pool = DecodePool(PATHS, tag, 0, SHAPE)
     items_from = Sequence()
     pool.batch(0, items_from)
     np.testing.assert_array_equal(pool.batch(2, items_from).numpy(), expected(BATCHES[2]))  # skipped ahead
@@ -66,7 +67,7 @@ def test_any_other_index_or_a_reset_starts_a_new_loader_there():
 @pytest.mark.parametrize("workers", [0, 3])
 def test_decode_gives_the_items_now_in_their_order(workers):
     items = [(8, 0), (2, 5), (8, 7), (0, 1)]
-    pool = DecodePool(PATHS, tag, workers)
+    pool = DecodePool(PATHS, tag, workers, SHAPE)
     out = pool.decode(items)
     assert out.dtype == torch.uint8
     np.testing.assert_array_equal(out.numpy(), expected(items))
@@ -82,11 +83,22 @@ def unreadable(path, seed):
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_an_unreadable_file_is_its_one_line_error_from_any_worker(workers):
-    pool = DecodePool(PATHS, unreadable, workers, prefetch=1)
+    pool = DecodePool(PATHS, unreadable, workers, SHAPE, prefetch=1)
     np.testing.assert_array_equal(pool.batch(0, Sequence()).numpy(), expected(BATCHES[0]))
     with pytest.raises(DataError) as error:
         pool.batch(1, Sequence())  # items 3, 4, 5: path "30"
     assert str(error.value) == "cannot read image 30: image file is truncated"  # not the worker's traceback
     with pytest.raises(DataError, match="^cannot read image 30: image file is truncated$"):
         pool.decode([(2, 0), (3, 0)])
+    pool.reset()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_an_empty_batch_is_an_empty_tensor_of_the_images_shape(workers):
+    """A rank's share of an epoch's last batch may be empty (a multi-process run): no images, no error."""
+    pool = DecodePool(PATHS, tag, workers, SHAPE, prefetch=1)
+    empty = pool.batch(0, lambda start: iter([[], BATCHES[0]]))
+    assert empty.dtype == torch.uint8 and tuple(empty.shape) == (0, *SHAPE)
+    np.testing.assert_array_equal(pool.batch(1, None).numpy(), expected(BATCHES[0]))  # the loader goes on
+    assert tuple(pool.decode([]).shape) == (0, *SHAPE)
     pool.reset()

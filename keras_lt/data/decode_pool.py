@@ -1,5 +1,6 @@
 """Decoding image files into batches with a `torch.utils.data.DataLoader` worker pool."""
 
+import functools
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -30,10 +31,12 @@ class _Files(torch.utils.data.Dataset):
         return len(self.paths)
 
 
-def _stack(images):
-    """The images as one uint8 NHWC tensor, or the first `DataError` among them."""
+def _stack(images, image_shape):
+    """The images as one uint8 NHWC tensor (none: `(0, *image_shape)`), or the first `DataError` among them."""
     error = next((image for image in images if isinstance(image, DataError)), None)
-    return error if error is not None else torch.from_numpy(np.stack(images))
+    if error is not None:
+        return error
+    return torch.from_numpy(np.stack(images)) if images else torch.zeros((0, *image_shape), dtype=torch.uint8)
 
 
 def _checked(batch):
@@ -54,6 +57,8 @@ class DecodePool:
     one there. `decode(items)` decodes a few images now, in a thread pool (PIL releases the GIL
     while it decodes and resizes): for the images a training step asks for itself. A file the
     transform cannot read raises its one-line `DataError` from either, whichever process read it.
+    An empty batch is an empty tensor of `image_shape` images (in a multi-process run, a rank's
+    share of an epoch's last batch may hold no image).
 
     Why a DataLoader: decoding is CPU work in C that needs processes to scale, the DataLoader is
     the worker pool every PyTorch ImageNet script uses (fork, shared-memory tensors, pinning,
@@ -63,17 +68,19 @@ class DecodePool:
         paths: image file paths.
         transform: a picklable `transform(path, seed)` (`TrainTransform`, `EvalTransform`).
         workers: decoding processes (0: in this process).
+        image_shape: the HWC shape of the transform's images.
         pin_memory: pin the batches (for a CUDA device).
         prefetch: batches each worker prepares ahead.
 
     Example:
-    >>> pool = DecodePool(files.paths, EvalTransform(224), workers=4)
+    >>> pool = DecodePool(files.paths, EvalTransform(224), workers=4, image_shape=(224, 224, 3))
     >>> first = pool.batch(0, lambda start: ([(i, 0) for i in range(b * 64, (b + 1) * 64)] for b in range(start, 10)))
     """
 
-    def __init__(self, paths, transform, workers, pin_memory=False, prefetch=4):
+    def __init__(self, paths, transform, workers, image_shape, pin_memory=False, prefetch=4):
         self.files = _Files(paths, transform)
         self.workers = int(workers)
+        self.stack = functools.partial(_stack, image_shape=tuple(image_shape))
         self.pin_memory = pin_memory
         self.prefetch = prefetch
         self._iterator = None
@@ -84,7 +91,7 @@ class DecodePool:
         """Batch `index` of `items_from(index)`'s sequence, from the running loader when it is there."""
         if self._iterator is None or index != self._next:
             loader = torch.utils.data.DataLoader(
-                self.files, batch_sampler=items_from(index), num_workers=self.workers, collate_fn=_stack,
+                self.files, batch_sampler=items_from(index), num_workers=self.workers, collate_fn=self.stack,
                 pin_memory=self.pin_memory, prefetch_factor=self.prefetch if self.workers else None,
             )
             self._iterator = iter(loader)
@@ -99,4 +106,4 @@ class DecodePool:
         """The images of `items` as one uint8 NHWC tensor, decoded now by a thread pool."""
         if self._threads is None:
             self._threads = ThreadPoolExecutor(max_workers=max(1, self.workers))
-        return _checked(_stack(list(self._threads.map(lambda item: self.files[item], items))))
+        return _checked(self.stack(list(self._threads.map(lambda item: self.files[item], items))))

@@ -26,7 +26,7 @@ class EvalBatches(keras.utils.PyDataset):
         super().__init__()
         self.size = len(files)
         self.batch_size = int(batch_size)
-        self.pool = DecodePool(files.paths, EvalTransform(files.image_size), files.workers)
+        self.pool = DecodePool(files.paths, EvalTransform(files.image_size), files.workers, files.shape[1:])
 
     def __len__(self):
         return math.ceil(self.size / self.batch_size)

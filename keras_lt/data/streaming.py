@@ -55,7 +55,9 @@ class StreamingBatches(TrainingBatches):
             transform = TrainTransform(files.image_size, JITTER if augment == "imagenet_jitter" else None)
         else:
             transform = EvalTransform(files.image_size)
-        self.pool = DecodePool(files.paths, transform, files.workers, pin_memory=self.device.type == "cuda")
+        self.pool = DecodePool(
+            files.paths, transform, files.workers, files.shape[1:], pin_memory=self.device.type == "cuda"
+        )
 
     def set_epoch(self, epoch):
         super().set_epoch(epoch)
