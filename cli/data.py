@@ -13,6 +13,7 @@ from keras_lt.data.profiles import imbalance_factor
 from keras_lt.data.profiles import shot_groups
 from keras_lt.evaluation import figure_class
 from keras_lt.evaluation import plot_class_histogram
+from keras_lt.files import check_writable
 
 MANY_THRESHOLD = 100
 FEW_THRESHOLD = 20
@@ -94,6 +95,7 @@ def profile(root, split, dataset, output_format, plot):
     """
     if plot:
         figure_class()
+        check_writable(os.path.dirname(plot) or ".", "--plot")  # before the data is read
     result = profile_dataset(root, split, dataset)
     click.echo(json.dumps(result, indent=2) if output_format == "json" else format_profile(result))
     if plot:

@@ -22,8 +22,11 @@ from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.own_data import with_cpmix_switch
 from keras_lt.recipes import load_recipe
+from keras_lt.run_directory import foreign_entries
 from keras_lt.run_directory import has_finished_epoch
+from keras_lt.run_directory import is_finished
 from keras_lt.run_directory import is_interrupted
+from keras_lt.run_directory import name_some
 from keras_lt.training import train as run
 
 
@@ -146,7 +149,7 @@ def with_loss_classifier(fields, say, current="linear"):
 @click.option("--license", "license_id", help="License of the trained weights, for the model card (e.g. mit).")
 @click.option("--init-from", help="Start from this checkpoint (name, directory or hf://): a stage-2 recipe's base, else fine-tune the whole network with a new head.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")
-@click.option("--overwrite", is_flag=True, help="Replace a finished run in --output.")
+@click.option("--overwrite", is_flag=True, help="Replace a finished run in --output (which holds nothing else).")
 @click.option("--devices", type=click.IntRange(min=1), default=1, show_default=True,
               help="Data-parallel processes (one per GPU): runs this command under torchrun.")
 @click.option("--workers", type=click.IntRange(min=0), help=f"Image-decoding processes per rank (streamed data) [default: ${WORKERS_ENV} or the cores, at most 8].")
@@ -192,8 +195,14 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     main = os.environ.get("RANK", "0") == "0"
     recipe = build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=main)
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
-    replace = main and overwrite and os.path.isfile(os.path.join(output, hub.CONFIG_FILE)) and not is_interrupted(output)
+    replace = main and overwrite and is_finished(output)
     if replace:
+        foreign = foreign_entries(output)
+        if foreign:
+            raise KerasLTError(
+                f"--overwrite replaces a finished run, and {output} also holds other files ({name_some(foreign)}); "
+                "move them out or choose another --output."
+            )
         click.echo(f"--overwrite: replacing the finished run in {output} (kept if the new run stops before writing)")
     if main:
         click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")
@@ -232,7 +241,8 @@ def interrupted_message(output, replacing=False):
 def replacing(output):
     """Moves the finished run in `output` aside while a new run trains there; deletes it once the new one has an epoch.
 
-    A new run that stops before it finishes an epoch (a bad recipe, unreadable data, Ctrl-C or a
+    `output` holds that run's files alone (`train` refuses to replace a run beside other files). A
+    new run that stops before it finishes an epoch (a bad recipe, unreadable data, Ctrl-C or a
     crash in its first epoch) is removed and the finished run moved back: `--overwrite` never trades
     a finished run for nothing. One stopped later keeps its backup for `--resume`, as any run.
     """

@@ -1,7 +1,9 @@
-"""Writing a file so that no reader, and no stop, ever sees half of it."""
+"""Writing files: so that no reader, and no stop, ever sees half of one, and only where they can be written."""
 
 import os
 import tempfile
+
+from keras_lt.errors import KerasLTError
 
 
 def atomic_write(path, write):
@@ -28,3 +30,31 @@ def atomic_write(path, write):
             os.remove(f.name)
             raise
     os.replace(f.name, path)
+
+
+def check_writable(folder, option):
+    """Raises one `KerasLTError` line unless files can be created in `folder` (with its missing parents).
+
+    The nearest folder on its path that exists (`folder` itself, or a parent) must be a folder in
+    which a file can be created; that is tried with a temporary file, removed at once (permission
+    bits alone miss read-only and special file systems, and a root user). Nothing is left behind:
+    call it before the work whose results go to `folder`.
+
+    Args:
+        folder: where files are to be written (a run directory, a plot's folder).
+        option: the option that named it, for the message (e.g. "--output").
+
+    Example:
+    >>> check_writable("runs/ce", "--output")
+    """
+    existing = os.path.normpath(folder)
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing) or "."
+    if not os.path.isdir(existing):
+        raise KerasLTError(f"cannot write in {folder}: {existing} is not a folder; choose another {option}.")
+    try:
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as error:
+        raise KerasLTError(
+            f"cannot write in {folder}: {existing} is not writable ({error.strerror}); choose another {option}."
+        ) from None

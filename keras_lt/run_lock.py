@@ -5,6 +5,7 @@ import os
 import sys
 
 from keras_lt.errors import KerasLTError
+from keras_lt.files import check_writable
 
 LOCK_FILE = ".keras-lt.lock"
 
@@ -16,6 +17,8 @@ class RunLock:
     stale lock file never blocks a later run: only a live holder does. The file names the holder
     (pid and command) for the message a second run gets, and is removed on release, with the
     directory if the lock created it and nothing else was written there (a run that failed first).
+    A directory that cannot be created or written in (a file on its path, no permission) is one
+    `KerasLTError` line, from `check` before the work and from `acquire`.
 
     Args:
         directory: the run directory (created on `acquire`).
@@ -34,7 +37,11 @@ class RunLock:
 
     @classmethod
     def check(cls, directory):
-        """Raises one `KerasLTError` line if a live process holds the lock of `directory`; writes nothing."""
+        """Raises one `KerasLTError` line if a live process holds the lock of `directory`, or it cannot be written.
+
+        Nothing is left behind (`keras_lt.files.check_writable`).
+        """
+        check_writable(directory, "--output")
         path = os.path.join(directory, LOCK_FILE)
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -46,7 +53,8 @@ class RunLock:
             os.close(fd)  # closing releases the probe's shared lock
 
     def acquire(self):
-        """Takes the lock, or raises one `KerasLTError` line naming the live run that holds it."""
+        """Takes the lock, or raises one `KerasLTError` line naming the live run that holds it (or why it cannot)."""
+        check_writable(self.directory, "--output")
         self.created = not os.path.isdir(self.directory)
         os.makedirs(self.directory, exist_ok=True)
         while True:

@@ -30,6 +30,7 @@ from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_directory import BACKUP_DIR
 from keras_lt.run_directory import BEST_DIR
+from keras_lt.run_directory import DATA_FILE
 from keras_lt.run_directory import FINETUNE_LOG_FILE
 from keras_lt.run_directory import LOG_FILE
 from keras_lt.run_directory import METRICS_FILE
@@ -38,6 +39,8 @@ from keras_lt.run_directory import RUN_FILES
 from keras_lt.run_directory import RUN_STATE
 from keras_lt.run_directory import STAGE1_DIR
 from keras_lt.run_directory import check_output
+from keras_lt.run_directory import check_resumed_data
+from keras_lt.run_directory import data_identity
 from keras_lt.run_directory import has_finished_epoch
 from keras_lt.run_directory import is_interrupted
 from keras_lt.run_directory import run_info
@@ -118,12 +121,19 @@ def _trim_log(log_path, next_epoch):
 def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto", data=None):
     """Trains `recipe`, evaluates the final epoch on the test split, and saves the checkpoint.
 
-    Nothing is written before the recipe (`check_recipe`), the output directory (`check_output`),
-    the `init_from` checkpoint and the data (`check_data`) are checked. The run then holds
-    `output_dir`'s `RunLock` (a second run there is refused; a killed one's lock is not left
-    behind), writes `recipe.json` and creates its backup directory. A run started afresh that fails
-    before it has saved an epoch (an error, not a Ctrl-C: that run `resume` starts again) removes
-    what it wrote, so that the same command, its cause fixed, starts afresh.
+    Nothing is written before the recipe (`check_recipe`), the output directory (`check_output`: a
+    new run needs a new or empty one, or `--overwrite`'s emptied one; `RunLock.check`: it can be
+    written), the `init_from` checkpoint and the data (`check_data`; a resumed run's must be what
+    the run started on, `check_resumed_data`) are checked. The run then holds `output_dir`'s
+    `RunLock` (a second run there is refused; a killed one's lock is not left behind), writes
+    `recipe.json` and `training_data.json` and creates its backup directory. A run started afresh
+    that fails before it has saved an epoch (an error, not a Ctrl-C: that run `resume` starts
+    again) removes what it wrote, so that the same command, its cause fixed, starts afresh; a
+    resumed run from before keras-lt recorded its data is not checked, and its record written now
+    is removed again if it fails (its backup of another model: perhaps other data). A fit whose
+    training loss, or weights at an epoch's end, become NaN or infinite stops there with one line
+    (`keras_lt.callbacks.StopOnDivergence`), before that epoch's backup: an interrupted run keeps
+    its last good epoch.
 
     A per-epoch backup (`keras_lt.callbacks.Backup`: weights, optimizer, epoch; crash-safe) lives
     in `output_dir/backup` and `resume=True` continues from it exactly. A recipe with `finetune`
@@ -167,12 +177,18 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         hub.resolve(recipe.init_from)  # a checkpoint to start from that is not there fails before the data is read
     data = data or prepare_data(recipe, data_dir)
     check_data(recipe, data)
+    identity = data_identity(data, data_dir) if main else None
     initial = None if recipe.init_from is None or recipe.finetune is None else _initial_network(recipe, data)
+    unrecorded = False  # resuming a run from before keras-lt recorded its data: recorded if the resume goes on
     with RunLock(output_dir) if main else contextlib.nullcontext():
         if main:
             check_output(output_dir, recipe, resume)  # again: another run may have started meanwhile
-            content = json.dumps(recipe.to_dict(), indent=2).encode()
-            atomic_write(os.path.join(output_dir, RECIPE_FILE), lambda f: f.write(content))
+            if resume:
+                check_resumed_data(output_dir, identity)
+                unrecorded = not os.path.isfile(os.path.join(output_dir, DATA_FILE))
+            for name, record in ((RECIPE_FILE, recipe.to_dict()), (DATA_FILE, identity)):
+                content = json.dumps(record, indent=2).encode()
+                atomic_write(os.path.join(output_dir, name), lambda f: f.write(content))
             if not is_interrupted(output_dir):  # from now on a stop leaves a run that --resume continues
                 os.makedirs(os.path.join(output_dir, BACKUP_DIR if initial is None else FINETUNE_BACKUP_DIR))
         distributed.barrier()  # the other ranks read output_dir once rank 0 has checked and prepared it
@@ -186,9 +202,15 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
                 network = _train_stage1(recipe, data, output_dir, resume, verbose)
             if recipe.finetune is not None:
                 network = _finetune(network, recipe, data, output_dir, resume, verbose)
-        except Exception:  # not a Ctrl-C, which leaves the run for --resume to start again
-            if main and not resume and not has_finished_epoch(output_dir):
+        except Exception as error:  # not a Ctrl-C, which leaves the run for --resume to start again
+            kept = resume or not main or has_finished_epoch(output_dir)
+            if not kept:
                 _remove(output_dir, RUN_FILES + RUN_STATE)  # nothing to continue: the same command starts afresh
+            elif unrecorded:  # perhaps not its data (a backup of another model): not recorded as the run's
+                _remove(output_dir, (DATA_FILE,))
+            if isinstance(error, lt_callbacks.TrainingDiverged):
+                advice = f"; {output_dir} keeps the run up to its last good epoch: train into another --output"
+                raise lt_callbacks.TrainingDiverged(f"{error}{advice if kept else ', and run again'}.") from None
             raise
         kill_point("run.trained")
         if not main:
@@ -246,6 +268,7 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     callbacks = [
         lt_callbacks.EpochSeeder(batches),
         distributed.MetricReduction(),
+        lt_callbacks.StopOnDivergence(),
         *callbacks,
         *([validation] if validation else []),
         *_log(log, resume),
@@ -300,10 +323,11 @@ def _finetune(network, recipe, data, output_dir, resume, verbose):
     if resume and main:
         _trim_log(log, backup.resume_epoch())
     stage2, settings = stage2_settings(recipe)
+    divergence = lt_callbacks.StopOnDivergence("the fine-tune", "the recipe's finetune lr")
     return stage2(
         network, images=data.train_images, labels=data.train_labels, verbose=verbose,
         output_dir=output_dir,  # every rank's: rank 0 writes there, the others read AFR's re-balanced set
-        callbacks=[distributed.MetricReduction(), *_log(log, resume), backup], **settings,
+        callbacks=[distributed.MetricReduction(), divergence, *_log(log, resume), backup], **settings,
     )
 
 

@@ -25,14 +25,14 @@ from interruption import interrupting_backup
 EPOCHS = 4
 
 
-def fit(backup=None, epochs=EPOCHS, seed=0, callbacks=()):
+def fit(backup=None, epochs=EPOCHS, seed=0, callbacks=(), num_classes=3):
     """A fresh trainer (initial weights from `seed`) fit with deterministic batches and `backup`; stops quietly."""
     rng = np.random.default_rng(0)
     labels = np.arange(24) % 3
     images = rng.integers(0, 256, (24, 8, 8, 3), dtype=np.uint8)
-    batches = DeviceBatches(images, labels, 3, batch_size=8, seed=3)
+    batches = DeviceBatches(images, labels, num_classes, batch_size=8, seed=3)
     keras.utils.set_random_seed(seed)
-    trainer = ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
+    trainer = ERMTrainer(cifar_resnet(8, num_classes, input_shape=(8, 8, 3)))
     schedule = WarmupMultiStep(0.1, len(batches), warmup_epochs=1, milestones=[3], factors=[0.1])
     trainer.compile(optimizer=SGD(schedule, momentum=0.9), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     trainer(batches[0][0][:1])
@@ -142,6 +142,23 @@ def test_only_damaged_states_stop_with_one_line(tmp_path, stopped_after_3):
     with pytest.raises(KerasLTError, match="damaged.*delete .*backup to start this stage again") as error:
         fit(Backup(directory))
     assert "\n" not in str(error.value)
+
+
+def test_a_backup_of_another_model_is_refused_in_one_line_and_kept_for_its_own(tmp_path, recwarn, straight,
+                                                                              stopped_after_3):
+    """Intact states of a 3-class model restored into a 4-class one (a run resumed with other data): no damage."""
+    directory = copy_of(stopped_after_3, tmp_path)
+    with pytest.raises(KerasLTError) as error:
+        fit(Backup(directory), num_classes=4)
+    message = str(error.value)
+    assert message.startswith(f"the backup in {directory} does not fit this model (epoch-000003: A total of ")
+    assert message.endswith(
+        "it is of a run of another network or number of classes; resume with the recipe and data that run started "
+        "with, or choose another --output."
+    )
+    assert "\n" not in message and "damaged" not in message and "delete" not in message
+    assert not [w for w in recwarn if "Skipping" in str(w.message)]  # Keras' warnings of each part it skipped
+    assert_straight(fit(Backup(directory)), straight)  # its own model resumes from it
 
 
 def test_the_files_of_each_epoch_are_put_back(tmp_path):

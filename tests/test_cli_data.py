@@ -100,3 +100,18 @@ def test_data_profile_of_an_empty_class_folder_is_one_error_line(tmp_path):
     assert result.stderr.strip() == (
         f"Error: class folder {root / 'train' / 'bee'} holds no image files; add images or remove the folder."
     )
+
+
+@pytest.mark.parametrize("plot", ["afile/x.png", "/sys/fs/x.png"], ids=["under a file", "no permission"])
+def test_a_plot_that_cannot_be_written_is_one_error_line_before_the_data_is_read(tmp_path, monkeypatch, plot):
+    if plot.startswith("/sys/") and not os.path.isdir("/sys/fs"):
+        pytest.skip("needs Linux's /sys, where no file can be created")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("not a folder")
+    root = write_empty_files(tmp_path / "lt", {"ant": 3})
+    result = run("data", "profile", root, "--plot", plot)
+    assert_one_line_error(result)
+    assert result.stderr.startswith(f"Error: cannot write in {os.path.dirname(plot)}: ")
+    assert result.stderr.strip().endswith("; choose another --plot.")
+    assert result.stdout == ""  # the profile was not made
+    assert (tmp_path / "afile").read_text() == "not a folder"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 import pytest
 
@@ -10,12 +11,15 @@ from cli_run import run
 from cli_run import tiny  # noqa: F401  (a fixture)
 from interruption import interrupting_backup
 from keras_lt import callbacks as lt_callbacks
+from keras_lt import hub
 from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.cli import train as train_command
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
+from tiny_run import snapshot
 from tiny_run import tiny_data
+from tiny_run import tiny_folder
 from tiny_run import tiny_recipe
 
 
@@ -66,7 +70,7 @@ def test_an_overwrite_stopped_before_its_first_epoch_finishes_puts_the_finished_
         tmp_path, monkeypatch, tiny_architecture, stop, kept):
     out = tmp_path / "run"
     training.train(tiny_recipe(), out, data=tiny_data(), verbose=0)
-    (out / "mine.txt").write_text("a file of the finished run")
+    finished = snapshot(out)
 
     def interrupted(recipe, output, **kwargs):
         monkeypatch.setattr(lt_callbacks, "Backup", interrupting_backup(stop, before_saving=True, base=lt_callbacks.Backup))
@@ -78,10 +82,10 @@ def test_an_overwrite_stopped_before_its_first_epoch_finishes_puts_the_finished_
     assert os.listdir(tmp_path) == ["run"]  # nothing left aside
     if kept == "the finished run":
         assert "keeps the finished run it held: run the same command to replace it again." in result.stderr
-        assert (out / "mine.txt").is_file() and not run_directory.is_interrupted(out)
+        assert snapshot(out) == finished
     else:
         assert "keeps the last finished epoch: run the same command with --resume" in result.stderr
-        assert not (out / "mine.txt").exists() and run_directory.has_finished_epoch(out)
+        assert not (out / hub.CONFIG_FILE).exists() and run_directory.has_finished_epoch(out)
 
 
 def test_a_recipe_file_with_milestones_and_factors_of_different_lengths_is_one_error_line(tmp_path):
@@ -183,3 +187,44 @@ def test_replacing_puts_the_finished_run_back_when_the_new_one_fails_before_an_e
             (out / "partial.txt").write_text("a new run that failed in its first epoch")
         raise RuntimeError("a bad recipe")
     assert os.listdir(tmp_path) == ["run"] and os.listdir(out) == ["old.txt"]
+
+
+def test_train_into_a_copy_of_its_data_is_refused_and_writes_nothing(tmp_path):
+    """`--output` a data folder (here a copy of the data): one line before anything is written, the folder as it was."""
+    data = tiny_folder(tmp_path / "ds")
+    out = shutil.copytree(data, tmp_path / "ds_out")
+    before = snapshot(out)
+    result = run("train", "--data-dir", data, "--output", out, "--epochs", 1)
+    assert_one_line_error(result)
+    assert result.stderr.strip() == (
+        f"Error: {out} is not empty and holds no keras-lt run (test, train); choose a new or empty --output."
+    )
+    assert snapshot(out) == before
+
+
+def test_overwrite_refuses_a_finished_run_beside_other_files(tmp_path, monkeypatch, tiny_architecture):
+    out = tmp_path / "run"
+    training.train(tiny_recipe(), out, data=tiny_data(), verbose=0)
+    (out / "precious.txt").write_text("the user's")
+    (out / "mydata").mkdir()
+    before = snapshot(out)
+    monkeypatch.setattr(train_command, "run", None)  # never reached
+    result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out, "--overwrite")
+    assert_one_line_error(result)
+    assert result.stderr.strip() == (
+        f"Error: --overwrite replaces a finished run, and {out} also holds other files (mydata, precious.txt); move "
+        "them out or choose another --output."
+    )
+    assert snapshot(out) == before and os.listdir(tmp_path) == ["run"]
+
+
+def test_an_output_under_a_file_is_one_line_before_the_data_is_read(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--data-dir", tmp_path / "no-data",
+                 "--output", afile / "sub")
+    assert_one_line_error(result)  # not: no CIFAR-10 in no-data
+    assert result.stderr.strip() == (
+        f"Error: cannot write in {afile / 'sub'}: {afile} is not a folder; choose another --output."
+    )
+    assert afile.read_text() == "not a folder"

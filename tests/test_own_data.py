@@ -84,16 +84,20 @@ def test_the_readme_own_data_path(tmp_path):
     assert all(f in push.output for f in ("model.safetensors", "metrics.json", "train_log.csv", "recipe.json"))
     again = run("train", "--data-dir", data, "--epochs", "1", "--output", out)
     assert_one_line_error(again, "holds a finished run")
-    (out / "mine.txt").write_text("the run's directory is replaced whole")
+    finished = {name: (out / name).read_bytes() for name in os.listdir(out)}
     for bad, match in ((["--resume"], "--resume continues an interrupted run and --overwrite replaces a finished one"),
-                       (["--loss", "focall"], "unknown loss 'focall'")):
+                       (["--loss", "focall"], "unknown loss 'focall'"), ([], "also holds other files (mine.txt)")):
+        if not bad:  # a file of the user's beside the run: never replaced with it
+            (out / "mine.txt").write_text("the user's")
         failed = run("train", "--data-dir", data, "--epochs", "1", "--output", out, "--overwrite", *bad)
         assert_one_line_error(failed, match)  # and the finished run is still there, whole
-        assert (out / "mine.txt").is_file() and (out / "config.json").is_file() and os.listdir(out.parent) == ["photos"]
+        assert {name: (out / name).read_bytes() for name in finished} == finished
+        assert os.listdir(out.parent) == ["photos"]
+    (out / "mine.txt").unlink()
     replaced = run("train", "--data-dir", data, "--epochs", "1", "--batch-size", "8", "--output", out, "--overwrite")
     assert replaced.exit_code == 0 and "--overwrite: replacing the finished run" in replaced.output
     assert os.listdir(out.parent) == ["photos"]  # nothing left aside
-    assert not (out / "mine.txt").exists() and (out / "config.json").is_file()
+    assert (out / "config.json").is_file()
 
 
 def test_a_zoo_recipe_keeps_the_users_class_counts(tmp_path):

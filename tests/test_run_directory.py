@@ -1,14 +1,23 @@
-"""`keras_lt.run_directory`: what a run directory's state lets a run do there (no clobbering, no mixing of runs)."""
+"""`keras_lt.run_directory`: what a run directory's state lets a run do there (no clobbering, no mixing)."""
 
 import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+from keras_lt import hub
+from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.errors import KerasLTError
 from tiny_run import interrupted_run
 from tiny_run import snapshot
 from tiny_run import tiny_data
+from tiny_run import tiny_folder
 from tiny_run import tiny_recipe
 
 pytestmark = pytest.mark.usefixtures("tiny_architecture")
@@ -44,3 +53,93 @@ def test_a_finished_run_is_never_trained_into(tmp_path, resume):
     with pytest.raises(KerasLTError, match="holds a finished run"):  # refused before the data is even read
         training.train(tiny_recipe(seed=1), str(out), data_dir=str(tmp_path / "no-data"), verbose=0)
     assert snapshot(out) == before
+
+
+def test_a_new_run_refuses_a_folder_of_other_files_before_writing(tmp_path):
+    """A data folder (or any folder of the user's) given as the output: refused, untouched, before the data is read."""
+    data = tiny_folder(tmp_path / "photos")
+    user_model = tmp_path / "model"  # another library's checkpoint: its config.json and README.md are not ours
+    user_model.mkdir()
+    (user_model / hub.CONFIG_FILE).write_text('{"model_type": "bert"}')
+    (user_model / hub.CARD_FILE).write_text("my model")
+    for out, names in ((data, "test, train"), (user_model, "README.md, config.json")):
+        before = snapshot(Path(out))
+        with pytest.raises(KerasLTError) as error:
+            training.train(tiny_recipe(), str(out), data_dir=str(tmp_path / "no-data"), verbose=0)
+        assert str(error.value) == (
+            f"{out} is not empty and holds no keras-lt run ({names}); choose a new or empty --output."
+        )
+        assert snapshot(Path(out)) == before
+    assert not run_directory.is_finished(user_model) and run_directory.foreign_entries(tmp_path / "absent") == []
+
+
+FOLDER_RECIPE = tiny_recipe(dataset="folder", imbalance_factor=None, image_size=8, epochs=3)
+
+
+def replace_image(root, seed):
+    """Replaces one training image of `root` by another (a different size), its name kept."""
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+        root / "train" / "c1" / "0.png"
+    )
+    return root
+
+
+def rename_class(root):
+    """Renames class c2 of `root` to d2."""
+    for split in ("train", "test"):
+        os.rename(root / split / "c2", root / split / "d2")
+    return root
+
+
+def test_resume_refuses_other_training_data_in_one_line(tmp_path, monkeypatch):
+    photos = Path(tiny_folder(tmp_path / "photos"))
+    out = str(tmp_path / "run")
+    interrupted_run(monkeypatch, out, FOLDER_RECIPE, data_dir=str(photos))
+    before = snapshot(tmp_path / "run")
+    others = {
+        "the run's data has 3 classes, this data 4": tiny_folder(tmp_path / "four", counts=(8, 6, 4, 4)),
+        "the run's data has 4 training images of class 'c2', this data 5": tiny_folder(
+            tmp_path / "more", counts=(8, 6, 5)
+        ),
+        "the run's class 2 is 'c2', this data's 'd2'": rename_class(Path(shutil.copytree(photos, tmp_path / "d2"))),
+        "the names or sizes of the training image files differ": replace_image(
+            Path(shutil.copytree(photos, tmp_path / "changed")), seed=1
+        ),
+    }
+    for difference, other in others.items():
+        with pytest.raises(KerasLTError) as error:
+            training.train(FOLDER_RECIPE, out, data_dir=str(other), resume=True, verbose=0)
+        assert str(error.value) == (
+            f"--resume with other training data than the interrupted run in {out} ({difference}); resume with the "
+            "data it started on, or choose another --output."
+        )
+        assert snapshot(tmp_path / "run") == before
+    moved = shutil.copytree(photos, tmp_path / "elsewhere")  # the same data at another path (another machine)
+    training.train(FOLDER_RECIPE, out, data_dir=str(moved), resume=True, verbose=0)
+    assert run_directory.is_finished(out)
+
+
+def test_a_run_started_without_a_data_record_resumes_and_gets_one(tmp_path, monkeypatch):
+    """Runs interrupted before keras-lt recorded their data (the campaign's, a GPU machine's) resume as before."""
+    photos = tiny_folder(tmp_path / "photos")
+    out = tmp_path / "run"
+    interrupted_run(monkeypatch, str(out), FOLDER_RECIPE, data_dir=photos)
+    recorded = json.loads((out / run_directory.DATA_FILE).read_text())
+    assert recorded == {"class_names": ["c0", "c1", "c2"], "train_class_counts": [8, 6, 4],
+                        "train_files": recorded["train_files"]}
+    (out / run_directory.DATA_FILE).unlink()
+    four = tiny_folder(tmp_path / "four", counts=(8, 6, 4, 4))  # unchecked, but its model does not fit the backup
+    with pytest.raises(KerasLTError, match="does not fit this model"):
+        training.train(FOLDER_RECIPE, str(out), data_dir=four, resume=True, verbose=0)
+    assert not (out / run_directory.DATA_FILE).exists()  # not recorded as the run's data
+    with monkeypatch.context() as patch:  # stopped again once the resumed run has prepared its directory
+        patch.setattr(training, "_train_stage1", interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            training.train(FOLDER_RECIPE, str(out), data_dir=photos, resume=True, verbose=0)
+    assert json.loads((out / run_directory.DATA_FILE).read_text()) == recorded
+    training.train(FOLDER_RECIPE, str(out), data_dir=photos, resume=True, verbose=0)
+    assert run_directory.is_finished(out) and not (out / run_directory.DATA_FILE).exists()
+
+
+def interrupt(*args, **kwargs):
+    raise KeyboardInterrupt

@@ -65,3 +65,21 @@ def test_a_killed_holder_leaves_no_lock(tmp_path):
     assert (directory / LOCK_FILE).exists()  # the file stays, the lock does not
     with RunLock(str(directory)) as lock:
         assert lock.fd is not None
+
+
+def test_a_directory_that_cannot_be_written_is_one_line_and_nothing_is_left(tmp_path):
+    """Under a file (as `decouple --output afile/x` gives it): refused by `check` and `acquire`, in one line."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    directory = str(afile / "run")
+    for attempt in (RunLock.check, lambda d: RunLock(d).acquire()):
+        with pytest.raises(KerasLTError) as error:
+            attempt(directory)
+        assert str(error.value) == f"cannot write in {directory}: {afile} is not a folder; choose another --output."
+    assert os.listdir(tmp_path) == ["afile"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs"), reason="needs Linux's /sys, where no file can be created")
+def test_a_directory_without_write_permission_is_one_line():
+    with pytest.raises(KerasLTError, match=r"^cannot write in /sys/fs/run: /sys/fs is not writable \(.+\); choose "):
+        RunLock("/sys/fs/run").acquire()

@@ -254,15 +254,14 @@ def failing_backup(epoch):
 def test_a_run_failing_before_it_saved_an_epoch_leaves_the_output_as_it_found_it(tmp_path, monkeypatch, existing):
     """Nothing to continue: the same command, with a changed recipe, then starts afresh (no --resume, no refusal)."""
     out = tmp_path / "run"
-    if existing:
+    if existing:  # the user's empty folder
         out.mkdir()
-        (out / "mine.txt").write_text("the user's")
     recipe = tiny_recipe()
     with monkeypatch.context() as patch:
         patch.setattr(lt_callbacks, "Backup", failing_backup(0))
         with pytest.raises(RuntimeError, match="out of memory"):
             training.train(recipe, str(out), data=tiny_data(), verbose=0)
-    assert (sorted(os.listdir(out)) == ["mine.txt"]) if existing else not out.exists()
+    assert (os.listdir(out) == []) if existing else not out.exists()
     training.train(dataclasses.replace(recipe, batch_size=4), str(out), data=tiny_data(), verbose=0)
     assert os.path.isfile(out / hub.CONFIG_FILE)
 
@@ -325,3 +324,30 @@ def test_a_run_backed_up_by_keras_backup_and_restore_resumes_exactly(tmp_path, m
     training.train(recipe, out, data=tiny_data(), resume=True, verbose=0)
     assert_same_weights(straight, out)
     assert [int(r["epoch"]) for r in read_log(out)] == [0, 1, 2]
+
+
+def test_a_diverging_run_stops_in_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(KerasLTError) as error:
+        training.train(tiny_recipe(lr=1e30), str(out), data=tiny_data(), verbose=0)
+    assert str(error.value) == (
+        "training diverged (loss nan) in epoch 1: lower the learning rate (--lr, or the recipe's lr), and run again."
+    )
+    assert not out.exists()  # nothing to resume: the same command, a lower rate given, starts afresh
+
+
+def test_a_run_diverging_later_keeps_its_last_good_epoch_for_resume(tmp_path):
+    """The epoch that diverged is neither logged nor backed up: a resume restores the good epoch before it."""
+    out = str(tmp_path / "run")
+    recipe = tiny_recipe(epochs=3, milestones=[1], factors=[1e30])  # lr 0.1, then 1e29 from the second epoch
+    message = (
+        f"training diverged (loss nan) in epoch 2: lower the learning rate (--lr, or the recipe's lr); {out} keeps the "
+        "run up to its last good epoch: train into another --output."
+    )
+    for resume in (False, True):
+        with pytest.raises(KerasLTError) as error:
+            training.train(recipe, out, data=tiny_data(), resume=resume, verbose=0)
+        assert str(error.value) == message
+        assert Backup(os.path.join(out, run_directory.BACKUP_DIR)).resume_epoch() == 1
+        assert [int(r["epoch"]) for r in read_log(out)] == [0]
+        assert all(np.isfinite(float(r["loss"])) for r in read_log(out))

@@ -94,12 +94,13 @@ def parameter_count(weights):
     return sum(int(np.prod(w.shape)) for w in weights)
 
 
-def interrupted_run(monkeypatch, out, recipe):
-    """Trains `recipe` on `tiny_data()` into `out`, stopped (a `KeyboardInterrupt`) once its epoch 0 is backed up."""
+def interrupted_run(monkeypatch, out, recipe, data_dir=None):
+    """Trains `recipe` on `data_dir` (default: `tiny_data()`) into `out`, stopped (a `KeyboardInterrupt`) once its
+    epoch 0 is backed up."""
     with monkeypatch.context() as patch:
         patch.setattr(lt_callbacks, "Backup", interrupting_backup(0, base=Backup))
         with pytest.raises(KeyboardInterrupt):
-            training.train(recipe, out, data=tiny_data(), verbose=0)
+            training.train(recipe, out, data_dir=data_dir, data=None if data_dir else tiny_data(), verbose=0)
     assert os.path.isdir(os.path.join(out, run_directory.BACKUP_DIR))
 
 

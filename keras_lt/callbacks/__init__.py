@@ -1,4 +1,4 @@
-"""Epoch-driven switches (DRW, KPS gradient adjustment) and the crash-safe per-epoch backup, as Keras callbacks."""
+"""Epoch-driven switches (DRW, KPS gradient adjustment), the crash-safe per-epoch backup and the divergence stop."""
 
 from keras_lt.callbacks.deferred_reweighting import DeferredReweighting
 from keras_lt.callbacks.epoch_switch import EpochSwitch
@@ -11,4 +11,6 @@ from keras_lt.callbacks.isda_ramp import ISDARamp
 from keras_lt.callbacks.cmo_window import CMOWindow
 from keras_lt.callbacks.afr_regeneration import AFRRegeneration
 from keras_lt.callbacks.backup import Backup
+from keras_lt.callbacks.divergence import StopOnDivergence
+from keras_lt.callbacks.divergence import TrainingDiverged
 from keras_lt.callbacks.validation_metrics import ValidationMetrics

@@ -8,6 +8,7 @@ import re
 import shutil
 import sys
 import tempfile
+import warnings
 
 import keras
 
@@ -25,7 +26,10 @@ LEGACY_WEIGHTS = "latest.weights.h5"
 LEGACY_METADATA = "training_metadata.json"
 LEGACY_FILES = (LEGACY_WEIGHTS, LEGACY_METADATA, f"{LEGACY_WEIGHTS}.bkp", f"{LEGACY_METADATA}.bkp")
 
-_Snapshot = collections.namedtuple("_Snapshot", ["label", "epoch", "weights", "files", "iterations", "problem"])
+# `checksummed`: its files matched the checksums they were written with (a legacy state has none).
+_Snapshot = collections.namedtuple(
+    "_Snapshot", ["label", "epoch", "weights", "files", "iterations", "problem", "checksummed"], defaults=[False]
+)
 
 
 class Backup(keras.callbacks.Callback):
@@ -46,8 +50,11 @@ class Backup(keras.callbacks.Callback):
     weights carry the step count of its `state.json` (weights and epoch of the same epoch) is
     restored, and `fit` continues at its epoch; a damaged one is reported on stderr and the one
     before it is used. Without any state (a stop before the first backup was complete) the fit
-    starts at epoch 0; with only damaged ones it stops with one line saying what to do. A directory
-    that `keras.callbacks.BackupAndRestore(double_checkpoint=True)` wrote (`latest.weights.h5`,
+    starts at epoch 0; with only damaged ones it stops with one line saying what to do. Weights that
+    match their checksum but do not load into the model are no damage: they are of another model
+    (another network or number of classes), and the fit stops with one line saying so, the backup
+    kept for the model it fits. A directory that
+    `keras.callbacks.BackupAndRestore(double_checkpoint=True)` wrote (`latest.weights.h5`,
     `training_metadata.json` and their `.bkp` copies) is read once the same way; the next backup
     replaces it with this layout.
 
@@ -126,14 +133,27 @@ class Backup(keras.callbacks.Callback):
         return 0
 
     def _load(self, snapshot):
-        """Loads a snapshot into the model; None, or what is wrong with it."""
-        try:
-            with tempfile.TemporaryDirectory() as scratch:  # Keras loads only files named *.weights.h5
-                weights = os.path.join(scratch, WEIGHTS_FILE)
+        """Loads a snapshot into the model; None, or what is wrong with it.
+
+        Raises:
+            KerasLTError: the snapshot is intact (`checksummed`) but of another model (Keras' `ValueError`).
+        """
+        try:  # Keras warns of each part it skips before it fails: said once, by the error
+            with tempfile.TemporaryDirectory() as scratch, warnings.catch_warnings(record=True) as caught:
+                weights = os.path.join(scratch, WEIGHTS_FILE)  # Keras loads only files named *.weights.h5
                 _link(snapshot.weights, weights)
                 self.model.load_weights(weights)
         except Exception as error:  # h5py and Keras raise many kinds for a broken file
-            return f"its weights cannot be loaded: {(str(error).splitlines() or [type(error).__name__])[0]}"
+            reason = (str(error).splitlines() or [type(error).__name__])[0].rstrip(":")
+            if snapshot.checksummed and isinstance(error, ValueError):  # what Keras raises for parts that do not fit
+                raise KerasLTError(
+                    f"the backup in {self.directory} does not fit this model ({snapshot.label}: {reason}): it is of a "
+                    "run of another network or number of classes; resume with the recipe and data that run started "
+                    "with, or choose another --output."
+                ) from None
+            return f"its weights cannot be loaded: {reason}"
+        for warning in caught:  # a load that went through: its warnings, as Keras gave them
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         iterations = self._iterations()
         if snapshot.iterations is not None and iterations != snapshot.iterations:
             return f"its weights are from optimizer step {iterations}, its state from step {snapshot.iterations}"
@@ -178,7 +198,7 @@ class Backup(keras.callbacks.Callback):
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             return _Snapshot(label, epoch, None, None, None, f"unreadable {STATE_FILE} or files: {error}")
         weights, files = (os.path.join(directory, name) for name in (WEIGHTS_FILE, FILES_DIR))
-        return _Snapshot(label, epoch, weights, files, iterations, None)
+        return _Snapshot(label, epoch, weights, files, iterations, None, checksummed=True)
 
     def _legacy_snapshots(self):
         """The states of a `keras.callbacks.BackupAndRestore(double_checkpoint=True)` directory.
