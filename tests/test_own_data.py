@@ -225,6 +225,15 @@ def test_a_recipe_from_the_folder_takes_its_defaults_from_the_data(tmp_path):
     assert recipe.architecture == "resnet50" and recipe.image_size == [224, 224]
 
 
+def test_a_recipe_from_the_folder_takes_the_schedule_asked_for(tmp_path):
+    data = str(write_folder(tmp_path / "photos"))
+    assert recipe_for_folder(data).schedule == "short30"
+    full = recipe_for_folder(data, schedule="full")
+    assert (full.schedule, full.epochs, full.warmup_epochs, full.milestones) == ("full", 200, 5, [160, 180])
+    with pytest.raises(KerasLTError, match="unknown schedule 'bogus'; choose full or short30."):
+        recipe_for_folder(data, schedule="bogus")
+
+
 def test_a_loss_gets_the_classifier_it_is_defined_on_unless_one_is_given(tmp_path, capsys):
     data = str(write_folder(tmp_path / "photos"))
     assert recipe_for_folder(data, loss="ldam").classifier == "cosine"
