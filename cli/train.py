@@ -17,10 +17,12 @@ from keras_lt.distributed import launch
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import format_table
 from keras_lt.losses import canonical_name
+from keras_lt.own_data import FOLDER_SCHEDULE
 from keras_lt.own_data import default_classifier
 from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.own_data import with_cpmix_switch
+from keras_lt.recipes import RANGES
 from keras_lt.recipes import load_recipe
 from keras_lt.run_directory import foreign_entries
 from keras_lt.run_directory import has_finished_epoch
@@ -30,16 +32,46 @@ from keras_lt.run_directory import name_some
 from keras_lt.training import train as run
 
 
+class RecipeNumber(click.ParamType):
+    """The type of an option that sets the recipe setting `field`: the numbers `keras_lt.recipes.RANGES` gives it.
+
+    The option then takes what the recipe check (`keras_lt.recipes.check_numbers`) takes, and says so in
+    click's error line.
+
+    Example:
+    >>> @click.option("--seed", type=RecipeNumber("seed"))
+    """
+
+    def __init__(self, field):
+        self.allowed = RANGES[field]
+        self.name = "integer" if self.allowed.integer else "float"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = (int if self.allowed.integer else float)(value)
+        except (TypeError, ValueError):
+            number = value
+        if number not in self.allowed:
+            self.fail(f"{value} is not {self.allowed}.", param, ctx)
+        return number
+
+
 def parse_image_size(value):
-    """`"32"` or `"48x40"` as `[h, w]`; None stays None."""
+    """`"32"` or `"48x40"` as `[h, w]`, each side in a recipe's range (`RANGES["image_size"]`); None stays None."""
     if value is None:
         return None
     try:
         sides = [int(side) for side in value.lower().split("x")]
     except ValueError:
         sides = []
-    if len(sides) not in (1, 2) or min(sides) < 1:
+    if len(sides) not in (1, 2):
         raise KerasLTError(f"--image-size must be SIDE or HEIGHTxWIDTH (e.g. 32 or 48x40), not '{value}'.")
+    for side in sides:
+        if side not in RANGES["image_size"]:
+            raise KerasLTError(
+                f"each side of --image-size must be {RANGES['image_size']} (the smallest ResNet-32 trains at, the "
+                f"largest a checkpoint takes), not {side}."
+            )
     return sides * (3 - len(sides))
 
 
@@ -65,7 +97,9 @@ def checkpoint_fields(init_from):
 def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=True):
     """The run's recipe: the zoo recipe fitted to the data, or one made from the image folder.
 
-    With `init_from` it names that checkpoint's architecture and classifier (`checkpoint_fields`); a
+    `schedule` names the schedule (`keras_lt.recipes.Recipe.scaled`); None: a zoo recipe's full one, or
+    `keras_lt.own_data.FOLDER_SCHEDULE` for a recipe made from the folder. With `init_from` it names
+    that checkpoint's architecture and classifier (`checkpoint_fields`); a
     recipe made from the folder also takes its input size unless `options` give one. What the user's
     options leave open is chosen, and said: a `--loss` other than the recipe's takes its own defaults,
     not the recipe loss's `loss_config` (`without_other_loss_config`), and trains the classifier it is
@@ -79,15 +113,18 @@ def build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_
             raise KerasLTError("give --data-dir (an image folder train/<class>/<images>) or --recipe.")
         pretrained, image_size = checkpoint_fields(init_from)
         fields = with_loss_classifier({"image_size": image_size, **pretrained, **options}, say)
-        recipe = recipe_for_folder(data_dir, **fields, imbalance_factor=imbalance_factor)
+        recipe = recipe_for_folder(
+            data_dir, **fields, imbalance_factor=imbalance_factor, schedule=schedule or FOLDER_SCHEDULE
+        )
     else:
-        recipe = load_recipe(recipe_name).scaled(schedule)
+        recipe = load_recipe(recipe_name).scaled(schedule or "full")
         recipe, note = fit_recipe_to_folder(recipe, data_dir, imbalance_factor)
         if note:
             say(note)
         pretrained, _ = checkpoint_fields(init_from)  # the recipe's data keeps the recipe's image size
         fields = with_loss_classifier(
-            without_other_loss_config(recipe, {**pretrained, **options}, say), say, current=recipe.classifier
+            without_other_loss_config(recipe, {**pretrained, **options}, say), say, current=recipe.classifier,
+            current_loss=recipe.loss,
         )
         recipe = dataclasses.replace(recipe, **fields)
     if epochs is not None and epochs != recipe.epochs:
@@ -114,16 +151,26 @@ def without_other_loss_config(recipe, fields, say):
     return {**fields, "loss_config": {}}
 
 
-def with_loss_classifier(fields, say, current="linear"):
+def with_loss_classifier(fields, say, current="linear", current_loss="ce"):
     """`fields` with the classifier their `--loss` is defined on, when they name none; `say` tells a change.
 
     LDAM and KPS are defined on a cosine classifier's logits, the other losses on a linear one's
     (`keras_lt.own_data.default_classifier`; a cross-entropy on bare cosines in [-1, 1] barely
-    trains): a `--loss` trains the classifier of its kind, unless a checkpoint (`--init-from`) gives
-    one. `current` is the classifier the recipe had.
+    trains): a `--loss` trains the classifier of its kind, unless a checkpoint (`--init-from`: `fields`
+    name its "init_from" and "classifier") gives one; a loss defined on a cosine classifier (`--loss`,
+    else the recipe's `current_loss`) then fails in one `KerasLTError` line on a linear checkpoint's.
+    `current` is the classifier the recipe had.
     """
-    loss = fields.get("loss")
-    if loss is None or "classifier" in fields:
+    loss = fields.get("loss", current_loss)
+    if "classifier" in fields:
+        if default_classifier(loss) == "cosine" != fields["classifier"]:
+            raise KerasLTError(
+                f"--init-from {fields['init_from']} has a {fields['classifier']} classifier and the {loss} loss is "
+                "defined on a cosine classifier's logits; train it with another --loss (e.g. ce or bs), or "
+                "train without --init-from."
+            )
+        return fields
+    if "loss" not in fields:
         return fields
     classifier = default_classifier(loss)
     if classifier != current:
@@ -134,18 +181,18 @@ def with_loss_classifier(fields, say, current="linear"):
 @click.command()
 @click.option("--recipe", "recipe_name", help="Zoo recipe name or a recipe JSON file [default: one made from --data-dir].")
 @click.option("--data-dir", type=click.Path(file_okay=False), help="Data: image folder (train/<class>/*, optional test/<class>/*), CIFAR archive dir or tfds dir.")
-@click.option("--schedule", default="full", show_default=True, help="'full' or 'short30' (CPU evidence schedule) of a recipe.")
+@click.option("--schedule", help="'full' or 'short30' (CPU evidence schedule) [default: a --recipe's full schedule, short30 for one made from --data-dir].")
 @click.option("--output", type=click.Path(file_okay=False), help="Run directory [default: the local checkpoint of the recipe's name].")
 @click.option("--method", help="Training method, a preset of ingredients (erm, mixup, cmo, cpmix, lcreg) [default: the recipe's, or erm].")
 @click.option("--loss", help="Loss (ce, bs, ldam, kps, ...) [default: the recipe's, or ce].")
-@click.option("--epochs", type=int, help="Epochs; a recipe's epoch switches (warmup, milestones, DRW, GA, ...) scale with it.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Images per batch.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Peak learning rate.")
-@click.option("--image-size", help="SIDE or HEIGHTxWIDTH the images are fitted to (shorter side, then centre crop) [default: the data's most common size].")
-@click.option("--val-split", type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Hold out this share of every training class for per-epoch validation metrics.")
+@click.option("--epochs", type=RecipeNumber("epochs"), help="Epochs; a recipe's epoch switches (warmup, milestones, DRW, GA, ...) scale with it.")
+@click.option("--batch-size", type=RecipeNumber("batch_size"), help="Images per batch.")
+@click.option("--lr", type=RecipeNumber("lr"), help="Peak learning rate.")
+@click.option("--image-size", help=f"SIDE or HEIGHTxWIDTH (sides of {RANGES['image_size'].low}..{RANGES['image_size'].high}) the images are fitted to (shorter side, then centre crop) [default: the data's most common size].")
+@click.option("--val-split", type=RecipeNumber("val_split"), help="Hold out this share of every training class for per-epoch validation metrics.")
 @click.option("--select-on-val", is_flag=True, help="Keep the epoch with the best balanced validation accuracy (needs --val-split), not the last.")
-@click.option("--imbalance-factor", type=click.FloatRange(min=0), help="Apply a long-tail profile of this factor to the training split (0: none).")
-@click.option("--seed", type=int, help="Seed of the initialisation, order and augmentation.")
+@click.option("--imbalance-factor", type=RecipeNumber("imbalance_factor"), help="Apply a long-tail profile of this factor (at least 1) to the training split (0: none).")
+@click.option("--seed", type=RecipeNumber("seed"), help="Seed of the initialisation, order and augmentation.")
 @click.option("--license", "license_id", help="License of the trained weights, for the model card (e.g. mit).")
 @click.option("--init-from", help="Start from this checkpoint (name, directory or hf://): a stage-2 recipe's base, else fine-tune the whole network with a new head.")
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in --output.")

@@ -27,7 +27,7 @@ def _is_number(value):
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def check_config(config, where):
+def check_config(config, where, remedy="save the checkpoint again with keras_lt.save_pretrained"):
     """Raises one `CheckpointError` line unless `config` has the types, ranges and lengths keras-lt reads.
 
     Checked: the architecture (a name, `num_classes` in 1..100000, an RGB `input_shape` of at most
@@ -38,14 +38,15 @@ def check_config(config, where):
 
     Args:
         config: the parsed `config.json`.
-        where: the file, for the message.
+        where: the file (or what was being done), for the message.
+        remedy: what to do, for the message.
 
     Example:
     >>> check_config(json.load(open("runs/ce/config.json")), "runs/ce/config.json")
     """
 
     def fail(problem):
-        raise CheckpointError(f"{where}: {problem}; save the checkpoint again with keras_lt.save_pretrained.")
+        raise CheckpointError(f"{where}: {problem}; {remedy}.")
 
     if not isinstance(config, dict):
         fail("it is not a JSON object")

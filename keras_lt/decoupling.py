@@ -6,15 +6,24 @@ import os
 import keras
 
 from keras_lt import hub
+from keras_lt.errors import DataError
 from keras_lt.errors import KerasLTError
+from keras_lt.own_data import folder_class_counts
+from keras_lt.own_data import has_split_files
+from keras_lt.own_data import is_image_folder
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_directory import LOG_FILE
+from keras_lt.run_directory import METRICS_FILE
 from keras_lt.run_directory import is_interrupted
+from keras_lt.run_lock import LOCK_FILE
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers import decouple
 from keras_lt.training import finish
 from keras_lt.training_data import prepare_data
+
+STAGE_TWO_FILES = {*hub.CHECKPOINT_FILES, LOG_FILE, METRICS_FILE, LOCK_FILE}  # what a decoupling writes in its output
+SHOWN_NAMES = 5  # the class (or file) names a message shows
 
 
 @dataclasses.dataclass
@@ -36,7 +45,8 @@ class _StageTwoRecipe(Recipe):
 
 
 def decouple_checkpoint(
-    model, method, output_dir=None, data_dir=None, dataset=None, imbalance_factor=None, verbose="auto", **settings
+    model, method, output_dir=None, data_dir=None, dataset=None, imbalance_factor=None, overwrite=False,
+    verbose="auto", **settings
 ):
     """Loads a checkpoint, runs cRT / LWS / tau-norm on its training split, evaluates and saves.
 
@@ -44,9 +54,10 @@ def decouple_checkpoint(
     selection seed of the checkpoint's recipe, or of the options when it has none (or they are
     given). The new checkpoint is named `<base name>-<method>`, the base name taken from `model` as
     given (a zoo name, the directory's name, the Hub repo's name), never from a file; its recipe
-    records the stage-2 settings and the base checkpoint's recipe. The output directory is locked
-    while it is written (`keras_lt.run_lock.RunLock`), and one holding another checkpoint or a
-    training run is refused.
+    records the stage-2 settings and the base checkpoint's recipe. The data must have the
+    checkpoint's classes (`_check_classes`). The output directory is locked while it is written
+    (`keras_lt.run_lock.RunLock`); one holding this decoupling's checkpoint is refused unless
+    `overwrite`, one holding another checkpoint, a training run or other files always (`_check_output`).
 
     Args:
         model: a zoo name, a checkpoint directory or `hf://ORG/NAME[@REVISION]`.
@@ -57,6 +68,7 @@ def decouple_checkpoint(
         dataset: the dataset name, overriding the checkpoint's recipe (default "cifar10" without one).
         imbalance_factor: the long-tail profile, overriding the checkpoint's recipe (default 100
             without one); 0 uses the training split as it is.
+        overwrite: replace the checkpoint of this decoupling (`<base name>-<method>`) in `output_dir`.
         verbose: Keras' fit verbosity.
         **settings: forwarded to `keras_lt.trainers.decouple` (epochs, lr, tau, seed, ...).
 
@@ -70,14 +82,18 @@ def decouple_checkpoint(
     if output_dir is None and not hub.is_model_name(name):
         raise KerasLTError(f"cannot name a checkpoint '{name}' (letters, digits, '.', '_', '-'); pass --output.")
     output_dir = output_dir or os.path.join(hub.local_checkpoints_dir(), name)
-    _check_output(output_dir, name)
+    _check_output(output_dir, name, overwrite)
     network = hub.from_pretrained(model)
     config = network.keras_lt_config
     base = _base_recipe(config.get("recipe"), name, dataset, imbalance_factor)
     base = dataclasses.replace(base, image_size=list(network.input_shape[1:3]))  # fitted to what the model takes
+    source = data_dir or base.dataset
+    if is_image_folder(data_dir) and not has_split_files(base.dataset, data_dir):  # before a long-tail profile,
+        _check_classes(model, config, folder_class_counts(data_dir)[0], source)  # which fails on others' counts
     data = prepare_data(base, data_dir)
+    _check_classes(model, config, data.class_names, source)
     with RunLock(output_dir):
-        _check_output(output_dir, name)
+        _check_output(output_dir, name, overwrite)
         log = keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE))
         decoupled = decouple(
             network, method, data.train_images, data.train_labels, callbacks=[log], verbose=verbose, **settings
@@ -111,15 +127,49 @@ def _base_name(model):
     return os.path.basename(os.path.abspath(model)) if os.path.isdir(model) else model
 
 
-def _check_output(output_dir, name):
-    """Refuses an output directory holding a training run, or a checkpoint other than `name`'s."""
+def _check_output(output_dir, name, overwrite):
+    """Refuses an output holding a training run, another checkpoint, `name`'s without `overwrite`, or other files.
+
+    Other files are those a decoupling does not write (`STAGE_TWO_FILES`, some of which a stopped one leaves).
+    """
     if is_interrupted(output_dir) or os.path.isfile(os.path.join(output_dir, RECIPE_FILE)):
         raise KerasLTError(f"{output_dir} holds a training run; choose another --output.")
-    config_path = os.path.join(output_dir, hub.CONFIG_FILE)
-    if os.path.isfile(config_path):
+    if os.path.isfile(os.path.join(output_dir, hub.CONFIG_FILE)):
         existing = hub.read_config(output_dir).get("name")
         if existing != name:
             raise KerasLTError(f"{output_dir} holds another checkpoint ({existing}); choose another --output.")
+        if not overwrite:
+            raise KerasLTError(
+                f"{output_dir} holds a finished decoupling (its checkpoint {name}); choose another --output, or pass "
+                "--overwrite to decouple it again."
+            )
+    others = sorted(set(os.listdir(output_dir)) - STAGE_TWO_FILES) if os.path.isdir(output_dir) else []
+    if others:
+        raise KerasLTError(
+            f"{output_dir} is not empty and holds no keras-lt checkpoint ({', '.join(others[:SHOWN_NAMES])}); choose "
+            "an empty or new --output."
+        )
+
+
+def _check_classes(model, config, class_names, source):
+    """Raises one `DataError` line unless the data's `class_names` are the checkpoint's (`config`'s), count and names.
+
+    A checkpoint saved without class names is compared by count alone; `source` names the data.
+    """
+    expected, count = config.get("class_names") or [], config["architecture"]["num_classes"]
+    if len(class_names) == count and (not expected or list(class_names) == list(expected)):
+        return
+    raise DataError(
+        f"{source} has {len(class_names)} classes ({_names(class_names)}), {model} was trained on "
+        f"{count} ({_names(expected) if expected else 'names not saved'}); decoupling re-balances "
+        "the checkpoint's own classes: give --data-dir the data it was trained on."
+    )
+
+
+def _names(class_names):
+    """Up to `SHOWN_NAMES` class names, for a message."""
+    shown = ", ".join(class_names[:SHOWN_NAMES])
+    return shown if len(class_names) <= SHOWN_NAMES else f"{shown}, ..."
 
 
 def _base_recipe(stored, name, dataset, imbalance_factor):

@@ -283,6 +283,10 @@ def save_pretrained(
     Returns:
         The config dict written.
 
+    Raises:
+        CheckpointError: a config that `read_config` would refuse (e.g. an input side over 1024, class
+            names or counts of another length than the classes); nothing is written.
+
     Example:
     >>> keras_lt.save_pretrained(model, "out/my-model", class_names=names, train_class_counts=counts)
     """
@@ -293,7 +297,6 @@ def save_pretrained(
         raise CheckpointError(
             "this model has no keras-lt architecture; build it with keras_lt.models (e.g. resnet32)."
         )
-    os.makedirs(directory, exist_ok=True)
     name = model_name or previous.get("name") or os.path.basename(os.path.abspath(directory))
     architecture = dict(previous["architecture"])
     config = {
@@ -314,6 +317,8 @@ def save_pretrained(
         "metrics": _headline_metrics(metrics) if metrics else previous.get("metrics"),
         "run": run or previous.get("run"),
     }
+    check_config(config, f"cannot save {directory}", remedy="keras_lt.from_pretrained could not load it")
+    os.makedirs(directory, exist_ok=True)
     tensors = {v.path: np.ascontiguousarray(np.asarray(v.numpy())) for v in model.weights}
     save_file(tensors, os.path.join(directory, WEIGHTS_FILE), metadata={"format": "keras-lt"})
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:

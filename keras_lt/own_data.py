@@ -19,6 +19,7 @@ from keras_lt.recipes import load_recipe
 SOURCE_CLASSES = {"cifar10": 10, "cifar100": 100}  # the balanced sources the zoo recipes were written for
 SMALL_IMAGES = 64  # up to this side: the CIFAR ResNet-32; larger: ResNet-50
 LARGEST_DEFAULT = 224  # a folder of larger images trains at 224x224 unless --image-size says otherwise
+FOLDER_SCHEDULE = "short30"  # the schedule of a recipe made from an image folder, unless one is asked for
 CPMIX_RECIPE = "cpmix-resnet32-cifar10lt"  # the zoo's CP-Mix recipe, whose switch a CP-Mix without one takes
 
 
@@ -111,8 +112,8 @@ def with_cpmix_switch(recipe):
     return dataclasses.replace(recipe, cpmix_epoch=start), note
 
 
-def recipe_for_folder(data_dir, image_size=None, **fields):
-    """A recipe for an image folder, its defaults taken from the data: the `short30` schedule.
+def recipe_for_folder(data_dir, image_size=None, schedule=FOLDER_SCHEDULE, **fields):
+    """A recipe for an image folder, its defaults taken from the data, on `schedule` (`FOLDER_SCHEDULE` unless given).
 
     The image size is the folder's most common (`default_image_size`) unless given; the
     architecture the CIFAR ResNet-32 up to 64 pixels a side, else ResNet-50; the classifier the
@@ -122,6 +123,7 @@ def recipe_for_folder(data_dir, image_size=None, **fields):
     Args:
         data_dir: the image folder.
         image_size: `[h, w]`, or None for the data's.
+        schedule: "full" (the `Recipe` defaults: 200 epochs) or a named short schedule (`keras_lt.recipes.SCHEDULES`).
         **fields: other `Recipe` fields (method, loss, epochs, batch_size, lr, seed, ...).
 
     Returns:
@@ -137,7 +139,7 @@ def recipe_for_folder(data_dir, image_size=None, **fields):
     base = Recipe(
         name=f"{loss}-{fields.get('architecture', architecture)}-{folder}".lower(), dataset="folder",
         imbalance_factor=None, architecture=architecture, classifier=default_classifier(loss), image_size=size,
-    ).scaled("short30")
+    ).scaled(schedule)
     return dataclasses.replace(base, **fields)
 
 

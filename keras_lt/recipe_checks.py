@@ -1,9 +1,9 @@
 """The checks of a recipe that a run makes before it writes anything, each refusing in one `KerasLTError` line.
 
 `check_recipe` (with `check_loss`) needs only the recipe: the names it gives (method, ingredients,
-loss, architecture, sampler, pipeline, augmentation), its schedule, validation split and stage 2
-settings. `check_data` checks what needs the data read: the loss built on the training set's class
-counts and the image size of a checkpoint fine-tuned whole.
+loss, architecture, sampler, pipeline, augmentation), its numbers (`keras_lt.recipes.check_numbers`),
+its schedule and stage 2 settings. `check_data` checks what needs the data read: the loss built on
+the training set's class counts and the image size of a checkpoint fine-tuned whole.
 """
 
 import inspect
@@ -17,6 +17,7 @@ from keras_lt.data.samplers import SAMPLERS
 from keras_lt.data.streaming import STREAMING_AUGMENTATIONS
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
+from keras_lt.recipes import check_numbers
 from keras_lt.trainers import STAGE2
 from keras_lt.trainers import STAGE2_CHECKS
 from keras_lt.trainers import stage2_settings
@@ -33,9 +34,10 @@ LOSS_SWITCH_TAKERS = {  # a recipe's loss switch -> what it switches on, and the
 def check_recipe(recipe):
     """Raises one `KerasLTError` line if the recipe names an unknown method, ingredient, loss, architecture or sampler.
 
-    Bad settings of an ingredient, of the loss (`check_loss`), of the step schedule (a factor for each milestone) or
-    of the stage 2 (a name it does not take, or a value `keras_lt.trainers.STAGE2_CHECKS` refuses) fail here too,
-    before anything is written.
+    Bad settings of an ingredient, a number out of its range (`keras_lt.recipes.check_numbers`), bad
+    settings of the loss (`check_loss`), of the step schedule (a factor for each milestone) or of the
+    stage 2 (a name it does not take, or a value `keras_lt.trainers.STAGE2_CHECKS` refuses) fail here
+    too, before anything is written.
     """
     trainer_ingredients(recipe)
     choices = {
@@ -55,6 +57,7 @@ def check_recipe(recipe):
                 f"recipe {recipe.name}: unknown {field} '{value}'{did_you_mean(value, known)}; "
                 f"choose one of {', '.join(sorted(known))}."
             )
+    check_numbers(recipe)
     check_loss(recipe)
     if recipe.lr_decay == "step" and len(recipe.milestones) != len(recipe.factors):
         raise KerasLTError(
@@ -63,8 +66,6 @@ def check_recipe(recipe):
         )
     if recipe.dataset in SPLIT_FILE_DATASETS and recipe.pipeline != "stream":
         raise KerasLTError(f"recipe {recipe.name}: {recipe.dataset} is read from its split files: set pipeline \"stream\".")
-    if recipe.val_split is not None and not 0 < recipe.val_split < 1:
-        raise KerasLTError(f"recipe {recipe.name}: val_split must be between 0 and 1, not {recipe.val_split}.")
     if recipe.select_on_val and (not recipe.val_split or recipe.finetune is not None):
         raise KerasLTError(
             f"recipe {recipe.name}: selecting a checkpoint on the validation split needs --val-split and a "

@@ -2,16 +2,23 @@
 
 import dataclasses
 import json
+import math
+import numbers
 import os
 import typing
 from importlib import resources
 
+from keras_lt.checkpoint_validation import MAX_IMAGE_SIDE
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
 from keras_lt.presets import ingredient_specs
 
 RECIPE_FILE = "recipe.json"
 CLOSE_ZOO_NAMES = 3  # the zoo names an unknown name's message offers
+# The smallest image side: ResNet-32 (stride 4) trains a batch of one image from 5x5 on (a 2x2 map for
+# its last BatchNorm, which needs more than one value per channel); in batches of two or more images
+# every architecture trains from 1x1 on, while the ImageNet ResNets (stride 32) need 33x33 for a batch of one.
+MIN_IMAGE_SIDE = 5
 
 
 @dataclasses.dataclass
@@ -253,6 +260,120 @@ def _short(value):
     return value
 
 
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """The numbers a recipe setting takes: from `low` up to `high` (None: no highest), always finite.
+
+    Attributes:
+        low: the lowest value.
+        high: the highest value, or None.
+        integer: whole numbers only.
+        open_low: `low` itself excluded.
+        open_high: `high` itself excluded.
+        zero: what 0 means, where the setting also takes 0 below its range; None where it does not.
+
+    Example:
+    >>> 0.5 in RANGES["momentum"], str(RANGES["momentum"])
+    (True, 'a number in [0, 1)')
+    """
+
+    low: float
+    high: float | None = None
+    integer: bool = False
+    open_low: bool = False
+    open_high: bool = False
+    zero: str | None = None
+
+    def __contains__(self, value):
+        kind = numbers.Integral if self.integer else numbers.Real
+        if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value):
+            return False
+        if value == 0 and self.zero is not None:
+            return True
+        above = value > self.low or (value == self.low and not self.open_low)
+        below = self.high is None or value < self.high or (value == self.high and not self.open_high)
+        return above and below
+
+    def __str__(self):
+        kind = "a whole number" if self.integer else "a number"
+        if self.high is not None and self.integer:
+            words = f"{kind} in {self.low}..{self.high}"
+        elif self.high is not None:
+            ends = "(" if self.open_low else "[", ")" if self.open_high else "]"
+            words = f"{kind} in {ends[0]}{self.low:g}, {self.high:g}{ends[1]}"
+        else:
+            words = f"{kind} {'>' if self.open_low else '>='} {self.low:g}"
+        return words if self.zero is None else f"0 ({self.zero}) or {words}"
+
+
+SEEDS = Range(0, 2**32 - 1, integer=True)  # what NumPy and Keras take as a seed
+RANGES = {  # a recipe's number settings (each side of image_size, each of factors) -> the values they take
+    "epochs": Range(1, integer=True),
+    "batch_size": Range(1, integer=True),
+    "lr": Range(0, open_low=True),
+    "momentum": Range(0, 1, open_high=True),
+    "weight_decay": Range(0),
+    "factors": Range(0, open_low=True),
+    "imbalance_factor": Range(1, zero="the data's own counts"),
+    "val_split": Range(0, 1, open_low=True, open_high=True),
+    "image_size": Range(MIN_IMAGE_SIDE, MAX_IMAGE_SIDE, integer=True),
+    "seed": SEEDS,
+    "selection_seed": SEEDS,
+}
+FINETUNE_RANGES = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "seed")  # a stage 2's settings of RANGES
+
+
+def check_numbers(recipe):
+    """Raises one `KerasLTError` line, naming the setting, its value and its range, unless the recipe's numbers fit.
+
+    The settings of `RANGES` must be in their range (a stage 2's `FINETUNE_RANGES` too), `image_size`
+    one side or `[height, width]`; `warmup_epochs` and the `milestones` (in increasing order) in
+    0..epochs, the epoch switches (`drw_epoch`, `ga_epoch`, `cpmix_epoch`) in 0..epochs - 1; every
+    other number (of `loss_config`, the ingredients, `finetune`) must be finite.
+
+    Example:
+    >>> check_numbers(Recipe(name="x", lr=-1))
+    KerasLTError: recipe x: lr must be a number > 0, not -1.
+    """
+
+    def check(field, value, allowed):
+        for path, leaf in _leaves(value, field):
+            if leaf not in allowed:
+                raise KerasLTError(f"recipe {recipe.name}: {path} must be {allowed}, not {leaf!r}.")
+
+    if isinstance(recipe.image_size, list) and len(recipe.image_size) != 2:
+        raise KerasLTError(
+            f"recipe {recipe.name}: image_size must be [height, width] or one side, not {recipe.image_size}."
+        )
+    check("epochs", recipe.epochs, RANGES["epochs"])  # first: the epoch settings' ranges depend on it
+    within, before_end = Range(0, recipe.epochs, integer=True), Range(0, recipe.epochs - 1, integer=True)
+    ranges = {**RANGES, "warmup_epochs": within, "milestones": within,
+              **dict.fromkeys(("drw_epoch", "ga_epoch", "cpmix_epoch"), before_end)}
+    settings = {field: getattr(recipe, field) for field in ranges}
+    settings.update({f"finetune.{k}": v for k, v in (recipe.finetune or {}).items() if k in FINETUNE_RANGES})
+    for name, value in settings.items():
+        if value is not None:
+            check(name, value, ranges[name.removeprefix("finetune.")])
+    if recipe.milestones != sorted(recipe.milestones):
+        raise KerasLTError(f"recipe {recipe.name}: milestones {recipe.milestones} must be in increasing order.")
+    for field, value in recipe.to_dict().items():
+        for path, leaf in _leaves(value, field):
+            if isinstance(leaf, numbers.Real) and not math.isfinite(leaf):
+                raise KerasLTError(f"recipe {recipe.name}: {path} must be a finite number, not {leaf}.")
+
+
+def _leaves(value, path):
+    """`(path, value)` of what a recipe setting holds, through its objects and lists, e.g. ("milestones[1]", 180)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _leaves(item, f"{path}[{index}]")
+    else:
+        yield path, value
+
+
 SCHEDULES = {
     "short30": dict(
         epochs=30, batch_size=128, lr=0.1, weight_decay=2e-4, warmup_epochs=2,
@@ -311,7 +432,7 @@ def unknown_zoo_name(kind, name, accepted):
 
 
 def load_recipe(name_or_path):
-    """A zoo recipe by name, or a recipe JSON file by path.
+    """A zoo recipe by name, or a recipe JSON file by path; its fields' types and numbers (`check_numbers`) checked.
 
     Example:
     >>> recipe = load_recipe("ce-resnet32-cifar10lt").scaled("short30")
@@ -324,10 +445,10 @@ def load_recipe(name_or_path):
     if not os.path.isfile(path):
         raise KerasLTError(unknown_zoo_name("recipe", name_or_path, "a zoo recipe name or a recipe JSON file"))
     try:
-        with open(path) as f:
+        with open(path, encoding="utf-8") as f:
             fields = json.load(f)
-    except (OSError, json.JSONDecodeError) as e:
-        raise KerasLTError(f"cannot read recipe {path}: {e}") from None
+    except (OSError, ValueError) as e:  # unreadable, not UTF-8 or not JSON
+        raise KerasLTError(f"cannot read recipe {path}: {e}; a recipe is a JSON file in UTF-8.") from None
     if not isinstance(fields, dict) or "name" not in fields:
         raise KerasLTError(f"recipe {path} must be a JSON object with at least a \"name\" field.")
     known = {field.name for field in dataclasses.fields(Recipe)}
@@ -343,6 +464,7 @@ def load_recipe(name_or_path):
                 f"recipe {path}: {field.name} must be {_type_words(field.type)}, not {json.dumps(fields[field.name])}."
             )
     recipe = Recipe(**fields)
+    check_numbers(recipe)  # before a schedule scales them
     recipe.ingredients()  # an invalid combination fails here, in one line
     return recipe
 

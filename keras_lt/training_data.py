@@ -27,6 +27,7 @@ from keras_lt.models.resnet import IMAGENET_MEAN
 from keras_lt.models.resnet import IMAGENET_STD
 
 HOLDOUT = 0.2  # the test share held out of an image folder that has no test/ split
+MIN_CLASS_IMAGES = 2  # the training images every class needs
 PIPELINES = ("memory", "stream")  # in memory, or image files decoded batch by batch
 
 
@@ -140,21 +141,45 @@ def _training_split(recipe, load):
             f"the training split has {len(class_names)} class ({', '.join(class_names)}); a classifier needs at "
             "least 2: add a class folder."
         )
-    if recipe.imbalance_factor:
-        max_count = int(np.bincount(labels).max())
-        counts = long_tailed_counts(len(class_names), max_count, recipe.imbalance_factor)
-        keep = long_tailed_indices(labels, counts, recipe.selection_seed)
-        images, labels = images[keep], labels[keep]
     counts = np.bincount(labels, minlength=len(class_names))
-    if counts.min() < 2:
+    if counts.min() < MIN_CLASS_IMAGES:
         raise DataError(
             f"class '{class_names[int(counts.argmin())]}' has {counts.min()} training image(s); every class needs at "
-            "least 2 (add images or remove the class folder)."
+            f"least {MIN_CLASS_IMAGES} (add images or remove the class folder)."
         )
+    if recipe.imbalance_factor:
+        keep = long_tailed_indices(labels, _long_tailed_counts(recipe, counts, class_names), recipe.selection_seed)
+        images, labels = images[keep], labels[keep]
     if not recipe.val_split:
         return images, labels, class_names, {}
     kept, held = stratified_split(labels, recipe.val_split, recipe.seed)
     return images[kept], labels[kept], class_names, {"val_images": images[held], "val_labels": labels[held]}
+
+
+def _long_tailed_counts(recipe, counts, class_names):
+    """The class counts of the recipe's long-tail profile on training `counts`; one `DataError` line unless they fit.
+
+    The profile (`keras_lt.data.long_tailed_counts`) takes the largest class's count for the first class,
+    and fewer for each next one: a class must have as many, and keep `MIN_CLASS_IMAGES`.
+    """
+    factor, largest = recipe.imbalance_factor, int(counts.max())
+    wanted = long_tailed_counts(len(class_names), largest, factor)
+    for name, want, have in zip(class_names, wanted, counts):
+        if want > have:
+            raise DataError(
+                f"imbalance factor {factor:g} asks for {want} training images of class '{name}', which has {have}: the "
+                "long-tail profile is drawn from balanced data (--imbalance-factor 0 keeps the data's own counts)."
+            )
+        if want < MIN_CLASS_IMAGES:
+            most = largest // MIN_CLASS_IMAGES
+            while min(long_tailed_counts(len(class_names), largest, most)) < MIN_CLASS_IMAGES:
+                most -= 1  # the profile's counts are rounded down
+            raise DataError(
+                f"imbalance factor {factor:g} leaves class '{name}' {want} of its {have} training images, and every "
+                f"class needs at least {MIN_CLASS_IMAGES}; use a factor of at most {most} (--imbalance-factor 0 keeps "
+                "the data's own counts)."
+            )
+    return wanted
 
 
 def _hold_out_test(recipe, images, labels, class_names, val):

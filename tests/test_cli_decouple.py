@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import keras_lt
+from cli_run import assert_one_line_error
 from cli_run import run
 from cli_run import tiny  # noqa: F401  (a fixture)
 from cli_run import write_folder
@@ -52,3 +53,32 @@ def test_an_unknown_method_is_refused_before_loading_anything():
     result = run("decouple", "no-such-model", "--method", "mixup")
     assert result.exit_code == 2
     assert "Invalid value for '--method': 'mixup' is not one of 'crt', 'lws', 'tau-norm'." in result.stderr
+
+
+@pytest.mark.parametrize("option, value, allowed", [
+    ("--seed", "-1", "a whole number in 0..4294967295"),
+    ("--seed", "99999999999999", "a whole number in 0..4294967295"),
+    ("--imbalance-factor", "0.5", "0 (the data's own counts) or a number >= 1"),
+    ("--epochs", "0", "a whole number >= 1"),
+    ("--lr", "0", "a number > 0"),
+])
+def test_a_number_option_takes_what_trains_refuses_the_rest_before_loading_anything(option, value, allowed):
+    result = run("decouple", "no-such-model", "--method", "crt", option, value)
+    assert result.exit_code == 2
+    assert f"Error: Invalid value for '{option}': {value} is not {allowed}." in result.stderr
+
+
+def test_a_finished_decoupling_is_replaced_only_with_overwrite(tiny, folder, tmp_path):
+    output = tmp_path / "tau"
+    args = ("decouple", tiny[1], "--method", "tau-norm", "--data-dir", folder, *DATA, "--output", output)
+    assert run(*args).exit_code == 0
+    before = (output / "model.safetensors").read_bytes()
+    result = run(*args, "--tau", 0.5)
+    assert_one_line_error(result)
+    assert result.stderr.strip() == (
+        f"Error: {output} holds a finished decoupling (its checkpoint tiny-tau-norm); choose another --output, or "
+        "pass --overwrite to decouple it again."
+    )
+    assert (output / "model.safetensors").read_bytes() == before
+    assert run(*args, "--tau", 0.5, "--overwrite").exit_code == 0
+    assert json.loads((output / "config.json").read_text())["recipe"]["tau"] == 0.5

@@ -98,12 +98,14 @@ def test_a_recipe_file_with_milestones_and_factors_of_different_lengths_is_one_e
     assert not out.exists()
 
 
-@pytest.mark.parametrize("value, sides", [(None, None), ("32", [32, 32]), ("48x40", [48, 40]), ("48X40", [48, 40])])
+@pytest.mark.parametrize("value, sides", [
+    (None, None), ("32", [32, 32]), ("48x40", [48, 40]), ("48X40", [48, 40]), ("5", [5, 5]), ("1024x5", [1024, 5]),
+])
 def test_parse_image_size(value, sides):
     assert train_command.parse_image_size(value) == sides
 
 
-@pytest.mark.parametrize("value", ["0", "x", "48x", "48x40x3", "-8", "4.5", ""])
+@pytest.mark.parametrize("value", ["x", "48x", "48x40x3", "4.5", ""])
 def test_a_bad_image_size_is_one_error_line(tmp_path, value):
     with pytest.raises(KerasLTError):
         train_command.parse_image_size(value)
@@ -112,6 +114,66 @@ def test_a_bad_image_size_is_one_error_line(tmp_path, value):
     assert result.stderr.strip() == (
         f"Error: --image-size must be SIDE or HEIGHTxWIDTH (e.g. 32 or 48x40), not '{value}'."
     )
+
+
+@pytest.mark.parametrize("value, side", [
+    ("4", 4), ("0", 0), ("-8", -8), ("16x1", 1), ("1025x16", 1025), ("5000", 5000),
+])
+def test_an_image_size_no_network_trains_or_no_checkpoint_takes_is_one_error_line(tmp_path, value, side):
+    """Sides of 1..4 failed in BatchNorm, 5000 ran out of memory, over 1024 wrote a checkpoint `predict` refused."""
+    result = run("train", "--data-dir", tmp_path, "--image-size", value)
+    assert_one_line_error(result)
+    assert result.stderr.strip() == (
+        "Error: each side of --image-size must be a whole number in 5..1024 (the smallest ResNet-32 trains at, the "
+        f"largest a checkpoint takes), not {side}."
+    )
+
+
+@pytest.mark.parametrize("option, value, allowed", [
+    ("--seed", "-1", "a whole number in 0..4294967295"),
+    ("--seed", "99999999999999", "a whole number in 0..4294967295"),
+    ("--imbalance-factor", "0.5", "0 (the data's own counts) or a number >= 1"),
+    ("--epochs", "0", "a whole number >= 1"),
+    ("--batch-size", "0", "a whole number >= 1"),
+    ("--lr", "nan", "a number > 0"),
+    ("--val-split", "1", "a number in (0, 1)"),
+])
+def test_a_number_option_takes_what_the_recipe_check_takes(tmp_path, option, value, allowed):
+    result = run("train", "--data-dir", tmp_path, option, value)
+    assert result.exit_code == 2
+    assert f"Error: Invalid value for '{option}': {value} is not {allowed}." in result.stderr
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    (None, ("short30", 30)), ("short30", ("short30", 30)), ("full", ("full", 200)),
+])
+def test_a_recipe_made_from_the_folder_takes_the_schedule_asked_for(tmp_path, schedule, expected):
+    folder = tiny_folder(tmp_path / "photos")
+    recipe = train_command.build_recipe(None, schedule, folder, {}, None, None, echo=False)
+    assert (recipe.schedule, recipe.epochs) == expected
+    zoo = train_command.build_recipe("ce-resnet32-cifar10lt", None, folder, {}, None, None, echo=False)
+    assert zoo.schedule == "full"
+
+
+def test_an_unknown_schedule_is_one_error_line_with_or_without_a_recipe(tmp_path):
+    folder = tiny_folder(tmp_path / "photos")
+    for recipe in ([], ["--recipe", "ce-resnet32-cifar10lt"]):
+        result = run("train", *recipe, "--data-dir", folder, "--schedule", "bogus", "--output", tmp_path / "run")
+        assert_one_line_error(result)
+        assert result.stderr.strip() == "Error: unknown schedule 'bogus'; choose full or short30."
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_recipe_file_with_a_number_out_of_its_range_is_one_error_line(tmp_path):
+    """It trained with a negative lr (exit 0), or stopped in a traceback (batch size 0, one image side)."""
+    data, out = tiny_folder(tmp_path / "photos"), tmp_path / "run"
+    for field, value, allowed in (("lr", -1, "a number > 0"), ("batch_size", 0, "a whole number >= 1")):
+        recipe = tmp_path / f"{field}.json"
+        recipe.write_text(json.dumps({"name": "numbers", field: value}))
+        result = run("train", "--recipe", recipe, "--data-dir", data, "--output", out)
+        assert_one_line_error(result)
+        assert result.stderr.strip() == f"Error: recipe numbers: {field} must be {allowed}, not {value}."
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -152,7 +214,7 @@ def test_another_loss_takes_its_defaults_and_says_so():
     ({"loss": "bs"}, "cosine", "linear", ["--loss bs is defined on a linear classifier's logits: training a linear "
                                           "classifier."]),
     ({"loss": "kps"}, "cosine", "cosine", []),
-    ({"loss": "kps", "classifier": "linear"}, "linear", "linear", []),  # given, e.g. by --init-from's checkpoint
+    ({"init_from": "base", "loss": "ce", "classifier": "cosine"}, "linear", "cosine", []),  # --init-from's, kept
     ({"lr": 0.1}, "linear", None, []),
 ])
 def test_a_loss_trains_the_classifier_it_is_defined_on(fields, current, classifier, said):
@@ -160,6 +222,29 @@ def test_a_loss_trains_the_classifier_it_is_defined_on(fields, current, classifi
     chosen = train_command.with_loss_classifier(fields, lines.append, current=current)
     assert chosen == {**fields, **({"classifier": classifier} if classifier else {})}
     assert lines == said
+
+
+@pytest.mark.parametrize("fields, current_loss", [
+    ({"init_from": "base", "classifier": "linear", "loss": "ldam"}, "ce"),  # --loss ldam
+    ({"init_from": "base", "classifier": "linear"}, "kps"),  # the recipe's loss
+])
+def test_a_cosine_loss_on_a_linear_checkpoint_says_what_to_do(fields, current_loss):
+    """There is no --classifier option: the message names the checkpoint's classifier and what else to train."""
+    with pytest.raises(KerasLTError) as error:
+        train_command.with_loss_classifier(fields, print, current_loss=current_loss)
+    assert str(error.value) == (
+        f"--init-from base has a linear classifier and the {fields.get('loss', current_loss)} loss is defined on a "
+        "cosine classifier's logits; train it with another --loss (e.g. ce or bs), or train without --init-from."
+    )
+
+
+def test_train_init_from_a_linear_checkpoint_with_loss_ldam_is_one_error_line(tmp_path, tiny):
+    out = tmp_path / "run"
+    result = run("train", "--init-from", tiny[1], "--loss", "ldam", "--data-dir", tiny_folder(tmp_path / "photos"),
+                 "--output", out)
+    assert_one_line_error(result)
+    assert result.stderr.startswith(f"Error: --init-from {tiny[1]} has a linear classifier and the ldam loss")
+    assert not out.exists()
 
 
 def finished_run(tmp_path):

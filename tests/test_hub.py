@@ -410,6 +410,19 @@ def test_save_pretrained_needs_a_keras_lt_model(tmp_path):
     assert "keras_lt.models" in one_line(error)
 
 
+@pytest.mark.parametrize("input_shape, kwargs, problem", [
+    ((1025, 8, 3), {}, "input_shape must be [height, width, 3] with sides of 1..1024, not [1025, 8, 3]"),
+    ((8, 8, 3), {"class_names": ["a", "b"]}, "class_names must be 3 strings (one per class)"),
+])
+def test_save_pretrained_writes_nothing_that_from_pretrained_would_refuse(tmp_path, input_shape, kwargs, problem):
+    network = resnet32(3, input_shape=input_shape)
+    directory = tmp_path / "x"
+    with pytest.raises(CheckpointError) as error:
+        hub.save_pretrained(network, str(directory), **kwargs)
+    assert one_line(error) == f"cannot save {directory}: {problem}; keras_lt.from_pretrained could not load it."
+    assert not directory.exists()
+
+
 def test_headline_cifar100_checkpoint_says_how_to_train_it():
     # No CIFAR-100 pixels exist where the zoo is built: the name must fail in one line with the command.
     with pytest.raises(KerasLTError) as error:

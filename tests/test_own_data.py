@@ -240,6 +240,15 @@ def test_the_default_size_of_turned_phone_photos_is_their_upright_size(tmp_path)
     assert default_image_size(tmp_path / "phone") == [40, 30]
 
 
+def test_a_recipe_from_the_folder_takes_the_schedule_asked_for(tmp_path):
+    data = str(write_folder(tmp_path / "photos"))
+    assert recipe_for_folder(data).schedule == "short30"
+    full = recipe_for_folder(data, schedule="full")
+    assert (full.schedule, full.epochs, full.warmup_epochs, full.milestones) == ("full", 200, 5, [160, 180])
+    with pytest.raises(KerasLTError, match="unknown schedule 'bogus'; choose full or short30."):
+        recipe_for_folder(data, schedule="bogus")
+
+
 def test_a_loss_gets_the_classifier_it_is_defined_on_unless_one_is_given(tmp_path, capsys):
     data = str(write_folder(tmp_path / "photos"))
     assert recipe_for_folder(data, loss="ldam").classifier == "cosine"

@@ -55,6 +55,23 @@ def test_a_loss_that_needs_images_of_every_class_fails_before_anything_is_writte
     assert not out.exists()
 
 
+@pytest.mark.parametrize("fields, message", [
+    ({"lr": -1}, "lr must be a number > 0, not -1."),
+    ({"epochs": 0}, "epochs must be a whole number >= 1, not 0."),
+    ({"batch_size": 0}, "batch_size must be a whole number >= 1, not 0."),
+    ({"image_size": [16]}, "image_size must be [height, width] or one side, not [16]."),
+    ({"warmup_epochs": 50}, "warmup_epochs must be a whole number in 0..2, not 50."),
+    ({"seed": -5}, "seed must be a whole number in 0..4294967295, not -5."),
+])
+def test_a_number_out_of_its_range_fails_before_anything_is_written(tmp_path, fields, message):
+    """A recipe made in code or changed by the CLI's options is checked as a recipe file is (`check_numbers`)."""
+    out = tmp_path / "run"
+    with pytest.raises(KerasLTError) as error:
+        training.train(tiny_recipe(**fields), str(out), data=tiny_data(), verbose=0)
+    assert str(error.value) == f"recipe tiny-ce: {message}"
+    assert not out.exists()
+
+
 def test_a_recipe_name_that_is_a_path_fails_before_anything_is_written(tmp_path):
     for name in ("../escape", "/abs", "a/b", ".."):
         with pytest.raises(KerasLTError, match="one path component"):

@@ -10,7 +10,9 @@ from keras_lt import callbacks as lt_callbacks
 from keras_lt import losses
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import CLOSE_ZOO_NAMES
+from keras_lt.recipes import RANGES
 from keras_lt.recipes import Recipe
+from keras_lt.recipes import check_numbers
 from keras_lt.recipes import load_recipe
 from keras_lt.recipes import zoo_names
 from keras_lt.recipes import zoo_root
@@ -98,7 +100,8 @@ def test_short30_scales_the_switches():
 
 def test_recipe_file_by_path(tmp_path):
     path = tmp_path / "mine.json"
-    fields = {"name": "mine", "dataset": "folder", "imbalance_factor": None, "epochs": 3}
+    fields = {"name": "mine", "dataset": "folder", "imbalance_factor": None, "epochs": 3, "warmup_epochs": 1,
+              "milestones": [2], "factors": [0.1]}
     path.write_text(json.dumps(fields))
     recipe = load_recipe(str(path))
     assert {k: getattr(recipe, k) for k in fields} == fields
@@ -215,3 +218,89 @@ def test_ingredient_switches_scale_with_the_schedule():
     assert (scaled.mixer["window"], scaled.regularizers[0]["start_epoch"]) == ([1, 2], 2)
     assert "regularizers: [{'start_epoch': 200}] -> [{'start_epoch': 2}]" in changes
     assert recipe.regularizers[0]["start_epoch"] == 200  # the recipe itself is left as it was
+
+
+def test_a_recipe_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_bytes(b"\xff\xfe{bad")
+    with pytest.raises(KerasLTError) as error:
+        load_recipe(str(path))
+    assert one_line(error).startswith(f"cannot read recipe {path}: 'utf-8' codec can't decode byte 0xff")
+    assert str(error.value).endswith("; a recipe is a JSON file in UTF-8.")
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"lr": -1}, "lr must be a number > 0, not -1."),
+    ({"lr": float("inf")}, "lr must be a number > 0, not inf."),
+    ({"lr": float("nan")}, "lr must be a number > 0, not nan."),
+    ({"lr": "0.1"}, "lr must be a number > 0, not '0.1'."),
+    ({"lr": True}, "lr must be a number > 0, not True."),
+    ({"epochs": 0}, "epochs must be a whole number >= 1, not 0."),
+    ({"epochs": 2.5}, "epochs must be a whole number >= 1, not 2.5."),
+    ({"batch_size": 0}, "batch_size must be a whole number >= 1, not 0."),
+    ({"momentum": 5}, "momentum must be a number in [0, 1), not 5."),
+    ({"weight_decay": -1}, "weight_decay must be a number >= 0, not -1."),
+    ({"factors": [0.1, 0]}, "factors[1] must be a number > 0, not 0."),
+    ({"milestones": [160, 300]}, "milestones[1] must be a whole number in 0..200, not 300."),
+    ({"milestones": [180, 160]}, "milestones [180, 160] must be in increasing order."),
+    ({"warmup_epochs": 50, "epochs": 1, "milestones": [1, 1]}, "warmup_epochs must be a whole number in 0..1, not 50."),
+    ({"drw_epoch": 200, "loss": "ldam"}, "drw_epoch must be a whole number in 0..199, not 200."),
+    ({"image_size": [16]}, "image_size must be [height, width] or one side, not [16]."),
+    ({"image_size": [16, 16, 3]}, "image_size must be [height, width] or one side, not [16, 16, 3]."),
+    ({"image_size": [16, 4]}, "image_size[1] must be a whole number in 5..1024, not 4."),
+    ({"image_size": 2000}, "image_size must be a whole number in 5..1024, not 2000."),
+    ({"seed": -5}, "seed must be a whole number in 0..4294967295, not -5."),
+    ({"selection_seed": 2**32}, "selection_seed must be a whole number in 0..4294967295, not 4294967296."),
+    ({"imbalance_factor": 0.5}, "imbalance_factor must be 0 (the data's own counts) or a number >= 1, not 0.5."),
+    ({"val_split": 1}, "val_split must be a number in (0, 1), not 1."),
+    ({"finetune": {"method": "crt", "epochs": 0}}, "finetune.epochs must be a whole number >= 1, not 0."),
+    ({"loss": "focal", "loss_config": {"gamma": float("nan")}}, "loss_config.gamma must be a finite number, not nan."),
+    ({"mixer": {"name": "mixup", "alpha": float("inf")}}, "mixer.alpha must be a finite number, not inf."),
+])
+def test_a_number_out_of_its_range_is_one_line_naming_it(fields, message):
+    with pytest.raises(KerasLTError) as error:
+        check_numbers(Recipe(name="numbers", **fields))
+    assert one_line(error) == f"recipe numbers: {message}"
+
+
+@pytest.mark.parametrize("text, message", [
+    ('"lr": -1', "lr must be a number > 0, not -1."),
+    ('"lr": 1e309', "lr must be a number > 0, not inf."),
+    ('"lr": NaN', "lr must be a number > 0, not nan."),
+    ('"epochs": 0', "epochs must be a whole number >= 1, not 0."),
+    ('"seed": -5', "seed must be a whole number in 0..4294967295, not -5."),
+])
+def test_a_recipe_file_is_refused_as_it_loads_before_a_schedule_scales_its_numbers(tmp_path, text, message):
+    path = tmp_path / "numbers.json"
+    path.write_text(f'{{"name": "numbers", {text}}}')
+    with pytest.raises(KerasLTError) as error:
+        load_recipe(str(path))
+    assert one_line(error) == f"recipe numbers: {message}"
+
+
+@pytest.mark.parametrize("fields", [
+    {"imbalance_factor": None}, {"imbalance_factor": 0}, {"imbalance_factor": 1}, {"image_size": 5},
+    {"image_size": [1024, 5]}, {"seed": 2**32 - 1}, {"momentum": 0}, {"weight_decay": 0}, {"val_split": 0.5},
+    {"warmup_epochs": 200, "milestones": [200, 200]}, {"drw_epoch": 0, "loss": "ldam"},
+])
+def test_the_ends_of_the_ranges_are_accepted(fields):
+    check_numbers(Recipe(name="x", **fields))
+
+
+@pytest.mark.parametrize("name", zoo_names())
+def test_every_zoo_recipe_keeps_its_numbers_in_range_at_any_length(name):
+    """What `keras-lt train --recipe NAME [--schedule short30] [--epochs N]` trains passes the check."""
+    recipe = load_recipe(name)
+    for schedule in ("full", "short30"):
+        for epochs in (None, 1, 2, 3, 7):
+            scaled = recipe.scaled(schedule)
+            check_numbers(scaled if epochs is None else scaled.with_epochs(epochs)[0])
+
+
+def test_a_range_says_what_it_takes():
+    assert [str(RANGES[field]) for field in ("epochs", "lr", "momentum", "val_split", "seed")] == [
+        "a whole number >= 1", "a number > 0", "a number in [0, 1)", "a number in (0, 1)",
+        "a whole number in 0..4294967295",
+    ]
+    assert 0 in RANGES["imbalance_factor"] and 0.5 not in RANGES["imbalance_factor"]
+    assert np.int64(3) in RANGES["epochs"] and 3.0 not in RANGES["epochs"] and float("nan") not in RANGES["lr"]

@@ -67,4 +67,4 @@ def test_devices_forwards_the_other_options(monkeypatch):
         train_command, ["--recipe", "r.json", "--devices", "3", "--sync-bn", "--workers", "2", "--seed", "4"]
     )
     assert result.exit_code == 0, result.output
-    assert calls == [(3, ["train", "--recipe", "r.json", "--schedule", "full", "--seed", "4", "--workers", "2", "--sync-bn"])]
+    assert calls == [(3, ["train", "--recipe", "r.json", "--seed", "4", "--workers", "2", "--sync-bn"])]

@@ -1,5 +1,7 @@
 """`keras_lt.training_data`: a recipe's dataset as a run's arrays, the LDAM selection, the held-out test split."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,20 @@ def test_one_class_is_one_line(tmp_path):
     with pytest.raises(DataError) as error:
         training_data.prepare_data(tiny_recipe(dataset="folder", imbalance_factor=None), folder)
     assert str(error.value) == "the training split has 1 class (c0); a classifier needs at least 2: add a class folder."
+
+
+@pytest.mark.parametrize("factor, message", [
+    (1000, "imbalance factor 1000 leaves class 'c1' 0 of its 6 training images, and every class needs at least 2; use "
+           "a factor of at most 4 (--imbalance-factor 0 keeps the data's own counts)."),
+    (1.5, "imbalance factor 1.5 asks for 5 training images of class 'c2', which has 4: the long-tail profile is drawn "
+          "from balanced data (--imbalance-factor 0 keeps the data's own counts)."),
+])
+def test_a_long_tail_profile_the_data_cannot_give_says_the_factor_is_why(tmp_path, factor, message):
+    """Not "add images": the images are there; the profile of 8, 6 and 4 images leaves too few or asks too many."""
+    folder = tiny_folder(tmp_path / "photos", counts=(8, 6, 4))
+    recipe = tiny_recipe(dataset="folder", imbalance_factor=factor, image_size=[8, 8])
+    with pytest.raises(DataError) as error:
+        training_data.prepare_data(recipe, folder)
+    assert str(error.value) == message
+    data = training_data.prepare_data(dataclasses.replace(recipe, imbalance_factor=4), folder)  # the factor offered
+    assert data.class_counts.tolist() == [8, 4, 2]
