@@ -23,6 +23,7 @@ from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.own_data import with_cpmix_switch
 from keras_lt.recipes import RANGES
+from keras_lt.recipe_checks import check_recipe
 from keras_lt.recipes import load_recipe
 from keras_lt.run_directory import foreign_entries
 from keras_lt.run_directory import has_finished_epoch
@@ -229,8 +230,7 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
         raise KerasLTError(
             "--resume continues an interrupted run and --overwrite replaces a finished one; pass one of them."
         )
-    if devices > 1 and "WORLD_SIZE" not in os.environ:
-        ctx.exit(launch(devices, _arguments(ctx)))
+    launching = devices > 1 and "WORLD_SIZE" not in os.environ  # this process starts the ranks
     if workers is not None:
         os.environ[WORKERS_ENV] = str(workers)
     given = {
@@ -239,8 +239,11 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
         "select_on_val": select_on_val or None, "sync_batch_norm": sync_bn or None,
     }
     options = {k: v for k, v in given.items() if v is not None}
-    main = os.environ.get("RANK", "0") == "0"
+    main = os.environ.get("RANK", "0") == "0" and not launching
     recipe = build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=main)
+    if launching:  # a bad recipe is one line here, not one per rank
+        check_recipe(recipe)
+        ctx.exit(launch(devices, _arguments(ctx)))
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
     replace = main and overwrite and is_finished(output)
     if replace:

@@ -339,16 +339,21 @@ def check_numbers(recipe):
     def check(field, value, allowed):
         for path, leaf in _leaves(value, field):
             if leaf not in allowed:
-                raise KerasLTError(f"recipe {recipe.name}: {path} must be {allowed}, not {leaf!r}.")
+                default = field in within_epochs and value == _default(field)  # not the recipe's own: say so
+                hint = f" (the default, meant for {_default('epochs')} epochs: give the recipe {field} for {recipe.epochs})"
+                hint = hint if default else ""
+                raise KerasLTError(f"recipe {recipe.name}: {path} must be {allowed}, not {leaf!r}{hint}.")
 
     if isinstance(recipe.image_size, list) and len(recipe.image_size) != 2:
         raise KerasLTError(
             f"recipe {recipe.name}: image_size must be [height, width] or one side, not {recipe.image_size}."
         )
+    within_epochs = ()
     check("epochs", recipe.epochs, RANGES["epochs"])  # first: the epoch settings' ranges depend on it
     within, before_end = Range(0, recipe.epochs, integer=True), Range(0, recipe.epochs - 1, integer=True)
-    ranges = {**RANGES, "warmup_epochs": within, "milestones": within,
-              **dict.fromkeys(("drw_epoch", "ga_epoch", "cpmix_epoch"), before_end)}
+    within_epochs = {"warmup_epochs": within, "milestones": within,
+                     **dict.fromkeys(("drw_epoch", "ga_epoch", "cpmix_epoch"), before_end)}
+    ranges = {**RANGES, **within_epochs}
     settings = {field: getattr(recipe, field) for field in ranges}
     settings.update({f"finetune.{k}": v for k, v in (recipe.finetune or {}).items() if k in FINETUNE_RANGES})
     for name, value in settings.items():
@@ -360,6 +365,12 @@ def check_numbers(recipe):
         for path, leaf in _leaves(value, field):
             if isinstance(leaf, numbers.Real) and not math.isfinite(leaf):
                 raise KerasLTError(f"recipe {recipe.name}: {path} must be a finite number, not {leaf}.")
+
+
+def _default(field):
+    """A `Recipe` field's default value."""
+    spec = next(spec for spec in dataclasses.fields(Recipe) if spec.name == field)
+    return spec.default_factory() if spec.default is dataclasses.MISSING else spec.default
 
 
 def _leaves(value, path):

@@ -1,17 +1,56 @@
-"""`keras_lt.distributed.launch`: the torchrun command `keras-lt train --devices N` runs, and its exit status."""
+"""`keras_lt.distributed.launch`: the torchrun run `keras-lt train --devices N` makes, and its exit status.
 
-import subprocess
-import sys
+torchrun itself takes seconds to start (tests/test_train_devices.py runs it, a rank's error and a
+Ctrl-C included): here its entry point is replaced, recording what it was given or failing as a
+rank would.
+"""
+
+import signal
+
+import pytest
+from torch.distributed import run as torchrun
+from torch.distributed.elastic.multiprocessing.api import SignalException
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+from torch.distributed.elastic.multiprocessing.errors import ProcessFailure
 
 from keras_lt.distributed import launch
+from keras_lt.errors import KerasLTError
 
 
-def test_launch_runs_the_cli_under_torchrun_and_returns_its_status(monkeypatch):
-    """torchrun itself takes seconds to start (tests/test_train_devices.py runs it): here the command is recorded."""
-    commands = []
-    monkeypatch.setattr(subprocess, "call", lambda command: commands.append(command) or 3)
-    assert launch("2", ["train", "--recipe", "r.json"]) == 3
-    assert commands == [[
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "keras_lt.cli.main", "train", "--recipe", "r.json",
-    ]]
+def failing(exitcode, rank=1):
+    """A stand-in for torchrun's run in which `rank` exits with `exitcode` (negative: killed by that signal)."""
+
+    def run(args):
+        failure = ProcessFailure(local_rank=rank, pid=1234, exitcode=exitcode, error_file="")
+        raise ChildFailedError("keras_lt.cli.main", {rank: failure})
+
+    return run
+
+
+def test_launch_runs_the_cli_under_torchrun_standalone(monkeypatch):
+    runs = []
+    monkeypatch.setattr(torchrun, "run", runs.append)
+    assert launch("2", ["train", "--recipe", "r.json"]) == 0
+    (args,) = runs
+    assert (args.standalone, args.nproc_per_node, args.module) == (True, "2", True)
+    assert (args.training_script, args.training_script_args) == ("keras_lt.cli.main", ["train", "--recipe", "r.json"])
+
+
+def test_a_failing_rank_gives_its_exit_status(monkeypatch, capsys):
+    monkeypatch.setattr(torchrun, "run", failing(3))
+    assert launch(2, ["train"]) == 3
+    assert capsys.readouterr().err == ""  # the rank printed why it stopped
+
+
+def test_a_rank_killed_by_a_signal_is_one_line(monkeypatch):
+    monkeypatch.setattr(torchrun, "run", failing(-signal.SIGKILL))
+    with pytest.raises(KerasLTError, match=r"^rank 1 of the run was killed by SIGKILL \(out of memory\?\); every rank stopped\.$"):
+        launch(2, ["train"])
+
+
+def test_a_signal_to_the_launcher_is_its_shell_status(monkeypatch):
+    def interrupted(args):
+        raise SignalException("stopped", signal.SIGINT)
+
+    monkeypatch.setattr(torchrun, "run", interrupted)
+    assert launch(2, ["train"]) == 128 + signal.SIGINT  # 130: the ranks said where they stopped

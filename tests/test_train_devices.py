@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from safetensors.numpy import load_file
 
@@ -59,12 +60,32 @@ def test_interrupted_two_process_run_resumes_exactly(tmp_path):
     assert [row.split(",")[1:3] for row in logs[0]] == [row.split(",")[1:3] for row in logs[1]]  # accuracy, loss
 
 
-def test_devices_forwards_the_other_options(monkeypatch):
+def test_devices_forwards_the_other_options(monkeypatch, tmp_path):
     calls = []
+    recipe = str(tmp_path / "r.json")
+    (tmp_path / "r.json").write_text(json.dumps(RECIPE))
     monkeypatch.delenv("WORLD_SIZE", raising=False)
     monkeypatch.setattr("keras_lt.cli.train.launch", lambda n, argv: calls.append((n, argv)) or 0)
     result = CliRunner().invoke(
-        train_command, ["--recipe", "r.json", "--devices", "3", "--sync-bn", "--workers", "2", "--seed", "4"]
+        train_command, ["--recipe", recipe, "--devices", "3", "--sync-bn", "--workers", "2", "--seed", "4"]
     )
     assert result.exit_code == 0, result.output
-    assert calls == [(3, ["train", "--recipe", "r.json", "--seed", "4", "--workers", "2", "--sync-bn"])]
+    assert calls == [(3, ["train", "--recipe", recipe, "--seed", "4", "--workers", "2", "--sync-bn"])]
+
+
+def test_devices_checks_the_recipe_once_before_starting_the_ranks(monkeypatch, tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps({**RECIPE, "lr": -1}))
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.setattr("keras_lt.cli.train.launch", lambda n, argv: pytest.fail("ranks started"))
+    result = CliRunner().invoke(train_command, ["--recipe", str(tmp_path / "r.json"), "--devices", "2"])
+    assert result.exit_code == 1
+    assert result.output == "Error: recipe ddp-resume: lr must be a number > 0, not -1.\n"
+
+
+def test_a_ranks_error_ends_the_run_in_its_own_line_without_torchruns_traceback(tmp_path):
+    (tmp_path / "recipe.json").write_text(json.dumps(RECIPE))
+    (tmp_path / "data").mkdir()  # no images: every rank stops reading the data
+    failed = _train(tmp_path, "out", "--devices", "2", torchrun=False)
+    assert failed.returncode == 1
+    errors = [line for line in failed.stderr.splitlines() if line.strip()]
+    assert errors and all(line.startswith("Error: ") for line in errors), failed.stderr[-3000:]

@@ -1,27 +1,55 @@
 """`keras-lt train --devices N`: the same command under `torchrun`, one process per device."""
 
-import subprocess
-import sys
+import logging
+
+from keras_lt.errors import KerasLTError
+
+SIGNAL_EXIT = 128  # a shell's exit status for a process ended by signal s is 128 + s
 
 
 def launch(processes, argv):
-    """Runs `python -m torch.distributed.run --standalone --nproc_per_node N -m keras_lt.cli.main ARGV`.
+    """Runs `torchrun --standalone --nproc_per_node N -m keras_lt.cli.main ARGV` in this process.
 
-    `--standalone` rendezvouses on this machine at a free port. torchrun stops every rank when one
-    fails, and its exit status is the run's.
+    torchrun's own entry point (`torch.distributed.run`) is called here rather than as a command,
+    so that a failing rank ends the run with the rank's own message alone: the rank has printed
+    why it stopped (its one-line error), and torchrun's report of the failure (a traceback and a
+    table of its own) is left out. `--standalone` rendezvouses on this machine at a free port;
+    torchrun stops every rank when one fails.
 
     Args:
         processes: ranks to start (one per GPU; any number on CPU).
         argv: the `keras-lt` arguments each rank gets (without `--devices`).
 
     Returns:
-        torchrun's exit status.
+        The exit status: 0, the first failing rank's, or 128 + the signal that stopped the run.
+
+    Raises:
+        KerasLTError: a rank was killed by a signal (it could print nothing): one line naming it.
 
     Example:
     >>> launch(2, ["train", "--recipe", "ce-resnext50-imagenetlt", "--data-dir", "data"])
+    0
     """
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(processes)}",
-        "-m", "keras_lt.cli.main", *argv,
-    ]
-    return subprocess.call(command)
+    from torch.distributed import run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+
+    for name, logger in list(logging.Logger.manager.loggerDict.items()):  # each sets its own level as it is made
+        if name.startswith("torch.distributed.elastic") and isinstance(logger, logging.Logger):
+            logger.setLevel(logging.CRITICAL)  # its reports of a failure or a signal: the ranks say why they stopped
+    args = torchrun.parse_args(
+        ["--standalone", f"--nproc_per_node={int(processes)}", "-m", "keras_lt.cli.main", *argv]
+    )
+    try:
+        torchrun.run(args)
+    except SignalException as stop:  # Ctrl-C or a kill of this process: the ranks got it too and said where they stopped
+        return SIGNAL_EXIT + int(stop.sigval)
+    except ChildFailedError as error:
+        rank, failure = error.get_first_failure()
+        if failure.exitcode < 0:
+            raise KerasLTError(
+                f"rank {rank} of the run was killed by {failure.signal_name()} (out of memory?); every rank stopped."
+            ) from None
+        return failure.exitcode
+    return 0
+
