@@ -244,6 +244,10 @@ def test_a_recipe_file_that_is_not_utf8_is_one_line(tmp_path):
     ({"milestones": [160, 300]}, "milestones[1] must be a whole number in 0..200, not 300."),
     ({"milestones": [180, 160]}, "milestones [180, 160] must be in increasing order."),
     ({"warmup_epochs": 50, "epochs": 1, "milestones": [1, 1]}, "warmup_epochs must be a whole number in 0..1, not 50."),
+    ({"epochs": 3, "warmup_epochs": 0}, "milestones[0] must be a whole number in 0..3, not 160 (the default, meant for "
+                                         "200 epochs: give the recipe milestones for 3)."),
+    ({"epochs": 3, "milestones": []}, "warmup_epochs must be a whole number in 0..3, not 5 (the default, meant for 200 "
+                                      "epochs: give the recipe warmup_epochs for 3)."),
     ({"drw_epoch": 200, "loss": "ldam"}, "drw_epoch must be a whole number in 0..199, not 200."),
     ({"image_size": [16]}, "image_size must be [height, width] or one side, not [16]."),
     ({"image_size": [16, 16, 3]}, "image_size must be [height, width] or one side, not [16, 16, 3]."),
