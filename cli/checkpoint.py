@@ -5,6 +5,7 @@ import math
 import click
 
 from keras_lt import hub
+from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.errors import CheckpointError
 from keras_lt.losses import posthoc_logit_adjustment
 
@@ -46,6 +47,21 @@ def load_model(name_or_path):
     config = model.keras_lt_config
     class_names = config.get("class_names") or [str(c) for c in range(model.output_shape[-1])]
     return model, class_names, tuple(model.input_shape[1:3])
+
+
+def is_streamed(dataset, config):
+    """Whether a checkpoint's `dataset` is read as streamed data: the evaluation view (resize, centre crop).
+
+    Split-file datasets (ImageNet-LT, Places-LT, iNaturalist 2018) always are, an image folder when
+    the checkpoint's recipe streamed it (`"pipeline": "stream"`); the other data is fitted in memory
+    (`keras_lt.data.image_folder.fit_image`: the shorter side scaled to the model's, centre crop).
+
+    Example:
+    >>> is_streamed("folder", model.keras_lt_config)
+    False
+    """
+    recipe = config.get("recipe") or {}
+    return dataset in SPLIT_FILE_DATASETS or (dataset == "folder" and recipe.get("pipeline") == "stream")
 
 
 def train_counts(model, name_or_path, purpose):

@@ -9,6 +9,7 @@ import click
 from keras_lt import evaluation
 from keras_lt import training_data
 from keras_lt.cli.checkpoint import adjusted_logits
+from keras_lt.cli.checkpoint import is_streamed
 from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.checkpoint import logit_adjust_option
 from keras_lt.cli.checkpoint import train_counts
@@ -182,8 +183,9 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     if split == "test" and data_dir and recipe.get("dataset") == dataset and training_data.holds_out_test(dataset, data_dir):
         images, labels = held_out_split(model, config, data_dir, workers)
     else:
-        stream = dataset == "folder" and recipe.get("pipeline") == "stream"
-        images, labels = load_split(dataset, split, data_dir, class_names, image_size, stream, workers)
+        images, labels = load_split(
+            dataset, split, data_dir, class_names, image_size, is_streamed(dataset, config), workers
+        )
     logits = adjusted_logits(network, model, predict_logits(network, images, batch_size), tau)
     report = evaluation.evaluate_predictions(logits, labels, counts, class_names)
     pairs = None

@@ -1,6 +1,7 @@
 """`keras-lt predict`: the top-k classes of image files, folders, or the bundled sample images."""
 
 import csv
+import functools
 import io
 import json
 import os
@@ -10,9 +11,11 @@ import click
 import numpy as np
 
 from keras_lt.cli.checkpoint import adjusted_logits
+from keras_lt.cli.checkpoint import is_streamed
 from keras_lt.cli.checkpoint import load_model
 from keras_lt.cli.checkpoint import logit_adjust_option
 from keras_lt.cli.errors import one_line_errors
+from keras_lt.data.eval_transform import EvalTransform
 from keras_lt.data.image_folder import image_files_under
 from keras_lt.data.image_folder import read_image
 from keras_lt.errors import DataError
@@ -42,11 +45,30 @@ def image_files(paths):
     return files
 
 
-def predict_files(network, files, size, batch_size):
+def image_reader(config, size):
+    """`read(path)`: an image file as the checkpoint's test images were read, uint8 `(h, w, 3)` of `size`.
+
+    A checkpoint trained on streamed data (`keras_lt.cli.checkpoint.is_streamed`) sees the
+    evaluation view `evaluate` gives it (`keras_lt.data.EvalTransform`: the shorter side resized
+    to 256/224 of the crop, centre crop); any other one the image fitted in memory (`read_image`).
+    """
+    dataset = (config.get("dataset") or {}).get("name")
+    if is_streamed(dataset, config) and size[0] == size[1]:
+        return EvalTransform(size[0])
+    return functools.partial(read_image, size=size)
+
+
+def predict_files(network, files, read, batch_size):
     """Decodes and predicts `files` one batch at a time, so memory does not grow with their number.
 
     A file that cannot be read (corrupt, not an image, too large, not a regular file) is skipped
     with a line on stderr; the others are predicted.
+
+    Args:
+        network: the model.
+        files: image file paths.
+        read: `read(path)`, the file's uint8 image of the model's size (`image_reader`).
+        batch_size: images per forward pass.
 
     Returns:
         The files read and their logits, in order.
@@ -55,23 +77,23 @@ def predict_files(network, files, size, batch_size):
         DataError: not one file could be read.
 
     Example:
-    >>> files, logits = predict_files(model, ["cat.jpg", "dog.png"], (32, 32), 64)
+    >>> files, logits = predict_files(model, ["cat.jpg", "dog.png"], image_reader(config, (32, 32)), 64)
     """
-    read, logits = [], []
+    read_files, logits = [], []
     for start in range(0, len(files), batch_size):
         images = []
         for path in files[start:start + batch_size]:
             try:
-                images.append(read_image(path, size))
+                images.append(read(path))
             except DataError as error:
                 click.echo(f"skipped: {error}", err=True)
                 continue
-            read.append(path)
+            read_files.append(path)
         if images:
             logits.append(predict_logits(network, np.stack(images), batch_size))
-    if not read:
+    if not read_files:
         raise DataError("no image to predict: give image files or folders holding images (jpg, png, ...).")
-    return read, np.concatenate(logits)
+    return read_files, np.concatenate(logits)
 
 
 def top_k_predictions(paths, probabilities, class_names, k):
@@ -125,14 +147,17 @@ def predict(model, paths, top_k, output_format, batch_size, tau):
 
     MODEL is a zoo name, a checkpoint directory or hf://ORG/NAME[@REVISION]. PATHS are image files
     in any size or mode, and folders, searched recursively; with none, the sample images bundled
-    with keras-lt are used. Unreadable files are skipped with a line on stderr. --logit-adjust
+    with keras-lt are used. Images are read as the model's test images were: fitted (shorter side,
+    centre crop), or for a model trained on streamed data resized to 256/224 of its side and
+    centre-cropped. Unreadable files are skipped with a line on stderr. --logit-adjust
     shows the probabilities of the post-hoc adjusted logits (the checkpoint's training prior).
     """
     network, class_names, image_size = load_model(model)
     if not paths:
         paths = (sample_images_dir(),)
         click.echo(f"no PATHS given: predicting the bundled sample images in {paths[0]}", err=True)
-    files, logits = predict_files(network, image_files(paths), image_size, batch_size or inference_batch_size(image_size))
+    read = image_reader(network.keras_lt_config, image_size)
+    files, logits = predict_files(network, image_files(paths), read, batch_size or inference_batch_size(image_size))
     logits = adjusted_logits(network, model, logits, tau)
     probabilities = np.exp(log_softmax(np.asarray(logits, dtype=np.float64)))
     results = top_k_predictions(files, probabilities, class_names, min(top_k, len(class_names)))

@@ -206,3 +206,28 @@ def test_format_csv_one_row_per_image_and_rank():
         "dir/b.jpg,1,ant,0.500000",
         "dir/b.jpg,2,bee,0.125000",
     ]
+
+
+def test_a_checkpoint_trained_on_streamed_data_predicts_on_its_evaluation_view(tiny, tmp_path):
+    """Resize the shorter side to 256/224 of the crop, then a centre crop: what `evaluate` scored it on."""
+    from PIL import Image
+
+    model, _ = tiny
+    directory = str(tmp_path / "streamed")
+    keras_lt.save_pretrained(
+        model, directory, class_names=CLASSES, train_class_counts=TRAIN_COUNTS, dataset={"name": "folder"},
+        recipe={"name": "streamed", "dataset": "folder", "pipeline": "stream", "image_size": SIZE},
+    )
+    wide = write_image(tmp_path / "wide.png", "RGB", (30, 20), seed=6)  # a PNG: decoded at full size, no JPEG draft
+    result = run("predict", directory, wide, "--top-k", len(CLASSES), "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    with Image.open(wide) as image:  # 30 x 20: the short side 20 -> round(8 * 256 / 224) = 9
+        resized = image.convert("RGB").resize((13, 9), Image.BILINEAR)  # (int(9 * 30 / 20), 9)
+    view = np.asarray(resized.crop((2, 0, 2 + SIZE, SIZE)))  # left round(5 / 2) = 2, top 0
+    logits = np.asarray(model.predict(view[None], verbose=0), dtype=np.float64)[0]
+    expected = np.exp(logits - logits.max()) / np.exp(logits - logits.max()).sum()
+    (entry,) = json.loads(result.stdout)
+    got = {p["class"]: p["probability"] for p in entry["predictions"]}
+    np.testing.assert_allclose([got[c] for c in CLASSES], expected, atol=ATOL, rtol=0)
+    fitted = expected_probabilities(model, wide)  # the in-memory view: another crop, other probabilities
+    assert np.abs(fitted - expected).max() > 10 * ATOL
