@@ -323,7 +323,9 @@ def save_pretrained(
     save_file(tensors, os.path.join(directory, WEIGHTS_FILE), metadata={"format": "keras-lt"})
     with open(os.path.join(directory, CONFIG_FILE), "w") as f:
         json.dump(config, f, indent=2)
-    with open(os.path.join(directory, CARD_FILE), "w") as f:
+    # A name from a file name that is not UTF-8 (a folder "dat\xe9") is exact in config.json (escaped)
+    # and a "?" in the card, which stays UTF-8 for the Hub.
+    with open(os.path.join(directory, CARD_FILE), "w", encoding="utf-8", errors="replace") as f:
         f.write(model_card(config))
     return config
 

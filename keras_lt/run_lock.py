@@ -69,7 +69,7 @@ class RunLock:
                 raise
             os.close(fd)
         os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}: {' '.join(sys.argv)}\n".encode())
+        os.write(fd, os.fsencode(f"pid {os.getpid()}: {' '.join(sys.argv)}\n"))  # a file name's bytes as they are
         self.fd = fd
         return self
 

@@ -423,6 +423,15 @@ def test_save_pretrained_writes_nothing_that_from_pretrained_would_refuse(tmp_pa
     assert not directory.exists()
 
 
+def test_a_dataset_named_by_a_folder_that_is_not_utf8_saves_exactly_in_the_config(tmp_path):
+    """A folder `dat\\xe9` (Latin-1): Python holds the byte as a surrogate, which UTF-8 cannot write."""
+    title = os.fsdecode(b"dat\xe9")
+    directory = tmp_path / "x"
+    hub.save_pretrained(resnet32(3, input_shape=(8, 8, 3)), str(directory), dataset={"name": "folder", "title": title})
+    assert hub.from_pretrained(str(directory)).keras_lt_config["dataset"]["title"] == title
+    assert "dat?" in (directory / "README.md").read_text(encoding="utf-8")  # the card: UTF-8, the byte a "?"
+
+
 def test_headline_cifar100_checkpoint_says_how_to_train_it():
     # No CIFAR-100 pixels exist where the zoo is built: the name must fail in one line with the command.
     with pytest.raises(KerasLTError) as error:

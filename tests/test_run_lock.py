@@ -83,3 +83,14 @@ def test_a_directory_that_cannot_be_written_is_one_line_and_nothing_is_left(tmp_
 def test_a_directory_without_write_permission_is_one_line():
     with pytest.raises(KerasLTError, match=r"^cannot write in /sys/fs/run: /sys/fs is not writable \(.+\); choose "):
         RunLock("/sys/fs/run").acquire()
+
+
+def test_a_command_line_with_a_file_name_that_is_not_utf8_is_recorded_as_its_bytes(tmp_path, monkeypatch):
+    """`--data-dir $'dat\\xe9'`: Python holds the byte as a surrogate, which str.encode() refuses."""
+    monkeypatch.setattr(sys, "argv", ["keras-lt", "train", "--data-dir", os.fsdecode(b"dat\xe9")])
+    directory = str(tmp_path / "run")
+    with RunLock(directory):
+        with open(os.path.join(directory, LOCK_FILE), "rb") as f:
+            assert f.read() == f"pid {os.getpid()}: keras-lt train --data-dir ".encode() + b"dat\xe9\n"
+        with pytest.raises(KerasLTError, match=r"in use by another keras-lt run \(pid \d+: keras-lt train --data-dir dat"):
+            RunLock(directory).acquire()
