@@ -4,6 +4,7 @@ import sys
 
 import click
 
+from keras_lt.cli.checkpoint import FiniteFloat
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.cli.train import RecipeNumber
 from keras_lt.decoupling import decouple_checkpoint
@@ -19,7 +20,7 @@ from keras_lt.trainers.decoupled import METHODS
 @click.option("--imbalance-factor", type=RecipeNumber("imbalance_factor"), help="Long-tail profile of the training split (at least 1), 0 for none [default: the checkpoint's recipe, else 100].")
 @click.option("--epochs", type=RecipeNumber("epochs"), help="Training epochs of crt / lws [default: 10 / 5; short30 uses 3].")
 @click.option("--lr", type=RecipeNumber("lr"), help="Initial learning rate of the cosine schedule [default: 0.05].")
-@click.option("--tau", type=float, default=1.0, show_default=True, help="The tau-norm exponent.")
+@click.option("--tau", type=FiniteFloat(), default=1.0, show_default=True, help="The tau-norm exponent.")
 @click.option("--output", type=click.Path(file_okay=False), help="Checkpoint directory [default: the local checkpoint MODEL-METHOD].")
 @click.option("--seed", type=RecipeNumber("seed"), default=0, show_default=True, help="Seed of the re-initialisation, sampling and augmentation.")
 @click.option("--overwrite", is_flag=True, help="Replace the checkpoint of this decoupling in --output.")

@@ -68,6 +68,13 @@ def test_a_number_option_takes_what_trains_refuses_the_rest_before_loading_anyth
     assert f"Error: Invalid value for '{option}': {value} is not {allowed}." in result.stderr
 
 
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_a_tau_that_is_not_a_finite_number_is_refused_before_loading_anything(value):
+    result = run("decouple", "no-such-model", "--method", "tau-norm", "--tau", value)
+    assert result.exit_code == 2
+    assert f"Error: Invalid value for '--tau': '{value}' is not a finite number." in result.stderr
+
+
 def test_a_finished_decoupling_is_replaced_only_with_overwrite(tiny, folder, tmp_path):
     output = tmp_path / "tau"
     args = ("decouple", tiny[1], "--method", "tau-norm", "--data-dir", folder, *DATA, "--output", output)
