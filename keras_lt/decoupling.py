@@ -16,6 +16,7 @@ from keras_lt.recipes import Recipe
 from keras_lt.run_directory import LOG_FILE
 from keras_lt.run_directory import METRICS_FILE
 from keras_lt.run_directory import is_interrupted
+from keras_lt.run_directory import name_some
 from keras_lt.run_lock import LOCK_FILE
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers import decouple
@@ -144,10 +145,15 @@ def _check_output(output_dir, name, overwrite):
                 "--overwrite to decouple it again."
             )
     others = sorted(set(os.listdir(output_dir)) - STAGE_TWO_FILES) if os.path.isdir(output_dir) else []
+    if others and os.path.isfile(os.path.join(output_dir, hub.CONFIG_FILE)):  # beside the checkpoint it would replace
+        raise KerasLTError(
+            f"--overwrite replaces a finished decoupling, and {output_dir} also holds other files ({name_some(others)}); "
+            "move them out or choose another --output."
+        )
     if others:
         raise KerasLTError(
-            f"{output_dir} is not empty and holds no keras-lt checkpoint ({', '.join(others[:SHOWN_NAMES])}); choose "
-            "an empty or new --output."
+            f"{output_dir} is not empty and holds no keras-lt checkpoint ({name_some(others)}); choose an empty or new "
+            "--output."
         )
 
 
@@ -160,16 +166,10 @@ def _check_classes(model, config, class_names, source):
     if len(class_names) == count and (not expected or list(class_names) == list(expected)):
         return
     raise DataError(
-        f"{source} has {len(class_names)} classes ({_names(class_names)}), {model} was trained on "
-        f"{count} ({_names(expected) if expected else 'names not saved'}); decoupling re-balances "
+        f"{source} has {len(class_names)} classes ({name_some(list(class_names), SHOWN_NAMES)}), {model} was trained on "
+        f"{count} ({name_some(expected, SHOWN_NAMES) if expected else 'names not saved'}); decoupling re-balances "
         "the checkpoint's own classes: give --data-dir the data it was trained on."
     )
-
-
-def _names(class_names):
-    """Up to `SHOWN_NAMES` class names, for a message."""
-    shown = ", ".join(class_names[:SHOWN_NAMES])
-    return shown if len(class_names) <= SHOWN_NAMES else f"{shown}, ..."
 
 
 def _base_recipe(stored, name, dataset, imbalance_factor):

@@ -59,7 +59,8 @@ class Recipe:
             "crop_flip" (pad 4 + crop + flip), "autoaugment" (crop + flip, AutoAugment's CIFAR-10
             policy, Cutout 16) or "paco" (naver-ai/cmo's `--use_randaug`: per image, that or a
             SimCLR-style branch). Streamed (`keras_lt.data.StreamingBatches`): "imagenet"
-            (random-resized crop + flip) or "imagenet_jitter" (+ colour jitter 0.4).
+            (random-resized crop + flip; what a recipe file with "pipeline": "stream" gets unless
+            it names one) or "imagenet_jitter" (+ colour jitter 0.4).
         drw_epoch: epoch at which deferred re-weighting starts (None: never).
         ga_epoch: epoch at which KPS gradient adjustment starts (None: never).
         cpmix_epoch: epoch at which the "cpmix" method's mixup terms start (None: never); a "cpmix"
@@ -456,7 +457,7 @@ def load_recipe(name_or_path):
     if not os.path.isfile(path):
         raise KerasLTError(unknown_zoo_name("recipe", name_or_path, "a zoo recipe name or a recipe JSON file"))
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # UTF-8, with or without a byte-order mark
             fields = json.load(f)
     except (OSError, ValueError) as e:  # unreadable, not UTF-8 or not JSON
         raise KerasLTError(f"cannot read recipe {path}: {e}; a recipe is a JSON file in UTF-8.") from None
@@ -474,6 +475,8 @@ def load_recipe(name_or_path):
             raise KerasLTError(
                 f"recipe {path}: {field.name} must be {_type_words(field.type)}, not {json.dumps(fields[field.name])}."
             )
+    if fields.get("pipeline") == "stream":  # the streamed pipeline's standard augmentation, unless one is named
+        fields = {"augment": "imagenet", **fields}
     recipe = Recipe(**fields)
     check_numbers(recipe)  # before a schedule scales them
     recipe.ingredients()  # an invalid combination fails here, in one line

@@ -200,7 +200,7 @@ def data_identity(data, data_dir=None):
     root = os.path.commonpath(paths)
     digest = hashlib.sha1()
     for path in paths:
-        digest.update(f"{os.path.relpath(path, root)}\0{os.path.getsize(path)}\n".encode())
+        digest.update(os.fsencode(f"{os.path.relpath(path, root)}\0{os.path.getsize(path)}\n"))  # any file name
     return {**identity, "train_files": digest.hexdigest()}
 
 

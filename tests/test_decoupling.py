@@ -52,6 +52,14 @@ def test_the_output_is_named_after_the_argument_not_the_config(setup):
         "--overwrite to decouple it again."
     )
     decoupled(setup, overwrite=True)  # replaces its own checkpoint
+    with open(os.path.join(output, "mine.txt"), "w") as f:
+        f.write("a user's notes")
+    with pytest.raises(KerasLTError) as error:
+        decoupled(setup, overwrite=True)
+    assert str(error.value) == (
+        f"--overwrite replaces a finished decoupling, and {output} also holds other files (mine.txt); move them out "
+        "or choose another --output."
+    )
 
 
 def test_an_output_holding_another_checkpoint_a_training_run_or_other_files_is_refused(setup):
@@ -80,7 +88,7 @@ def test_what_a_stopped_decoupling_left_does_not_block_it(setup):
     ("xy", {}, "has 2 classes (x, y), {base} was trained on 3 (a, b, c)"),
     ("def", {}, "has 3 classes (d, e, f), {base} was trained on 3 (a, b, c)"),
     ("abc", {"dataset": "cifar10", "imbalance_factor": 100}, "has 3 classes (a, b, c), {base} was trained on 7 "
-                                                             "(a, b, c, d, e, ...)"),
+                                                             "(a, b, c, d, e and 2 more)"),
 ], ids=["fewer classes", "other names", "more classes, before the base's long-tail profile"])
 def test_data_of_other_classes_than_the_checkpoints_is_one_line(setup, classes, recipe, message):
     data = setup / f"data-{classes}"

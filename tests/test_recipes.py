@@ -308,3 +308,19 @@ def test_a_range_says_what_it_takes():
     ]
     assert 0 in RANGES["imbalance_factor"] and 0.5 not in RANGES["imbalance_factor"]
     assert np.int64(3) in RANGES["epochs"] and 3.0 not in RANGES["epochs"] and float("nan") not in RANGES["lr"]
+
+
+def test_a_recipe_file_in_utf8_with_a_byte_order_mark_loads(tmp_path):
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"name": "bom", "lr": 0.05}).encode())
+    assert load_recipe(str(path)).lr == 0.05
+
+
+def test_a_streamed_recipe_file_gets_the_streamed_pipelines_augmentation_unless_it_names_one(tmp_path):
+    path = tmp_path / "stream.json"
+    path.write_text(json.dumps({"name": "stream", "pipeline": "stream"}))
+    assert load_recipe(str(path)).augment == "imagenet"
+    path.write_text(json.dumps({"name": "stream", "pipeline": "stream", "augment": "imagenet_jitter"}))
+    assert load_recipe(str(path)).augment == "imagenet_jitter"
+    path.write_text(json.dumps({"name": "memory"}))
+    assert load_recipe(str(path)).augment == "crop_flip"

@@ -143,3 +143,16 @@ def test_a_run_started_without_a_data_record_resumes_and_gets_one(tmp_path, monk
 
 def interrupt(*args, **kwargs):
     raise KeyboardInterrupt
+
+
+def test_the_data_identity_takes_file_names_that_are_not_utf8(tmp_path):
+    """A Latin-1 `caf\\xe9.png` in a class folder: its name's bytes go into the digest, as they are on disk."""
+    from keras_lt.training_data import prepare_data
+
+    folder = tiny_folder(tmp_path / "photos")
+    recipe = tiny_recipe(dataset="folder", imbalance_factor=None)
+    before = run_directory.data_identity(prepare_data(recipe, folder), folder)
+    shutil.copy(os.path.join(folder, "train", "c0", "0.png"), os.fsdecode(os.fsencode(folder) + b"/train/c0/caf\xe9.png"))
+    after = run_directory.data_identity(prepare_data(recipe, folder), folder)
+    assert after["train_class_counts"][0] == before["train_class_counts"][0] + 1
+    assert after["train_files"] != before["train_files"]

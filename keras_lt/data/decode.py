@@ -76,8 +76,12 @@ def open_image(path):
             yield image
     except DataError:
         raise
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning) as error:  # the warning: where a warnings filter makes it an error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):  # the warning: a filter made it an error
+        raise DataError(
+            f"cannot read image {path}: more pixels than Pillow's limit of {Image.MAX_IMAGE_PIXELS} (a decompression "
+            "bomb?); shrink it or remove it."
+        ) from None
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
         raise unreadable_image(path, error) from None
 
 
