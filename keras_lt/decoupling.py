@@ -147,8 +147,8 @@ def _check_output(output_dir, name, overwrite):
     others = sorted(set(os.listdir(output_dir)) - STAGE_TWO_FILES) if os.path.isdir(output_dir) else []
     if others and os.path.isfile(os.path.join(output_dir, hub.CONFIG_FILE)):  # beside the checkpoint it would replace
         raise KerasLTError(
-            f"--overwrite replaces a finished decoupling, and {output_dir} also holds other files ({name_some(others)}); "
-            "move them out or choose another --output."
+            f"--overwrite replaces a finished decoupling, and {output_dir} also holds other files "
+            f"({name_some(others)}); move them out or choose another --output."
         )
     if others:
         raise KerasLTError(
@@ -166,7 +166,8 @@ def _check_classes(model, config, class_names, source):
     if len(class_names) == count and (not expected or list(class_names) == list(expected)):
         return
     raise DataError(
-        f"{source} has {len(class_names)} classes ({name_some(list(class_names), SHOWN_NAMES)}), {model} was trained on "
+        f"{source} has {len(class_names)} classes ({name_some(list(class_names), SHOWN_NAMES)}), {model} was "
+        "trained on "
         f"{count} ({name_some(expected, SHOWN_NAMES) if expected else 'names not saved'}); decoupling re-balances "
         "the checkpoint's own classes: give --data-dir the data it was trained on."
     )

@@ -341,7 +341,8 @@ def check_numbers(recipe):
         for path, leaf in _leaves(value, field):
             if leaf not in allowed:
                 default = field in within_epochs and value == _default(field)  # not the recipe's own: say so
-                hint = f" (the default, meant for {_default('epochs')} epochs: give the recipe {field} for {recipe.epochs})"
+                meant = _default("epochs")
+                hint = f" (the default, meant for {meant} epochs: give the recipe {field} for {recipe.epochs})"
                 hint = hint if default else ""
                 raise KerasLTError(f"recipe {recipe.name}: {path} must be {allowed}, not {leaf!r}{hint}.")
 
