@@ -167,9 +167,8 @@ def _check_classes(model, config, class_names, source):
         return
     raise DataError(
         f"{source} has {len(class_names)} classes ({name_some(list(class_names), SHOWN_NAMES)}), {model} was "
-        "trained on "
-        f"{count} ({name_some(expected, SHOWN_NAMES) if expected else 'names not saved'}); decoupling re-balances "
-        "the checkpoint's own classes: give --data-dir the data it was trained on."
+        f"trained on {count} ({name_some(expected, SHOWN_NAMES) if expected else 'names not saved'}); decoupling "
+        "re-balances the checkpoint's own classes: give --data-dir the data it was trained on."
     )
 
 
