@@ -14,6 +14,7 @@ from keras_lt import hub
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.distributed import launch
+from keras_lt.callbacks import TrainingDiverged
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import format_table
 from keras_lt.losses import canonical_name
@@ -293,23 +294,31 @@ def replacing(output):
 
     `output` holds that run's files alone (`train` refuses to replace a run beside other files). A
     new run that stops before it finishes an epoch (a bad recipe, unreadable data, Ctrl-C or a
-    crash in its first epoch) is removed and the finished run moved back: `--overwrite` never trades
-    a finished run for nothing. One stopped later keeps its backup for `--resume`, as any run.
+    crash in its first epoch), or that diverges (its epochs lead nowhere a resume could go), is
+    removed and the finished run moved back: `--overwrite` never trades a finished run for
+    nothing. One stopped later otherwise keeps its backup for `--resume`, as any run.
     """
     parent = os.path.dirname(os.path.abspath(output))
     aside = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(output))}.replaced-", dir=parent)
     os.rename(output, os.path.join(aside, "run"))
-    completed = False
+
+    def put_back():
+        shutil.rmtree(output, ignore_errors=True)
+        os.rename(os.path.join(aside, "run"), output)
+        os.rmdir(aside)
+
     try:
         yield
-        completed = True
-    finally:
-        if os.path.exists(output) and (completed or has_finished_epoch(output)):
+    except TrainingDiverged as error:
+        put_back()
+        raise TrainingDiverged(f"{error.reason}; {output} keeps the finished run it held.") from None
+    except BaseException:
+        if os.path.exists(output) and has_finished_epoch(output):
             shutil.rmtree(aside)
         else:
-            shutil.rmtree(output, ignore_errors=True)
-            os.rename(os.path.join(aside, "run"), output)
-            os.rmdir(aside)
+            put_back()
+        raise
+    shutil.rmtree(aside)
 
 
 def _arguments(ctx):

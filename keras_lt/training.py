@@ -210,7 +210,10 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
                 _remove(output_dir, (DATA_FILE,))
             if isinstance(error, lt_callbacks.TrainingDiverged):
                 advice = f"; {output_dir} keeps the run up to its last good epoch: train into another --output"
-                raise lt_callbacks.TrainingDiverged(f"{error}{advice if kept else ', and run again'}.") from None
+                good = has_finished_epoch(output_dir)  # a resumed run may have none yet
+                raise lt_callbacks.TrainingDiverged(
+                    f"{error}{advice if good else ', and run again'}.", reason=str(error)
+                ) from None
             raise
         kill_point("run.trained")
         if not main:
@@ -329,7 +332,6 @@ def _finetune(network, recipe, data, output_dir, resume, verbose):
         output_dir=output_dir,  # every rank's: rank 0 writes there, the others read AFR's re-balanced set
         callbacks=[distributed.MetricReduction(), divergence, *_log(log, resume), backup], **settings,
     )
-
 
 
 def evaluate(network, data, batch_size):

@@ -88,6 +88,25 @@ def test_an_overwrite_stopped_before_its_first_epoch_finishes_puts_the_finished_
         assert not (out / hub.CONFIG_FILE).exists() and run_directory.has_finished_epoch(out)
 
 
+def test_an_overwrite_that_diverges_after_an_epoch_puts_the_finished_run_back(tmp_path, monkeypatch, tiny_architecture):
+    """Its epochs lead nowhere a resume could go: `--overwrite` must not have traded the finished run for them."""
+    out = tmp_path / "run"
+    training.train(tiny_recipe(), out, data=tiny_data(), verbose=0)
+    finished = snapshot(out)
+
+    def diverging(recipe, output, **kwargs):  # lr 0.1, then 1e29 from the second epoch
+        training.train(tiny_recipe(epochs=3, milestones=[1], factors=[1e30]), output, data=tiny_data(), verbose=0)
+
+    monkeypatch.setattr(train_command, "run", diverging)
+    result = run("train", "--recipe", "ce-resnet32-cifar10lt", "--output", out, "--overwrite")
+    assert_one_line_error(result)
+    assert result.stderr.strip() == (
+        "Error: training diverged (loss nan) in epoch 2: lower the learning rate (--lr, or the recipe's lr); "
+        f"{out} keeps the finished run it held."
+    )
+    assert os.listdir(tmp_path) == ["run"] and snapshot(out) == finished
+
+
 def test_a_recipe_file_with_milestones_and_factors_of_different_lengths_is_one_error_line(tmp_path):
     recipe = tmp_path / "steps.json"
     recipe.write_text('{"name": "steps", "milestones": [100], "factors": [0.1, 0.01]}')

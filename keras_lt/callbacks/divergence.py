@@ -8,7 +8,17 @@ from keras_lt.errors import KerasLTError
 
 
 class TrainingDiverged(KerasLTError):
-    """A fit whose training loss became NaN or infinite: its learning rate is too high."""
+    """A fit whose training loss became NaN or infinite: its learning rate is too high.
+
+    Args:
+        message: the one line, with what to do.
+        reason: what diverged where and the remedy, without what the caller adds about the run
+            directory (the message itself by default).
+    """
+
+    def __init__(self, message, reason=None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class StopOnDivergence(keras.callbacks.Callback):
