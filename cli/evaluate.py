@@ -100,8 +100,11 @@ def held_out_split(model, config, data_dir, workers=None):
     Example:
     >>> images, labels = held_out_split("runs/photos", network.keras_lt_config, "my_photos")
     """
-    trained_on = (config.get("dataset") or {}).get("data_dir")
-    if trained_on and not training_data.holds_out_test("folder", trained_on):
+    dataset = config.get("dataset") or {}
+    trained_on, held_out = dataset.get("data_dir"), dataset.get("test_held_out")
+    if held_out is None:  # a checkpoint from before the record: its folder, if it is still where it was
+        held_out = not trained_on or training_data.holds_out_test("folder", trained_on)
+    if not held_out:
         raise DataError(
             f"{data_dir} has no test/ folder: {model} was tested on {os.path.join(trained_on, 'test')}, not on images "
             "held out of train/; give a folder with test/<class>/<images>."

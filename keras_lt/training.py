@@ -53,6 +53,7 @@ from keras_lt.trainers import loss_switches
 from keras_lt.trainers import stage2_settings
 from keras_lt.trainers import trainer_ingredients
 from keras_lt.trainers.stage2 import BACKUP_DIR as FINETUNE_BACKUP_DIR
+from keras_lt.training_data import holds_out_test
 from keras_lt.training_data import pixel_statistics
 from keras_lt.training_data import prepare_data
 
@@ -375,6 +376,7 @@ def finish(network, recipe, data, output_dir, data_dir=None):
             "train_images": int(len(data.train_labels)),
             "test_images": int(len(data.test_labels)),
             "data_dir": data_dir,
+            "test_held_out": bool(data_dir) and holds_out_test(recipe.dataset, data_dir),  # else its own test split
         },
         recipe=recipe.to_dict(),
         metrics=report,

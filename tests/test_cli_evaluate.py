@@ -170,6 +170,20 @@ def test_evaluate_on_a_folder_without_test_of_a_run_that_held_nothing_out_says_s
     )
 
 
+def test_the_run_records_whether_it_held_its_test_split_out_and_evaluate_reads_that(folder_run, tmp_path):
+    """Not where its folder is now: a relative path from another directory, or a folder since moved, says nothing."""
+    with open(os.path.join(folder_run, "config.json")) as f:
+        config = json.load(f)
+    moved = tmp_path / "moved"
+    shutil.copytree(folder_run, moved)
+    config["dataset"].update(data_dir=str(tmp_path / "gone"), test_held_out=False)  # as training.finish records it
+    (moved / "config.json").write_text(json.dumps(config))
+    grey = write_folder(tmp_path / "grey", {"train": (2, 2, 2)})
+    result = run("evaluate", moved, "--data-dir", grey)
+    assert_one_line_error(result)
+    assert f"Error: {grey} has no test/ folder: {moved} was tested on {tmp_path / 'gone' / 'test'}" in result.stderr
+
+
 def test_evaluate_on_a_folder_that_does_not_exist_says_so(folder_run, tmp_path):
     result = run("evaluate", folder_run, "--data-dir", tmp_path / "missing")
     assert_one_line_error(result)  # not "no 'train' folder in ..."
@@ -193,6 +207,7 @@ def test_evaluate_a_run_on_a_folder_without_test_scores_the_split_it_held_out(
     out = str(tmp_path / "run")
     recipe = tiny_recipe(dataset="folder", imbalance_factor=None, image_size=8, val_split=0.25, **pipeline)
     trained = training.train(recipe, out, data_dir=folder, verbose=0)
+    assert keras_lt.from_pretrained(out).keras_lt_config["dataset"]["test_held_out"] is True  # recorded by the run
     paths, labels = folder_files(Path(folder), "train", ["c0", "c1", "c2"])
     views = np.stack([pipeline_view(path, recipe) for path in paths])
     # Two epochs leave the network predicting one class for every file (in memory with p > 0.99), so any
