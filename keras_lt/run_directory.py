@@ -218,6 +218,10 @@ def check_resumed_data(output_dir, identity):
     saved = _read_record(output_dir, DATA_FILE)
     names, counts = identity["class_names"], identity["train_class_counts"]
     run_names, run_counts = saved.get("class_names"), saved.get("train_class_counts")
+    if not isinstance(run_names, list) or not isinstance(run_counts, list):
+        raise KerasLTError(
+            f"cannot resume {output_dir}: its {DATA_FILE} lacks the class names or counts; choose another --output."
+        )
     other_name, other_count = _first_difference(run_names, names), _first_difference(run_counts, counts)
     if len(run_names) != len(names):
         difference = f"the run's data has {len(run_names)} classes, this data {len(names)}"

@@ -156,3 +156,15 @@ def test_the_data_identity_takes_file_names_that_are_not_utf8(tmp_path):
     after = run_directory.data_identity(prepare_data(recipe, folder), folder)
     assert after["train_class_counts"][0] == before["train_class_counts"][0] + 1
     assert after["train_files"] != before["train_files"]
+
+
+@pytest.mark.parametrize("record", [{}, {"class_names": ["c0"]}, {"class_names": None, "train_class_counts": [1]}])
+def test_a_data_record_without_its_classes_is_one_line(tmp_path, record):
+    (tmp_path / run_directory.DATA_FILE).write_text(json.dumps(record))
+    identity = {"class_names": ["c0", "c1"], "train_class_counts": [4, 2]}
+    with pytest.raises(KerasLTError) as error:
+        run_directory.check_resumed_data(str(tmp_path), identity)
+    assert str(error.value) == (
+        f"cannot resume {tmp_path}: its {run_directory.DATA_FILE} lacks the class names or counts; choose another "
+        "--output."
+    )
