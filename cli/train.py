@@ -71,8 +71,8 @@ def parse_image_size(value):
     for side in sides:
         if side not in RANGES["image_size"]:
             raise KerasLTError(
-                f"each side of --image-size must be {RANGES['image_size']} (the smallest ResNet-32 trains at, the "
-                f"largest a checkpoint takes), not {side}."
+                f"each side of --image-size must be {RANGES['image_size']} (from the smallest side a ResNet-32 "
+                f"trains a batch of one image at, to the largest a checkpoint takes), not {side}."
             )
     return sides * (3 - len(sides))
 

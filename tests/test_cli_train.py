@@ -143,8 +143,8 @@ def test_an_image_size_no_network_trains_or_no_checkpoint_takes_is_one_error_lin
     result = run("train", "--data-dir", tmp_path, "--image-size", value)
     assert_one_line_error(result)
     assert result.stderr.strip() == (
-        "Error: each side of --image-size must be a whole number in 5..1024 (the smallest ResNet-32 trains at, the "
-        f"largest a checkpoint takes), not {side}."
+        "Error: each side of --image-size must be a whole number in 5..1024 (from the smallest side a ResNet-32 "
+        f"trains a batch of one image at, to the largest a checkpoint takes), not {side}."
     )
 
 

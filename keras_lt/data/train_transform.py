@@ -84,7 +84,9 @@ class TrainTransform:
     (upright, after its EXIF orientation: `image_size`), then a JPEG is decoded at the smallest
     1/2^k scale that keeps the box at least `size` pixels (`open_rgb`, upright too), and the box
     is resized from there (PIL `resize(box=...)`); at full scale it is `crop(box).resize(size)`,
-    bit-identical to torchvision. The result is uint8 HWC: the float conversion and normalisation
+    bit-identical to torchvision for an image without an EXIF orientation (torchvision's
+    `pil_loader` ignores it; we turn the image upright, as every keras-lt pipeline does, so that
+    a phone photo is seen as it is shown: a deliberate departure, for those files only). The result is uint8 HWC: the float conversion and normalisation
     happen inside the model, on the device. An unreadable file is a one-line `DataError`.
 
     Args:
