@@ -2,7 +2,6 @@
 
 import json
 import os
-import tempfile
 
 import click
 
@@ -19,6 +18,7 @@ from keras_lt.data import load_image_files
 from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.errors import DataError
+from keras_lt.files import check_writable
 from keras_lt.inference import predict_logits
 from keras_lt.recipes import Recipe
 
@@ -125,18 +125,13 @@ def held_out_split(model, config, data_dir, workers=None):
     return images, labels
 
 
-def make_folder_of(path):
-    """Creates the folder `path` is to be written in and checks a file can be written there, before the work.
+def make_folder(folder, option):
+    """Creates `folder`, where `option`'s files go, once a file can be written there (`check_writable`).
 
-    Raises:
-        DataError: one line, if the folder cannot be created or written in.
+    Called before the evaluation: a place that cannot be written fails in one line before the work.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(folder, exist_ok=True)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as error:
-        raise DataError(f"cannot write {path}: {error.strerror} ({folder}).") from None
+    check_writable(folder, option)
+    os.makedirs(folder, exist_ok=True)
 
 
 def format_pairs(pairs):
@@ -170,10 +165,10 @@ def evaluate(model, dataset, data_dir, split, output_format, output, plots_dir, 
     again from the run's recipe.
     """
     if output:
-        make_folder_of(output)
+        make_folder(os.path.dirname(os.path.abspath(output)), "--output")
     if plots_dir:
         evaluation.figure_class()
-        make_folder_of(os.path.join(plots_dir, next(iter(PLOTS))))
+        make_folder(plots_dir, "--plots")
     network, class_names, image_size = load_model(model)
     config = network.keras_lt_config
     dataset = dataset or (config.get("dataset") or {}).get("name")
