@@ -17,6 +17,8 @@ pytestmark = pytest.mark.usefixtures("tiny_architecture")
     ({"adaptive_from_accuracy": 60}, r"^AFR's adaptive_from_accuracy must be in \[0, 1\], got 60\.$"),
     ({"attack_without_minority": "no"}, r"^AFR's attack_without_minority must be true or false, got 'no'\.$"),
     ({"inference_batch_size": 0}, r"^AFR's inference_batch_size must be >= 1, got 0\.$"),
+    ({"eps": float("inf")}, r"^AFR's eps must be a finite number, got inf\.$"),
+    ({"attack_lr": float("nan")}, r"^AFR's attack_lr must be a finite number, got nan\.$"),
 ])
 def test_a_setting_out_of_range_is_one_line(setting, match):
     images, labels = colour_data()

@@ -4,6 +4,7 @@
 checks a recipe's `finetune` entries, by name and value, before any training.
 """
 
+import math
 import numbers
 
 from keras_lt.errors import KerasLTError
@@ -49,8 +50,9 @@ def checked(name, value):
         if not isinstance(value, bool):
             raise KerasLTError(f"AFR's {name} must be true or false, got {value!r}.")
         return value
-    if not isinstance(value, numbers.Integral if kind is int else numbers.Real) or isinstance(value, bool):
-        raise KerasLTError(f"AFR's {name} must be {'an integer' if kind is int else 'a number'}, got {value!r}.")
+    if (not isinstance(value, numbers.Integral if kind is int else numbers.Real) or isinstance(value, bool)
+            or not math.isfinite(value)):
+        raise KerasLTError(f"AFR's {name} must be {'an integer' if kind is int else 'a finite number'}, got {value!r}.")
     if name == "alpha":
         try:
             check_alpha(value)
