@@ -1,33 +1,11 @@
 """A checkpoint as `predict` and `evaluate` use it: the model, its class names, input size, training counts."""
 
-import math
-
 import click
 
 from keras_lt import hub
 from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.errors import CheckpointError
 from keras_lt.losses import posthoc_logit_adjustment
-
-
-class FiniteFloat(click.types.FloatParamType):
-    """A float option that refuses `nan` and `inf`, which Python's `float` parses.
-
-    Example:
-    >>> @click.option("--scale", type=FiniteFloat())
-    """
-
-    def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number.", param, ctx)
-        return number
-
-
-logit_adjust_option = click.option(
-    "--logit-adjust", "tau", type=FiniteFloat(),
-    help="Post-hoc logit adjustment: subtract TAU * log(training prior) from the logits.",
-)
 
 
 def load_model(name_or_path):

@@ -4,9 +4,9 @@ import sys
 
 import click
 
-from keras_lt.cli.checkpoint import FiniteFloat
 from keras_lt.cli.errors import one_line_errors
-from keras_lt.cli.train import RecipeNumber
+from keras_lt.cli.options import FiniteFloat
+from keras_lt.cli.options import RecipeNumber
 from keras_lt.decoupling import decouple_checkpoint
 from keras_lt.evaluation import format_table
 from keras_lt.trainers.decoupled import METHODS

@@ -10,9 +10,9 @@ from keras_lt import training_data
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import is_streamed
 from keras_lt.cli.checkpoint import load_model
-from keras_lt.cli.checkpoint import logit_adjust_option
 from keras_lt.cli.checkpoint import train_counts
 from keras_lt.cli.errors import one_line_errors
+from keras_lt.cli.options import logit_adjust_option
 from keras_lt.data import load_dataset
 from keras_lt.data import load_image_files
 from keras_lt.data.file_sources import SPLIT_FILE_DATASETS

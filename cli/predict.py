@@ -13,8 +13,8 @@ import numpy as np
 from keras_lt.cli.checkpoint import adjusted_logits
 from keras_lt.cli.checkpoint import is_streamed
 from keras_lt.cli.checkpoint import load_model
-from keras_lt.cli.checkpoint import logit_adjust_option
 from keras_lt.cli.errors import one_line_errors
+from keras_lt.cli.options import logit_adjust_option
 from keras_lt.data.eval_transform import EvalTransform
 from keras_lt.data.image_folder import image_files_under
 from keras_lt.data.image_folder import read_image

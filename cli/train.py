@@ -11,10 +11,11 @@ import tempfile
 import click
 
 from keras_lt import hub
+from keras_lt.callbacks import TrainingDiverged
 from keras_lt.cli.errors import one_line_errors
+from keras_lt.cli.options import RecipeNumber
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.distributed import launch
-from keras_lt.callbacks import TrainingDiverged
 from keras_lt.errors import KerasLTError
 from keras_lt.evaluation import format_table
 from keras_lt.losses import canonical_name
@@ -23,8 +24,8 @@ from keras_lt.own_data import default_classifier
 from keras_lt.own_data import fit_recipe_to_folder
 from keras_lt.own_data import recipe_for_folder
 from keras_lt.own_data import with_cpmix_switch
-from keras_lt.recipes import RANGES
 from keras_lt.recipe_checks import check_recipe
+from keras_lt.recipes import RANGES
 from keras_lt.recipes import load_recipe
 from keras_lt.run_directory import foreign_entries
 from keras_lt.run_directory import has_finished_epoch
@@ -32,30 +33,6 @@ from keras_lt.run_directory import is_finished
 from keras_lt.run_directory import is_interrupted
 from keras_lt.run_directory import name_some
 from keras_lt.training import train as run
-
-
-class RecipeNumber(click.ParamType):
-    """The type of an option that sets the recipe setting `field`: the numbers `keras_lt.recipes.RANGES` gives it.
-
-    The option then takes what the recipe check (`keras_lt.recipes.check_numbers`) takes, and says so in
-    click's error line.
-
-    Example:
-    >>> @click.option("--seed", type=RecipeNumber("seed"))
-    """
-
-    def __init__(self, field):
-        self.allowed = RANGES[field]
-        self.name = "integer" if self.allowed.integer else "float"
-
-    def convert(self, value, param, ctx):
-        try:
-            number = (int if self.allowed.integer else float)(value)
-        except (TypeError, ValueError):
-            number = value
-        if number not in self.allowed:
-            self.fail(f"{value} is not {self.allowed}.", param, ctx)
-        return number
 
 
 def parse_image_size(value):
