@@ -1,7 +1,5 @@
 """A checkpoint as `predict` and `evaluate` use it: the model, its class names, input size, training counts."""
 
-import click
-
 from keras_lt import hub
 from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.errors import CheckpointError

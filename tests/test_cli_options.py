@@ -31,7 +31,9 @@ def test_nan_and_infinities_are_refused(text):
     assert f"Invalid value for '--value': '{text}' is not a finite number." in result.output
 
 
-@pytest.mark.parametrize("field, text, expected", [("seed", "7", 7), ("lr", "0.05", 0.05), ("imbalance_factor", "0", 0.0)])
+@pytest.mark.parametrize("field, text, expected", [
+    ("seed", "7", 7), ("lr", "0.05", 0.05), ("imbalance_factor", "0", 0.0),
+])
 def test_a_recipe_number_in_its_range_is_converted_to_the_fields_type(field, text, expected):
     output = CliRunner().invoke(command(RecipeNumber(field)), ["--value", text]).output
     assert output == f"{expected!r}\n" and isinstance(eval(output), type(expected))
