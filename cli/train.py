@@ -17,6 +17,7 @@ from keras_lt.cli.options import RecipeNumber
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.distributed import launch
 from keras_lt.errors import KerasLTError
+from keras_lt.errors import name_some
 from keras_lt.evaluation import format_table
 from keras_lt.losses import canonical_name
 from keras_lt.own_data import FOLDER_SCHEDULE
@@ -31,7 +32,6 @@ from keras_lt.run_directory import foreign_entries
 from keras_lt.run_directory import has_finished_epoch
 from keras_lt.run_directory import is_finished
 from keras_lt.run_directory import is_interrupted
-from keras_lt.run_directory import name_some
 from keras_lt.training import train as run
 
 

@@ -8,6 +8,7 @@ import keras
 from keras_lt import hub
 from keras_lt.errors import DataError
 from keras_lt.errors import KerasLTError
+from keras_lt.errors import name_some
 from keras_lt.own_data import folder_class_counts
 from keras_lt.own_data import has_split_files
 from keras_lt.own_data import is_image_folder
@@ -16,7 +17,6 @@ from keras_lt.recipes import Recipe
 from keras_lt.run_directory import LOG_FILE
 from keras_lt.run_directory import METRICS_FILE
 from keras_lt.run_directory import is_interrupted
-from keras_lt.run_directory import name_some
 from keras_lt.run_lock import LOCK_FILE
 from keras_lt.run_lock import RunLock
 from keras_lt.trainers import decouple

@@ -39,3 +39,14 @@ def did_you_mean(name, choices, n=1):
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=n, cutoff=0.6)
     quoted = " or ".join(f"'{c}'" for c in close)
     return f" (did you mean {quoted}?)" if close else ""
+
+
+def name_some(names, shown=3):
+    """`names` for a message: the first `shown`, then how many more.
+
+    Example:
+    >>> name_some(["train", "test", "notes.txt", "README.md"])
+    'train, test, notes.txt and 1 more'
+    """
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more

@@ -24,6 +24,7 @@ from keras_lt.callbacks import afr_regeneration
 from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.errors import KerasLTError
+from keras_lt.errors import name_some
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_lock import LOCK_FILE
@@ -109,12 +110,6 @@ def foreign_entries(output_dir):
         return []
     own = RUN_ENTRIES | (set(hub.CHECKPOINT_FILES) if _holds_checkpoint(output_dir) else set())
     return sorted(set(os.listdir(output_dir)) - own)
-
-
-def name_some(names, shown=3):
-    """`names` for a message: the first `shown`, then how many more."""
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ", ".join(names[:shown]) + more
 
 
 def check_output(output_dir, recipe, resume):

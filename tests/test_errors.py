@@ -7,6 +7,7 @@ from keras_lt.errors import DataError
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import UnknownModelError
 from keras_lt.errors import did_you_mean
+from keras_lt.errors import name_some
 
 
 @pytest.mark.parametrize(
@@ -31,3 +32,14 @@ def test_the_specific_errors_are_keras_lt_errors_and_value_errors(error):
     with pytest.raises(KerasLTError, match="^what was wrong and what to do$"):
         raise error("what was wrong and what to do")
 
+
+
+@pytest.mark.parametrize("names, shown, text", [
+    ([], 3, ""),
+    (["a"], 3, "a"),
+    (["a", "b", "c"], 3, "a, b, c"),
+    (["a", "b", "c", "d", "e"], 3, "a, b, c and 2 more"),
+    (["a", "b"], 1, "a and 1 more"),
+])
+def test_name_some_shows_the_first_names_and_counts_the_rest(names, shown, text):
+    assert name_some(names, shown) == text
