@@ -4,6 +4,8 @@ import math
 
 import click
 
+from keras_lt.ranges import is_number
+from keras_lt.ranges import shown
 from keras_lt.recipes import RANGES
 
 
@@ -47,5 +49,6 @@ class RecipeNumber(click.ParamType):
         except (TypeError, ValueError):
             number = value
         if number not in self.allowed:
-            self.fail(f"{value} is not {self.allowed}.", param, ctx)
+            given = shown(number) if isinstance(number, int) and not is_number(number) else value  # as typed, or its length
+            self.fail(f"{given} is not {self.allowed}.", param, ctx)
         return number

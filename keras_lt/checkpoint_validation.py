@@ -6,10 +6,9 @@ classifier of gigabytes) or a model that predicts NaN (integer or bool weights).
 """
 
 import collections
-import math
-import numbers
 
 from keras_lt.errors import CheckpointError
+from keras_lt.ranges import is_number
 
 MAX_CLASSES = 100_000
 MAX_IMAGE_SIDE = 1024
@@ -17,14 +16,6 @@ FLOAT_DTYPES = ("F16", "BF16", "F32", "F64")
 # config key -> (weights whose last dimension it must equal)
 _SIZED_BY = {"num_classes": "classifier/kernel", "latent_categories": "latent_categories/latent_kernel"}
 _SECTIONS = ("dataset", "recipe", "metrics", "run", "preprocessing")
-
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_config(config, where, remedy="save the checkpoint again with keras_lt.save_pretrained"):
@@ -54,24 +45,24 @@ def check_config(config, where, remedy="save the checkpoint again with keras_lt.
     if not isinstance(architecture, dict) or not isinstance(architecture.get("name"), str):
         fail("architecture needs a name")
     num_classes = architecture.get("num_classes")
-    if not _is_int(num_classes) or not 1 <= num_classes <= MAX_CLASSES:
+    if not is_number(num_classes, integer=True) or not 1 <= num_classes <= MAX_CLASSES:
         fail(f"architecture num_classes must be an integer in 1..{MAX_CLASSES}, not {num_classes!r}")
     if config.get("num_classes", num_classes) != num_classes:
         fail(f"num_classes {config['num_classes']!r} differs from the architecture's {num_classes}")
     shape = architecture.get("input_shape")
     if shape is not None and not (
-        isinstance(shape, list) and len(shape) == 3 and all(_is_int(n) for n in shape)
+        isinstance(shape, list) and len(shape) == 3 and all(is_number(n, integer=True) for n in shape)
         and shape[2] == 3 and all(1 <= n <= MAX_IMAGE_SIDE for n in shape[:2])
     ):
         fail(f"input_shape must be [height, width, 3] with sides of 1..{MAX_IMAGE_SIDE}, not {shape!r}")
     for key in ("mean", "std"):
         values = architecture.get(key)
-        if values is not None and not (isinstance(values, list) and len(values) == 3 and all(map(_is_number, values))):
+        if values is not None and not (isinstance(values, list) and len(values) == 3 and all(map(is_number, values))):
             fail(f"architecture {key} must be 3 numbers, not {values!r}")
     if any(s <= 0 for s in architecture.get("std") or ()):
         fail("architecture std must be positive")
     latent = architecture.get("latent_categories")
-    if latent is not None and (not _is_int(latent) or not 1 <= latent <= MAX_CLASSES):
+    if latent is not None and (not is_number(latent, integer=True) or not 1 <= latent <= MAX_CLASSES):
         fail(f"latent_categories must be an integer in 1..{MAX_CLASSES}, not {latent!r}")
     names = config.get("class_names") or []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) not in (0, num_classes):
@@ -80,13 +71,13 @@ def check_config(config, where, remedy="save the checkpoint again with keras_lt.
     if repeated is not None:
         fail(f"class_names hold {repeated!r} more than once (each class needs its own name)")
     counts = config.get("train_class_counts") or []
-    if not isinstance(counts, list) or not all(_is_int(n) and n > 0 for n in counts) or len(counts) not in (0, num_classes):
+    if not isinstance(counts, list) or not all(is_number(n, integer=True) and n > 0 for n in counts) or len(counts) not in (0, num_classes):
         fail(f"train_class_counts must be {num_classes} positive integers (one per class)")
     for section in _SECTIONS:
         if config.get(section) is not None and not isinstance(config[section], dict):
             fail(f"{section} must be an object")
     metrics = config.get("metrics") or {}
-    bad = sorted(k for k, v in metrics.items() if v is not None and not isinstance(v, (dict, list)) and not _is_number(v))
+    bad = sorted(k for k, v in metrics.items() if v is not None and not isinstance(v, (dict, list)) and not is_number(v))
     if bad:
         fail(f"metrics {', '.join(bad)} must be numbers")
 

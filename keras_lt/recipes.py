@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import math
 import numbers
 import os
 import typing
@@ -12,6 +11,9 @@ from keras_lt.checkpoint_validation import MAX_IMAGE_SIDE
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import did_you_mean
 from keras_lt.presets import ingredient_specs
+from keras_lt.ranges import Range
+from keras_lt.ranges import is_number
+from keras_lt.ranges import shown
 
 RECIPE_FILE = "recipe.json"
 CLOSE_ZOO_NAMES = 3  # the zoo names an unknown name's message offers
@@ -261,52 +263,6 @@ def _short(value):
     return value
 
 
-@dataclasses.dataclass(frozen=True)
-class Range:
-    """The numbers a recipe setting takes: from `low` up to `high` (None: no highest), always finite.
-
-    Attributes:
-        low: the lowest value.
-        high: the highest value, or None.
-        integer: whole numbers only.
-        open_low: `low` itself excluded.
-        open_high: `high` itself excluded.
-        zero: what 0 means, where the setting also takes 0 below its range; None where it does not.
-
-    Example:
-    >>> 0.5 in RANGES["momentum"], str(RANGES["momentum"])
-    (True, 'a number in [0, 1)')
-    """
-
-    low: float
-    high: float | None = None
-    integer: bool = False
-    open_low: bool = False
-    open_high: bool = False
-    zero: str | None = None
-
-    def __contains__(self, value):
-        kind = numbers.Integral if self.integer else numbers.Real
-        if not isinstance(value, kind) or isinstance(value, bool) or not math.isfinite(value):
-            return False
-        if value == 0 and self.zero is not None:
-            return True
-        above = value > self.low or (value == self.low and not self.open_low)
-        below = self.high is None or value < self.high or (value == self.high and not self.open_high)
-        return above and below
-
-    def __str__(self):
-        kind = "a whole number" if self.integer else "a number"
-        if self.high is not None and self.integer:
-            words = f"{kind} in {self.low}..{self.high}"
-        elif self.high is not None:
-            ends = "(" if self.open_low else "[", ")" if self.open_high else "]"
-            words = f"{kind} in {ends[0]}{self.low:g}, {self.high:g}{ends[1]}"
-        else:
-            words = f"{kind} {'>' if self.open_low else '>='} {self.low:g}"
-        return words if self.zero is None else f"0 ({self.zero}) or {words}"
-
-
 SEEDS = Range(0, 2**32 - 1, integer=True)  # what NumPy and Keras take as a seed
 RANGES = {  # a recipe's number settings (each side of image_size, each of factors) -> the values they take
     "epochs": Range(1, integer=True),
@@ -344,7 +300,7 @@ def check_numbers(recipe):
                 meant = _default("epochs")
                 hint = f" (the default, meant for {meant} epochs: give the recipe {field} for {recipe.epochs})"
                 hint = hint if default else ""
-                raise KerasLTError(f"recipe {recipe.name}: {path} must be {allowed}, not {leaf!r}{hint}.")
+                raise KerasLTError(f"recipe {recipe.name}: {path} must be {allowed}, not {shown(leaf)}{hint}.")
 
     if isinstance(recipe.image_size, list) and len(recipe.image_size) != 2:
         raise KerasLTError(
@@ -365,8 +321,8 @@ def check_numbers(recipe):
         raise KerasLTError(f"recipe {recipe.name}: milestones {recipe.milestones} must be in increasing order.")
     for field, value in recipe.to_dict().items():
         for path, leaf in _leaves(value, field):
-            if isinstance(leaf, numbers.Real) and not math.isfinite(leaf):
-                raise KerasLTError(f"recipe {recipe.name}: {path} must be a finite number, not {leaf}.")
+            if isinstance(leaf, numbers.Real) and not isinstance(leaf, bool) and not is_number(leaf):
+                raise KerasLTError(f"recipe {recipe.name}: {path} must be a finite number, not {shown(leaf)}.")
 
 
 def _default(field):

@@ -50,3 +50,9 @@ def test_a_recipe_number_out_of_its_range_says_the_range(field, text, allowed):
     result = CliRunner().invoke(command(RecipeNumber(field)), ["--value", text])
     assert result.exit_code == 2
     assert f"Invalid value for '--value': {text} is not {allowed}." in result.output
+
+
+def test_an_integer_of_hundreds_of_digits_is_refused_by_its_length():
+    result = CliRunner().invoke(command(RecipeNumber("epochs")), ["--value", "9" * 400])
+    assert result.exit_code == 2
+    assert "Invalid value for '--value': an integer of 400 digits is not a whole number >= 1." in result.output

@@ -101,11 +101,11 @@ def test_a_bad_finetune_setting_fails_before_anything_is_written(tmp_path):
 @pytest.mark.parametrize("setting, match", [
     ({"atack_fraction": 0.5}, r"\(AFR takes no setting atack_fraction; its settings: epochs, .*, attack_fraction,"),
     ({"mixer": {"name": "cmo"}}, r"AFR takes no setting mixer;"),
-    ({"attack_fraction": 1.5}, r"\(AFR's attack_fraction must be in \[0, 1\], got 1.5\)\.$"),
-    ({"cutmix_fraction": 2}, r"AFR's cutmix_fraction must be in \[0, 1\], got 2\)"),
-    ({"alpha": 0.0}, r"AFR's alpha must be > 0, got 0.0\)"),
-    ({"pgd_steps": 2.5}, r"AFR's pgd_steps must be an integer, got 2.5\)"),
-    ({"regenerate_every": 0}, r"AFR's regenerate_every must be >= 1, got 0\)"),
+    ({"attack_fraction": 1.5}, r"\(AFR's attack_fraction must be a number in \[0, 1\], got 1.5\)\.$"),
+    ({"cutmix_fraction": 2}, r"AFR's cutmix_fraction must be a number in \[0, 1\], got 2\)"),
+    ({"alpha": 0.0}, r"AFR's alpha must be a number > 0, got 0.0\)"),
+    ({"pgd_steps": 2.5}, r"AFR's pgd_steps must be a whole number >= 0, got 2.5\)"),
+    ({"regenerate_every": 0}, r"AFR's regenerate_every must be a whole number >= 1, got 0\)"),
 ])
 def test_a_bad_afr_setting_fails_before_stage_1(tmp_path, setting, match):
     """A misspelt or out-of-range AFR knob is refused in one line before stage 1 trains, not after it."""

@@ -273,6 +273,9 @@ def test_a_number_out_of_its_range_is_one_line_naming_it(fields, message):
     ('"lr": NaN', "lr must be a number > 0, not nan."),
     ('"epochs": 0', "epochs must be a whole number >= 1, not 0."),
     ('"seed": -5', "seed must be a whole number in 0..4294967295, not -5."),
+    (f'"epochs": 1{"0" * 400}', "epochs must be a whole number >= 1, not an integer of 401 digits."),
+    (f'"loss": "focal", "loss_config": {{"gamma": 1{"0" * 400}}}',
+     "loss_config.gamma must be a finite number, not an integer of 401 digits."),
 ])
 def test_a_recipe_file_is_refused_as_it_loads_before_a_schedule_scales_its_numbers(tmp_path, text, message):
     path = tmp_path / "numbers.json"

@@ -4,26 +4,24 @@
 checks a recipe's `finetune` entries, by name and value, before any training.
 """
 
-import math
-import numbers
-
 from keras_lt.errors import KerasLTError
-from keras_lt.trainers.ingredient import check_alpha
+from keras_lt.ranges import Range
+from keras_lt.ranges import shown
 
-RANGES = {  # AFR's settings with a range: (type, lowest, highest), None where unbounded
-    "regenerate_every": (int, 1, None),
-    "cutmix_fraction": (float, 0, 1),
-    "alpha": (float, None, None),  # > 0: check_alpha
-    "attack_fraction": (float, 0, 1),
-    "eps": (float, 0, None),
-    "pgd_steps": (int, 0, None),
-    "step_size": (float, 0, None),
-    "majority_threshold": (float, -1, 1),
-    "adaptive_from_accuracy": (float, 0, 1),  # or None: always adaptive
-    "attack_without_minority": (bool, None, None),
-    "attack_steps": (int, 0, None),
-    "attack_lr": (float, 0, None),
-    "inference_batch_size": (int, 1, None),
+RANGES = {  # AFR's settings with a range -> the values they take (`bool`: true or false)
+    "regenerate_every": Range(1, integer=True),
+    "cutmix_fraction": Range(0, 1),
+    "alpha": Range(0, open_low=True),  # of Beta(alpha, alpha)
+    "attack_fraction": Range(0, 1),
+    "eps": Range(0),
+    "pgd_steps": Range(0, integer=True),
+    "step_size": Range(0),
+    "majority_threshold": Range(-1, 1),
+    "adaptive_from_accuracy": Range(0, 1),  # or None: always adaptive
+    "attack_without_minority": bool,
+    "attack_steps": Range(0, integer=True),
+    "attack_lr": Range(0),
+    "inference_batch_size": Range(1, integer=True),
 }
 
 
@@ -41,24 +39,15 @@ def checked(name, value):
     >>> checked("attack_fraction", 1)
     1.0
     >>> checked("attack_fraction", 1.5)
-    KerasLTError: AFR's attack_fraction must be in [0, 1], got 1.5.
+    KerasLTError: AFR's attack_fraction must be a number in [0, 1], got 1.5.
     """
-    kind, low, high = RANGES[name]
+    allowed = RANGES[name]
     if value is None and name == "adaptive_from_accuracy":
         return None
-    if kind is bool:
+    if allowed is bool:
         if not isinstance(value, bool):
             raise KerasLTError(f"AFR's {name} must be true or false, got {value!r}.")
         return value
-    if (not isinstance(value, numbers.Integral if kind is int else numbers.Real) or isinstance(value, bool)
-            or not math.isfinite(value)):
-        raise KerasLTError(f"AFR's {name} must be {'an integer' if kind is int else 'a finite number'}, got {value!r}.")
-    if name == "alpha":
-        try:
-            check_alpha(value)
-        except ValueError as error:
-            raise KerasLTError(f"AFR's {error}") from None
-    elif value < low or (high is not None and value > high):
-        raise KerasLTError(f"AFR's {name} must be {f'>= {low}' if high is None else f'in [{low}, {high}]'}, got {value!r}.")
-    return kind(value)
-
+    if value not in allowed:
+        raise KerasLTError(f"AFR's {name} must be {allowed}, got {shown(value)}.")
+    return int(value) if allowed.integer else float(value)
