@@ -59,3 +59,15 @@ def test_the_weights_must_have_the_declared_outputs_and_be_floating_point(tmp_pa
     (tmp_path / "cut.safetensors").write_bytes(open(weights(tmp_path / "w.safetensors"), "rb").read()[:100])
     with pytest.raises(CheckpointError, match="cannot read"):
         check_weights(CONFIG, str(tmp_path / "cut.safetensors"))
+
+
+@pytest.mark.parametrize("architecture, metrics", [
+    ({"mean": [10**400, 0.5, 0.5]}, {}), ({}, {"top1": 10**400}), ({"std": [0.25, float("inf"), 0.25]}, {}),
+])
+def test_a_number_past_a_floats_range_is_named_not_an_overflow(architecture, metrics):
+    """JSON parses integers of any length: `math.isfinite` on one raised OverflowError, a traceback."""
+    config = {**CONFIG, "architecture": {**CONFIG["architecture"], **architecture},
+              "metrics": {**CONFIG["metrics"], **metrics}}
+    with pytest.raises(CheckpointError, match=f"config.json: .*{next(iter({**architecture, **metrics}))}") as error:
+        check_config(config, "config.json")
+    assert "\n" not in str(error.value)
