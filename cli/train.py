@@ -17,7 +17,6 @@ from keras_lt.cli.options import RecipeNumber
 from keras_lt.data.image_files import WORKERS_ENV
 from keras_lt.distributed import launch
 from keras_lt.errors import KerasLTError
-from keras_lt.errors import name_some
 from keras_lt.evaluation import format_table
 from keras_lt.losses import canonical_name
 from keras_lt.own_data import FOLDER_SCHEDULE
@@ -28,7 +27,7 @@ from keras_lt.own_data import with_cpmix_switch
 from keras_lt.recipe_checks import check_recipe
 from keras_lt.recipes import RANGES
 from keras_lt.recipes import load_recipe
-from keras_lt.run_directory import foreign_entries
+from keras_lt.run_directory import check_only_ours
 from keras_lt.run_directory import has_finished_epoch
 from keras_lt.run_directory import is_finished
 from keras_lt.run_directory import is_interrupted
@@ -225,12 +224,7 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
     replace = main and overwrite and is_finished(output)
     if replace:
-        foreign = foreign_entries(output)
-        if foreign:
-            raise KerasLTError(
-                f"--overwrite replaces a finished run, and {output} also holds other files ({name_some(foreign)}); "
-                "move them out or choose another --output."
-            )
+        check_only_ours(output)
         click.echo(f"--overwrite: replacing the finished run in {output} (kept if the new run stops before writing)")
     if main:
         click.echo(f"training {recipe.name} ({recipe.schedule}, {recipe.epochs} epochs) -> {output}")

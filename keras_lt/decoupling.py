@@ -16,6 +16,8 @@ from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_directory import LOG_FILE
 from keras_lt.run_directory import METRICS_FILE
+from keras_lt.run_directory import check_only_ours
+from keras_lt.run_directory import holds_checkpoint
 from keras_lt.run_directory import is_interrupted
 from keras_lt.run_lock import LOCK_FILE
 from keras_lt.run_lock import RunLock
@@ -23,7 +25,7 @@ from keras_lt.trainers import decouple
 from keras_lt.training import finish
 from keras_lt.training_data import prepare_data
 
-STAGE_TWO_FILES = {*hub.CHECKPOINT_FILES, LOG_FILE, METRICS_FILE, LOCK_FILE}  # what a decoupling writes in its output
+STAGE_TWO_FILES = (LOG_FILE, METRICS_FILE, LOCK_FILE)  # what a decoupling writes in its output beside its checkpoint
 SHOWN_NAMES = 5  # the class (or file) names a message shows
 
 
@@ -131,11 +133,11 @@ def _base_name(model):
 def _check_output(output_dir, name, overwrite):
     """Refuses an output holding a training run, another checkpoint, `name`'s without `overwrite`, or other files.
 
-    Other files are those a decoupling does not write (`STAGE_TWO_FILES`, some of which a stopped one leaves).
+    Other files are those a decoupling does not write (`STAGE_TWO_FILES` and the checkpoint's).
     """
     if is_interrupted(output_dir) or os.path.isfile(os.path.join(output_dir, RECIPE_FILE)):
         raise KerasLTError(f"{output_dir} holds a training run; choose another --output.")
-    if os.path.isfile(os.path.join(output_dir, hub.CONFIG_FILE)):
+    if holds_checkpoint(output_dir):
         existing = hub.read_config(output_dir).get("name")
         if existing != name:
             raise KerasLTError(f"{output_dir} holds another checkpoint ({existing}); choose another --output.")
@@ -144,17 +146,7 @@ def _check_output(output_dir, name, overwrite):
                 f"{output_dir} holds a finished decoupling (its checkpoint {name}); choose another --output, or pass "
                 "--overwrite to decouple it again."
             )
-    others = sorted(set(os.listdir(output_dir)) - STAGE_TWO_FILES) if os.path.isdir(output_dir) else []
-    if others and os.path.isfile(os.path.join(output_dir, hub.CONFIG_FILE)):  # beside the checkpoint it would replace
-        raise KerasLTError(
-            f"--overwrite replaces a finished decoupling, and {output_dir} also holds other files "
-            f"({name_some(others)}); move them out or choose another --output."
-        )
-    if others:
-        raise KerasLTError(
-            f"{output_dir} is not empty and holds no keras-lt checkpoint ({name_some(others)}); choose an empty or new "
-            "--output."
-        )
+    check_only_ours(output_dir, STAGE_TWO_FILES, "decoupling")
 
 
 def _check_classes(model, config, class_names, source):

@@ -67,6 +67,10 @@ def local_checkpoints_dir():
 
 
 def _is_checkpoint(directory):
+    """Whether a checkpoint's files are in `directory`; what they hold is checked as it loads (`read_config`).
+
+    A run asks more of a directory it protects (`keras_lt.run_directory.holds_checkpoint`).
+    """
     return all(os.path.isfile(os.path.join(directory, f)) for f in (CONFIG_FILE, WEIGHTS_FILE))
 
 

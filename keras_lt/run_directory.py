@@ -3,7 +3,8 @@
 A run writes its recipe, what it trains on and its logs as it starts and trains, keeps its backups
 (and a finished stage 1) until its checkpoint replaces them, and ends with the checkpoint and its
 metrics. `is_interrupted`, `has_finished_epoch` and `is_finished` read whether a run there can be
-resumed and from where, or is done; `foreign_entries` what else is there; `check_output` whether a
+resumed and from where, or is done; `holds_checkpoint` whether keras-lt wrote its checkpoint,
+`foreign_entries` and `check_only_ours` what else is there; `check_output` whether a
 run of a recipe may train there, `check_resumed_data` whether a resumed one has its data again;
 `run_info` what the checkpoint records of the run (the machine, the library versions, the epoch time).
 """
@@ -84,11 +85,20 @@ def is_finished(output_dir):
     >>> is_finished("runs/ce")
     True
     """
-    return not is_interrupted(output_dir) and _holds_checkpoint(output_dir)
+    return not is_interrupted(output_dir) and holds_checkpoint(output_dir)
 
 
-def _holds_checkpoint(output_dir):
-    """Whether `output_dir` has a `config.json` that keras-lt wrote (not another library's, nor a user's)."""
+def holds_checkpoint(output_dir):
+    """Whether `output_dir` has a `config.json` that keras-lt wrote (its `"library"`), not another library's or a user's.
+
+    What a run protects and recognises as its own. Loading asks less of a directory
+    (`keras_lt.hub.resolve`: the checkpoint's files, then every field checked, so that a damaged
+    `config.json` is named as one).
+
+    Example:
+    >>> holds_checkpoint("runs/ce"), holds_checkpoint("my_photos")
+    (True, False)
+    """
     try:
         with open(os.path.join(output_dir, hub.CONFIG_FILE)) as f:
             return json.load(f).get("library") == "keras-lt"
@@ -96,11 +106,11 @@ def _holds_checkpoint(output_dir):
         return False
 
 
-def foreign_entries(output_dir):
-    """The names in `output_dir` that no keras-lt run writes there, sorted; none if it is not a directory.
+def foreign_entries(output_dir, own=RUN_ENTRIES):
+    """The names in `output_dir` that keras-lt does not write there, sorted; none if it is not a directory.
 
-    A run's own are `RUN_ENTRIES`, and its checkpoint's files beside a keras-lt `config.json` (a
-    user's README.md, or another library's model, are not).
+    Its own are `own` (by default every entry a training run may leave), and a checkpoint's files
+    beside a keras-lt `config.json` (a user's README.md, or another library's model, are not).
 
     Example:
     >>> foreign_entries("my_photos")
@@ -108,8 +118,37 @@ def foreign_entries(output_dir):
     """
     if not os.path.isdir(output_dir):
         return []
-    own = RUN_ENTRIES | (set(hub.CHECKPOINT_FILES) if _holds_checkpoint(output_dir) else set())
+    own = set(own) | (set(hub.CHECKPOINT_FILES) if holds_checkpoint(output_dir) else set())
     return sorted(set(os.listdir(output_dir)) - own)
+
+
+def check_only_ours(output_dir, own=RUN_ENTRIES, kind="run"):
+    """Raises one `KerasLTError` line if `output_dir` holds entries that keras-lt does not write (`foreign_entries`).
+
+    A run or a decoupling never mixes its files with others, such as a data folder's, nor replaces
+    (`--overwrite`) a finished one that has other files beside it.
+
+    Args:
+        output_dir: where the run would write.
+        own: the entries its kind of run writes there, its checkpoint's aside.
+        kind: what writes there, as the message names it ("run", "decoupling").
+
+    Example:
+    >>> check_only_ours("my_photos")
+    KerasLTError: my_photos is not empty: it holds files no keras-lt run writes (test, train); choose a new or
+    empty --output.
+    """
+    foreign = foreign_entries(output_dir, own)
+    if foreign and holds_checkpoint(output_dir):
+        raise KerasLTError(
+            f"--overwrite replaces a finished {kind}, and {output_dir} also holds other files ({name_some(foreign)}); "
+            "move them out or choose another --output."
+        )
+    if foreign:
+        raise KerasLTError(
+            f"{output_dir} is not empty: it holds files no keras-lt {kind} writes ({name_some(foreign)}); choose a new "
+            "or empty --output."
+        )
 
 
 def check_output(output_dir, recipe, resume):
@@ -118,13 +157,13 @@ def check_output(output_dir, recipe, resume):
     A finished run (its checkpoint written, its backups gone) is never trained into; an
     interrupted one only with `resume` and the same recipe; `resume` needs an interrupted run. A
     new run needs a new or empty directory, or one that holds only a run's own files
-    (`foreign_entries`): it never mixes its files with others, such as a data folder's.
+    (`check_only_ours`).
 
     Example:
     >>> check_output("runs/ce", recipe, resume=False)
     """
     interrupted = is_interrupted(output_dir)
-    if not interrupted and _holds_checkpoint(output_dir):
+    if not interrupted and holds_checkpoint(output_dir):
         subject = f"nothing to resume in {output_dir}: it" if resume else output_dir
         raise KerasLTError(
             f"{subject} holds a finished run (its checkpoint); choose another --output, or pass --overwrite to "
@@ -135,12 +174,7 @@ def check_output(output_dir, recipe, resume):
             f"{output_dir} holds an interrupted run; pass --resume to continue it or choose another --output."
         )
     if not resume:
-        foreign = foreign_entries(output_dir)
-        if foreign:
-            raise KerasLTError(
-                f"{output_dir} is not empty and holds no keras-lt run ({name_some(foreign)}); choose a new or empty "
-                "--output."
-            )
+        check_only_ours(output_dir)
         return
     if not interrupted:
         raise KerasLTError(f"nothing to resume in {output_dir}: it has no {BACKUP_DIR}/ checkpoint.")

@@ -301,7 +301,8 @@ def test_train_into_a_copy_of_its_data_is_refused_and_writes_nothing(tmp_path):
     result = run("train", "--data-dir", data, "--output", out, "--epochs", 1)
     assert_one_line_error(result)
     assert result.stderr.strip() == (
-        f"Error: {out} is not empty and holds no keras-lt run (test, train); choose a new or empty --output."
+        f"Error: {out} is not empty: it holds files no keras-lt run writes (test, train); choose a new or empty "
+        "--output."
     )
     assert snapshot(out) == before
 

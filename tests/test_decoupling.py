@@ -63,13 +63,15 @@ def test_the_output_is_named_after_the_argument_not_the_config(setup):
 
 
 def test_an_output_holding_another_checkpoint_a_training_run_or_other_files_is_refused(setup):
-    for directory in ("other", "run", "photos"):
+    for directory in ("other", "run", "photos", "bert"):
         os.makedirs(setup / directory)
+    (setup / "bert" / "config.json").write_text('{"model_type": "bert"}')  # another library's: not read as ours
     keras_lt.save_pretrained(keras_lt.models.build({"name": TINY, "num_classes": 3}), setup / "other")
     (setup / "run" / "recipe.json").write_text("{}")
     (setup / "photos" / "holiday.png").write_bytes(b"not a checkpoint's")
     for directory, message in (("other", "holds another checkpoint"), ("run", "holds a training run"),
-                               ("photos", "is not empty and holds no keras-lt checkpoint (holiday.png)")):
+                               ("photos", "is not empty: it holds files no keras-lt decoupling writes (holiday.png)"),
+                               ("bert", "is not empty: it holds files no keras-lt decoupling writes (config.json)")):
         before = sorted(os.listdir(setup / directory))
         for overwrite in (False, True):
             with pytest.raises(KerasLTError, match=message.replace("(", r"\(").replace(")", r"\)")):

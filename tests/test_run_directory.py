@@ -67,7 +67,7 @@ def test_a_new_run_refuses_a_folder_of_other_files_before_writing(tmp_path):
         with pytest.raises(KerasLTError) as error:
             training.train(tiny_recipe(), str(out), data_dir=str(tmp_path / "no-data"), verbose=0)
         assert str(error.value) == (
-            f"{out} is not empty and holds no keras-lt run ({names}); choose a new or empty --output."
+            f"{out} is not empty: it holds files no keras-lt run writes ({names}); choose a new or empty --output."
         )
         assert snapshot(Path(out)) == before
     assert not run_directory.is_finished(user_model) and run_directory.foreign_entries(tmp_path / "absent") == []
