@@ -26,7 +26,7 @@ CARD_FILE = "README.md"
 CHECKPOINT_FILES = (CONFIG_FILE, WEIGHTS_FILE, CARD_FILE)
 # What a training run leaves beside its checkpoint (keras_lt.training), uploaded with it by `push`.
 RUN_FILES = ("recipe.json", "metrics.json", "train_log.csv", "finetune_log.csv", "metrics_before_finetune.json",
-             "training_confusion.json")
+             "training_confusion.json", "afr_split.json")
 HF_PREFIX = "hf://"
 MODEL_NAME = re.compile(r"[A-Za-z0-9][\w.-]*")  # a zoo or checkpoint name: one path component
 REPO_ID = re.compile(rf"{MODEL_NAME.pattern}/{MODEL_NAME.pattern}")  # ORG/NAME

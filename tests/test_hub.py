@@ -352,6 +352,21 @@ def test_push_dry_run_lists_the_files(checkpoint):
     assert hub.push(str(checkpoint), "someorg/tiny-ce", dry_run=True) == list(hub.CHECKPOINT_FILES)
 
 
+def test_push_takes_every_file_a_finished_run_leaves_beside_its_checkpoint(checkpoint):
+    """Named where they are written; `hub` spells them out (importing their writers would be a cycle)."""
+    from keras_lt import run_directory
+    from keras_lt.callbacks import afr_regeneration
+    from keras_lt.trainers import cpmix
+
+    written = {run_directory.RECIPE_FILE, run_directory.METRICS_FILE, run_directory.LOG_FILE,
+               run_directory.FINETUNE_LOG_FILE, run_directory.PRE_FINETUNE_METRICS_FILE, cpmix.SUMMARY_FILE,
+               afr_regeneration.SPLIT_FILE}
+    assert written == set(hub.RUN_FILES)
+    for name in sorted(written):
+        (checkpoint / name).write_text("{}")
+    assert hub.push(str(checkpoint), "someorg/tiny-ce", dry_run=True) == [*hub.CHECKPOINT_FILES, *hub.RUN_FILES]
+
+
 def test_push_creates_the_repo_and_uploads_once(checkpoint, monkeypatch):
     calls = []
 
