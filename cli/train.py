@@ -4,14 +4,11 @@ import contextlib
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 
 import click
 
 from keras_lt import hub
-from keras_lt.callbacks import TrainingDiverged
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.cli.options import RecipeNumber
 from keras_lt.data.image_files import WORKERS_ENV
@@ -27,6 +24,7 @@ from keras_lt.own_data import with_cpmix_switch
 from keras_lt.recipe_checks import check_recipe
 from keras_lt.recipes import RANGES
 from keras_lt.recipes import load_recipe
+from keras_lt.replacing import replacing
 from keras_lt.run_directory import check_only_ours
 from keras_lt.run_directory import has_finished_epoch
 from keras_lt.run_directory import is_finished
@@ -257,39 +255,6 @@ def interrupted_message(output, replacing=False):
             "command with --resume to start the run again."
         )
     return f"interrupted before the first epoch was saved; nothing to resume in {output}: run the same command again."
-
-
-@contextlib.contextmanager
-def replacing(output):
-    """Moves the finished run in `output` aside while a new run trains there; deletes it once the new one has an epoch.
-
-    `output` holds that run's files alone (`train` refuses to replace a run beside other files). A
-    new run that stops before it finishes an epoch (a bad recipe, unreadable data, Ctrl-C or a
-    crash in its first epoch), or that diverges (its epochs lead nowhere a resume could go), is
-    removed and the finished run moved back: `--overwrite` never trades a finished run for
-    nothing. One stopped later otherwise keeps its backup for `--resume`, as any run.
-    """
-    parent = os.path.dirname(os.path.abspath(output))
-    aside = tempfile.mkdtemp(prefix=f".{os.path.basename(os.path.abspath(output))}.replaced-", dir=parent)
-    os.rename(output, os.path.join(aside, "run"))
-
-    def put_back():
-        shutil.rmtree(output, ignore_errors=True)
-        os.rename(os.path.join(aside, "run"), output)
-        os.rmdir(aside)
-
-    try:
-        yield
-    except TrainingDiverged as error:
-        put_back()
-        raise TrainingDiverged(f"{error.reason}; {output} keeps the finished run it held.") from None
-    except BaseException:
-        if os.path.exists(output) and has_finished_epoch(output):
-            shutil.rmtree(aside)
-        else:
-            put_back()
-        raise
-    shutil.rmtree(aside)
 
 
 def _arguments(ctx):

@@ -1,5 +1,6 @@
 """Runs decoupled stage 2 on a checkpoint end to end: checkpoint + its training split -> checkpoint."""
 
+import contextlib
 import dataclasses
 import os
 
@@ -14,6 +15,7 @@ from keras_lt.own_data import has_split_files
 from keras_lt.own_data import is_image_folder
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
+from keras_lt.replacing import replacing
 from keras_lt.run_directory import LOG_FILE
 from keras_lt.run_directory import METRICS_FILE
 from keras_lt.run_directory import check_only_ours
@@ -61,6 +63,8 @@ def decouple_checkpoint(
     checkpoint's classes (`_check_classes`). The output directory is locked while it is written
     (`keras_lt.run_lock.RunLock`); one holding this decoupling's checkpoint is refused unless
     `overwrite`, one holding another checkpoint, a training run or other files always (`_check_output`).
+    The checkpoint it replaces stays until the new one is written, and is put back if the decoupling
+    stops (`keras_lt.replacing.replacing`).
 
     Args:
         model: a zoo name, a checkpoint directory or `hf://ORG/NAME[@REVISION]`.
@@ -71,7 +75,8 @@ def decouple_checkpoint(
         dataset: the dataset name, overriding the checkpoint's recipe (default "cifar10" without one).
         imbalance_factor: the long-tail profile, overriding the checkpoint's recipe (default 100
             without one); 0 uses the training split as it is.
-        overwrite: replace the checkpoint of this decoupling (`<base name>-<method>`) in `output_dir`.
+        overwrite: replace the checkpoint of this decoupling (`<base name>-<method>`) in `output_dir`
+            once the new one is written.
         verbose: Keras' fit verbosity.
         **settings: forwarded to `keras_lt.trainers.decouple` (epochs, lr, tau, seed, ...).
 
@@ -95,7 +100,9 @@ def decouple_checkpoint(
         _check_classes(model, config, folder_class_counts(data_dir)[0], source)  # which fails on others' counts
     data = prepare_data(base, data_dir)
     _check_classes(model, config, data.class_names, source)
-    with RunLock(output_dir):
+    replace = overwrite and holds_checkpoint(output_dir)  # aside until the new one is written, back if it fails
+    with replacing(output_dir, keeps_stopped=lambda output: False) if replace else contextlib.nullcontext(), \
+            RunLock(output_dir):
         _check_output(output_dir, name, overwrite)
         log = keras.callbacks.CSVLogger(os.path.join(output_dir, LOG_FILE))
         decoupled = decouple(

@@ -1,4 +1,4 @@
-"""`keras_lt.cli.train`: `keras-lt train`'s options, its messages on Ctrl-C, and `--overwrite`'s replacing."""
+"""`keras_lt.cli.train`: `keras-lt train`'s options, its messages on Ctrl-C, and `--overwrite`."""
 
 import json
 import os
@@ -264,33 +264,6 @@ def test_train_init_from_a_linear_checkpoint_with_loss_ldam_is_one_error_line(tm
     assert_one_line_error(result)
     assert result.stderr.startswith(f"Error: --init-from {tiny[1]} has a linear classifier and the ldam loss")
     assert not out.exists()
-
-
-def finished_run(tmp_path):
-    out = tmp_path / "run"
-    out.mkdir()
-    (out / "old.txt").write_text("the finished run")
-    return out
-
-
-def test_replacing_deletes_the_finished_run_once_the_new_one_completes(tmp_path):
-    out = finished_run(tmp_path)
-    with train_command.replacing(str(out)):
-        assert not out.exists()  # moved aside while the new run trains
-        out.mkdir()
-        (out / "new.txt").write_text("the new run")
-    assert os.listdir(tmp_path) == ["run"] and os.listdir(out) == ["new.txt"]
-
-
-@pytest.mark.parametrize("writes", [False, True], ids=["before writing", "after writing"])
-def test_replacing_puts_the_finished_run_back_when_the_new_one_fails_before_an_epoch(tmp_path, writes):
-    out = finished_run(tmp_path)
-    with pytest.raises(RuntimeError), train_command.replacing(str(out)):
-        if writes:
-            out.mkdir()
-            (out / "partial.txt").write_text("a new run that failed in its first epoch")
-        raise RuntimeError("a bad recipe")
-    assert os.listdir(tmp_path) == ["run"] and os.listdir(out) == ["old.txt"]
 
 
 def test_train_into_a_copy_of_its_data_is_refused_and_writes_nothing(tmp_path):

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from keras_lt import decoupling
 from keras_lt import hub
 from keras_lt import training_data
 from keras_lt.decoupling import decouple_checkpoint
@@ -60,6 +61,25 @@ def test_the_output_is_named_after_the_argument_not_the_config(setup):
         f"--overwrite replaces a finished decoupling, and {output} also holds other files (mine.txt); move them out "
         "or choose another --output."
     )
+
+
+def snapshot(directory):
+    return {name: open(os.path.join(directory, name), "rb").read() for name in sorted(os.listdir(directory))}
+
+
+def test_overwrite_keeps_the_finished_decoupling_until_the_new_one_is_written(setup, monkeypatch):
+    _, output = decoupled(setup)
+    before = snapshot(output)
+
+    def stopped(network, method, images, labels, callbacks, **kwargs):
+        callbacks[0].set_model(network)
+        callbacks[0].on_train_begin()  # the new log started, as a decoupling stopped midway leaves it
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(decoupling, "decouple", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        decoupled(setup, overwrite=True)
+    assert snapshot(output) == before and sorted(os.listdir(setup / "cache" / "checkpoints")) == ["base-tau-norm"]
 
 
 def test_an_output_holding_another_checkpoint_a_training_run_or_other_files_is_refused(setup):
