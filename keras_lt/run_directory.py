@@ -24,6 +24,7 @@ from keras_lt import hub
 from keras_lt.callbacks import afr_regeneration
 from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.image_folder import list_image_folder
+from keras_lt.data.sources import source_of
 from keras_lt.errors import KerasLTError
 from keras_lt.errors import name_some
 from keras_lt.recipes import RECIPE_FILE
@@ -199,21 +200,22 @@ def _read_record(output_dir, name):
         ) from None
 
 
-def data_identity(data, data_dir=None):
+def data_identity(data, dataset, data_dir=None):
     """What a run trains on, as `DATA_FILE` records it: the class names, training images per class and files.
 
     `train_files` is a digest of the training image files' names (relative to their common folder)
-    and sizes, for streamed files or an image folder's `train/` (`data_dir`): not of where they
+    and sizes, for streamed files or the image folder `train/` they were read from: not of where they
     are, so a run moved to another machine with its data resumes there; not of the decoded pixels,
     which another image library may decode a little differently. Arrays of another source (a CIFAR
     archive, tfds, `data` given) have no digest.
 
     Args:
         data: the run's `keras_lt.training_data.TrainingData`.
+        dataset: the recipe's dataset ("folder", "cifar10", ...).
         data_dir: the directory it was read from, if any.
 
     Example:
-    >>> data_identity(prepare_data(recipe, "my_photos"), "my_photos")["train_class_counts"]
+    >>> data_identity(prepare_data(recipe, "my_photos"), "folder", "my_photos")["train_class_counts"]
     [120, 30, 4]
     """
     identity = {
@@ -222,7 +224,7 @@ def data_identity(data, data_dir=None):
     }
     if isinstance(data.train_images, ImageFiles):
         paths = list(data.train_images.paths)
-    elif data_dir is not None and os.path.isdir(os.path.join(os.path.expanduser(data_dir), "train")):
+    elif source_of(dataset, "train", data_dir) == "folder":
         paths, _, _ = list_image_folder(os.path.expanduser(data_dir), "train")
     else:
         return identity
@@ -240,7 +242,7 @@ def check_resumed_data(output_dir, identity):
     (no `DATA_FILE`) is not checked; the resumed run records it.
 
     Example:
-    >>> check_resumed_data("runs/ce", data_identity(data, "my_photos"))
+    >>> check_resumed_data("runs/ce", data_identity(data, "folder", "my_photos"))
     """
     if not os.path.isfile(os.path.join(output_dir, DATA_FILE)):
         return

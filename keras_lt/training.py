@@ -178,7 +178,7 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
         hub.resolve(recipe.init_from)  # a checkpoint to start from that is not there fails before the data is read
     data = data or prepare_data(recipe, data_dir)
     check_data(recipe, data)
-    identity = data_identity(data, data_dir) if main else None
+    identity = data_identity(data, recipe.dataset, data_dir) if main else None
     initial = None if recipe.init_from is None or recipe.finetune is None else _initial_network(recipe, data)
     unrecorded = False  # resuming a run from before keras-lt recorded its data: recorded if the resume goes on
     with RunLock(output_dir) if main else contextlib.nullcontext():

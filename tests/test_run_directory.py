@@ -151,9 +151,9 @@ def test_the_data_identity_takes_file_names_that_are_not_utf8(tmp_path):
 
     folder = tiny_folder(tmp_path / "photos")
     recipe = tiny_recipe(dataset="folder", imbalance_factor=None)
-    before = run_directory.data_identity(prepare_data(recipe, folder), folder)
+    before = run_directory.data_identity(prepare_data(recipe, folder), "folder", folder)
     shutil.copy(os.path.join(folder, "train", "c0", "0.png"), os.fsdecode(os.fsencode(folder) + b"/train/c0/caf\xe9.png"))
-    after = run_directory.data_identity(prepare_data(recipe, folder), folder)
+    after = run_directory.data_identity(prepare_data(recipe, folder), "folder", folder)
     assert after["train_class_counts"][0] == before["train_class_counts"][0] + 1
     assert after["train_files"] != before["train_files"]
 
@@ -168,3 +168,18 @@ def test_a_data_record_without_its_classes_is_one_line(tmp_path, record):
         f"cannot resume {tmp_path}: its {run_directory.DATA_FILE} lacks the class names or counts; choose another "
         "--output."
     )
+
+
+def test_the_data_identity_digests_train_only_where_the_data_was_read_from_it(tmp_path):
+    """A CIFAR archive beside an unrelated train/ folder: the run read the archive, so no digest of train/."""
+    from keras_lt.training_data import TrainingData
+
+    folder = tiny_folder(tmp_path / "data")
+    labels = np.array([0, 1, 1])
+    data = TrainingData(np.zeros((3, 8, 8, 3), np.uint8), labels, np.zeros((3, 8, 8, 3), np.uint8), labels,
+                        ["c0", "c1"])
+    assert "train_files" in run_directory.data_identity(data, "cifar10", folder)
+    os.makedirs(os.path.join(folder, "cifar-10-batches-py"))
+    assert run_directory.data_identity(data, "cifar10", folder) == {
+        "class_names": ["c0", "c1"], "train_class_counts": [1, 2],
+    }

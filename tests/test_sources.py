@@ -100,3 +100,15 @@ def test_a_file_name_that_is_not_utf8_loads(folder):
     images, labels, names = load_dataset("folder", "train", data_dir=str(folder))
     np.testing.assert_array_equal(images[:, 0, 0, 0], [30, 10, 20, 70])
     np.testing.assert_array_equal(labels, [0, 1, 1, 1])
+
+
+def test_source_of_says_where_load_dataset_reads_by_its_rules(folder, tmp_path):
+    """An archive before an image folder, a folder before tfds, nothing for a folder dataset without one."""
+    assert sources.source_of("cifar10", "train", str(folder)) == "folder"
+    assert sources.source_of("folder", "train", str(folder)) == "folder"
+    assert sources.source_of("cifar10", "train", str(tmp_path / "none")) == "tfds"
+    assert sources.source_of("folder", "train", str(tmp_path / "none")) is None
+    assert sources.source_of("folder", "train") is None
+    os.makedirs(folder / "cifar-10-batches-py")
+    assert sources.source_of("cifar10", "train", str(folder)) == "archive"
+    assert sources.source_of("folder", "train", str(folder)) == "folder"  # only CIFAR has an archive

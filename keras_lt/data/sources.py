@@ -43,8 +43,23 @@ def _cached(key, loader):
     return images, labels, class_names
 
 
-def _is_image_folder(data_dir, split):
-    return data_dir is not None and os.path.isdir(os.path.join(data_dir, split))
+def source_of(name, split, data_dir=None):
+    """Where `load_dataset(name, split, data_dir)` reads the split, by the same rules, without reading it.
+
+    Returns:
+        "archive" (a CIFAR archive in `data_dir`), "folder" (the image folder `<data_dir>/<split>/`),
+        "tfds" (tensorflow-datasets) or None (nowhere: `load_dataset` says so).
+
+    Example:
+    >>> source_of("cifar10", "train", "~/.cache/keras-lt/cifar10-jpeg-q75")
+    'folder'
+    """
+    data_dir = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None
+    if find_cifar_archive(name, data_dir) is not None:
+        return "archive"
+    if data_dir is not None and os.path.isdir(os.path.join(data_dir, split)):
+        return "folder"
+    return "tfds" if name in TFDS_NAMES else None
 
 
 def _folder_fingerprint(data_dir, split):
@@ -81,15 +96,16 @@ def load_dataset(name, split, data_dir=None, image_size=None):
     >>> images, labels, names = load_dataset("cifar10", "test", "~/.cache/keras-lt/cifar10-jpeg-q75")
     """
     data_dir = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None
-    archive = find_cifar_archive(name, data_dir)
-    if archive is not None:
+    source = source_of(name, split, data_dir)
+    if source == "archive":
+        archive = find_cifar_archive(name, data_dir)
         key = ("cifar_archive", archive, os.path.getmtime(archive), split)
         return _cached(key, lambda: load_cifar_archive(name, split, data_dir))
-    if _is_image_folder(data_dir, split):
+    if source == "folder":
         resizing = () if image_size is None else (RESIZING,)  # unsized keys stay those of earlier versions
         key = ("folder", data_dir, split, _folder_fingerprint(data_dir, split), image_size, DECODING, *resizing)
         return _cached(key, lambda: load_image_folder(data_dir, split, image_size))
-    if name in TFDS_NAMES:
+    if source == "tfds":
         return _cached(("tfds", name, split, data_dir), lambda: load_tfds(name, split, data_dir))
     raise DataError(
         f"cannot find {name} '{split}' data {f'in {data_dir}' if data_dir else 'without a data directory'}; "
