@@ -195,7 +195,9 @@ def open_rgb(path, needed=None):
     With `needed=(w, h)` (of the upright image), a JPEG is decoded at the smallest of 1/1, 1/2,
     1/4, 1/8 scale that is still at least `w x h` (the decoder drops DCT coefficients, much cheaper
     than decoding full size and resizing). Other formats decode at full size. A JPEG stored turned
-    (EXIF orientation) is decoded by PIL, then turned upright at the decoded scale.
+    (EXIF orientation) is decoded by PIL, then turned upright at the decoded scale. A caller that
+    needs the image's size to choose `needed` opens it once with `open_image` and decodes it with
+    `decode_rgb`.
 
     Args:
         path: the image file.
@@ -211,16 +213,32 @@ def open_rgb(path, needed=None):
     >>> image = open_rgb("train/n01440764/x.JPEG", needed=(300, 250))
     """
     with open_image(path) as image:
-        if image.format in JPEG_FORMATS:
-            turn = orientation(image)
-            stored = needed[::-1] if needed is not None and turn in SIDEWAYS else needed
-            scale = reduction(*image.size, stored)
-            if simplejpeg is not None and turn == 1:
-                fast = _simplejpeg_rgb(path, scale)
-                if fast is not None:
-                    return fast
-            image.draft("RGB", (image.size[0] // scale, image.size[1] // scale))
-        return to_rgb(image)
+        return decode_rgb(image, path, needed)
+
+
+def decode_rgb(image, path, needed=None):
+    """`open_rgb` of an image already opened by `open_image` (its header read), inside that `with` block.
+
+    Args:
+        image: the PIL image `open_image(path)` gives.
+        path: its file (simplejpeg decodes from it).
+        needed: as `open_rgb`'s.
+
+    Example:
+    >>> with open_image(path) as opened:
+    ...     width, height = upright_size(opened)
+    ...     image = decode_rgb(opened, path, needed=(width // 3, height // 3))
+    """
+    if image.format in JPEG_FORMATS:
+        turn = orientation(image)
+        stored = needed[::-1] if needed is not None and turn in SIDEWAYS else needed
+        scale = reduction(*image.size, stored)
+        if simplejpeg is not None and turn == 1:
+            fast = _simplejpeg_rgb(path, scale)
+            if fast is not None:
+                return fast
+        image.draft("RGB", (image.size[0] // scale, image.size[1] // scale))
+    return to_rgb(image)
 
 
 def unreadable_image(path, error):

@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from keras_lt.data.decode import image_size
-from keras_lt.data.decode import open_rgb
+from keras_lt.data.decode import decode_rgb
+from keras_lt.data.decode import open_image
+from keras_lt.data.decode import upright_size
 
 
 class EvalTransform:
@@ -11,8 +12,8 @@ class EvalTransform:
 
     The short side becomes `resize` (the long side `int(resize * long / short)`), then the central
     `size x size` box is cut (top-left `round((side - size) / 2)`), of the image upright (after its
-    EXIF orientation: `image_size`). A JPEG is decoded at the smallest 1/2^k scale that still covers
-    the resized image (`open_rgb`). An unreadable file is a one-line `DataError`. Deterministic:
+    EXIF orientation: `upright_size`, read from the header of the file opened once). A JPEG is
+    decoded at the smallest 1/2^k scale that still covers the resized image (`decode_rgb`). An unreadable file is a one-line `DataError`. Deterministic:
     `seed` is ignored (it keeps the training transform's signature).
 
     Args:
@@ -30,12 +31,13 @@ class EvalTransform:
     def __call__(self, path, seed=None):
         from PIL import Image
 
-        width, height = image_size(path)
-        if width <= height:
-            new = (self.resize, int(self.resize * height / width))
-        else:
-            new = (int(self.resize * width / height), self.resize)
-        image = open_rgb(path, needed=new)
+        with open_image(path) as opened:  # the header once: the resize from its size, then the decode
+            width, height = upright_size(opened)
+            if width <= height:
+                new = (self.resize, int(self.resize * height / width))
+            else:
+                new = (int(self.resize * width / height), self.resize)
+            image = decode_rgb(opened, path, needed=new)
         if image.size != new:
             image = image.resize(new, Image.BILINEAR)
         left = int(round((new[0] - self.size) / 2.0))

@@ -4,8 +4,9 @@ import math
 
 import numpy as np
 
-from keras_lt.data.decode import image_size
-from keras_lt.data.decode import open_rgb
+from keras_lt.data.decode import decode_rgb
+from keras_lt.data.decode import open_image
+from keras_lt.data.decode import upright_size
 
 
 def random_resized_box(width, height, rng, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)):
@@ -80,14 +81,15 @@ class TrainTransform:
     `RandomResizedCrop(size)` (scale 0.08..1, ratio 3/4..4/3, bilinear) + `RandomHorizontalFlip()`
     (+ `ColorJitter(0.4, 0.4, 0.4)` with `color_jitter`), as torchvision does them to PIL images,
     with the draws from `numpy.random.default_rng(seed)`: one seed per image, so a crop is the same
-    whichever worker or rank makes it. Speed: the box is drawn from the size in the file's header
-    (upright, after its EXIF orientation: `image_size`), then a JPEG is decoded at the smallest
-    1/2^k scale that keeps the box at least `size` pixels (`open_rgb`, upright too), and the box
+    whichever worker or rank makes it. Speed: the file is opened once, the box drawn from the size
+    in its header (upright, after its EXIF orientation: `upright_size`), then a JPEG is decoded at
+    the smallest 1/2^k scale that keeps the box at least `size` pixels (`decode_rgb`), and the box
     is resized from there (PIL `resize(box=...)`); at full scale it is `crop(box).resize(size)`,
     bit-identical to torchvision for an image without an EXIF orientation (torchvision's
     `pil_loader` ignores it; we turn the image upright, as every keras-lt pipeline does, so that
-    a phone photo is seen as it is shown: a deliberate departure, for those files only). The result is uint8 HWC: the float conversion and normalisation
-    happen inside the model, on the device. An unreadable file is a one-line `DataError`.
+    a phone photo is seen as it is shown: a deliberate departure, for those files only). The result
+    is uint8 HWC: the float conversion and normalisation happen inside the model, on the device.
+    An unreadable file is a one-line `DataError`.
 
     Args:
         size: side of the square crop.
@@ -109,10 +111,11 @@ class TrainTransform:
         from PIL import Image
 
         rng = np.random.default_rng(seed)
-        width, height = image_size(path)
-        top, left, h, w = random_resized_box(width, height, rng, self.scale, self.ratio)
-        flip = rng.random() < 0.5
-        image = open_rgb(path, needed=(width * self.size / w, height * self.size / h))
+        with open_image(path) as opened:  # the header once: the box from its size, then the decode
+            width, height = upright_size(opened)
+            top, left, h, w = random_resized_box(width, height, rng, self.scale, self.ratio)
+            flip = rng.random() < 0.5
+            image = decode_rgb(opened, path, needed=(width * self.size / w, height * self.size / h))
         box = (left, top, left + w, top + h)
         if image.size == (width, height):
             image = image.crop(box).resize((self.size, self.size), Image.BILINEAR)
