@@ -9,6 +9,7 @@ import sys
 import click
 
 from keras_lt import hub
+from keras_lt.cli.errors import CommandError
 from keras_lt.cli.errors import one_line_errors
 from keras_lt.cli.options import RecipeNumber
 from keras_lt.data.image_files import WORKERS_ENV
@@ -218,7 +219,10 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
     recipe = build_recipe(recipe_name, schedule, data_dir, options, init_from, imbalance_factor, echo=main)
     if launching:  # a bad recipe is one line here, not one per rank
         check_recipe(recipe)
-        ctx.exit(launch(devices, _arguments(ctx)))
+        status, errors = launch(devices, _arguments(ctx))
+        for line in errors:
+            click.echo(f"Error: {line}", err=True)
+        ctx.exit(status)
     output = output or os.path.join(hub.local_checkpoints_dir(), recipe.name)
     replace = main and overwrite and is_finished(output)
     if replace:
@@ -230,7 +234,7 @@ def train(ctx, recipe_name, data_dir, schedule, output, method, loss, epochs, ba
         with replacing(output) if replace else contextlib.nullcontext():
             report = run(recipe, output, data_dir=data_dir, resume=resume, verbose=1 if sys.stdout.isatty() else 2)
     except KeyboardInterrupt:
-        raise click.ClickException(interrupted_message(output, replacing=replace)) from None
+        raise CommandError(interrupted_message(output, replacing=replace)) from None
     if report is not None:
         click.echo(format_table(report))
         click.echo(f"checkpoint: {output}")

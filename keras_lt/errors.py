@@ -1,5 +1,9 @@
 """Errors keras-lt raises for bad input: each message is one line saying what was wrong and what to do."""
 
+# Set by `keras-lt train --devices N` for its ranks: the directory where each leaves its error line, a file named
+# by its `RANK` (`keras_lt.cli.errors.CommandError`), for the launcher to print once (`keras_lt.distributed.launch`).
+RANK_ERRORS_ENV = "KERAS_LT_RANK_ERRORS"
+
 
 class KerasLTError(Exception):
     """Base class of the user-facing errors; the CLI prints them as one line, never a traceback."""

@@ -5,6 +5,7 @@ import pytest
 from click.testing import CliRunner
 
 from keras_lt.cli.errors import one_line_errors
+from keras_lt.errors import RANK_ERRORS_ENV
 from keras_lt.errors import DataError
 
 
@@ -39,3 +40,14 @@ def test_the_wrapped_command_keeps_its_result_name_and_help():
     assert command(["fine"], standalone_mode=False) == "fine"
     assert command.callback.__name__ == "command"
     assert "Echoes a line, then returns" in CliRunner().invoke(command, ["--help"]).stdout
+
+
+def test_a_launched_rank_leaves_its_error_line_to_the_launcher(tmp_path, monkeypatch):
+    """Under `train --devices N` (RANK_ERRORS_ENV set) the line goes to the rank's file, not stderr."""
+    monkeypatch.setenv(RANK_ERRORS_ENV, str(tmp_path))
+    monkeypatch.setenv("RANK", "1")
+    result = CliRunner().invoke(command, ["bad-input"])
+    assert result.exit_code == 1 and result.stderr == ""
+    assert (tmp_path / "1").read_text() == "no images in 'photos'; add some."
+    monkeypatch.delenv("RANK")  # not a rank (a plain run beside a launched one): printed as always
+    assert CliRunner().invoke(command, ["bad-input"]).stderr == "Error: no images in 'photos'; add some.\n"

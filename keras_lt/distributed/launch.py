@@ -1,7 +1,10 @@
 """`keras-lt train --devices N`: the same command under `torchrun`, one process per device."""
 
 import logging
+import os
+import tempfile
 
+from keras_lt.errors import RANK_ERRORS_ENV
 from keras_lt.errors import KerasLTError
 
 SIGNAL_EXIT = 128  # a shell's exit status for a process ended by signal s is 128 + s
@@ -11,24 +14,28 @@ def launch(processes, argv):
     """Runs `torchrun --standalone --nproc_per_node N -m keras_lt.cli.main ARGV` in this process.
 
     torchrun's own entry point (`torch.distributed.run`) is called here rather than as a command,
-    so that a failing rank ends the run with the rank's own message alone: the rank has printed
-    why it stopped (its one-line error), and torchrun's report of the failure (a traceback and a
-    table of its own) is left out. `--standalone` rendezvouses on this machine at a free port;
-    torchrun stops every rank when one fails.
+    so that a failing rank ends the run with the rank's own message alone, once: each rank leaves
+    its one-line error in a file of the directory `RANK_ERRORS_ENV` names
+    (`keras_lt.cli.errors.CommandError`) instead of printing it, and the distinct lines are
+    returned (bad data stops every rank with the same line), while torchrun's report of the
+    failure (a traceback and a table of its own) is left out. `--standalone` rendezvouses on this
+    machine at a free port; torchrun stops every rank when one fails.
 
     Args:
         processes: ranks to start (one per GPU; any number on CPU).
         argv: the `keras-lt` arguments each rank gets (without `--devices`).
 
     Returns:
-        The exit status: 0, the first failing rank's, or 128 + the signal that stopped the run.
+        `(status, errors)`: the exit status (0, the first failing rank's, or 128 + the signal that
+        stopped the run) and the ranks' distinct error lines in rank order, each prefixed with its
+        rank where they differ.
 
     Raises:
         KerasLTError: a rank was killed by a signal (it could print nothing): one line naming it.
 
     Example:
     >>> launch(2, ["train", "--recipe", "ce-resnext50-imagenetlt", "--data-dir", "data"])
-    0
+    (0, [])
     """
     from torch.distributed import run as torchrun
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -40,16 +47,36 @@ def launch(processes, argv):
     args = torchrun.parse_args(
         ["--standalone", f"--nproc_per_node={int(processes)}", "-m", "keras_lt.cli.main", *argv]
     )
-    try:
-        torchrun.run(args)
-    except SignalException as stop:  # Ctrl-C or a kill of this process: the ranks got it too and said where they stopped
-        return SIGNAL_EXIT + int(stop.sigval)
-    except ChildFailedError as error:
-        rank, failure = error.get_first_failure()
-        if failure.exitcode < 0:
-            raise KerasLTError(
-                f"rank {rank} of the run was killed by {failure.signal_name()} (out of memory?); every rank stopped."
-            ) from None
-        return failure.exitcode
-    return 0
+    with tempfile.TemporaryDirectory(prefix="keras-lt-ranks-") as errors:
+        os.environ[RANK_ERRORS_ENV] = errors  # the ranks inherit it
+        try:
+            torchrun.run(args)
+            status = 0
+        except SignalException as stop:  # Ctrl-C or a kill of this process: the ranks got it too
+            status = SIGNAL_EXIT + int(stop.sigval)
+        except ChildFailedError as error:
+            rank, failure = error.get_first_failure()
+            if failure.exitcode < 0:
+                raise KerasLTError(
+                    f"rank {rank} of the run was killed by {failure.signal_name()} (out of memory?); every rank stopped."
+                ) from None
+            status = failure.exitcode
+        finally:
+            del os.environ[RANK_ERRORS_ENV]
+        return status, rank_errors(errors)
 
+
+def rank_errors(directory):
+    """The distinct error lines the ranks left in `directory` (a file per rank), in rank order.
+
+    Example:
+    >>> rank_errors(directory)  # ranks 0 and 1 left "no images in data", rank 2 "disk full"
+    ['rank 0: no images in data', 'rank 2: disk full']
+    """
+    lines = {}
+    for name in sorted(os.listdir(directory), key=int):
+        with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
+            lines.setdefault(f.read().strip(), int(name))
+    if len(lines) <= 1:
+        return list(lines)
+    return [f"rank {rank}: {line}" for line, rank in lines.items()]
