@@ -9,11 +9,18 @@ from PIL import UnidentifiedImageError
 
 from keras_lt.data import decode
 from keras_lt.data.decode import image_size
-from keras_lt.data.decode import open_rgb
+from keras_lt.data.decode import decode_rgb
+from keras_lt.data.decode import open_image
 from keras_lt.data.decode import reduction
 from keras_lt.data.decode import unreadable_image
 from keras_lt.data.image_folder import read_image
 from keras_lt.errors import DataError
+
+
+def open_rgb(path, needed=None):
+    """`path` opened and decoded as the streamed transforms do: the header once, then `decode_rgb`."""
+    with open_image(path) as image:
+        return decode_rgb(image, path, needed)
 
 
 @pytest.mark.parametrize(
@@ -25,7 +32,7 @@ def test_reduction_is_pils_draft_rule(size, needed, scale):
     assert reduction(*size, needed) == scale
 
 
-def test_open_rgb_reduces_only_jpegs(tmp_path):
+def test_decode_rgb_reduces_only_jpegs(tmp_path):
     Image.fromarray(np.zeros((64, 96, 3), np.uint8)).save(tmp_path / "a.jpg")
     Image.fromarray(np.zeros((64, 96, 3), np.uint8)).save(tmp_path / "a.png")
     image = open_rgb(tmp_path / "a.jpg", needed=(20, 10))
@@ -118,7 +125,7 @@ def special_images(root):
 
 
 @pytest.mark.parametrize("fast", [True, False])  # simplejpeg, or PIL
-def test_open_rgb_decodes_what_read_image_decodes(tmp_path, monkeypatch, fast):
+def test_decode_rgb_decodes_what_read_image_decodes(tmp_path, monkeypatch, fast):
     """The streamed pipeline's decode and `read_image` (in memory, predict) give the same pixels."""
     if not fast:
         monkeypatch.setattr(decode, "simplejpeg", None)

@@ -8,8 +8,8 @@ import zlib
 import numpy as np
 import pytest
 from PIL import Image
+from test_decode import open_rgb
 
-from keras_lt.data.decode import open_rgb
 from keras_lt.data.image_folder import list_image_folder
 from keras_lt.data.image_folder import fit_image
 from keras_lt.data.image_folder import image_files_under

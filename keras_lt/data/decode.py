@@ -189,40 +189,23 @@ def _grey_bytes(image):
     return np.rint(pixels.clip(0.0, 255.0)).astype(np.uint8)
 
 
-def open_rgb(path, needed=None):
-    """An upright RGB PIL image of `path` (`to_rgb`), its JPEG shrunk by 2, 4 or 8 while decoding when `needed` allows.
-
-    With `needed=(w, h)` (of the upright image), a JPEG is decoded at the smallest of 1/1, 1/2,
-    1/4, 1/8 scale that is still at least `w x h` (the decoder drops DCT coefficients, much cheaper
-    than decoding full size and resizing). Other formats decode at full size. A JPEG stored turned
-    (EXIF orientation) is decoded by PIL, then turned upright at the decoded scale. A caller that
-    needs the image's size to choose `needed` opens it once with `open_image` and decodes it with
-    `decode_rgb`.
-
-    Args:
-        path: the image file.
-        needed: `(width, height)` the decoded image must keep at least, or None for full size.
-
-    Returns:
-        The loaded RGB image (its size tells the decoded scale: `ceil(original / 2^k)`).
-
-    Raises:
-        DataError: the file is missing or not a readable image (`open_image`).
-
-    Example:
-    >>> image = open_rgb("train/n01440764/x.JPEG", needed=(300, 250))
-    """
-    with open_image(path) as image:
-        return decode_rgb(image, path, needed)
-
-
 def decode_rgb(image, path, needed=None):
-    """`open_rgb` of an image already opened by `open_image` (its header read), inside that `with` block.
+    """An upright RGB PIL image (`to_rgb`) of an image opened by `open_image`, its JPEG shrunk by 2, 4 or 8 while decoding.
+
+    Called inside `open_image`'s `with` block, after the caller has read the size it needs from
+    the header (`upright_size`): the file is opened once. With `needed=(w, h)` (of the upright
+    image), a JPEG is decoded at the smallest of 1/1, 1/2, 1/4, 1/8 scale that is still at least
+    `w x h` (the decoder drops DCT coefficients, much cheaper than decoding full size and
+    resizing). Other formats decode at full size. A JPEG stored turned (EXIF orientation) is
+    decoded by PIL, then turned upright at the decoded scale.
 
     Args:
         image: the PIL image `open_image(path)` gives.
         path: its file (simplejpeg decodes from it).
-        needed: as `open_rgb`'s.
+        needed: `(width, height)` the decoded image must keep at least, or None for full size.
+
+    Returns:
+        The loaded RGB image (its size tells the decoded scale: `ceil(original / 2^k)`).
 
     Example:
     >>> with open_image(path) as opened:
