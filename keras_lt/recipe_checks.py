@@ -98,7 +98,8 @@ def check_loss(recipe):
 
     The loss must build with its `loss_config` (on a two-class profile, `CHECK_COUNTS`: before the data
     is read), have the switches the recipe sets (`drw_epoch`: focal, kps, ldam; `ga_epoch`: kps) and
-    be on the classifier it is defined on (kps, ldam: cosine).
+    be on the classifier it is defined on (kps, ldam: cosine); a cosine classifier trained from scratch
+    needs one of those, which scale its cosines (a checkpoint's, `init_from`, carries its scale).
 
     Example:
     >>> check_loss(Recipe(name="x", loss="focal", loss_config={"gama": 2}))
@@ -120,6 +121,12 @@ def check_loss(recipe):
             f"recipe {recipe.name}: the {recipe.loss} loss is defined on a cosine classifier's logits, not a "
             f"{recipe.classifier} one's; set classifier \"cosine\"."
         )
+    if recipe.classifier == "cosine" and loss not in losses.COSINE_LOSSES and recipe.init_from is None:
+        raise KerasLTError(
+            f"recipe {recipe.name}: a cosine classifier outputs cosines in [-1, 1], on which the {recipe.loss} loss "
+            f"barely trains (it has no scale); train it with a loss that scales them ({', '.join(losses.COSINE_LOSSES)}), "
+            "or set classifier \"linear\"."
+        )
 
 
 def check_data(recipe, data):
@@ -127,7 +134,8 @@ def check_data(recipe, data):
 
     What `check_recipe` cannot see before the data is read: the loss must build on the training
     set's class counts (LDAM, KPS, Balanced Softmax, ... need images of every class), and a
-    checkpoint fine-tuned whole (`init_from` without `finetune`) must take the data's image size.
+    checkpoint fine-tuned whole (`init_from` without `finetune`) must be the recipe's architecture
+    and classifier (it is what trains) and take the data's image size.
 
     Args:
         recipe: a recipe that `check_recipe` passed.
@@ -144,7 +152,15 @@ def check_data(recipe, data):
             f"({error}); give every class training images."
         ) from None
     if recipe.init_from is not None and recipe.finetune is None:
-        expected = tuple(hub.read_config(hub.resolve(recipe.init_from))["architecture"]["input_shape"][:2])
+        architecture = hub.read_config(hub.resolve(recipe.init_from))["architecture"]
+        kind = (architecture["name"], architecture.get("classifier", "linear"))
+        if kind != (recipe.architecture, recipe.classifier):
+            raise KerasLTError(
+                f"recipe {recipe.name}: init_from {recipe.init_from} is a {kind[0]} with a {kind[1]} classifier, the "
+                f"recipe trains a {recipe.architecture} with a {recipe.classifier} one; set architecture "
+                f"\"{kind[0]}\" and classifier \"{kind[1]}\" (and a loss defined on it), or start from another checkpoint."
+            )
+        expected = tuple(architecture["input_shape"][:2])
         if tuple(data.train_images.shape[1:3]) != expected:
             raise KerasLTError(
                 f"--init-from {recipe.init_from} takes {expected[0]}x{expected[1]} images; pass --image-size "

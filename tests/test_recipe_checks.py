@@ -12,6 +12,7 @@ from keras_lt import training
 from keras_lt.errors import KerasLTError
 from keras_lt.recipes import load_recipe
 from keras_lt.recipes import zoo_root
+from tiny_run import TINY
 from tiny_run import tiny_data
 from tiny_run import tiny_recipe
 
@@ -27,6 +28,24 @@ def test_init_from_a_checkpoint_of_another_image_size_fails_before_anything_is_w
     out = tmp_path / "run"
     with pytest.raises(KerasLTError, match="takes 8x8 images; pass --image-size 8x8") as error:
         training.train(tiny_recipe(name="tiny-whole", init_from=base), str(out), data=larger, verbose=0)
+    assert "\n" not in str(error.value)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("fields, kind", [
+    ({"classifier": "cosine", "loss": "ldam"}, f"a {TINY} with a cosine one"),
+    ({"architecture": "resnet32"}, "a resnet32 with a linear one"),
+])
+def test_init_from_a_checkpoint_of_another_architecture_or_classifier_fails_before_anything_is_written(
+    tmp_path, fields, kind
+):
+    """The checkpoint is what trains: a recipe saying otherwise (a cosine LDAM on a linear CE model) is refused."""
+    base = str(tmp_path / "base")
+    training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)  # linear
+    out = tmp_path / "run"
+    with pytest.raises(KerasLTError, match=f"init_from {base} is a .* with a linear classifier, the recipe trains "
+                                           f"{kind}") as error:
+        training.train(tiny_recipe(name="tiny-whole", init_from=base, **fields), str(out), data=tiny_data(), verbose=0)
     assert "\n" not in str(error.value)
     assert not out.exists()
 
@@ -128,6 +147,9 @@ def test_a_bad_afr_setting_fails_before_stage_1(tmp_path, setting, match):
     ({"loss": "ldam", "classifier": "cosine", "ga_epoch": 1}, "ga_epoch switches on KPS' gradient adjustment, which the ldam"),
     ({"loss": "ldam"}, "the ldam loss is defined on a cosine classifier's logits, not a linear one's; set classifier"),
     ({"loss": "kps", "ga_epoch": 1}, "the kps loss is defined on a cosine classifier's logits"),
+    ({"classifier": "cosine"}, r"a cosine classifier outputs cosines in \[-1, 1\], on which the ce loss barely trains"),
+    ({"loss": "bs", "classifier": "cosine"}, "on which the bs loss barely trains .it has no scale.; train it with a "
+                                             "loss that scales them .kps, ldam., or set classifier \"linear\"\\.$"),
 ])
 def test_a_loss_the_recipe_cannot_train_with_fails_before_anything_is_written(tmp_path, fields, match):
     out = tmp_path / "run"
