@@ -68,11 +68,14 @@ def build_trainer(recipe, data, steps_per_epoch):
 
     The recipe and the data are those that `check_recipe` and `check_data` passed. A recipe with
     `init_from` and no `finetune` fine-tunes that checkpoint's whole network, with a new head for
-    the data's classes (`keras_lt.from_pretrained(..., num_classes=K)`).
+    the data's classes (`keras_lt.from_pretrained(..., num_classes=K)`); a cosine one published
+    with its loss's scale trains on bare cosines under a loss that applies its own (LDAM, KPS).
     """
     keras.utils.set_random_seed(recipe.seed)
     if recipe.init_from is not None and recipe.finetune is None:
         network = hub.from_pretrained(recipe.init_from, num_classes=data.num_classes, class_names=data.class_names)
+        if "output_scale" in network.keras_lt_config["architecture"] and loss_scale(recipe, data.class_counts):
+            models.set_output_scale(network, None)  # the loss scales the bare cosines; `finish` puts its scale back
     else:
         mean, std = pixel_statistics(data.train_images)
         network = models.build(
@@ -289,6 +292,7 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
     if recipe.finetune is None:
         return trainer.network
     stage1 = os.path.join(output_dir, STAGE1_DIR)
+    publish_scale(trainer.network, recipe, data.class_counts)  # stage 2 trains on the model stage 1 publishes
     if distributed.is_main():
         partial = f"{stage1}.partial"
         shutil.rmtree(partial, ignore_errors=True)
@@ -345,16 +349,30 @@ def evaluate(network, data, batch_size):
     return evaluate_predictions(logits, data.test_labels, data.class_counts, data.class_names)
 
 
+def loss_scale(recipe, class_counts):
+    """The scale the recipe's loss puts on a cosine classifier's cosines (LDAM, KPS), or None."""
+    return getattr(losses.get(recipe.loss, class_counts, **recipe.loss_config), "scale", None)
+
+
+def publish_scale(network, recipe, class_counts):
+    """Puts the scale of the loss that trained a cosine classifier on its output, once (`set_output_scale`).
+
+    The model of a finished stage then is the one published: a stage 2 trains on it alike whether
+    it follows stage 1 in the same run, starts from a checkpoint (`init_from`) or decouples one.
+    """
+    scale = loss_scale(recipe, class_counts)
+    architecture = network.keras_lt_config["architecture"]
+    if architecture.get("classifier") == "cosine" and scale and "output_scale" not in architecture:
+        models.set_output_scale(network, scale)
+
+
 def finish(network, recipe, data, output_dir, data_dir=None):
     """Evaluates `network` on the test split and writes the checkpoint and `metrics.json`.
 
     A cosine classifier trained with a scaled loss (LDAM, KPS) is published with that scale on its
-    output (`keras_lt.models.set_output_scale`): same ranking, meaningful probabilities.
+    output (`publish_scale`): same ranking, meaningful probabilities.
     """
-    scale = getattr(losses.get(recipe.loss, data.class_counts, **recipe.loss_config), "scale", None)
-    architecture = network.keras_lt_config["architecture"]
-    if architecture.get("classifier") == "cosine" and scale and "output_scale" not in architecture:
-        models.set_output_scale(network, scale)
+    publish_scale(network, recipe, data.class_counts)
     report = evaluate(network, data, recipe.batch_size)
     with open(os.path.join(output_dir, METRICS_FILE), "w") as f:
         json.dump(report, f, indent=2)

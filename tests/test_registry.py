@@ -54,3 +54,17 @@ def test_unknown_architecture_is_one_line(tiny):
     assert isinstance(error.value, ValueError) and "\n" not in str(error.value)
     with pytest.raises(KerasLTError, match="unknown architecture 'None'"):
         registry.build({"num_classes": 2})
+
+
+def test_an_output_scale_multiplies_the_cosines_and_none_takes_it_off():
+    import numpy as np
+
+    model = registry.build({"name": "resnet32", "num_classes": 3, "input_shape": [8, 8, 3], "classifier": "cosine",
+                            "output_scale": 30.0})
+    images = np.random.default_rng(0).integers(0, 256, (2, 8, 8, 3)).astype("uint8")
+    scaled = model.predict(images, verbose=0)
+    assert model.keras_lt_config["architecture"]["output_scale"] == 30.0
+    registry.set_output_scale(model, None)
+    np.testing.assert_allclose(model.predict(images, verbose=0) * 30.0, scaled, rtol=1e-5, atol=1e-5)
+    assert "output_scale" not in model.keras_lt_config["architecture"]
+    assert np.abs(model.predict(images, verbose=0)).max() <= 1.0 + 1e-6  # bare cosines

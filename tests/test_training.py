@@ -222,6 +222,31 @@ def test_a_scaled_cosine_classifier_is_published_with_its_loss_scale(tmp_path):
     np.testing.assert_allclose(model.predict(images, verbose=0), 30.0 * cosines, rtol=1e-4, atol=1e-4)
 
 
+def test_a_stage_2_trains_on_the_published_scale_in_the_same_run_as_from_a_checkpoint(tmp_path, monkeypatch):
+    """cRT after LDAM: the cosines times 30, whether stage 1 ran just before or is a published checkpoint.
+
+    A whole fine-tune with LDAM again trains the bare cosines (LDAM scales them: never 30 x 30);
+    with CE it keeps the checkpoint's 30.
+    """
+    ldam = dict(classifier="cosine", loss="ldam", loss_config={"scale": 30.0})
+    scales = []
+    finetune = training._finetune
+    monkeypatch.setattr(training, "_finetune", lambda network, *args: scales.append(
+        network.get_layer("classifier").scale) or finetune(network, *args))
+    crt = {"method": "crt", "epochs": 1}
+    training.train(tiny_recipe(name="tiny-ldam-crt", finetune=crt, **ldam), str(tmp_path / "run"), data=tiny_data(),
+                   verbose=0)
+    base = str(tmp_path / "ldam")
+    training.train(tiny_recipe(name="tiny-ldam", **ldam), base, data=tiny_data(), verbose=0)
+    training.train(tiny_recipe(name="tiny-crt", init_from=base, finetune=crt, **ldam), str(tmp_path / "crt"),
+                   data=tiny_data(), verbose=0)
+    assert scales == [30.0, 30.0]
+    for loss, scale in (({"loss": "ldam", "loss_config": {"scale": 30.0}}, 1.0), ({"loss": "ce"}, 30.0)):
+        recipe = tiny_recipe(name="tiny-whole", init_from=base, classifier="cosine", **loss)
+        trainer, _ = training.build_trainer(recipe, tiny_data(), 3)
+        assert trainer.network.get_layer("classifier").scale == scale
+
+
 def test_init_from_refuses_a_checkpoint_of_other_classes(tmp_path):
     base = str(tmp_path / "base")
     training.train(tiny_recipe(), base, data=tiny_data(), verbose=0)

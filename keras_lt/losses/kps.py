@@ -48,8 +48,10 @@ class KPSLoss(keras.losses.Loss):
     start epoch. `class_weight` (`None` by default) allows the paper's KPS-DRW variant, with torch's
     weighted-mean convention.
 
-    Inference: argmax of the raw cosines `y_pred`, as the official code evaluates (`model(input)` is
-    the cosine). The radii, margins and scale are training-time only; the head-favouring radii thus
+    `y_pred` are bare cosines in [-1, 1]: a published cosine checkpoint outputs `s * cos`
+    (`keras_lt.models.set_output_scale`); take its scale off (`set_output_scale(model, None)`)
+    before training it with this loss. Inference: argmax of the raw cosines `y_pred`, as the
+    official code evaluates (`model(input)` is the cosine). The radii, margins and scale are training-time only; the head-favouring radii thus
     do not bias the test-time decision.
 
     Args:

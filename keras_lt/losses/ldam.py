@@ -31,9 +31,11 @@ def ldam_margins(class_counts, max_margin=0.5):
 class LDAM(keras.losses.Loss):
     """Label-distribution-aware margin loss: cross-entropy on `s * (z - Delta_y * onehot(y))`.
 
-    `y_pred` are the cosine logits of a normed-linear classifier, as in the official LDAM-DRW code.
-    Inference uses the same model outputs unchanged (argmax of the cosines; no margin, and the
-    scale does not change the argmax).
+    `y_pred` are the cosine logits of a normed-linear classifier, as in the official LDAM-DRW code:
+    bare cosines in [-1, 1]. A published cosine checkpoint outputs `s * cos`
+    (`keras_lt.models.set_output_scale`): take its scale off (`set_output_scale(model, None)`)
+    before training it with this loss, or the scale applies twice. Inference uses the same model
+    outputs unchanged (argmax of the cosines; no margin, and the scale does not change the argmax).
 
     DRW is the `class_weight` attribute: `None` (plain mean) or C per-class weights, read at every
     call; `keras_lt.callbacks.DeferredReweighting` sets it from its start epoch. With weights the

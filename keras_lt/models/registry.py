@@ -80,7 +80,13 @@ def set_output_scale(model, scale):
     """Makes the cosine classifier of `model` output `scale * cos` and records it in its architecture.
 
     For publishing a model trained with a scaled cosine loss (LDAM s = 30, KPS s = 15): the ranking,
-    hence top-1, is unchanged; softmax probabilities (predict, ECE, NLL) become meaningful.
+    hence top-1, is unchanged; softmax probabilities (predict, ECE, NLL) become meaningful, and a
+    stage 2 with a plain cross-entropy (cRT, LWS, MiSLAS, AFR, CP-Mix's fine-tune) trains on them.
+    `None` takes the scale off (bare cosines), for training with a loss that applies its own.
+
+    Args:
+        model: a keras-lt model with a cosine (`NormedLinear`) classifier.
+        scale: the factor on the cosines, or None for none.
 
     Example:
     >>> set_output_scale(network, 30.0)
@@ -90,7 +96,8 @@ def set_output_scale(model, scale):
     classifier = model.get_layer("classifier")
     if not isinstance(classifier, NormedLinear):
         raise ValueError("output_scale applies to a cosine (NormedLinear) classifier only.")
-    classifier.scale = float(scale)
+    classifier.scale = 1.0 if scale is None else float(scale)
     config = getattr(model, "keras_lt_config", None)
     if config is not None:
-        config["architecture"] = {**config["architecture"], "output_scale": float(scale)}
+        architecture = {k: v for k, v in config["architecture"].items() if k != "output_scale"}
+        config["architecture"] = architecture if scale is None else {**architecture, "output_scale": float(scale)}

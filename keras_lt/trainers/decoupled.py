@@ -126,7 +126,8 @@ def decouple(
     LWS on a model that already has a logit scale continues from it; cRT re-initialises it.
 
     A cosine classifier (NormedLinear) already normalises its weights, so tau-norm would change
-    nothing and is refused; cRT re-initialises it, and its CE sees the unscaled cosines.
+    nothing and is refused; cRT re-initialises it (with the input's output scale: a published LDAM
+    or KPS model's CE sees `s * cos`, `keras_lt.models.set_output_scale`).
 
     Args:
         network: a trained keras-lt model (as `keras_lt.from_pretrained` returns).
