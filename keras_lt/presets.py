@@ -88,8 +88,9 @@ def ingredient_specs(recipe):
     """`{"mixer", "regularizers", "loss_weight"}` of `recipe`: its method's preset, then its own `mixer` and `regularizers`.
 
     Raises one `KerasLTError` line for an unknown method or ingredient, unknown `method_config`
-    keys, two mixers, an ingredient named twice or without the one it needs before it, or a
-    `cpmix_epoch` without the cpmix method.
+    keys, two mixers, an ingredient named twice or without the one it needs before it, a
+    `cpmix_epoch` without the cpmix method, or CP-Mix without its start epoch. A CMO mixer
+    without a window mixes in the official epochs of the recipe's length (`cmo_window`).
 
     Example:
     >>> ingredient_specs(Recipe(name="x", method="mixup"))
@@ -127,8 +128,31 @@ def ingredient_specs(recipe):
             raise KerasLTError(f"recipe {name}: {ingredient} is named twice (by the method {method} or the recipe).")
         if NEEDS.get(ingredient, ingredient) not in seen + [ingredient]:
             raise KerasLTError(f"recipe {name}: {ingredient} needs {NEEDS[ingredient]} before it in the regularizers.")
+        if ingredient == "cpmix" and spec.get("start_epoch") is None:
+            field = "cpmix_epoch" if method == "cpmix" else "the cpmix regularizer's start_epoch"
+            raise KerasLTError(
+                f"recipe {name}: CP-Mix needs {field}, the first epoch of its mixup terms (METHODS.md: 2/3 of the "
+                f"epochs, {round(2 * recipe.epochs / 3)} of {recipe.epochs}); without it they never start."
+            )
         seen.append(ingredient)
+    if mixer is not None and mixer.get("name") == "cmo" and mixer.get("window") is None:
+        mixer = {**mixer, "window": cmo_window(name, recipe.epochs)}
     return {"mixer": mixer, "regularizers": regularizers, "loss_weight": preset.get("loss_weight", 1.0)}
+
+
+def cmo_window(name, epochs):
+    """CMO's epochs of mixing in a recipe that gives it no window: the official `3 < epoch < epochs - 3`, 0-based.
+
+    Example:
+    >>> cmo_window("x", 200)
+    [4, 196]
+    """
+    if epochs < 8:
+        raise KerasLTError(
+            f"recipe {name}: CMO's default window, the official 3 < epoch < epochs - 3, holds none of {epochs} "
+            "epochs; give the cmo mixer its window [first_epoch, last_epoch]."
+        )
+    return [4, epochs - 4]
 
 
 def describe_method(recipe, quote=""):

@@ -13,6 +13,7 @@ from keras_lt import hub
 from keras_lt import run_directory
 from keras_lt import training
 from keras_lt.errors import KerasLTError
+from keras_lt.recipes import Recipe
 from keras_lt.recipes import load_recipe
 from keras_lt.trainers import CMO
 from keras_lt.trainers import ConfusionPairMixing
@@ -68,6 +69,15 @@ def test_a_combination_runs_end_to_end_and_resumes_exactly(tmp_path, monkeypatch
     assert model.predict(pins.pin_data().test_images, verbose=0).shape == (9, 3)
 
 
+@pytest.mark.parametrize("epochs, window", [(200, (4, 196)), (20, (4, 16)), (8, (4, 4))])
+def test_a_cmo_mixer_without_a_window_mixes_in_the_official_epochs_of_the_recipes_length(epochs, window):
+    """naver-ai/cmo mixes when `3 < epoch < epochs - 3` (0-based), whatever the length: not 4..196 in 20 epochs."""
+    recipe = Recipe(name="x", mixer={"name": "cmo"}, epochs=epochs, milestones=[], factors=[], warmup_epochs=0)
+    assert trainer_ingredients(recipe)["mixer"].window == window
+    scaled, _ = Recipe(name="x", mixer={"name": "cmo"}).with_epochs(epochs)
+    assert trainer_ingredients(scaled)["mixer"].window == window
+
+
 def write(tmp_path, **fields):
     path = tmp_path / "recipe.json"
     path.write_text(json.dumps({"name": "mine", **fields}))
@@ -79,7 +89,13 @@ def write(tmp_path, **fields):
     [
         ({"method": "mixup", "mixer": {"name": "cmo"}}, "two batch mixers \\(mixup of method mixup, and cmo\\)"),
         ({"regularizers": [{"name": "latent_isda"}]}, "latent_isda needs latent_reconstruction before it"),
-        ({"method": "cpmix", "regularizers": [{"name": "cpmix"}]}, "cpmix is named twice"),
+        ({"method": "cpmix", "cpmix_epoch": 10, "regularizers": [{"name": "cpmix"}]}, "cpmix is named twice"),
+        ({"method": "cpmix"}, "CP-Mix needs cpmix_epoch, the first epoch of its mixup terms \\(METHODS.md: 2/3 of the "
+                              "epochs, 133 of 200\\); without it they never start"),
+        ({"regularizers": [{"name": "cpmix"}], "epochs": 30, "milestones": [], "factors": []},
+         "CP-Mix needs the cpmix regularizer's start_epoch, .* 20 of 30"),
+        ({"mixer": {"name": "cmo"}, "epochs": 7, "milestones": [], "factors": [], "warmup_epochs": 0},
+         "CMO's default window, the official 3 < epoch < epochs - 3, holds none of 7 epochs"),
         ({"mixer": {"name": "mixupp"}}, "unknown mixer 'mixupp' \\(did you mean 'mixup'\\?\\)"),
         ({"regularizers": [{"name": "cmo"}]}, "unknown regularizer 'cmo'"),
         ({"regularizers": ["cpmix"]}, "unknown regularizer None"),
