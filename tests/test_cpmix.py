@@ -323,3 +323,27 @@ def test_cifar100_recipe_runs_end_to_end_with_its_finetune(tmp_path):
     assert model.keras_lt_config["recipe"]["finetune"] == recipe.finetune
     logits = keras.ops.convert_to_numpy(model.predict(data.test_images, verbose=0))
     assert report["top1"] == pytest.approx(100.0 * np.mean(logits.argmax(1) == test_labels))
+
+
+def test_of_a_mixed_batch_only_a_prediction_of_neither_label_counts_against_the_dominant_one(monkeypatch):
+    """With a mixer, an image predicted as its pasted / mixed-in class is no confusion (it was counted as one)."""
+    inputs = keras.Input((2, 2, 3))
+    stub = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs))
+    labels, second = np.array([0, 0, 1, 2, 2]), np.array([1, 2, 0, 1, 0])
+    lam = np.array([0.7, 0.3, 0.5, 0.2, 0.9], "float32")
+    predicted = np.array([1, 1, 2, 2, 1])  # partner, neither (dominant 2), neither (dominant 1), own, neither (dominant 2)
+
+    class Fixed:  # a mixer whose "mixed" images are the stub's one-hot predictions
+        def mix(self, trainer, x, y):
+            images = np.zeros((5, 2, 2, 3), "float32")
+            images[np.arange(5), :, :, predicted] = 9.0
+            return torch.tensor(images), torch.tensor(second), torch.tensor(lam)
+
+    trainer = ERMTrainer(stub, regularizers=[ConfusionPairMixing()])
+    trainer.mixer = Fixed()
+    trainer.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    trainer.training_loss(torch.zeros((5, 2, 2, 3)), torch.tensor(labels))
+    expected = np.zeros((3, 3))
+    expected[2, 1] = 2  # images 1 and 4: dominant 2 (lam 0.3 -> second; lam 0.9 -> first), predicted 1
+    expected[1, 2] = 1  # image 2: lam 0.5 -> its first label 1, predicted 2
+    np.testing.assert_array_equal(confusion(trainer), expected)

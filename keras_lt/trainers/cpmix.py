@@ -14,6 +14,7 @@ from keras_lt.data.mixing import sample_confusion_pairs
 from keras_lt.distributed import all_reduce_sum
 from keras_lt.evaluation import top_confusion_pairs
 from keras_lt.random_keys import CPMIX_STREAM
+from keras_lt.trainers.erm import MIXED
 from keras_lt.trainers.ingredient import Ingredient
 from keras_lt.trainers.ingredient import beta_lam
 from keras_lt.trainers.ingredient import check_alpha
@@ -27,7 +28,8 @@ class ConfusionPairMixing(Ingredient):
     """CP-Mix: counts the training confusions, and from `start_epoch` adds mixup of confusion pairs and of the batch.
 
     Every step adds the misclassified `(true, predicted argmax)` pairs of the trained batch's logits
-    (against its first labels) to `confusion` (`Q`, C x C float32 counts, exact up to 2**24 per
+    (of a batch a mixer mixed: those predicted as neither of their labels, against the dominant
+    one) to `confusion` (`Q`, C x C float32 counts, exact up to 2**24 per
     cell; a non-trainable variable of the trainer, so backups and `--resume` carry it), from the
     first epoch on; in a multi-process run each step adds the counts of every rank's shard (a sum
     all-reduce), so all ranks hold the Q of the global batches. From `start_epoch`
@@ -106,8 +108,25 @@ class ConfusionPairMixing(Ingredient):
     def loss(self, trainer, x, y, logits, outputs):
         """Counts the step's confusions; from `start_epoch` on, `eta` times the two mixup terms (else None)."""
         with torch.no_grad():
-            self.confusion.assign_add(all_reduce_sum(confusion_counts(y, torch.argmax(logits, -1), self.num_classes)))
+            true, predicted = self._confusions(y, torch.argmax(logits, -1), outputs.get(MIXED))
+            self.confusion.assign_add(all_reduce_sum(confusion_counts(true, predicted, self.num_classes)))
         return self.eta * self.mixing_loss(trainer, x, y) if self.active else None
+
+    @staticmethod
+    def _confusions(y, predicted, mixed):
+        """`(true, predicted)` to count: of a step the mixer mixed, only the images predicted as neither of their labels.
+
+        Our reading where a mixer (mixup, CMO) mixes the batch: a mixed image has no one true label,
+        and a prediction of either of its labels is no confusion. One predicted as a third class
+        counts against its dominant label (the one of weight >= 1/2); the others count nothing (their
+        prediction is passed as their label).
+        """
+        if mixed is None:
+            return y, predicted
+        second, lam = mixed
+        dominant = torch.where(lam >= 0.5, y, second)
+        neither = (predicted != y) & (predicted != second)
+        return dominant, torch.where(neither, predicted, dominant)
 
     def mixing_loss(self, trainer, x, y):
         """`CE(CP-mixed batch) + CE(mixup of the batch)`, drawn from the current step's generators."""

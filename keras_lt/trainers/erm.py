@@ -13,6 +13,7 @@ from keras_lt.models.direct_call import direct_call
 from keras_lt.models.latent import training_view
 
 MAPS = ("features", "reconstruction", "weights")  # the feature maps of a latent-category view, after the logits
+MIXED = "mixed"  # the outputs' entry of a mixed step: (second labels, lam)
 
 
 @keras.saving.register_keras_serializable(package="keras_lt")
@@ -111,8 +112,9 @@ class ERMTrainer(keras.Model):
 
         `sample_weight` is the batch's per-sample weight (`fit`'s `class_weight` or weighted data),
         None when there is none; it weights the classification loss. The regularisers see
-        `outputs`: the classification loss ("classification") and, with a latent-category view,
-        the feature maps (`MAPS`).
+        `outputs`: the classification loss ("classification"), with a latent-category view the
+        feature maps (`MAPS`), and when the mixer mixed the step `(second_labels, lam)` (`MIXED`;
+        `lam` is the `(B,)` weight of the first labels, `y`; `logits` are then the mixed images').
         """
         mixed = None if self.mixer is None else self.mixer.mix(self, x, y)
         images = x if mixed is None else mixed[0]
@@ -126,6 +128,7 @@ class ERMTrainer(keras.Model):
             loss = self.compute_loss(x=images, y=y, y_pred=logits, sample_weight=sample_weight, training=True)
         else:
             loss = self.two_label_loss(logits, y, mixed[1], mixed[2], sample_weight)
+            outputs[MIXED] = mixed[1:]
         outputs["classification"] = loss
         loss = self.loss_weight * loss
         for regularizer in self.regularizers:
