@@ -22,7 +22,7 @@ def random_batch(seed, batch=32, classes=5):
     return rng.normal(size=(batch, classes)).astype("float32") * 2, rng.integers(0, classes, size=batch)
 
 
-@pytest.mark.parametrize("gamma", [0.0, 1.0, 2.0])
+@pytest.mark.parametrize("gamma", [0.0, 0.5, 1.0, 2.0])
 def test_matches_numpy_formula(gamma):
     logits, labels = random_batch(0)
     value = float(Focal(gamma=gamma)(labels, logits))
@@ -56,3 +56,18 @@ def test_config_round_trip_and_registry():
     assert isinstance(restored, Focal) and restored.get_config() == loss.get_config()
     logits, labels = random_batch(3)
     assert float(restored(labels, logits)) == pytest.approx(float(loss(labels, logits)))
+
+
+@pytest.mark.parametrize("loss", [Focal(gamma=0.5), losses.ClassBalanced([5, 3, 1], base="softmax_focal", gamma=0.25)])
+def test_a_sample_fit_to_probability_one_keeps_the_gradient_finite_below_gamma_one(loss):
+    """`(1 - p) ** gamma` has an infinite slope at p = 1 below gamma 1: one fitted sample made the batch's gradient NaN."""
+    import torch
+
+    logits = torch.tensor([[40.0, 0.0, 0.0], [0.3, 0.1, -0.2]], requires_grad=True)  # sample 0: p_y = 1 in float32
+    labels = torch.tensor([0, 1])
+    value = loss(labels, logits)
+    value.backward()
+    assert torch.isfinite(logits.grad).all() and torch.isfinite(value)
+    if isinstance(loss, Focal):  # the fitted sample adds (almost) nothing: the mean is the other's over 2
+        assert float(value.detach()) == pytest.approx(reference_focal(logits.detach().numpy()[1:], labels.numpy()[1:], 0.5) / 2,
+                                             rel=1e-5)

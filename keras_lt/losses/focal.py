@@ -8,13 +8,23 @@ from keras_lt.losses.common import sparse_softmax_cross_entropy
 from keras_lt.losses.common import class_weight_config
 from keras_lt.losses.common import class_weighted
 
+MIN_MODULATED = 1e-7  # the least `1 - p_y` a focal loss with gamma < 1 takes (`focal_losses`)
+
 
 def focal_losses(y_true, logits, gamma):
-    """Per-sample softmax focal loss `(1 - p_y) ** gamma * (-log p_y)`; `gamma = 0` is CE."""
+    """Per-sample softmax focal loss `(1 - p_y) ** gamma * (-log p_y)`; `gamma = 0` is CE.
+
+    Below `gamma = 1`, `x ** gamma` has an infinite slope at `x = 0`: `1 - p_y` is held at
+    `MIN_MODULATED` or above, so a sample fit to `p_y = 1` (a logit margin of about 17 in float32)
+    adds a zero gradient, not a NaN for the whole batch (the value moves by less than 1e-7 of it).
+    """
     nll = sparse_softmax_cross_entropy(y_true, logits)
     if gamma == 0:
         return nll
-    return ops.power(1.0 - ops.exp(-nll), gamma) * nll
+    modulated = 1.0 - ops.exp(-nll)
+    if gamma < 1:
+        modulated = ops.maximum(modulated, MIN_MODULATED)
+    return ops.power(modulated, gamma) * nll
 
 
 def sigmoid_focal_losses(y_true, logits, gamma):
@@ -46,7 +56,8 @@ class Focal(keras.losses.Loss):
     already weighted CE and averages plainly; that reading is not reproduced.)
 
     Args:
-        class_counts: unused, accepted so every registry loss shares one signature.
+        class_counts: training images per class; the loss itself does not use them, deferred
+            re-weighting (`keras_lt.callbacks.DeferredReweighting`) computes its weights from them.
         gamma: focusing parameter (1 or 2 in the long-tail literature).
         class_weight: `None` or C per-class weights; plain state, settable between epochs.
         name: name of the loss.
