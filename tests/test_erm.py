@@ -285,3 +285,26 @@ def test_ingredients_prepare_the_network_in_order_then_build_and_can_require_the
     assert str(error.value) == (
         "mixer draws training images: fit it on keras_lt.data batches (DeviceBatches or StreamingBatches)."
     )
+
+
+def test_fit_on_batches_draws_each_epochs_own_order_without_being_told(monkeypatch):
+    """A user's `trainer.fit(batches, epochs=3)`: every epoch drew epoch 0's order and crops (no `EpochSeeder`)."""
+    from keras_lt.callbacks.step_key import StepKey
+
+    images = np.random.default_rng(0).integers(0, 256, (12, 8, 8, 3), dtype=np.uint8)
+    batches = DeviceBatches(images, np.arange(12) % 3, 3, batch_size=4, seed=0)
+    epochs = []
+    set_epoch = batches.set_epoch
+    monkeypatch.setattr(batches, "set_epoch", lambda epoch: epochs.append(epoch) or set_epoch(epoch))
+    seen = []
+    trainer = ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
+    trainer.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    original = keras.Model.fit
+    monkeypatch.setattr(keras.Model, "fit", lambda self, x, **kwargs: seen.append(kwargs) or original(self, x, **kwargs))
+    trainer.fit(batches, epochs=3, verbose=0)
+    assert epochs[-3:] == [0, 1, 2]
+    callbacks = seen[0]["callbacks"]
+    assert seen[0]["shuffle"] is False and isinstance(callbacks[0], EpochSeeder) and isinstance(callbacks[1], StepKey)
+    seeder = EpochSeeder(batches)  # given ones are not doubled
+    trainer.fit(batches, epochs=1, verbose=0, callbacks=[seeder, *trainer.epoch_callbacks()])
+    assert sum(isinstance(c, (EpochSeeder, StepKey)) for c in seen[1]["callbacks"]) == 2

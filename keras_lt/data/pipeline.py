@@ -26,7 +26,7 @@ class DeviceBatches(TrainingBatches):
     `(seed, epoch, i)`, so batch `i` of epoch `e` is the same whatever was fetched before it (a
     peek, a resumed run, Keras' batch shuffling). Pass it to `fit(..., shuffle=False)`: the order is
     already random, and Keras' shuffle of the batches uses Python's `random`, which a resumed run
-    does not replay. `EpochSeeder` (or the trainer's `fit`) calls `set_epoch`. In a multi-process
+    does not replay. `EpochSeeder` (which `ERMTrainer.fit` adds) calls `set_epoch`. In a multi-process
     run every rank augments the global batch (a few vectorised ops) and keeps its shard, so the
     ranks see exactly what one process sees (`keras_lt.data.TrainingBatches`).
 

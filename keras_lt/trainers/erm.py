@@ -5,6 +5,7 @@ import numpy as np
 import torch
 
 from keras_lt import distributed
+from keras_lt.callbacks.epoch_seeder import EpochSeeder
 from keras_lt.callbacks.step_key import StepKey
 from keras_lt.data.batches import TrainingBatches
 from keras_lt.data.batches import training_device
@@ -22,9 +23,11 @@ class ERMTrainer(keras.Model):
 
     The trainer wraps the network it trains (`trainer.network` is what gets published). Compile it
     with a loss from `keras_lt.losses` and `keras_lt.trainers.SGD`, then `fit` it on
-    `keras_lt.data.DeviceBatches` with an `EpochSeeder`, `epoch_callbacks()` and `shuffle=False`
-    (the batches draw each epoch's order; Keras' shuffle would reorder them from Python's global
-    `random`, which a resumed run does not replay).
+    `keras_lt.data.DeviceBatches`: `fit` adds what such a fit needs and its callbacks lack, first,
+    an `EpochSeeder` (each epoch draws its own order and augmentation) and `epoch_callbacks()`
+    (the ingredients' switches), and defaults to `shuffle=False` (the batches draw each epoch's
+    order; Keras' shuffle would reorder them from Python's global `random`, which a resumed run
+    does not replay).
 
     A method is a choice of ingredients (`keras_lt.trainers.Ingredient`): at most one batch
     `mixer` (`Mixup`, `CMO`), which gives the images the network sees and the two labels they are
@@ -64,8 +67,7 @@ class ERMTrainer(keras.Model):
     >>> trainer.compile(optimizer=SGD(0.1, weight_decay=2e-4), loss=KPSLoss(counts),
     ...                 metrics=["accuracy"])
     >>> batches = DeviceBatches(images, labels, 10)
-    >>> trainer.fit(batches, epochs=300, callbacks=[EpochSeeder(batches), *trainer.epoch_callbacks()],
-    ...             shuffle=False)
+    >>> trainer.fit(batches, epochs=300)  # + EpochSeeder(batches), *trainer.epoch_callbacks(), shuffle=False
     """
 
     def __init__(self, network, mixer=None, regularizers=(), loss_weight=1.0, **kwargs):
@@ -98,11 +100,25 @@ class ERMTrainer(keras.Model):
     def fit(self, x=None, *args, **kwargs):
         if isinstance(x, TrainingBatches):
             self.batches = x
+            kwargs["callbacks"] = self._epoch_callbacks_for(x, kwargs.get("callbacks"))
+            kwargs.setdefault("shuffle", False)
         elif self.needs_training_set:
             raise KerasLTError(
                 f"{self.needs_training_set}: fit it on keras_lt.data batches (DeviceBatches or StreamingBatches)."
             )
         return super().fit(x, *args, **kwargs)
+
+    def _epoch_callbacks_for(self, batches, callbacks):
+        """`callbacks` after what a fit on `batches` needs and they lack: its `EpochSeeder`, the `epoch_callbacks()`.
+
+        The trainer's are missing when no `StepKey` is among `callbacks` (`epoch_callbacks()` starts
+        with one). Both go first, so a `CSVLogger` after them writes the columns they log.
+        """
+        callbacks = list(callbacks or [])
+        missing = [] if any(isinstance(c, EpochSeeder) for c in callbacks) else [EpochSeeder(batches)]
+        if not any(isinstance(c, StepKey) for c in callbacks):
+            missing += self.epoch_callbacks()
+        return [*missing, *callbacks]
 
     def call(self, inputs, training=False):
         return direct_call(self.network, inputs, training=training)
