@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from keras_lt.data.batches import TrainingBatches
+from keras_lt.data.batches import class_ids
 from keras_lt.data.batches import training_device
+from keras_lt.errors import DataError
 
 LABELS = np.array([2, 0, 0, 1, 0, 2, 0, 0, 1, 0])  # 10 images: 6 / 2 / 2
 
@@ -79,3 +81,21 @@ def test_global_batches_cut_the_order_and_ranks_take_contiguous_shards():
 def test_images_are_the_subclasses_business():
     with pytest.raises(NotImplementedError):
         TrainingBatches(LABELS, 3, device="cpu").images_at(torch.tensor([0]), torch.Generator())
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.eye(3)[[0, 1, 2, 0]], r"labels must be one class id per image, shape \(N,\), not \(4, 3\)"),
+    (np.array([0.0, 1.5, 2.0, 0.0]), r"labels must be whole class ids, not float64 values such as \[0.0, 1.5, 2.0\]"),
+    (np.array([0, 1, 3, 0]), r"labels must be class ids in 0..2 \(3 classes\), not 0..3"),
+    (np.array([0, -1, 2, 0]), r"labels must be class ids in 0..2 \(3 classes\), not -1..2"),
+])
+def test_labels_that_are_not_class_ids_are_one_line(labels, message):
+    """They failed deep in torch (an index out of bounds, a bincount of negatives) or were truncated to other classes."""
+    with pytest.raises(DataError, match=f"^{message}") as error:
+        class_ids(labels, 3)
+    assert "\n" not in str(error.value)
+
+
+def test_a_column_of_whole_numbers_is_taken_as_class_ids():
+    ids = class_ids(np.array([[0.0], [2.0], [1.0]]), 3)
+    assert ids.dtype == np.int64 and ids.tolist() == [0, 2, 1]

@@ -99,3 +99,17 @@ def test_class_first_samplers(sampler):
     expected = len(drawn) * weights / weights.sum()
     observed = np.bincount(drawn, minlength=3)
     assert np.sum((observed - expected) ** 2 / expected) < 15.2  # 2 dof: the 0.9995 quantile
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((4, 8, 8, 3), "float32"), r"images must be uint8 0..255 in NHWC \(the model normalises them\), not float32"),
+    (np.zeros((4, 8, 8), "uint8"), r"not uint8 of shape \(4, 8, 8\)"),
+    (np.zeros((5, 8, 8, 3), "uint8"), r"5 images and 4 labels; give one label per image"),
+])
+def test_images_the_pipeline_cannot_take_are_one_line(images, message):
+    """Floats in [0, 1] trained silently on near-black images (the model normalises 0..255)."""
+    from keras_lt.errors import DataError
+
+    with pytest.raises(DataError, match=message) as error:
+        DeviceBatches(images, np.array([0, 1, 2, 0]), 3, batch_size=2)
+    assert "\n" not in str(error.value)

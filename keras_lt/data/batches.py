@@ -11,11 +11,43 @@ from keras_lt.data.samplers import class_probabilities
 from keras_lt.distributed import rank
 from keras_lt.distributed import shard_bounds
 from keras_lt.distributed import world_size
+from keras_lt.errors import DataError
 
 
 def training_device():
     """The device Keras' torch backend computes on ("cuda" when a GPU is present)."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def class_ids(labels, num_classes):
+    """`labels` as int64 class ids `(N,)`; one `DataError` line unless they are whole numbers in 0..num_classes-1.
+
+    A column `(N, 1)` is taken as `(N,)`; one-hot rows, fractions and ids out of range are refused
+    (they failed deep in torch, or were truncated to other classes).
+
+    Example:
+    >>> class_ids(np.array([[0.0], [2.0]]), 3)
+    array([0, 2])
+    """
+    array = np.asarray(labels)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise DataError(
+            f"labels must be one class id per image, shape (N,), not {array.shape}; of one-hot labels take "
+            "np.argmax(labels, axis=1)."
+        )
+    whole = np.issubdtype(array.dtype, np.integer) or (
+        np.issubdtype(array.dtype, np.floating) and bool(np.all(np.isfinite(array) & (array == np.round(array))))
+    )
+    if not whole:
+        raise DataError(f"labels must be whole class ids, not {array.dtype} values such as {array[:3].tolist()}.")
+    if len(array) and (array.min() < 0 or array.max() >= num_classes):
+        raise DataError(
+            f"labels must be class ids in 0..{num_classes - 1} ({num_classes} classes), not {array.min():g}.."
+            f"{array.max():g}."
+        )
+    return array.astype(np.int64)
 
 
 class TrainingBatches(keras.utils.PyDataset):
@@ -37,7 +69,7 @@ class TrainingBatches(keras.utils.PyDataset):
       foregrounds, AFR's backgrounds) ask for them here, with indices from `class_sampler`.
 
     Args:
-        labels: integer labels `(N,)` of the training set.
+        labels: integer labels `(N,)` of the training set (`class_ids`).
         num_classes: number of classes.
         batch_size: images per global batch; the last batch of an epoch may be smaller.
         sampler: one of `keras_lt.data.samplers.SAMPLERS`.
@@ -54,7 +86,7 @@ class TrainingBatches(keras.utils.PyDataset):
     def __init__(self, labels, num_classes, batch_size=128, sampler="instance", augment=True, seed=0, device=None):
         super().__init__()
         self.device = torch.device(device) if device else training_device()
-        self.labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64).to(self.device)
+        self.labels = torch.as_tensor(class_ids(labels, num_classes)).to(self.device)
         self.num_classes = num_classes
         self.batch_size = batch_size
         self.sampler = sampler

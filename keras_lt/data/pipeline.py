@@ -10,6 +10,7 @@ from keras_lt.data.batches import training_device
 from keras_lt.data.image_files import ImageFiles
 from keras_lt.data.paco_augment import paco_augment
 from keras_lt.data.paco_augment import regular_augment
+from keras_lt.errors import DataError
 from keras_lt.errors import KerasLTError
 
 AUGMENTATIONS = ("crop_flip", "autoaugment", "paco")  # besides True (= "crop_flip") and False (none)
@@ -71,10 +72,18 @@ class DeviceBatches(TrainingBatches):
                 "this pipeline keeps the training set on the device; image files stream through "
                 "keras_lt.data.StreamingBatches (keras_lt.data.training_batches picks it)."
             )
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.ndim != 4:
+            raise DataError(
+                f"images must be uint8 0..255 in NHWC (the model normalises them), not {images.dtype} of shape "
+                f"{images.shape}; of floats in [0, 1] take np.round(images * 255).astype('uint8')."
+            )
+        if len(images) != len(labels):
+            raise DataError(f"{len(images)} images and {len(labels)} labels; give one label per image.")
         self.padding = padding
         self.cutout_length = cutout_length
         super().__init__(labels, num_classes, batch_size, sampler, augment, seed, device)
-        self.images = torch.as_tensor(np.asarray(images)).to(self.device)
+        self.images = torch.as_tensor(images).to(self.device)
 
     def augment_batch(self, images, generator):
         """The batches' augmentation of a uint8 NHWC batch on the device (pad + crop + flip, and more)."""
