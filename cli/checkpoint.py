@@ -1,8 +1,11 @@
 """A checkpoint as `predict` and `evaluate` use it: the model, its class names, input size, training counts."""
 
+import click
+
 from keras_lt import hub
 from keras_lt.data.file_sources import SPLIT_FILE_DATASETS
 from keras_lt.errors import CheckpointError
+from keras_lt.losses import canonical_name
 from keras_lt.losses import posthoc_logit_adjustment
 
 
@@ -55,9 +58,22 @@ def train_counts(model, name_or_path, purpose):
     return counts
 
 
+PRIOR_LOSSES = ("balanced_softmax", "logit_adjusted")  # losses whose model already discounts the training prior
+
+
 def adjusted_logits(model, name_or_path, logits, tau):
-    """`logits - tau * log(training prior)` (post-hoc logit adjustment), or `logits` when `tau` is None."""
+    """`logits - tau * log(training prior)` (post-hoc logit adjustment), or `logits` when `tau` is None.
+
+    A checkpoint trained with a loss that adjusts for the prior itself (`PRIOR_LOSSES`) gets a note
+    on stderr: the adjustment then discounts the prior a second time.
+    """
     if tau is None:
         return logits
     counts = train_counts(model, name_or_path, "--logit-adjust needs the training prior")
+    loss = (model.keras_lt_config.get("recipe") or {}).get("loss")
+    if loss is not None and canonical_name(loss) in PRIOR_LOSSES:
+        click.echo(
+            f"note: {name_or_path} was trained with the {loss} loss, which already adjusts for the training prior; "
+            "--logit-adjust discounts it a second time.", err=True,
+        )
     return posthoc_logit_adjustment(logits, counts, tau)

@@ -185,6 +185,11 @@ def from_pretrained(name_or_path, revision=None, num_classes=None, class_names=N
     """
     from keras_lt import models  # Keras: imported when a model is built, not to list or describe one
 
+    if class_names is not None and (num_classes is None or len(class_names) != num_classes):
+        raise KerasLTError(
+            f"class_names name the classes of a new head: give as many as num_classes ({len(class_names)} names, "
+            f"num_classes {num_classes})."
+        )
     directory = resolve(name_or_path, revision)
     config = read_config(directory)
     weights = os.path.join(directory, WEIGHTS_FILE)
@@ -197,7 +202,8 @@ def from_pretrained(name_or_path, revision=None, num_classes=None, class_names=N
     model.keras_lt_config = config
     if num_classes is not None:
         model = models.rebuild(model, fresh=("classifier", "logit_scale"), num_classes=num_classes)
-        model.keras_lt_config = {"architecture": model.keras_lt_config["architecture"], "class_names": class_names}
+        names = None if class_names is None else [str(name) for name in class_names]
+        model.keras_lt_config = {"architecture": model.keras_lt_config["architecture"], "class_names": names}
     model.class_names = model.keras_lt_config.get("class_names")
     return model
 
@@ -299,7 +305,9 @@ def save_pretrained(
     previous = dict(getattr(model, "keras_lt_config", None) or {})
     if "architecture" not in previous:
         raise CheckpointError(
-            "this model has no keras-lt architecture; build it with keras_lt.models (e.g. resnet32)."
+            "this model has no keras-lt architecture to save: build it by name, keras_lt.models.build({\"name\": "
+            "\"resnet32\", \"num_classes\": 10}) or keras_lt.models.resnet32(10) (cifar_resnet and other builders "
+            "make a plain Keras model)."
         )
     name = model_name or previous.get("name") or os.path.basename(os.path.abspath(directory))
     architecture = dict(previous["architecture"])
@@ -308,7 +316,7 @@ def save_pretrained(
         "library": "keras-lt",
         "architecture": architecture,
         "num_classes": architecture["num_classes"],
-        "class_names": list(class_names or previous.get("class_names") or []),
+        "class_names": [str(n) for n in (class_names if class_names is not None else previous.get("class_names") or [])],
         "train_class_counts": [int(n) for n in (train_class_counts if train_class_counts is not None else previous.get("train_class_counts", []))],
         "preprocessing": {
             "input": "RGB images, uint8 or float in 0..255, NHWC; normalised inside the model",

@@ -73,3 +73,16 @@ def test_logit_adjust_must_be_a_finite_number(tiny, command, tau):
     result = run(command, tiny[1], "--logit-adjust", tau)  # not "airplane nan%"
     assert result.exit_code == 2 and not result.stdout
     assert f"Error: Invalid value for '--logit-adjust': '{tau}' is not a finite number." in result.stderr
+
+
+@pytest.mark.parametrize("loss, noted", [("bs", True), ("logit_adjusted", True), ("ce", False), ("ldam", False)])
+def test_adjusting_a_model_trained_to_discount_the_prior_says_it_does_so_twice(loaded, capsys, loss, noted):
+    model, directory = loaded
+    recipe = model.keras_lt_config.get("recipe")
+    model.keras_lt_config["recipe"] = {**(recipe or {}), "loss": loss}
+    try:
+        checkpoint.adjusted_logits(model, directory, LOGITS, 1.0)
+    finally:
+        model.keras_lt_config["recipe"] = recipe
+    note = f"note: {directory} was trained with the {loss} loss, which already adjusts for the training prior; "
+    assert capsys.readouterr().err == (note + "--logit-adjust discounts it a second time.\n" if noted else "")

@@ -478,3 +478,22 @@ def test_zoo_checkpoints_of_a_changed_recipe_say_so_in_their_card(name):
     with open(os.path.join(directory, "README.md")) as f:
         card = f.read()
     assert card == hub.model_card(config, folder) and "previous reading of its recipe" in config["card_note"]
+
+
+def test_class_names_may_be_an_array_and_must_match_a_new_heads_classes(model, checkpoint, tmp_path):
+    hub.save_pretrained(model, str(tmp_path / "array"), class_names=np.array(CLASS_NAMES))
+    assert hub.from_pretrained(str(tmp_path / "array")).class_names == list(CLASS_NAMES)  # was a ValueError
+    with pytest.raises(KerasLTError) as error:
+        hub.from_pretrained(str(checkpoint), num_classes=5, class_names=["a", "b", "c"])
+    assert one_line(error) == (
+        "class_names name the classes of a new head: give as many as num_classes (3 names, num_classes 5)."
+    )
+    assert hub.from_pretrained(str(checkpoint), num_classes=2, class_names=("x", "y")).class_names == ["x", "y"]
+
+
+def test_a_plain_keras_model_is_refused_saying_how_to_build_one_that_saves(tmp_path):
+    from keras_lt.models import cifar_resnet
+
+    with pytest.raises(CheckpointError, match=r"build it by name, keras_lt.models.build\(") as error:
+        hub.save_pretrained(cifar_resnet(8, 3, input_shape=(8, 8, 3)), str(tmp_path / "plain"))
+    one_line(error)
