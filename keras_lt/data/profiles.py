@@ -14,7 +14,9 @@ def long_tailed_counts(num_classes, max_count, imbalance_factor):
         imbalance_factor: ratio of the largest to the smallest class count.
 
     Returns:
-        A list of C ints, largest first.
+        A list of C ints, largest first: rounded down as the official code does, so 0 for the rarest
+        classes when `max_count < imbalance_factor` (a training run refuses a class left with fewer
+        than two images, `keras_lt.training_data.MIN_CLASS_IMAGES`).
 
     Example:
     >>> sum(long_tailed_counts(100, 500, 100))
