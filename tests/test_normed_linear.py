@@ -63,3 +63,15 @@ def test_scale_multiplies_the_cosines_and_round_trips():
     layer.build(x.shape)
     np.testing.assert_allclose(numpy(layer(x)), 30.0 * cosine(x, numpy(layer.kernel)), rtol=1e-5, atol=1e-5)
     assert NormedLinear.from_config(layer.get_config()).scale == 30.0
+
+
+def test_under_mixed_float16_a_zero_feature_row_gives_zero_cosines_not_nan():
+    """A ReLU network's all-zero features: the epsilon 1e-12 is 0 in float16, and 0 / 0 was NaN."""
+    rng = np.random.default_rng(0)
+    layer = NormedLinear(4, dtype="mixed_float16")
+    x = np.concatenate([np.zeros((1, 6)), rng.normal(size=(2, 6))]).astype("float16")
+    layer.build(x.shape)
+    out = numpy(layer(x))
+    assert str(out.dtype) == "float16" and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[0], 0.0)
+    np.testing.assert_allclose(out[1:], cosine(x[1:], numpy(layer.kernel)), atol=2e-3)  # float16's precision

@@ -48,10 +48,15 @@ class NormedLinear(keras.layers.Layer):
         )
 
     def call(self, inputs):
-        x = inputs / (ops.norm(inputs, axis=-1, keepdims=True) + self.epsilon)
-        w = self.kernel / (ops.norm(self.kernel, axis=0, keepdims=True) + self.epsilon)
+        # In float32 whatever the compute dtype: epsilon (1e-12) is 0 in float16, where a zero feature row
+        # (a ReLU network's) divided 0 by 0.
+        x = ops.cast(inputs, "float32")
+        x = x / (ops.norm(x, axis=-1, keepdims=True) + self.epsilon)
+        kernel = ops.cast(self.kernel, "float32")
+        w = kernel / (ops.norm(kernel, axis=0, keepdims=True) + self.epsilon)
         cosines = ops.matmul(x, w)
-        return cosines if self.scale == 1.0 else self.scale * cosines
+        cosines = cosines if self.scale == 1.0 else self.scale * cosines
+        return ops.cast(cosines, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
