@@ -91,3 +91,17 @@ def test_a_layer_output_is_dropped_after_its_last_reader():
     np.testing.assert_array_equal(out.numpy(), np.full((2, 3), 7.0))
     # Keras' own walk would hold 0, 1, 2, ... 5 earlier outputs; here the skip and the chain's last one.
     assert Probe.alive_at_call == [0, 1, 2, 2, 2, 2]
+
+
+def test_inputs_of_another_size_get_keras_own_error():
+    """A 32x32 model fed 16x16 images: `__call__` refuses them, the direct walk ran them through global pooling."""
+    with pytest.raises(ValueError, match="(?i)shape"):
+        direct_call(resnet32(10), _images(2)[:, :16, :16], training=True)
+
+
+def test_an_activity_regulariser_is_kept_by_going_through_keras_call():
+    inputs = keras.Input((3,))
+    outputs = keras.layers.Dense(2, activity_regularizer=keras.regularizers.L2(1.0))(inputs)
+    network = keras.Model(inputs, outputs)
+    direct_call(network, torch.ones(4, 3), training=True)
+    assert len(network.losses) == 1  # recorded by Layer.__call__, as in `network(x)`

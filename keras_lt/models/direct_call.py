@@ -18,7 +18,8 @@ def direct_call(network, inputs, training=False):
     this walks the same graph (`Functional._run_through_graph`) calling each layer's `call` directly,
     passing `training` to the layers that take it, after one cast of the inputs to float32 (what
     `__call__` does for the first layer). Anything else (a subclassed model, an unbuilt one, mixed
-    precision) goes through `network(...)` unchanged. The results, BatchNorm statistics and
+    precision, a layer with an activity regulariser, inputs of another shape than the model's) goes
+    through `network(...)` unchanged, with Keras' checks and losses. The results, BatchNorm statistics and
     gradients are those of `network(...)` (tests/test_direct_call.py).
 
     Each layer output is dropped as soon as the last layer that reads it has run (Keras' walk keeps
@@ -37,8 +38,8 @@ def direct_call(network, inputs, training=False):
     Example:
     >>> logits = direct_call(keras_lt.models.resnet32(10), images, training=True)
     """
-    if not _direct_callable(network):
-        return network(inputs, training=training)
+    if not _direct_callable(network) or not _fits_input(network, inputs):
+        return network(inputs, training=training)  # Keras' own checks: its error for inputs of another shape
     steps, input_id, output_ids = _plan(network)
     tensors = {input_id: keras.ops.cast(inputs, "float32")}
     for step in steps:
@@ -134,4 +135,12 @@ def _direct_callable(network):
         and network.built
         and len(network.inputs) == 1
         and all(layer.compute_dtype == "float32" for layer in network.layers)
+        and not any(getattr(layer, "activity_regularizer", None) for layer in network.layers)  # __call__ adds it
     )
+
+
+def _fits_input(network, inputs):
+    """Whether `inputs` has the shape of the network's input (its known sides), as `__call__` would check."""
+    expected = network.inputs[0].shape[1:]
+    shape = tuple(inputs.shape[1:])
+    return len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
