@@ -112,9 +112,10 @@ def check_loss(recipe):
         raise KerasLTError(f"recipe {recipe.name}: bad loss_config for {recipe.loss} ({error}).") from None
     for field, (switched, takers) in LOSS_SWITCH_TAKERS.items():
         if getattr(recipe, field) is not None and loss not in takers:
+            hint = " (CE-DRW: loss focal with loss_config {\"gamma\": 0} is CE)" if (loss, field) == ("ce", "drw_epoch") else ""
             raise KerasLTError(
                 f"recipe {recipe.name}: {field} switches on {switched}, which the {recipe.loss} loss does not have "
-                f"(the losses that have it: {', '.join(takers)}); choose one or set {field} to null."
+                f"(the losses that have it: {', '.join(takers)}); choose one{hint} or set {field} to null."
             )
     if loss in losses.COSINE_LOSSES and recipe.classifier != "cosine":
         raise KerasLTError(

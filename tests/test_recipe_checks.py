@@ -142,6 +142,7 @@ def test_a_bad_afr_setting_fails_before_stage_1(tmp_path, setting, match):
     ({"loss": "cb", "loss_config": {"base": "focal"}}, "bad loss_config for cb (unknown base 'focal'"),
     ({"loss": "bs", "loss_config": {"tau": 0.5}}, "bad loss_config for bs (.*use the logit_adjusted loss"),
     ({"drw_epoch": 1}, "drw_epoch switches on deferred re-weighting, which the ce loss does not have"),
+    ({"drw_epoch": 1}, 'choose one .CE-DRW: loss focal with loss_config {"gamma": 0} is CE. or set drw_epoch to null'),
     ({"loss": "bs", "drw_epoch": 1}, "which the bs loss does not have .*focal, kps, ldam"),
     ({"loss": "cb", "drw_epoch": 1}, "which the cb loss does not have"),
     ({"loss": "ldam", "classifier": "cosine", "ga_epoch": 1}, "ga_epoch switches on KPS' gradient adjustment, which the ldam"),
@@ -161,6 +162,7 @@ def test_a_loss_the_recipe_cannot_train_with_fails_before_anything_is_written(tm
 
 @pytest.mark.parametrize("fields", [
     {"loss": "focal", "loss_config": {"gamma": 2.0}, "drw_epoch": 1},
+    {"loss": "focal", "loss_config": {"gamma": 0}, "drw_epoch": 1},  # CE-DRW
     {"loss": "ldam", "classifier": "cosine", "drw_epoch": 1},
     {"loss": "kps", "classifier": "cosine", "drw_epoch": 1, "ga_epoch": 1},
     {"loss": "bs", "loss_config": {"tau": 1.0}},
