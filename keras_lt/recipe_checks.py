@@ -130,6 +130,35 @@ def check_loss(recipe):
         )
 
 
+PRIOR_LOSSES = ("balanced_softmax", "logit_adjusted", "class_balanced")  # losses that re-balance the classes themselves
+
+
+def rebalancing_note(recipe):
+    """A line noting that the recipe re-balances the classes twice, or None; a note, not a refusal (a study may mean it).
+
+    A re-balancing sampler (every one but "instance") already trains on balanced batches: a loss that
+    re-balances too (Balanced Softmax, logit adjustment, class-balanced weights), deferred
+    re-weighting, or CMO (which pastes minority foregrounds into instance-sampled backgrounds) then
+    over-balances (Ren et al. 2020, section 3.3).
+
+    Example:
+    >>> rebalancing_note(Recipe(name="x", loss="bs", sampler="class_balanced"))
+    'the class_balanced sampler and the bs loss both re-balance the classes (over-balancing, Ren et al. 2020)'
+    """
+    if recipe.sampler == "instance":
+        return None
+    mixer = (recipe.ingredients()["mixer"] or {}).get("name")
+    also = (
+        f"the {recipe.loss} loss" if losses.canonical_name(recipe.loss) in PRIOR_LOSSES
+        else "deferred re-weighting" if recipe.drw_epoch is not None
+        else "CMO (its backgrounds are meant to be instance-sampled)" if mixer == "cmo"
+        else None
+    )
+    return None if also is None else (
+        f"the {recipe.sampler} sampler and {also} both re-balance the classes (over-balancing, Ren et al. 2020)"
+    )
+
+
 def check_data(recipe, data):
     """Raises one `KerasLTError` line unless the recipe can train on `data`; reads, never writes.
 

@@ -26,6 +26,7 @@ from keras_lt.inference import predict_logits
 from keras_lt.kill_points import kill_point
 from keras_lt.recipe_checks import check_data
 from keras_lt.recipe_checks import check_recipe
+from keras_lt.recipe_checks import rebalancing_note
 from keras_lt.recipes import RECIPE_FILE
 from keras_lt.recipes import Recipe
 from keras_lt.run_directory import BACKUP_DIR
@@ -177,6 +178,8 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     if main:
         RunLock.check(output_dir)
         check_output(output_dir, recipe, resume)
+        if rebalancing_note(recipe):
+            print(f"note: {rebalancing_note(recipe)}.")
     if recipe.init_from is not None:
         hub.resolve(recipe.init_from)  # a checkpoint to start from that is not there fails before the data is read
     data = data or prepare_data(recipe, data_dir)

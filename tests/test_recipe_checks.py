@@ -176,3 +176,18 @@ def test_every_zoo_recipe_file_passes_the_check_in_full_and_short30(path):
     recipe = load_recipe(path)
     recipe_checks.check_recipe(recipe)
     recipe_checks.check_recipe(recipe.scaled("short30"))
+
+
+@pytest.mark.parametrize("fields, also", [
+    ({"loss": "bs"}, "the bs loss"), ({"loss": "la"}, "the la loss"), ({"loss": "cb"}, "the cb loss"),
+    ({"loss": "focal", "drw_epoch": 1}, "deferred re-weighting"),
+    ({"mixer": {"name": "cmo", "window": [0, 1]}}, "CMO (its backgrounds are meant to be instance-sampled)"),
+    ({}, None), ({"loss": "ldam", "classifier": "cosine"}, None),
+])
+def test_a_rebalancing_sampler_beside_another_rebalancing_is_noted(fields, also):
+    recipe = tiny_recipe(sampler="square_root", **fields)
+    expected = None if also is None else (
+        f"the square_root sampler and {also} both re-balance the classes (over-balancing, Ren et al. 2020)"
+    )
+    assert recipe_checks.rebalancing_note(recipe) == expected
+    assert recipe_checks.rebalancing_note(tiny_recipe(**fields)) is None  # instance sampling: nothing twice
