@@ -308,3 +308,14 @@ def test_fit_on_batches_draws_each_epochs_own_order_without_being_told(monkeypat
     seeder = EpochSeeder(batches)  # given ones are not doubled
     trainer.fit(batches, epochs=1, verbose=0, callbacks=[seeder, *trainer.epoch_callbacks()])
     assert sum(isinstance(c, (EpochSeeder, StepKey)) for c in seen[1]["callbacks"]) == 2
+
+
+def test_a_cosine_loss_on_a_linear_classifier_is_one_line():
+    """LDAM on a linear head trained at a loss of hundreds, silently (the CLI and recipes refused it already)."""
+    from keras_lt.losses import LDAM
+
+    trainer = ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
+    trainer.compile(optimizer="sgd", loss=LDAM([5, 3, 1]))
+    images = np.zeros((6, 8, 8, 3), np.uint8)
+    with pytest.raises(KerasLTError, match="^the ldam loss is defined on a cosine classifier's cosines, and this network"):
+        trainer.fit(DeviceBatches(images, np.array([0, 1, 2, 0, 0, 1]), 3, batch_size=3), epochs=1, verbose=0)

@@ -98,6 +98,7 @@ class ERMTrainer(keras.Model):
         return next((i.needs_training_set for i in self.ingredients if i.needs_training_set), None)
 
     def fit(self, x=None, *args, **kwargs):
+        self._check_head()
         if isinstance(x, TrainingBatches):
             self.batches = x
             kwargs["callbacks"] = self._epoch_callbacks_for(x, kwargs.get("callbacks"))
@@ -107,6 +108,18 @@ class ERMTrainer(keras.Model):
                 f"{self.needs_training_set}: fit it on keras_lt.data batches (DeviceBatches or StreamingBatches)."
             )
         return super().fit(x, *args, **kwargs)
+
+    def _check_head(self):
+        """One `KerasLTError` line if a loss defined on cosines (LDAM, KPS) is to train a keras-lt linear classifier."""
+        from keras_lt.losses import KPSLoss
+        from keras_lt.losses import LDAM
+
+        names = {layer.name: layer for layer in self.network.layers}
+        if isinstance(self.loss, (LDAM, KPSLoss)) and isinstance(names.get("classifier"), keras.layers.Dense):
+            raise KerasLTError(
+                f"the {self.loss.name} loss is defined on a cosine classifier's cosines, and this network's classifier "
+                "is linear; build it with classifier=\"cosine\" (e.g. keras_lt.models.resnet32(10, classifier=\"cosine\"))."
+            )
 
     def _epoch_callbacks_for(self, batches, callbacks):
         """`callbacks` after what a fit on `batches` needs and they lack: its `EpochSeeder`, the `epoch_callbacks()`.
