@@ -29,6 +29,9 @@ logit_adjust_option = click.option(
 )
 
 
+MAX_SHOWN = 40  # the characters of a refused option value an error line shows
+
+
 class RecipeNumber(click.ParamType):
     """The type of an option that sets the recipe setting `field`: the numbers `keras_lt.recipes.RANGES` gives it.
 
@@ -49,6 +52,10 @@ class RecipeNumber(click.ParamType):
         except (TypeError, ValueError):
             number = value
         if number not in self.allowed:
-            given = shown(number) if isinstance(number, int) and not is_number(number) else value  # as typed, or its length
-            self.fail(f"{given} is not {self.allowed}.", param, ctx)
+            text = str(value)
+            if isinstance(number, int) and not is_number(number):
+                text = shown(number)  # an integer of hundreds of digits as its length
+            elif len(text) > MAX_SHOWN:  # past Python's int() limit of 4300 digits too
+                text = f"{text[:MAX_SHOWN]}... ({len(text)} characters)"
+            self.fail(f"{text} is not {self.allowed}.", param, ctx)
         return number

@@ -9,6 +9,7 @@ import collections
 
 from keras_lt.errors import CheckpointError
 from keras_lt.ranges import is_number
+from keras_lt.ranges import shown
 
 MAX_CLASSES = 100_000
 MAX_IMAGE_SIDE = 1024
@@ -46,24 +47,24 @@ def check_config(config, where, remedy="save the checkpoint again with keras_lt.
         fail("architecture needs a name")
     num_classes = architecture.get("num_classes")
     if not is_number(num_classes, integer=True) or not 1 <= num_classes <= MAX_CLASSES:
-        fail(f"architecture num_classes must be an integer in 1..{MAX_CLASSES}, not {num_classes!r}")
+        fail(f"architecture num_classes must be an integer in 1..{MAX_CLASSES}, not {shown(num_classes)}")
     if config.get("num_classes", num_classes) != num_classes:
-        fail(f"num_classes {config['num_classes']!r} differs from the architecture's {num_classes}")
+        fail(f"num_classes {shown(config['num_classes'])} differs from the architecture's {num_classes}")
     shape = architecture.get("input_shape")
     if shape is not None and not (
         isinstance(shape, list) and len(shape) == 3 and all(is_number(n, integer=True) for n in shape)
         and shape[2] == 3 and all(1 <= n <= MAX_IMAGE_SIDE for n in shape[:2])
     ):
-        fail(f"input_shape must be [height, width, 3] with sides of 1..{MAX_IMAGE_SIDE}, not {shape!r}")
+        fail(f"input_shape must be [height, width, 3] with sides of 1..{MAX_IMAGE_SIDE}, not {shown(shape)}")
     for key in ("mean", "std"):
         values = architecture.get(key)
         if values is not None and not (isinstance(values, list) and len(values) == 3 and all(map(is_number, values))):
-            fail(f"architecture {key} must be 3 numbers, not {values!r}")
+            fail(f"architecture {key} must be 3 numbers, not {shown(values)}")
     if any(s <= 0 for s in architecture.get("std") or ()):
         fail("architecture std must be positive")
     latent = architecture.get("latent_categories")
     if latent is not None and (not is_number(latent, integer=True) or not 1 <= latent <= MAX_CLASSES):
-        fail(f"latent_categories must be an integer in 1..{MAX_CLASSES}, not {latent!r}")
+        fail(f"latent_categories must be an integer in 1..{MAX_CLASSES}, not {shown(latent)}")
     names = config.get("class_names") or []
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or len(names) not in (0, num_classes):
         fail(f"class_names must be {num_classes} strings (one per class)")

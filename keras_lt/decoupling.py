@@ -27,7 +27,8 @@ from keras_lt.trainers import decouple
 from keras_lt.training import finish
 from keras_lt.training_data import prepare_data
 
-STAGE_TWO_FILES = (LOG_FILE, METRICS_FILE, LOCK_FILE)  # what a decoupling writes in its output beside its checkpoint
+# What a decoupling writes in its output beside its config.json: a stopped save leaves the weights and card before it.
+STAGE_TWO_FILES = (LOG_FILE, METRICS_FILE, LOCK_FILE, hub.WEIGHTS_FILE, hub.CARD_FILE)
 SHOWN_NAMES = 5  # the class (or file) names a message shows
 
 

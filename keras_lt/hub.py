@@ -185,7 +185,9 @@ def from_pretrained(name_or_path, revision=None, num_classes=None, class_names=N
     """
     from keras_lt import models  # Keras: imported when a model is built, not to list or describe one
 
-    if class_names is not None and (num_classes is None or len(class_names) != num_classes):
+    if class_names is not None and num_classes is None:
+        raise KerasLTError("class_names name the classes of a new head: pass num_classes too.")
+    if class_names is not None and len(class_names) != num_classes:
         raise KerasLTError(
             f"class_names name the classes of a new head: give as many as num_classes ({len(class_names)} names, "
             f"num_classes {num_classes})."

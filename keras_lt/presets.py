@@ -150,7 +150,8 @@ def cmo_window(name, epochs):
     if epochs < 8:
         raise KerasLTError(
             f"recipe {name}: CMO's default window, the official 3 < epoch < epochs - 3, holds none of {epochs} "
-            "epochs; give the cmo mixer its window [first_epoch, last_epoch]."
+            "epochs; train 8 or more, or give the cmo mixer its window in a recipe file (\"mixer\": {\"name\": "
+            "\"cmo\", \"window\": [first_epoch, last_epoch]})."
         )
     return [4, epochs - 4]
 

@@ -33,14 +33,16 @@ def is_number(value, integer=False):
 
 
 def shown(value):
-    """`value` as an error line shows it: its `repr`, an integer of hundreds of digits as its length.
+    """`value` as an error line shows it: its `repr`, an integer of hundreds of digits as its length (in a list too).
 
     Example:
-    >>> shown(-1), shown("2"), shown(10**400)
-    ('-1', "'2'", 'an integer of 401 digits')
+    >>> shown(-1), shown("2"), shown(10**400), shown([1, 10**400])
+    ('-1', "'2'", 'an integer of 401 digits', '[1, an integer of 401 digits]')
     """
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and not is_number(value):
         return f"an integer of {len(str(abs(value)))} digits"
+    if isinstance(value, list):
+        return f"[{', '.join(shown(v) for v in value)}]"
     return repr(value)
 
 

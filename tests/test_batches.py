@@ -88,6 +88,8 @@ def test_images_are_the_subclasses_business():
     (np.array([0.0, 1.5, 2.0, 0.0]), r"labels must be whole class ids, not float64 values such as \[0.0, 1.5, 2.0\]"),
     (np.array([0, 1, 3, 0]), r"labels must be class ids in 0..2 \(3 classes\), not 0..3"),
     (np.array([0, -1, 2, 0]), r"labels must be class ids in 0..2 \(3 classes\), not -1..2"),
+    (np.array([0.0, 1234567.0]), r"labels must be class ids in 0..2 \(3 classes\), not 0..1234567\.$"),
+    (np.array([True, False]), r"labels must be whole class ids, not bool values"),
 ])
 def test_labels_that_are_not_class_ids_are_one_line(labels, message):
     """They failed deep in torch (an index out of bounds, a bincount of negatives) or were truncated to other classes."""

@@ -71,3 +71,10 @@ def test_a_number_past_a_floats_range_is_named_not_an_overflow(architecture, met
     with pytest.raises(CheckpointError, match=f"config.json: .*{next(iter({**architecture, **metrics}))}") as error:
         check_config(config, "config.json")
     assert "\n" not in str(error.value)
+
+
+def test_an_integer_of_hundreds_of_digits_is_named_by_its_length():
+    config = {**CONFIG, "architecture": {**CONFIG["architecture"], "num_classes": 10**400}}
+    with pytest.raises(CheckpointError) as error:
+        check_config(config, "config.json")
+    assert "not an integer of 401 digits" in str(error.value) and len(str(error.value)) < 200

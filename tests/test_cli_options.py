@@ -56,3 +56,9 @@ def test_an_integer_of_hundreds_of_digits_is_refused_by_its_length():
     result = CliRunner().invoke(command(RecipeNumber("epochs")), ["--value", "9" * 400])
     assert result.exit_code == 2
     assert "Invalid value for '--value': an integer of 400 digits is not a whole number >= 1." in result.output
+
+
+def test_a_value_past_pythons_int_limit_is_shown_by_its_length():
+    result = CliRunner().invoke(command(RecipeNumber("epochs")), ["--value", "9" * 5000])  # int() refuses > 4300 digits
+    assert result.exit_code == 2
+    assert f"Invalid value for '--value': {'9' * 40}... (5000 characters) is not a whole number >= 1." in result.output

@@ -102,6 +102,8 @@ def test_an_output_holding_another_checkpoint_a_training_run_or_other_files_is_r
 def test_what_a_stopped_decoupling_left_does_not_block_it(setup):
     (setup / "stopped").mkdir()
     (setup / "stopped" / "train_log.csv").write_text("epoch,loss\n")  # stopped before its checkpoint was written
+    for name in ("metrics.json", "model.safetensors"):  # or in its save, before config.json (written last)
+        (setup / "stopped" / name).write_text("{}")
     _, output = decoupled(setup, str(setup / "stopped"))
     assert keras_lt.from_pretrained(output).keras_lt_config["name"] == "base-tau-norm"
 

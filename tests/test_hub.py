@@ -489,6 +489,9 @@ def test_class_names_may_be_an_array_and_must_match_a_new_heads_classes(model, c
         "class_names name the classes of a new head: give as many as num_classes (3 names, num_classes 5)."
     )
     assert hub.from_pretrained(str(checkpoint), num_classes=2, class_names=("x", "y")).class_names == ["x", "y"]
+    with pytest.raises(KerasLTError) as error:
+        hub.from_pretrained(str(checkpoint), class_names=["x", "y", "z"])
+    assert one_line(error) == "class_names name the classes of a new head: pass num_classes too."
 
 
 def test_a_plain_keras_model_is_refused_saying_how_to_build_one_that_saves(tmp_path):

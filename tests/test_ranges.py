@@ -49,6 +49,7 @@ def test_a_range_says_what_it_takes():
 
 
 def test_an_integer_of_hundreds_of_digits_is_shown_by_its_length():
-    assert [shown(v) for v in (-1, 0.5, "x", True, 10**400, -(10**309))] == [
+    assert [shown(v) for v in (-1, 0.5, "x", True, 10**400, -(10**309), [3, 10**400, "a"])] == [
         "-1", "0.5", "'x'", "True", "an integer of 401 digits", "an integer of 310 digits",
+        "[3, an integer of 401 digits, 'a']",
     ]

@@ -44,8 +44,8 @@ def class_ids(labels, num_classes):
         raise DataError(f"labels must be whole class ids, not {array.dtype} values such as {array[:3].tolist()}.")
     if len(array) and (array.min() < 0 or array.max() >= num_classes):
         raise DataError(
-            f"labels must be class ids in 0..{num_classes - 1} ({num_classes} classes), not {array.min():g}.."
-            f"{array.max():g}."
+            f"labels must be class ids in 0..{num_classes - 1} ({num_classes} classes), not {int(array.min())}.."
+            f"{int(array.max())}."
         )
     return array.astype(np.int64)
 

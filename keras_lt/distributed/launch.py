@@ -5,7 +5,6 @@ import os
 import tempfile
 
 from keras_lt.errors import RANK_ERRORS_ENV
-from keras_lt.errors import KerasLTError
 
 SIGNAL_EXIT = 128  # a shell's exit status for a process ended by signal s is 128 + s
 
@@ -26,12 +25,10 @@ def launch(processes, argv):
         argv: the `keras-lt` arguments each rank gets (without `--devices`).
 
     Returns:
-        `(status, errors)`: the exit status (0, the first failing rank's, or 128 + the signal that
-        stopped the run) and the ranks' distinct error lines in rank order, each prefixed with its
-        rank where they differ.
-
-    Raises:
-        KerasLTError: a rank was killed by a signal (it could print nothing): one line naming it.
+        `(status, errors)`: the exit status (0, the first failing rank's, 1 when a rank was killed by
+        a signal, or 128 + the signal that stopped this process) and the error lines: a killed
+        rank's (it could print nothing: one line naming it), then the ranks' distinct lines in rank
+        order, each prefixed with its ranks where they differ (`rank_errors`).
 
     Example:
     >>> launch(2, ["train", "--recipe", "ce-resnext50-imagenetlt", "--data-dir", "data"])
@@ -47,6 +44,7 @@ def launch(processes, argv):
     args = torchrun.parse_args(
         ["--standalone", f"--nproc_per_node={int(processes)}", "-m", "keras_lt.cli.main", *argv]
     )
+    killed = None
     with tempfile.TemporaryDirectory(prefix="keras-lt-ranks-") as errors:
         os.environ[RANK_ERRORS_ENV] = errors  # the ranks inherit it
         try:
@@ -56,14 +54,14 @@ def launch(processes, argv):
             status = SIGNAL_EXIT + int(stop.sigval)
         except ChildFailedError as error:
             rank, failure = error.get_first_failure()
-            if failure.exitcode < 0:
-                raise KerasLTError(
-                    f"rank {rank} of the run was killed by {failure.signal_name()} (out of memory?); every rank stopped."
-                ) from None
             status = failure.exitcode
+            if failure.exitcode < 0:  # it could say nothing: said here, before what the others said as they stopped
+                status, killed = 1, (
+                    f"rank {rank} of the run was killed by {failure.signal_name()} (out of memory?); every rank stopped."
+                )
         finally:
             del os.environ[RANK_ERRORS_ENV]
-        return status, rank_errors(errors)
+        return status, [*([killed] if killed else []), *rank_errors(errors)]
 
 
 def rank_errors(directory):
@@ -71,12 +69,12 @@ def rank_errors(directory):
 
     Example:
     >>> rank_errors(directory)  # ranks 0 and 1 left "no images in data", rank 2 "disk full"
-    ['rank 0: no images in data', 'rank 2: disk full']
+    ['ranks 0, 1: no images in data', 'rank 2: disk full']
     """
-    lines = {}
+    ranks = {}  # line -> the ranks that left it
     for name in sorted(os.listdir(directory), key=int):
         with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
-            lines.setdefault(f.read().strip(), int(name))
-    if len(lines) <= 1:
-        return list(lines)
-    return [f"rank {rank}: {line}" for line, rank in lines.items()]
+            ranks.setdefault(f.read().strip(), []).append(name)
+    if len(ranks) <= 1:
+        return list(ranks)
+    return [f"rank{'s' * (len(names) > 1)} {', '.join(names)}: {line}" for line, names in ranks.items()]

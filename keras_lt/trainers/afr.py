@@ -119,7 +119,7 @@ def check_settings(settings):
 
     Example:
     >>> check_settings({"epochs": 50, "alpha": 0.0})
-    KerasLTError: AFR's alpha must be > 0, got 0.0.
+    KerasLTError: AFR's alpha must be a number > 0, got 0.0.
     """
     own = [name for name in inspect.signature(afr).parameters if name not in RUN_ARGUMENTS]
     unknown = sorted(set(settings) - set(own) - set(RANGES))
