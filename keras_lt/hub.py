@@ -318,7 +318,9 @@ def save_pretrained(
         "library": "keras-lt",
         "architecture": architecture,
         "num_classes": architecture["num_classes"],
-        "class_names": [str(n) for n in (class_names if class_names is not None else previous.get("class_names") or [])],
+        "class_names": [
+            str(n) for n in (class_names if class_names is not None else previous.get("class_names") or [])
+        ],
         "train_class_counts": [int(n) for n in (train_class_counts if train_class_counts is not None else previous.get("train_class_counts", []))],
         "preprocessing": {
             "input": "RGB images, uint8 or float in 0..255, NHWC; normalised inside the model",

@@ -242,8 +242,41 @@ def _remove(output_dir, names):
 
 
 def _backup(directory):
-    """Rank 0's (or the only process's) `Backup` of a stage; the other ranks restore from it without writing."""
-    return lt_callbacks.Backup(directory, keep=True) if distributed.is_main() else RestoreOnlyBackup(directory)
+    """Rank 0's (or the only process's) `Backup` of a stage; the other ranks restore from it without writing.
+
+    Every rank must find the epoch rank 0 resumes from (`_check_shared`).
+    """
+    backup = lt_callbacks.Backup(directory, keep=True) if distributed.is_main() else RestoreOnlyBackup(directory)
+    _check_shared(directory, lambda: backup.resume_epoch(), _backup_words)
+    return backup
+
+
+def _backup_words(epoch):
+    """A backup's resume epoch in words."""
+    return f"a backup of epoch {epoch}" if epoch else "no backup"
+
+
+def _check_shared(path, read, describe):
+    """In a multi-process run, one `KerasLTError` line on a rank that reads another state of `path` than rank 0.
+
+    Rank 0 alone writes the run directory, and the other ranks read its backups and finished stage 1
+    there: a run on several machines needs it on a filesystem they all mount, else a rank would
+    resume from another epoch than rank 0 (or start again) and the ranks would train apart.
+
+    Args:
+        path: what the ranks read.
+        read: `read()` is what a rank finds there (compared with rank 0's).
+        describe: `describe(state)` is a state in words, for the message.
+    """
+    if not distributed.is_distributed():
+        return
+    state = read()
+    expected = distributed.broadcast_object(state)
+    if state != expected:
+        raise KerasLTError(
+            f"rank {distributed.rank()} finds {describe(state)} in {path}, rank 0 {describe(expected)}: every "
+            "machine must see the run directory rank 0 writes; put --output on a filesystem they all mount."
+        )
 
 
 def _log(path, append):
@@ -308,6 +341,7 @@ def _train_stage1(recipe, data, output_dir, resume, verbose):
         backup.remove()
         kill_point("run.handed_over")
     distributed.barrier()  # every rank continues from the saved stage 1
+    _check_shared(stage1, lambda: os.path.isdir(stage1), lambda seen: "its stage 1" if seen else "no stage 1")
     return hub.from_pretrained(stage1)
 
 

@@ -376,3 +376,16 @@ def test_a_run_diverging_later_keeps_its_last_good_epoch_for_resume(tmp_path):
         assert Backup(os.path.join(out, run_directory.BACKUP_DIR)).resume_epoch() == 1
         assert [int(r["epoch"]) for r in read_log(out)] == [0]
         assert all(np.isfinite(float(r["loss"])) for r in read_log(out))
+
+
+def test_a_rank_that_does_not_see_rank_0s_run_directory_stops_in_one_line(tmp_path, monkeypatch):
+    """On several machines without a shared --output, a rank found no backup and trained from epoch 0 apart from rank 0."""
+    monkeypatch.setattr(training.distributed, "is_distributed", lambda: True)
+    monkeypatch.setattr(training.distributed, "broadcast_object", lambda value: 7)  # rank 0 resumes from epoch 7
+    monkeypatch.setattr(training.distributed, "rank", lambda: 1)
+    with pytest.raises(KerasLTError) as error:
+        training._backup(str(tmp_path / "backup"))
+    assert str(error.value) == (
+        f"rank 1 finds no backup in {tmp_path / 'backup'}, rank 0 a backup of epoch 7: every machine must see the run "
+        "directory rank 0 writes; put --output on a filesystem they all mount."
+    )
