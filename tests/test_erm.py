@@ -319,3 +319,15 @@ def test_a_cosine_loss_on_a_linear_classifier_is_one_line():
     images = np.zeros((6, 8, 8, 3), np.uint8)
     with pytest.raises(KerasLTError, match="^the ldam loss is defined on a cosine classifier's cosines, and this network"):
         trainer.fit(DeviceBatches(images, np.array([0, 1, 2, 0, 0, 1]), 3, batch_size=3), epochs=1, verbose=0)
+
+
+def test_a_loss_of_another_class_count_than_the_network_is_one_line():
+    trainer = ERMTrainer(cifar_resnet(8, 3, input_shape=(8, 8, 3)))
+    trainer.compile(optimizer="sgd", loss=BalancedSoftmax([5, 3, 2, 1, 1]))
+    images = np.zeros((6, 8, 8, 3), np.uint8)
+    with pytest.raises(KerasLTError) as error:
+        trainer.fit(DeviceBatches(images, np.array([0, 1, 2, 0, 0, 1]), 3, batch_size=3), epochs=1, verbose=0)
+    assert str(error.value) == (
+        "the balanced_softmax loss is built on 5 class counts and the network has 3 outputs; build the loss on the "
+        "training set's counts, one per class."
+    )

@@ -98,7 +98,7 @@ class ERMTrainer(keras.Model):
         return next((i.needs_training_set for i in self.ingredients if i.needs_training_set), None)
 
     def fit(self, x=None, *args, **kwargs):
-        self._check_head()
+        self._check_loss()
         if isinstance(x, TrainingBatches):
             self.batches = x
             kwargs["callbacks"] = self._epoch_callbacks_for(x, kwargs.get("callbacks"))
@@ -109,11 +109,23 @@ class ERMTrainer(keras.Model):
             )
         return super().fit(x, *args, **kwargs)
 
-    def _check_head(self):
-        """One `KerasLTError` line if a loss defined on cosines (LDAM, KPS) is to train a keras-lt linear classifier."""
+    def _check_loss(self):
+        """One `KerasLTError` line unless the compiled loss fits the network: its classes, its classifier.
+
+        A class-profile loss (Balanced Softmax, LDAM, ...) of another class count than the network's
+        outputs failed in torch's shape error; one defined on cosines (LDAM, KPS) trained a keras-lt
+        linear classifier silently at a loss of hundreds.
+        """
         from keras_lt.losses import KPSLoss
         from keras_lt.losses import LDAM
 
+        counts, shape = getattr(self.loss, "class_counts", None), self.network.output_shape
+        outputs = shape[-1] if isinstance(shape, tuple) else None  # one output: the logits
+        if counts is not None and outputs is not None and len(counts) != outputs:
+            raise KerasLTError(
+                f"the {self.loss.name} loss is built on {len(counts)} class counts and the network has {outputs} "
+                "outputs; build the loss on the training set's counts, one per class."
+            )
         names = {layer.name: layer for layer in self.network.layers}
         if isinstance(self.loss, (LDAM, KPSLoss)) and isinstance(names.get("classifier"), keras.layers.Dense):
             raise KerasLTError(
