@@ -25,6 +25,7 @@ from keras_lt.trainers import trainer_ingredients
 from keras_lt.training_data import PIPELINES
 
 CHECK_COUNTS = (2, 1)  # the class profile a recipe's loss is built with to check its settings, before the data is read
+IMAGENET_RESNETS = ("resnet10", "resnet50", "resnext50")  # stride 32: a 1x1 last feature map up to 32 px a side
 LOSS_SWITCH_TAKERS = {  # a recipe's loss switch -> what it switches on, and the losses that have it
     "drw_epoch": ("deferred re-weighting", losses.DRW_LOSSES),
     "ga_epoch": ("KPS' gradient adjustment", losses.GA_LOSSES),
@@ -163,8 +164,9 @@ def check_data(recipe, data):
     """Raises one `KerasLTError` line unless the recipe can train on `data`; reads, never writes.
 
     What `check_recipe` cannot see before the data is read: the loss must build on the training
-    set's class counts (LDAM, KPS, Balanced Softmax, ... need images of every class), and a
-    checkpoint fine-tuned whole (`init_from` without `finetune`) must be the recipe's architecture
+    set's class counts (LDAM, KPS, Balanced Softmax, ... need images of every class), an ImageNet
+    ResNet on images of 32 px or less (a 1x1 last feature map) must not end an epoch on a batch of
+    one image (BatchNorm needs two values per channel), and a checkpoint fine-tuned whole (`init_from` without `finetune`) must be the recipe's architecture
     and classifier (it is what trains) and take the data's image size.
 
     Args:
@@ -181,6 +183,13 @@ def check_data(recipe, data):
             f"recipe {recipe.name}: the {recipe.loss} loss does not build on the training set's class counts "
             f"({error}); give every class training images."
         ) from None
+    side, images = min(data.train_images.shape[1:3]), len(data.train_labels)
+    if recipe.architecture in IMAGENET_RESNETS and side <= 32 and images % recipe.batch_size == 1:
+        raise KerasLTError(
+            f"recipe {recipe.name}: {images} training images leave one image in the last batch of {recipe.batch_size}, "
+            f"which {recipe.architecture}'s BatchNorm cannot train on at {side} px (its last feature map is 1x1); "
+            f"choose a batch size of {recipe.batch_size + 1} (or images of 33 px or more)."
+        )
     if recipe.init_from is not None and recipe.finetune is None:
         architecture = hub.read_config(hub.resolve(recipe.init_from))["architecture"]
         kind = (architecture["name"], architecture.get("classifier", "linear"))

@@ -191,3 +191,21 @@ def test_a_rebalancing_sampler_beside_another_rebalancing_is_noted(fields, also)
     )
     assert recipe_checks.rebalancing_note(recipe) == expected
     assert recipe_checks.rebalancing_note(tiny_recipe(**fields)) is None  # instance sampling: nothing twice
+
+
+def test_an_imagenet_resnet_on_small_images_never_ends_an_epoch_on_one_image(tmp_path):
+    """Its last feature map is 1x1 up to 32 px: BatchNorm on one image was torch's traceback in the last step."""
+    from keras_lt.training_data import TrainingData
+
+    labels = np.arange(9) % 3
+    data = TrainingData(np.zeros((9, 32, 32, 3), np.uint8), labels, np.zeros((3, 32, 32, 3), np.uint8), labels[:3],
+                        ["a", "b", "c"])
+    recipe = tiny_recipe(architecture="resnet10", image_size=32)
+    with pytest.raises(KerasLTError) as error:
+        recipe_checks.check_data(recipe, data)
+    assert str(error.value) == (
+        "recipe tiny-ce: 9 training images leave one image in the last batch of 8, which resnet10's BatchNorm cannot "
+        "train on at 32 px (its last feature map is 1x1); choose a batch size of 9 (or images of 33 px or more)."
+    )
+    recipe_checks.check_data(dataclasses.replace(recipe, batch_size=9), data)
+    recipe_checks.check_data(dataclasses.replace(recipe, architecture="resnet32"), data)  # 8x8 at the end: fine
