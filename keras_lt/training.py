@@ -178,8 +178,9 @@ def train(recipe: Recipe, output_dir, data_dir=None, resume=False, verbose="auto
     if main:
         RunLock.check(output_dir)
         check_output(output_dir, recipe, resume)
-        if rebalancing_note(recipe):
-            print(f"note: {rebalancing_note(recipe)}.")
+        note = rebalancing_note(recipe)
+        if note:
+            print(f"note: {note}.")
     if recipe.init_from is not None:
         hub.resolve(recipe.init_from)  # a checkpoint to start from that is not there fails before the data is read
     data = data or prepare_data(recipe, data_dir)
