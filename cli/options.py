@@ -1,7 +1,5 @@
 """Option types and options shared by the `keras-lt` commands: numbers checked as the recipes check them."""
 
-import math
-
 import click
 
 from keras_lt.ranges import is_number
@@ -18,7 +16,7 @@ class FiniteFloat(click.types.FloatParamType):
 
     def convert(self, value, param, ctx):
         number = super().convert(value, param, ctx)
-        if not math.isfinite(number):
+        if not is_number(number):
             self.fail(f"{value!r} is not a finite number.", param, ctx)
         return number
 

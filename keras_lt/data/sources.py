@@ -54,12 +54,18 @@ def source_of(name, split, data_dir=None):
     >>> source_of("cifar10", "train", "~/.cache/keras-lt/cifar10-jpeg-q75")
     'folder'
     """
+    return _locate(name, split, data_dir)[0]
+
+
+def _locate(name, split, data_dir):
+    """`(source_of(name, split, data_dir), the CIFAR archive's path or None)`, from one look at `data_dir`."""
     data_dir = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None
-    if find_cifar_archive(name, data_dir) is not None:
-        return "archive"
+    archive = find_cifar_archive(name, data_dir)
+    if archive is not None:
+        return "archive", archive
     if data_dir is not None and os.path.isdir(os.path.join(data_dir, split)):
-        return "folder"
-    return "tfds" if name in TFDS_NAMES else None
+        return "folder", None
+    return ("tfds" if name in TFDS_NAMES else None), None
 
 
 def _folder_fingerprint(data_dir, split):
@@ -96,9 +102,8 @@ def load_dataset(name, split, data_dir=None, image_size=None):
     >>> images, labels, names = load_dataset("cifar10", "test", "~/.cache/keras-lt/cifar10-jpeg-q75")
     """
     data_dir = os.path.abspath(os.path.expanduser(data_dir)) if data_dir else None
-    source = source_of(name, split, data_dir)
+    source, archive = _locate(name, split, data_dir)
     if source == "archive":
-        archive = find_cifar_archive(name, data_dir)
         key = ("cifar_archive", archive, os.path.getmtime(archive), split)
         return _cached(key, lambda: load_cifar_archive(name, split, data_dir))
     if source == "folder":
