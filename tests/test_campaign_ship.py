@@ -43,8 +43,9 @@ def repo(tmp_path):
     root = tmp_path / "repo"
     write(root / "zoo" / NAME / "recipe.json", {"name": NAME, "epochs": 200})
     write(root / "zoo" / NAME / "config.json", config(NAME, "short30", 63.55, "GPU NVIDIA H100 80GB HBM3"))
-    for file in ("train_log.csv", "train_stdout.log", "command.txt", "metrics.json"):
+    for file in ("train_log.csv", "train_stdout.log", "command.txt"):
         write(root / "zoo" / NAME / file, f"short30 {file}\n")
+    write(root / "zoo" / NAME / "metrics.json", {"top1": 63.55})
     write(root / "zoo" / NAME / "README.md", f"short30 card; its logs sit next to it\n(`zoo/{NAME}/`).\n")
     write(root / "zoo" / "ce-resnet32-cifar10lt" / "config.json",
           config("ce-resnet32-cifar10lt", "full", 65.0, "GPU NVIDIA H100 80GB HBM3"))
@@ -117,8 +118,8 @@ def test_ship_moves_short30_brings_the_run_and_updates_tables(repo, tmp_path):
 
     table = results.split(campaign_ship.TABLE_START)[1].split(campaign_ship.TABLE_END)[0]
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert rows[0].startswith("| CE | 65.00 | 70.00 | 45.00 | - | - | 70.4 | **no** (-5.4) |")
-    assert rows[1].startswith("| KPS | 80.00 | 85.00 | 60.00 | +15.00 | - | 81.2 | yes (-1.2;")
+    assert rows[0].startswith("| CE | 65.00 | 70.00 | 45.00 | - | - | - | 70.4 | **no** (-5.4) |")  # no short30 run
+    assert rows[1].startswith("| KPS | 80.00 | 85.00 | 60.00 | 63.55 | +15.00 | - | 81.2 | yes (-1.2;")
     assert results.index("## Full recipes") < results.index("## short30")
 
 
@@ -187,7 +188,7 @@ def test_ship_a_baseline_goes_to_results_only_and_refuses_twice(repo, tmp_path):
     campaign_ship.ship(repo, runs, entry, METHODS, segments, is_finished)
     assert (repo / "zoo" / "results" / "full-cpu" / name / "model.safetensors").is_file()
     assert not (repo / "zoo" / name).exists()
-    assert f"| BS 300 | 60.00 | 65.00 | 40.00 | -5.00 | - | - | no CIFAR-10-LT figure published" in \
+    assert f"| BS 300 | 60.00 | 65.00 | 40.00 | - | -5.00 | - | - | no CIFAR-10-LT figure published" in \
         (repo / "zoo" / "results" / "README.md").read_text()
     with pytest.raises(campaign_ship.ShipError, match="exists already"):
         campaign_ship.ship(repo, runs, entry, METHODS, segments, is_finished)
