@@ -47,6 +47,11 @@ def short30_machine(config):
     return "h100" if "H100" in device else "cpu"
 
 
+def short30_folder(repo, machine, name):
+    """Where `move_short30` keeps `name`'s short30 run trained on `machine` (`short30_machine`)."""
+    return repo / "zoo" / "results" / f"short30-{machine}" / name
+
+
 def move_short30(repo, name):
     """Moves `zoo/<name>/`'s checkpoint files (not its recipes) under `zoo/results/short30-*`."""
     entry = repo / "zoo" / name
@@ -54,7 +59,7 @@ def move_short30(repo, name):
     if (config.get("recipe") or {}).get("schedule", "full") != "short30":
         raise ShipError(f"zoo/{name} holds a {config['recipe'].get('schedule')} checkpoint, not short30; nothing to move.")
     machine = short30_machine(config)
-    target = repo / "zoo" / "results" / f"short30-{machine}" / name
+    target = short30_folder(repo, machine, name)
     if target.exists():
         raise ShipError(f"{target.relative_to(repo)} exists already; move it aside by hand, then ship again.")
     target.mkdir(parents=True)
@@ -198,7 +203,7 @@ def update_zoo_rows(repo, name, config, schedule_words):
 def short30_top1(repo, name):
     """The top-1 of the short30 run that `name`'s full recipe replaced (the H100 one where there are two), or None."""
     for machine in ("h100", "cpu"):
-        path = repo / "zoo" / "results" / f"short30-{machine}" / name / "metrics.json"
+        path = short30_folder(repo, machine, name) / "metrics.json"
         if path.is_file():
             return json.loads(path.read_text())["top1"]
     return None
